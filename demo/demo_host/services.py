@@ -1,0 +1,56 @@
+"""The demo user service: LMS-like users keyed on the workbench's ``?student=`` id.
+
+It exposes the same attributes as the LMS's ``DjangoXBlockUserService``
+(``edx-platform.user_role`` and friends), so the block cannot tell the
+difference: ``instructor_*`` is an instructor, ``staff_*`` a grader (course
+staff), anything else a learner.
+"""
+import hashlib
+
+from django.conf import settings
+from xblock.reference.user_service import UserService, XBlockUser
+
+from viatique_xblock import compat
+
+
+def platform_role(username):
+    if username.startswith("instructor_"):
+        return "instructor"
+    if username.startswith("staff_"):
+        return "staff"
+    return "student"
+
+
+def anonymous_id(username, course_key=compat.WORKBENCH_COURSE_KEY):
+    """A stable per-course anonymous id, as the LMS derives one from a secret, course and user."""
+    digest = hashlib.md5(f"{settings.SECRET_KEY}|{course_key}|{username}".encode(), usedforsecurity=False)
+    return digest.hexdigest()
+
+
+def full_name(username):
+    names = dict(settings.VIATIQUE_DEMO_ROSTER + settings.VIATIQUE_DEMO_STAFF)
+    return names.get(username, username)
+
+
+class DemoUserService(UserService):
+    """Loaded by the workbench runtime, which sets ``self.runtime`` (its ``user_id`` is ``?student=``)."""
+
+    runtime = None
+
+    def get_current_user(self):
+        username = str(getattr(self.runtime, "user_id", None) or "learner_1")
+        role = platform_role(username)
+        user = XBlockUser(
+            is_current_user=True,
+            emails=[f"{username}@example.com"],
+            full_name=full_name(username),
+        )
+        user.opt_attrs.update({
+            compat.ATTR_USER_ID: username,
+            compat.ATTR_USERNAME: username,
+            compat.ATTR_USER_ROLE: role,
+            compat.ATTR_USER_IS_STAFF: role != "student",
+            compat.ATTR_ANONYMOUS_USER_ID: anonymous_id(username),
+            compat.ATTR_IS_AUTHENTICATED: True,
+        })
+        return user

@@ -1,0 +1,116 @@
+"""Settings of the demo host, from environment variables.
+
+- ``DATABASE_URL``: ``mysql://root@127.0.0.1:3306/viatique``, ``postgres://...``; SQLite under var/ when unset.
+- ``REDIS_URL``: the django-redis cache for leases and lockout; a per-process cache when unset (DEBUG only).
+- ``CELERY_BROKER_URL``: the broker; tasks run eagerly in the web process when unset.
+- ``DEBUG`` (default 1), ``SECRET_KEY``, ``VIATIQUE_VAR_DIR`` (default <repo>/var).
+"""
+import os
+
+import dj_database_url
+from workbench.settings import *  # noqa: F401,F403  (the workbench's own settings are the base)
+from workbench.settings import INSTALLED_APPS, MIDDLEWARE, TEMPLATES, WORKBENCH
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VAR_DIR = os.environ.get("VIATIQUE_VAR_DIR") or os.path.join(REPO_DIR, "var")
+os.makedirs(VAR_DIR, exist_ok=True)
+
+
+def env_flag(name, default):
+    return os.environ.get(name, "1" if default else "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+DEBUG = env_flag("DEBUG", True)
+TEMPLATES[0]["OPTIONS"]["debug"] = DEBUG
+SECRET_KEY = os.environ.get("SECRET_KEY", "viatique-demo-host-not-secret")
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"] + [
+    host for host in os.environ.get("ALLOWED_HOSTS", "").split(",") if host
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(VAR_DIR, "workbench.db"),
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    DATABASES["default"].setdefault("OPTIONS", {})["charset"] = "utf8mb4"
+    DATABASES["default"].setdefault("TEST", {})["CHARSET"] = "utf8mb4"
+    DATABASES["default"]["TEST"]["COLLATION"] = "utf8mb4_unicode_ci"
+
+REDIS_URL = os.environ.get("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "viatique-demo"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or None
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (REDIS_URL if CELERY_BROKER_URL else None)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_DEFAULT_QUEUE", "viatique-demo")
+
+INSTALLED_APPS = list(INSTALLED_APPS) + ["submissions", "viatique_xblock", "demo_host"]
+MIDDLEWARE = list(MIDDLEWARE)
+MIDDLEWARE.insert(0, "whitenoise.middleware.WhiteNoiseMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.common.CommonMiddleware"),
+                  "django.middleware.locale.LocaleMiddleware")
+ROOT_URLCONF = "demo_host.urls"
+WSGI_APPLICATION = "demo_host.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+TIME_ZONE = "UTC"
+
+STATIC_ROOT = os.path.join(VAR_DIR, "static")
+MEDIA_ROOT = os.path.join(VAR_DIR, "media")
+STORAGES = {
+    # Scans, page images and graded PDFs: never served by URL, only through the block's handlers.
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": MEDIA_ROOT, "base_url": "/no-public-media/"}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Only the Viatique block on the workbench's index page.
+EXCLUDED_XBLOCKS = {
+    "allscopes_demo", "attempts_scoreboard_demo", "equality_demo", "filethumbs", "helloworld_demo",
+    "html_demo", "problem_demo", "sidebar_demo", "slider_demo", "textinput_demo", "thumbs",
+    "view_counter_demo",
+}
+
+WORKBENCH = dict(WORKBENCH)
+# Several gunicorn workers load the scenarios; none may wipe what another stored.
+WORKBENCH["reset_state_on_restart"] = False
+WORKBENCH["services"] = dict(WORKBENCH.get("services", {}), user="demo_host.services.DemoUserService")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "WARNING"},
+        "viatique_xblock": {"handlers": ["console"], "level": "INFO"},
+    },
+}
+
+#: the demo class: username -> full name. instructor_* are instructors, staff_* graders.
+VIATIQUE_DEMO_ROSTER = [
+    ("learner_1", "Chloé Dubois"), ("learner_2", "Léo Martin"), ("learner_3", "Inès Bernard"),
+    ("learner_4", "Hugo Petit"), ("learner_5", "Zoé Lefèvre"), ("learner_6", "Noé Garnier"),
+    ("learner_7", "Anaïs Roux"), ("learner_8", "Maël Fontaine"), ("learner_9", "Élodie Chevalier"),
+    ("learner_10", "Jules Mercier"), ("learner_11", "Lina Faure"), ("learner_12", "Gabriel Bonnet"),
+]
+VIATIQUE_DEMO_STAFF = [("instructor_1", "Marie Curie"), ("staff_1", "Paul Langevin"), ("staff_2", "Irène Joliot")]
+
+VIATIQUE = {
+    "CELERY_QUEUE": os.environ.get("VIATIQUE_CELERY_QUEUE") or None,
+}

@@ -1,0 +1,83 @@
+"""An LMS-like harness for the block: a runtime whose services carry the LMS's attribute names.
+
+Only the LMS itself is simulated: the user service exposes exactly the
+``edx-platform.*`` attributes of ``DjangoXBlockUserService``, and the runtime
+records ``publish`` calls as the LMS's event tracking would receive them.
+Everything else (database, cache, Celery, storage) is real.
+"""
+import json
+
+from opaque_keys.edx.keys import UsageKey
+from webob import Request
+from xblock.field_data import DictFieldData
+from xblock.fields import ScopeIds
+from xblock.reference.user_service import UserService, XBlockUser
+from xblock.runtime import Runtime
+
+from viatique_xblock import compat
+from viatique_xblock.block import ViatiqueXBlock
+
+USAGE = "block-v1:Viatique+T101+2026+type@viatique+block@exam1"
+ROLES = {"instructor": "instructor", "staff": "staff", "learner": "student"}
+
+
+class LmsLikeUserService(UserService):
+    def __init__(self, username, role, anonymous_id=None):
+        super().__init__()
+        self.username = username
+        self.role = role
+        self.anonymous_id = anonymous_id or f"anon-{username}"
+
+    def get_current_user(self):
+        user = XBlockUser(is_current_user=True, emails=[f"{self.username}@example.com"],
+                          full_name=self.username.title())
+        user.opt_attrs.update({
+            compat.ATTR_USER_ID: abs(hash(self.username)) % 10 ** 6,
+            compat.ATTR_USERNAME: self.username,
+            compat.ATTR_USER_ROLE: ROLES[self.role],
+            compat.ATTR_USER_IS_STAFF: self.role != "learner",
+            compat.ATTR_ANONYMOUS_USER_ID: self.anonymous_id,
+            compat.ATTR_IS_AUTHENTICATED: True,
+        })
+        return user
+
+
+class LmsLikeRuntime(Runtime):
+    """A runtime with the LMS's user-service attributes and a recorded event stream."""
+
+    def __init__(self, user_service, **kwargs):
+        super().__init__(services={"user": user_service}, **kwargs)
+        self.events = []
+
+    def handler_url(self, block, handler_name, suffix="", query="", thirdparty=False):
+        return f"/courses/handler/{block.scope_ids.usage_id}/{handler_name}/{suffix}"
+
+    def local_resource_url(self, block, uri):
+        return f"/xblock/resource/viatique/{uri}"
+
+    def resource_url(self, resource):
+        return f"/static/{resource}"
+
+    def publish(self, block, event_type, event_data):
+        self.events.append((event_type, event_data))
+
+
+def make_block(username="instructor_1", role="instructor", usage=USAGE, fields=None, anonymous_id=None):
+    """A ViatiqueXBlock under ``usage`` seen by ``username`` with ``role`` (instructor/staff/learner)."""
+    runtime = LmsLikeRuntime(LmsLikeUserService(username, role, anonymous_id),
+                             id_reader=None, id_generator=None)
+    usage_key = UsageKey.from_string(usage)
+    scope_ids = ScopeIds(username, "viatique", usage_key, usage_key)
+    data = DictFieldData(dict(fields or {}))
+    return ViatiqueXBlock(runtime, field_data=data, scope_ids=scope_ids)
+
+
+def call(block, handler, data=None, method="POST", suffix="", query=""):
+    """Call a handler like the LMS does; return ``(status, json body)``."""
+    request = Request.blank(f"/handler/{handler}/{suffix}" + (f"?{query}" if query else ""))
+    request.method = method
+    if method == "POST":
+        request.body = json.dumps(data or {}).encode()
+        request.content_type = "application/json"
+    response = block.handle(handler, request, suffix)
+    return response.status_code, json.loads(response.body or b"null")

@@ -1,0 +1,224 @@
+"""Public API of the Viatique domain (module-level functions, typed errors).
+
+The XBlock's handlers check permission and call these; management commands and
+Celery tasks call them too. Everything here is keyed by an :class:`Exam`, so a
+lookup can never cross blocks or courses.
+"""
+from django.db import transaction
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+
+from . import audit, scheme as scheme_module
+from .errors import NotFound, ViatiqueError
+from .i18n import N_, gettext as _
+from .models import Copy, Exam, QuestionPoints
+from .states import Grading, Identity
+
+
+class SchemeInUse(ViatiqueError):
+    """An edit would delete questions that already hold points."""
+
+    code = "scheme_question_in_use"
+    status = 409
+
+
+def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading):
+    """Create or update the exam row of a block usage from the block's settings.
+
+    Called when the block is saved and when it is rendered, so the row follows
+    edits made in Studio (or imported in an OLX course) without a separate step.
+    Writes only when something changed.
+    """
+    values = {
+        "course_key": course_key,
+        "title": title or "",
+        "scheme": scheme or {},
+        "pages_per_copy": pages_per_copy,
+        "anonymous_grading": bool(anonymous_grading),
+    }
+    exam, created = Exam.objects.get_or_create(usage_key=usage_key, defaults=values)
+    if not created:
+        changed = [name for name, value in values.items() if getattr(exam, name) != value]
+        if changed:
+            for name in changed:
+                setattr(exam, name, values[name])
+            exam.save(update_fields=changed + ["updated_at"])
+    return exam
+
+
+def get_exam(usage_key):
+    """The exam of a block usage, or :class:`NotFound`."""
+    try:
+        return Exam.objects.get(usage_key=usage_key)
+    except Exam.DoesNotExist as exc:
+        raise NotFound(N_("This exam has no data yet.")) from exc
+
+
+def check_scheme_edit(usage_key, new_scheme):
+    """Refuse a scheme that drops questions for which points were already given."""
+    kept = scheme_module.question_ids(new_scheme)
+    dropped = (
+        QuestionPoints.objects.filter(copy__exam__usage_key=usage_key)
+        .exclude(question_id__in=kept)
+        .values_list("question_id", flat=True)
+        .distinct()
+    )
+    dropped = sorted(set(dropped))
+    if dropped:
+        raise SchemeInUse(
+            N_("Points were already given for question(s) {ids}: they cannot be removed."),
+            ids=", ".join(dropped),
+        )
+
+
+def save_settings(block_values, usage_key, course_key, actor=None, publish=None, previous_scheme=None):
+    """Validate an author's edit of the block settings and return the values to store.
+
+    ``block_values`` is what the Studio editor sent. Returns a dict of field
+    values (scheme normalised, numbers parsed) or raises a :class:`ViatiqueError`
+    subclass: :class:`~viatique_xblock.scheme.SchemeError` lists every problem.
+    """
+    values = validate_settings(block_values, previous_scheme)
+    check_scheme_edit(usage_key, values["marking_scheme"])
+    with transaction.atomic():
+        exam = sync_exam(
+            usage_key, course_key, values["display_name"], values["marking_scheme"],
+            values["pages_per_copy"], values["anonymous_grading"],
+        )
+        audit.record(exam, "settings.saved", actor=actor, publish=publish,
+                     details={"questions": len(scheme_module.leaves(values["marking_scheme"]))})
+    return values
+
+
+class InvalidSettings(ViatiqueError):
+    code = "invalid_settings"
+    status = 400
+
+    def __init__(self, problems):
+        self.problems = problems
+        super().__init__(N_("Some settings are not valid."))
+
+    def extra(self):
+        return {"problems": self.problems}
+
+
+def _int_in(raw, low, high):
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if low <= value <= high else None
+
+
+def _float_in(raw, low, high):
+    try:
+        value = float(str(raw).strip().replace(",", "."))
+    except (TypeError, ValueError):
+        return None
+    return value if low <= value <= high else None
+
+
+def validate_settings(raw, previous_scheme=None):
+    """Check every setting of the Studio editor; raise with all problems at once."""
+    problems = []
+    values = {}
+    name = str(raw.get("display_name", "")).strip()
+    if not name:
+        problems.append({"path": "display_name", "message": _("The title cannot be empty.")})
+    values["display_name"] = name[:255]
+    checks = [
+        ("pages_per_copy", _int_in, 1, 200, N_("Pages per copy must be a whole number from 1 to 200.")),
+        ("grade_scale", _float_in, 0, 1000, N_("The grade scale must be a number from 0 (none) to 1000.")),
+        ("weight", _float_in, 0, 1000, N_("The weight must be a number from 0 to 1000.")),
+        ("regrade_window_days", _int_in, 0, 365,
+         N_("The regrade window must be a whole number of days from 0 (no regrades) to 365.")),
+    ]
+    for field, parse, low, high, message in checks:
+        value = parse(raw.get(field), low, high)
+        if value is None:
+            problems.append({"path": field, "message": _(message)})
+        values[field] = value
+    values["anonymous_grading"] = bool(raw.get("anonymous_grading", True))
+    try:
+        values["marking_scheme"] = scheme_module.validate(raw.get("marking_scheme"), previous_scheme)
+    except scheme_module.SchemeError as exc:
+        problems.extend({"path": "marking_scheme." + p["path"] if p["path"] else "marking_scheme",
+                         "message": p["message"]} for p in exc.problems)
+    if problems:
+        raise InvalidSettings(problems)
+    return values
+
+
+def progress(exam):
+    """Counts of an exam's copies by state, in one query."""
+    counts = Copy.objects.filter(exam=exam).aggregate(
+        total=Count("id"),
+        identified=Count("id", filter=Q(identity_state=Identity.IDENTIFIED)),
+        assigned=Count("id", filter=~Q(grader="")),
+        graded=Count("id", filter=Q(grading_state=Grading.GRADED)),
+        in_progress=Count("id", filter=Q(grading_state__in=[Grading.IN_PROGRESS, Grading.REOPENED])),
+        submitted=Count("id", filter=Q(grading_state=Grading.SUBMITTED)),
+        render_failed=Count("id", filter=Q(grading_state=Grading.RENDER_FAILED)),
+    )
+    counts["released"] = exam.released_at is not None
+    return counts
+
+
+#: learner-facing status of a copy, before results are released
+LEARNER_STATUS = {
+    "no_copy": N_("No copy of yours has been received for this exam yet."),
+    "received": N_("Your copy has been received and is waiting to be graded."),
+    "grading": N_("Your copy is being graded."),
+    "awaiting_release": N_("Your copy has been graded. Results will be shown when your instructor releases them."),
+    "released": N_("Your results are available."),
+}
+
+
+def learner_status(exam, anonymous_id):
+    """``(code, message)`` describing a learner's own copy, and nothing about anyone else's."""
+    copy = None
+    if exam is not None and anonymous_id:
+        copy = Copy.objects.filter(exam=exam, learner_anonymous_id=anonymous_id).first()
+    if copy is None:
+        code = "no_copy"
+    elif exam.released_at and copy.grading_state == Grading.GRADED:
+        code = "released"
+    elif copy.grading_state == Grading.GRADED:
+        code = "awaiting_release"
+    elif copy.grading_state == Grading.READY:
+        code = "received"
+    else:
+        code = "grading"
+    return code, _(LEARNER_STATUS[code])
+
+
+def list_copies(exam, viewer, offset=0, limit=50):
+    """One page of an exam's copies as the viewer may see them.
+
+    Names appear only for instructors, or for graders when the exam is not
+    graded anonymously. A fixed number of queries whatever the number of copies.
+    """
+    show_names = viewer.is_instructor or not exam.anonymous_grading
+    queryset = Copy.objects.filter(exam=exam).order_by("anonymous_code")
+    if not viewer.is_instructor:
+        # a grader's own copies come first
+        mine_first = Case(When(grader=viewer.username, then=Value(0)), default=Value(1),
+                          output_field=IntegerField())
+        queryset = queryset.order_by(mine_first, "anonymous_code")
+    total = queryset.count()
+    rows = []
+    fields = ["id", "anonymous_code", "identity_state", "grading_state", "grader", "total_points",
+              "learner_username", "learner_name"]
+    for item in queryset.values(*fields)[offset:offset + limit]:
+        row = {
+            "id": item["id"],
+            "code": item["anonymous_code"],
+            "identity": item["identity_state"],
+            "state": item["grading_state"],
+            "grader": item["grader"],
+            "total": scheme_module.plain_number(item["total_points"]) if item["total_points"] is not None else None,
+        }
+        if show_names:
+            row["username"] = item["learner_username"]
+            row["name"] = item["learner_name"]
+        rows.append(row)
+    return {"count": total, "offset": offset, "limit": limit, "copies": rows}

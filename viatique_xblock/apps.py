@@ -1,0 +1,19 @@
+"""Django app configuration, registered as an Open edX plugin app (LMS and Studio)."""
+from django.apps import AppConfig
+
+
+class ViatiqueConfig(AppConfig):
+    """The Viatique Django app: models, migrations, system checks, Celery tasks."""
+
+    name = "viatique_xblock"
+    label = "viatique_xblock"
+    verbose_name = "Viatique paper exams"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    # Read by edx-django-utils' plugin framework in the LMS and Studio. The plugin
+    # has no URLs and no settings module of its own: its settings are the VIATIQUE
+    # dict (viatique_xblock.conf), read lazily with documented defaults.
+    plugin_app = {}
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,233 @@
+"""The Viatique XBlock: fields, views and handlers that check permission and delegate.
+
+Domain logic lives in :mod:`viatique_xblock.api`; platform access in
+:mod:`viatique_xblock.compat`; this class only wires them to the runtime.
+"""
+import json
+
+from django.utils.safestring import mark_safe
+from web_fragments.fragment import Fragment
+from xblock.core import XBlock
+from xblock.fields import Boolean, Dict, Float, Integer, Scope, String
+from xblock.utils.resources import ResourceLoader
+
+from . import api, compat, i18n, permissions, scheme
+from .http import api_handler
+from .i18n import gettext_lazy
+
+loader = ResourceLoader(__name__)
+
+CSS = "static/css/viatique.css"
+JS_COMMON = "static/js/viatique_common.js"
+
+
+@XBlock.needs("user")
+@XBlock.wants("i18n")
+class ViatiqueXBlock(XBlock):
+    """A paper exam graded inside the course."""
+
+    display_name = String(
+        display_name=gettext_lazy("Title"),
+        help=gettext_lazy("The exam's name, shown to learners and staff."),
+        default="Paper exam",
+        scope=Scope.settings,
+    )
+    marking_scheme = Dict(
+        display_name=gettext_lazy("Marking scheme"),
+        help=gettext_lazy("Questions with their stable ids, labels, maximum and step."),
+        default=scheme.default_scheme(),
+        scope=Scope.settings,
+    )
+    pages_per_copy = Integer(
+        display_name=gettext_lazy("Pages per copy"),
+        help=gettext_lazy("How many pages one copy has, used to split scans without QR codes."),
+        default=4,
+        scope=Scope.settings,
+    )
+    grade_scale = Float(
+        display_name=gettext_lazy("Grade scale"),
+        help=gettext_lazy("Report totals on this scale as well (for example 20); 0 for none."),
+        default=0,
+        scope=Scope.settings,
+    )
+    weight = Float(
+        display_name=gettext_lazy("Weight"),
+        help=gettext_lazy("Weight of this exam in the course grade."),
+        default=1.0,
+        scope=Scope.settings,
+    )
+    anonymous_grading = Boolean(
+        display_name=gettext_lazy("Anonymous grading"),
+        help=gettext_lazy("Graders see copies by code only, never the learner's identity."),
+        default=True,
+        scope=Scope.settings,
+    )
+    regrade_window_days = Integer(
+        display_name=gettext_lazy("Regrade window (days)"),
+        help=gettext_lazy("Days after release during which learners may ask for a regrade; 0 for none."),
+        default=7,
+        scope=Scope.settings,
+    )
+
+    has_score = True
+    icon_class = "problem"
+    #: static files are served from the package's static/ folder
+    public_dir = "static"
+    editable_fields = ("display_name", "marking_scheme", "pages_per_copy", "grade_scale", "weight",
+                       "anonymous_grading", "regrade_window_days")
+
+    # ----------------------------------------------------------------- scoring
+
+    def max_score(self):
+        """The scheme's total: the points possible reported to the gradebook."""
+        return float(scheme.total(self.marking_scheme))
+
+    # ----------------------------------------------------------------- helpers
+
+    def get_exam(self):
+        """The exam row of this usage, created or brought up to date with the settings."""
+        return api.sync_exam(
+            compat.usage_key(self), compat.course_key(self), self.display_name,
+            self.marking_scheme, self.pages_per_copy, self.anonymous_grading,
+        )
+
+    def _publish(self, name, data):
+        compat.publish_event(self, name, data)
+
+    def _render(self, template, context):
+        context = dict(context, block=self, lang=i18n.language())
+        return loader.render_django_template(
+            f"templates/{template}", context, i18n_service=i18n.template_catalogue()
+        )
+
+    def _fragment(self, template, context, js_class=None, js_args=None, scripts=()):
+        frag = Fragment(self._render(template, context))
+        frag.add_css_url(self.runtime.local_resource_url(self, CSS))
+        if js_class:
+            frag.add_javascript_url(self.runtime.local_resource_url(self, JS_COMMON))
+            for script in scripts:
+                frag.add_javascript_url(self.runtime.local_resource_url(self, script))
+            args = {"i18n": i18n.js_catalog(), **(js_args or {})}
+            frag.initialize_js(js_class, args)
+        return frag
+
+    def _scheme_rows(self):
+        """The scheme flattened for display: label, depth, maximum, step."""
+        rows = []
+
+        def walk(nodes, depth):
+            for node in nodes:
+                rows.append({"id": node.get("id"), "label": node.get("label"), "depth": depth,
+                             "max": node.get("max"), "step": node.get("step"),
+                             "group": "children" in node})
+                walk(node.get("children") or [], depth + 1)
+
+        walk(self.marking_scheme.get("questions") or [], 0)
+        return rows
+
+    def _settings_context(self):
+        total = scheme.total(self.marking_scheme)
+        table = self._render("scheme_table.html", {
+            "scheme_rows": self._scheme_rows(),
+            "total": scheme.plain_number(total),
+            "scale": scheme.plain_number(self.grade_scale) if self.grade_scale else None,
+        })
+        # rendered by our own template, where every value was escaped
+        return {"scheme_table": mark_safe(table)}
+
+    # ------------------------------------------------------------------- views
+
+    def student_view(self, context=None):
+        """Staff get the dashboard; learners get the state of their own copy."""
+        user = compat.current_user(self)
+        exam = self.get_exam()
+        if user.is_staff:
+            return self._fragment(
+                "staff_dashboard.html",
+                {"user": user, "progress": api.progress(exam), **self._settings_context()},
+                js_class="ViatiqueStaffDashboard",
+                js_args={"role": user.role, "anonymous": self.anonymous_grading},
+                scripts=["static/js/viatique_staff.js"],
+            )
+        code, message = api.learner_status(exam, user.anonymous_id)
+        return self._fragment("learner.html", {"status_code": code, "status_message": message})
+
+    def author_view(self, context=None):
+        """What authors see in Studio's unit page: the configuration at a glance."""
+        return self._fragment("author.html", self._settings_context())
+
+    def studio_view(self, context=None):
+        """The settings editor, with the marking-scheme editor."""
+        settings = {
+            "display_name": self.display_name,
+            "marking_scheme": self.marking_scheme,
+            "pages_per_copy": self.pages_per_copy,
+            "grade_scale": self.grade_scale,
+            "weight": self.weight,
+            "anonymous_grading": self.anonymous_grading,
+            "regrade_window_days": self.regrade_window_days,
+        }
+        return self._fragment(
+            "studio.html", {"settings": settings},
+            js_class="ViatiqueStudioEditor",
+            js_args={"settings": settings},
+            scripts=["static/js/viatique_studio.js"],
+        )
+
+    # ---------------------------------------------------------------- handlers
+
+    @api_handler(permission=permissions.author)
+    def studio_submit(self, request, user, data, suffix=""):
+        """Validate and store the settings sent by the Studio editor."""
+        values = api.save_settings(
+            data, compat.usage_key(self), compat.course_key(self), actor=user,
+            publish=self._publish, previous_scheme=self.marking_scheme,
+        )
+        for name, value in values.items():
+            setattr(self, name, value)
+        return {"result": "success", "settings": values, "max_score": self.max_score()}
+
+    @api_handler(permission=permissions.staff, methods=("GET", "POST"))
+    def list_copies(self, request, user, data, suffix=""):
+        """One page of this exam's copies, as the caller may see them."""
+        offset = _bounded_int(data.get("offset"), 0, 0, 10 ** 9)
+        limit = _bounded_int(data.get("limit"), 50, 1, 200)
+        return api.list_copies(self.get_exam(), user, offset=offset, limit=limit)
+
+    # --------------------------------------------------------------- workbench
+
+    @staticmethod
+    def workbench_scenarios():
+        """The demo exam of the workbench host (``/scenario/viatique.0/``)."""
+        scheme_json = json.dumps(DEMO_SCHEME).replace('"', "&quot;")
+        return [
+            (
+                "Viatique paper exam",
+                f'<viatique display_name="Bac blanc de mathématiques" pages_per_copy="4" '
+                f'grade_scale="20" marking_scheme="{scheme_json}"/>',
+            ),
+        ]
+
+
+def _bounded_int(raw, default, low, high):
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return default
+    return min(max(value, low), high)
+
+
+DEMO_SCHEME = {
+    "questions": [
+        {"id": "q1", "label": "Exercice 1 : suites", "children": [
+            {"id": "q2", "label": "1. a) Conjecture", "max": 2, "step": 0.5},
+            {"id": "q3", "label": "1. b) Récurrence", "max": 3, "step": 0.5},
+        ]},
+        {"id": "q4", "label": "Exercice 2 : probabilités", "max": 5, "step": 0.25},
+        {"id": "q5", "label": "Exercice 3 : géométrie dans l'espace", "max": 6, "step": 0.5},
+        {"id": "q6", "label": "Exercice 4 : fonction exponentielle", "max": 4, "step": 0.5},
+    ],
+    "next_id": 7,
+}

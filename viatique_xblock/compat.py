@@ -1,0 +1,115 @@
+"""Everything Viatique needs from the platform, in one place.
+
+The block and the domain code call these functions only; they read the
+platform's XBlock services under the LMS's own attribute names, so the same
+code runs in the LMS, in Studio and in the xblock-sdk workbench (where the demo
+host provides a user service with the same attributes).
+"""
+from dataclasses import dataclass
+
+# Attribute names of the LMS user service (DjangoXBlockUserService.opt_attrs).
+ATTR_USER_ID = "edx-platform.user_id"
+ATTR_USERNAME = "edx-platform.username"
+ATTR_USER_IS_STAFF = "edx-platform.user_is_staff"
+ATTR_USER_ROLE = "edx-platform.user_role"
+ATTR_ANONYMOUS_USER_ID = "edx-platform.anonymous_user_id"
+ATTR_IS_AUTHENTICATED = "edx-platform.is_authenticated"
+
+INSTRUCTOR = "instructor"
+GRADER = "grader"
+LEARNER = "learner"
+
+#: course key used when the runtime has no course (the workbench)
+WORKBENCH_COURSE_KEY = "course-v1:Viatique+Workbench+Demo"
+
+
+@dataclass(frozen=True)
+class ViatiqueUser:
+    """The requesting user as Viatique sees them."""
+
+    user_id: object
+    username: str
+    full_name: str
+    anonymous_id: str
+    role: str
+    is_authenticated: bool = True
+
+    @property
+    def is_instructor(self):
+        return self.role == INSTRUCTOR
+
+    @property
+    def is_staff(self):
+        """Instructor or grader: course staff of some kind."""
+        return self.role in (INSTRUCTOR, GRADER)
+
+
+def role_from_platform(platform_role, is_staff):
+    """Map the LMS's course role ('instructor', 'staff', 'student') to Viatique's roles."""
+    if platform_role == "instructor":
+        return INSTRUCTOR
+    if platform_role == "staff" or (is_staff and platform_role in (None, "")):
+        return GRADER
+    return LEARNER
+
+
+def current_user(block):
+    """The requesting user, from the runtime's ``user`` service."""
+    service = block.runtime.service(block, "user")
+    user = service.get_current_user() if service else None
+    attrs = getattr(user, "opt_attrs", {}) or {}
+    username = attrs.get(ATTR_USERNAME) or ""
+    return ViatiqueUser(
+        user_id=attrs.get(ATTR_USER_ID),
+        username=username,
+        full_name=getattr(user, "full_name", "") or username,
+        anonymous_id=attrs.get(ATTR_ANONYMOUS_USER_ID) or "",
+        role=role_from_platform(attrs.get(ATTR_USER_ROLE), bool(attrs.get(ATTR_USER_IS_STAFF))),
+        is_authenticated=bool(attrs.get(ATTR_IS_AUTHENTICATED, bool(username))),
+    )
+
+
+def usage_key(block):
+    """The block's usage key as a string (an opaque key in the LMS, a scenario id in the workbench)."""
+    return str(block.scope_ids.usage_id)
+
+
+def course_key(block):
+    """The block's course key as a string."""
+    usage = block.scope_ids.usage_id
+    context = getattr(usage, "context_key", None) or getattr(usage, "course_key", None)
+    if context is not None:
+        return str(context)
+    course_id = getattr(block.runtime, "course_id", None)
+    if course_id:
+        return str(course_id)
+    return WORKBENCH_COURSE_KEY
+
+
+def is_studio(block):
+    """True when the block is rendered or edited in Studio (the author's runtime)."""
+    return bool(getattr(block.runtime, "is_author_mode", False))
+
+
+def publish_event(block, name, data):
+    """Send a tracking event through the runtime (the LMS routes it to event tracking)."""
+    block.runtime.publish(block, name, data)
+
+
+def client_ip(request):
+    """The client address as the platform computes it (trusted proxies honoured).
+
+    In the LMS this is edx-django-utils' ``get_safest_client_ip``, which only
+    believes ``X-Forwarded-For`` hops behind the configured trusted proxies.
+    Elsewhere it is ``REMOTE_ADDR``: a forged header never changes it.
+    ``request`` is the webob request of an XBlock handler or a Django request.
+    """
+    django_request = getattr(request, "_request", request)
+    try:
+        from edx_django_utils.ip import get_safest_client_ip
+    except ImportError:
+        get_safest_client_ip = None
+    if get_safest_client_ip is not None and hasattr(django_request, "META"):
+        return get_safest_client_ip(django_request)
+    meta = getattr(django_request, "META", None) or getattr(request, "environ", {}) or {}
+    return meta.get("REMOTE_ADDR") or None

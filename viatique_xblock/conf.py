@@ -1,0 +1,83 @@
+"""The ``VIATIQUE`` settings dict: documented defaults, read lazily.
+
+Every key below can be overridden in the platform's Django settings::
+
+    VIATIQUE = {"MAX_UPLOAD_BYTES": 512 * 1024 * 1024, "CELERY_QUEUE": "edx.lms.core.default"}
+
+Values are read from ``django.conf.settings`` on every call (no import-time
+snapshot), so ``override_settings`` in tests and late platform configuration
+(Tutor plugins patching settings after import) both take effect.
+"""
+from django.conf import settings as django_settings
+
+GIB = 1024 ** 3
+
+#: name -> (default, documentation). docs/settings.md is generated from this table.
+SETTINGS = {
+    "MAX_UPLOAD_BYTES": (GIB, "Largest scan PDF accepted, in bytes."),
+    "MAX_PAGES": (5000, "Largest number of pages in one scan PDF."),
+    "MAX_PAGE_SIDE_POINTS": (
+        3370,
+        "Largest page side in PDF points (1/72 in); 3370 is an A0 side. Larger pages are refused.",
+    ),
+    "MAX_PAGE_PIXELS": (
+        60_000_000,
+        "Pixel budget of one page at the page-image DPI, or of one embedded image; "
+        "pages over it are refused (decompression bombs).",
+    ),
+    "PAGE_IMAGE_DPI": (150, "Resolution of the page images shown to graders when a page must be rendered."),
+    "THUMBNAIL_WIDTH": (180, "Width in pixels of page thumbnails."),
+    "UPLOAD_CHUNK_BYTES": (8 * 1024 * 1024, "Size of one chunk of a resumable upload."),
+    "LEASE_TTL_SECONDS": (600, "A grading lease expires after this many seconds without a heartbeat."),
+    "LEASE_HEARTBEAT_SECONDS": (30, "How often the grading client renews its lease."),
+    "DRAFT_AUTOSAVE_SECONDS": (2, "Delay after the last change before the grading client autosaves."),
+    "LOCKOUT_USER_FAILURES": (5, "Denied requests by one user, within the window, that lock that user out."),
+    "LOCKOUT_ADDRESS_FAILURES": (
+        100,
+        "Denied requests from one client address, within the window, that lock the address out "
+        "(high, because a whole school often shares one NAT address).",
+    ),
+    "LOCKOUT_WINDOW_SECONDS": (900, "Window over which denied requests are counted."),
+    "LOCKOUT_SECONDS": (900, "How long a lockout lasts."),
+    "SIGNED_URL_SECONDS": (300, "Lifetime of signed download URLs."),
+    "CACHE_ALIAS": (
+        "default",
+        "Django cache holding leases and lockout counters. It must be shared by every web worker "
+        "(django-redis in production); system check viatique.E001 refuses a per-process cache.",
+    ),
+    "STORAGE": (
+        None,
+        "Name of a storage in Django's STORAGES for scans, page images and graded PDFs; "
+        "None uses the default storage.",
+    ),
+    "STORAGE_PREFIX": ("viatique", "Folder, inside the storage, under which every file of the plugin is kept."),
+    "CELERY_QUEUE": (
+        None,
+        "Celery queue for PDF work; None sends tasks to the platform's default queue.",
+    ),
+    "TASK_SOFT_TIME_LIMIT": (600, "Soft time limit, in seconds, of one PDF task."),
+    "TASK_TIME_LIMIT": (900, "Hard time limit, in seconds, of one PDF task."),
+    "SHOW_GRADER_IDENTITY": (False, "Whether learners see who graded their copy (course policy)."),
+}
+
+DEFAULTS = {name: default for name, (default, _doc) in SETTINGS.items()}
+
+
+def overrides():
+    """The ``VIATIQUE`` dict of the platform's settings (empty when not set)."""
+    value = getattr(django_settings, "VIATIQUE", None) or {}
+    if not isinstance(value, dict):
+        return {}
+    return value
+
+
+def get(name):
+    """The current value of one setting: the platform's override, else the default."""
+    if name not in DEFAULTS:
+        raise KeyError(f"Unknown Viatique setting {name!r}")
+    return overrides().get(name, DEFAULTS[name])
+
+
+def unknown_keys():
+    """Keys of the platform's ``VIATIQUE`` dict that this version does not know (typos)."""
+    return sorted(set(overrides()) - set(DEFAULTS))

@@ -1,0 +1,71 @@
+"""JSON responses and the handler decorator shared by every XBlock handler.
+
+Errors users can cause are :class:`~viatique_xblock.errors.ViatiqueError`
+subclasses; the decorator turns them into ``{"error": code, "message": text}``
+with their HTTP status, so no handler formats errors by hand.
+"""
+import functools
+import json
+import logging
+
+from webob import Response
+from xblock.core import XBlock
+
+from . import compat
+from .errors import InvalidRequest, ViatiqueError
+from .i18n import N_
+
+log = logging.getLogger(__name__)
+
+NO_STORE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def json_response(data, status=200, headers=None):
+    response = Response(
+        body=json.dumps(data, default=str).encode("utf-8"),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+    )
+    for name, value in {**NO_STORE, **(headers or {})}.items():
+        response.headers[name] = value
+    return response
+
+
+def request_json(request):
+    """The JSON object in a request body, or :class:`InvalidRequest`."""
+    try:
+        data = json.loads(request.body.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequest(N_("The request body is not valid JSON.")) from exc
+    if not isinstance(data, dict):
+        raise InvalidRequest(N_("The request body must be a JSON object."))
+    return data
+
+
+def api_handler(permission=None, methods=("POST",)):
+    """Make a block method an XBlock handler returning JSON.
+
+    ``permission(block, user)`` raises :class:`~viatique_xblock.errors.PermissionDenied`
+    when the requester may not call it. The wrapped method receives
+    ``(self, request, user, data, suffix)`` and returns a JSON-able object.
+    """
+    def decorate(method):
+        @XBlock.handler
+        @functools.wraps(method)
+        def wrapper(block, request, suffix=""):
+            try:
+                if request.method not in methods:
+                    return json_response(
+                        {"error": "method_not_allowed", "message": f"Use {' or '.join(methods)}."},
+                        status=405, headers={"Allow": ", ".join(methods)},
+                    )
+                user = compat.current_user(block)
+                if permission is not None:
+                    permission(block, user)
+                data = request_json(request) if request.method == "POST" else dict(request.GET)
+                return json_response(method(block, request, user, data, suffix))
+            except ViatiqueError as exc:
+                return json_response(exc.as_json(), status=exc.status)
+        return wrapper
+    return decorate

@@ -1,0 +1,248 @@
+"""Database models of Viatique.
+
+Everything staff query across learners lives here, not in XBlock user state:
+exams, scan batches, copies, pages, annotations, points, drafts, comment bank
+and the append-only audit log. Every row hangs off an :class:`Exam`, which is
+keyed by the block's usage key and course key, and every lookup filters by it.
+"""
+from django.db import models
+
+from .states import BatchState, Grading, Identity
+
+POINTS = {"max_digits": 9, "decimal_places": 3}
+
+
+class Exam(models.Model):
+    """One paper exam: the Django side of one Viatique block usage in a course."""
+
+    course_key = models.CharField(max_length=255, db_index=True)
+    usage_key = models.CharField(max_length=255, unique=True)
+    title = models.CharField(max_length=255, blank=True)
+    #: snapshot of the block's marking scheme, kept in sync when the block is saved or shown,
+    #: so Celery tasks and staff queries do not need the modulestore
+    scheme = models.JSONField(default=dict, blank=True)
+    pages_per_copy = models.PositiveIntegerField(default=4)
+    anonymous_grading = models.BooleanField(default=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.title or 'Exam'} ({self.usage_key})"
+
+
+class ScanBatch(models.Model):
+    """One uploaded scan file and the progress of its processing."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="batches")
+    original_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(default=0)
+    page_count = models.PositiveIntegerField(default=0)
+    pages_done = models.PositiveIntegerField(default=0)
+    file_name = models.CharField(max_length=512, blank=True, help_text="Name of the scan in the storage.")
+    state = models.CharField(max_length=16, choices=BatchState.CHOICES, default=BatchState.UPLOADING)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    uploaded_by = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "scan batches"
+        constraints = [models.UniqueConstraint(fields=["exam", "sha256"], name="viatique_batch_unique_file")]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.state})"
+
+
+class Copy(models.Model):
+    """One learner's paper copy: its identity, its grading state and its result."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="copies")
+    #: short code shown to graders instead of the learner's identity
+    anonymous_code = models.CharField(max_length=16)
+    #: booklet number printed in the QR codes, when the paper had them
+    booklet_number = models.PositiveIntegerField(null=True, blank=True)
+    identity_state = models.CharField(max_length=16, choices=Identity.CHOICES, default=Identity.UNIDENTIFIED)
+    learner_anonymous_id = models.CharField(max_length=128, null=True, blank=True)
+    learner_username = models.CharField(max_length=150, blank=True)
+    learner_name = models.CharField(max_length=255, blank=True)
+    grading_state = models.CharField(max_length=16, choices=Grading.CHOICES, default=Grading.READY)
+    grader = models.CharField(max_length=150, blank=True, help_text="Username of the assigned grader.")
+    #: last fencing number handed out for this copy's grading lease; writes must carry it
+    lease_fencing = models.BigIntegerField(default=0)
+    total_points = models.DecimalField(null=True, blank=True, **POINTS)
+    general_comment = models.TextField(blank=True)
+    render_error = models.TextField(blank=True)
+    graded_pdf_name = models.CharField(max_length=512, blank=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    graded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "copies"
+        constraints = [
+            models.UniqueConstraint(fields=["exam", "anonymous_code"], name="viatique_copy_unique_code"),
+            # NULL (unidentified) never collides, on SQLite, MySQL/MariaDB and PostgreSQL alike.
+            models.UniqueConstraint(
+                fields=["exam", "learner_anonymous_id"], name="viatique_copy_one_per_learner"
+            ),
+            models.UniqueConstraint(fields=["exam", "booklet_number"], name="viatique_copy_unique_booklet"),
+        ]
+        indexes = [models.Index(fields=["exam", "grading_state"]), models.Index(fields=["exam", "grader"])]
+
+    def __str__(self):
+        return f"Copy {self.anonymous_code}"
+
+
+class Page(models.Model):
+    """One scanned page: where it came from, where it belongs, and its images."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="pages")
+    batch = models.ForeignKey(ScanBatch, on_delete=models.CASCADE, related_name="pages")
+    #: None while the page waits in the anomaly queue
+    copy = models.ForeignKey(Copy, null=True, blank=True, on_delete=models.SET_NULL, related_name="pages")
+    source_index = models.PositiveIntegerField(help_text="0-based index of the page in its scan file.")
+    position = models.PositiveIntegerField(null=True, blank=True, help_text="1-based page number in the copy.")
+    rotation = models.PositiveSmallIntegerField(default=0)
+    width_pt = models.FloatField(default=0)
+    height_pt = models.FloatField(default=0)
+    qr_payload = models.CharField(max_length=255, blank=True)
+    anomaly = models.CharField(max_length=32, blank=True)
+    discarded = models.BooleanField(default=False)
+    image_name = models.CharField(max_length=512, blank=True)
+    masked_image_name = models.CharField(max_length=512, blank=True)
+    thumbnail_name = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        constraints = [
+            # a redelivered processing task finds the row instead of creating a second one
+            models.UniqueConstraint(fields=["batch", "source_index"], name="viatique_page_unique_source"),
+        ]
+        indexes = [models.Index(fields=["copy", "position"])]
+
+    def __str__(self):
+        return f"Page {self.source_index} of batch {self.batch_id}"
+
+
+class QuestionPoints(models.Model):
+    """Points given to one question of one copy, keyed by the question's stable id."""
+
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="points")
+    question_id = models.CharField(max_length=64)
+    points = models.DecimalField(**POINTS)
+    comment = models.TextField(blank=True)
+    grader = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "question points"
+        constraints = [
+            models.UniqueConstraint(fields=["copy", "question_id"], name="viatique_points_unique_question")
+        ]
+
+    def __str__(self):
+        return f"{self.question_id}: {self.points}"
+
+
+class Annotation(models.Model):
+    """A mark on a page, in coordinates normalised to the page ([0,1], origin top-left)."""
+
+    KINDS = [
+        ("comment", "comment box"),
+        ("tick", "tick"),
+        ("cross", "cross"),
+        ("highlight", "highlight"),
+        ("text", "free text"),
+    ]
+
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="annotations")
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="annotations")
+    kind = models.CharField(max_length=16, choices=KINDS)
+    x = models.FloatField()
+    y = models.FloatField()
+    width = models.FloatField(default=0)
+    height = models.FloatField(default=0)
+    text = models.TextField(blank=True)
+    question_id = models.CharField(max_length=64, blank=True)
+    points = models.DecimalField(null=True, blank=True, **POINTS)
+    author = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.kind} on {self.page_id}"
+
+
+class Draft(models.Model):
+    """Autosaved work in progress of one grader on one copy, versioned against lost updates."""
+
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="drafts")
+    grader = models.CharField(max_length=150)
+    version = models.PositiveIntegerField(default=0)
+    payload = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["copy", "grader"], name="viatique_draft_unique_grader")]
+
+    def __str__(self):
+        return f"Draft v{self.version} of {self.copy_id} by {self.grader}"
+
+
+class BankComment(models.Model):
+    """A reusable comment of an exam's comment bank, shared by its graders."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="bank_comments")
+    text = models.TextField()
+    question_id = models.CharField(max_length=64, blank=True)
+    points = models.DecimalField(null=True, blank=True, **POINTS)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.text[:40]
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are append-only.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """One state-changing action or download: who, when, from where, what. Append-only."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="audit_events")
+    #: plain ids, not foreign keys: the log outlives what it talks about
+    copy_id_ref = models.BigIntegerField(null=True, blank=True, db_index=True)
+    action = models.CharField(max_length=64, db_index=True)
+    actor = models.CharField(max_length=150, blank=True)
+    actor_role = models.CharField(max_length=16, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are append-only.")
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"

@@ -1,0 +1,221 @@
+"""The marking scheme: a tree of questions with stable ids, validated on save.
+
+A scheme is ``{"questions": [node, ...], "next_id": n}``. A node is either a
+leaf question ``{"id", "label", "max", "step"}`` that receives points, or a
+group ``{"id", "label", "children": [node, ...]}`` whose maximum is the sum of
+its children. Ids are stable: editing labels or order never changes them, and
+points are stored by id, so they never move to another question. New questions
+(no id) get ``q<next_id>``; ``next_id`` only grows, so an id is never reused.
+
+This module is pure Python: no Django, no XBlock.
+"""
+import re
+from decimal import Decimal, InvalidOperation
+
+from .errors import ViatiqueError
+from .i18n import N_, gettext as _
+
+ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+MAX_LABEL = 200
+MAX_QUESTIONS = 300
+MAX_DEPTH = 4
+MAX_DECIMALS = 3
+MAX_POINTS = Decimal("10000")
+
+
+class SchemeError(ViatiqueError):
+    """The scheme is malformed. ``problems`` lists ``{"path", "message"}``, one per fault."""
+
+    code = "invalid_scheme"
+    status = 400
+
+    def __init__(self, problems):
+        self.problems = problems
+        super().__init__(N_("The marking scheme has {count} problem(s)."), count=len(problems))
+
+    def extra(self):
+        return {"problems": self.problems}
+
+
+def _number(value):
+    """A Decimal from a JSON number or numeric string, or None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = Decimal(str(value).strip().replace(",", "."))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def plain_number(number):
+    """A number as the shortest JSON number (int when whole): 2.50 -> 2.5, 4.0 -> 4."""
+    normal = Decimal(str(number)).normalize()
+    return int(normal) if normal == normal.to_integral_value() else float(normal)
+
+
+def _decimals(number):
+    exponent = number.normalize().as_tuple().exponent
+    return max(0, -exponent)
+
+
+class _Validator:
+    def __init__(self, next_id):
+        self.problems = []
+        self.seen = set()
+        self.count = 0
+        self.next_id = next_id
+        self.pending = []  # nodes waiting for a fresh id once all given ids are known
+
+    def fail(self, path, message, **params):
+        self.problems.append({"path": path, "message": _(message).format(**params)})
+
+    def node(self, raw, path, depth):
+        self.count += 1
+        if not isinstance(raw, dict):
+            self.fail(path, N_("Question {path} is not a question."), path=path)
+            return None
+        label = str(raw.get("label", "")).strip()
+        name = label or path
+        out = {"label": label}
+        qid = raw.get("id")
+        if qid in (None, ""):
+            self.pending.append(out)
+        elif not isinstance(qid, str) or not ID_PATTERN.match(qid):
+            self.fail(
+                path,
+                N_("Question “{name}” has the id “{id}”: an id starts with a letter and has only letters, "
+                   "digits, “-” and “_” (64 at most)."),
+                name=name, id=qid,
+            )
+        elif qid in self.seen:
+            self.fail(path, N_("Two questions have the id “{id}”: question ids must be unique."), id=qid)
+        else:
+            self.seen.add(qid)
+            out["id"] = qid
+        if not label:
+            self.fail(path, N_("Question {path} has no label."), path=path)
+        elif len(label) > MAX_LABEL:
+            self.fail(path, N_("The label of question “{name}” is longer than {max} characters."),
+                      name=name[:40], max=MAX_LABEL)
+        children = raw.get("children")
+        if children:
+            if depth >= MAX_DEPTH:
+                self.fail(path, N_("Question “{name}” is nested more than {max} levels deep."),
+                          name=name, max=MAX_DEPTH)
+                return out
+            if not isinstance(children, list):
+                self.fail(path, N_("The sub-questions of “{name}” are not a list."), name=name)
+                return out
+            nodes = (self.node(child, f"{path}.{index + 1}", depth + 1) for index, child in enumerate(children))
+            out["children"] = [node for node in nodes if node is not None]
+            return out
+        return self.leaf(raw, out, path, name)
+
+    def leaf(self, raw, out, path, name):
+        maximum = _number(raw.get("max"))
+        step = _number(raw.get("step", 1))
+        if maximum is None:
+            self.fail(path, N_("Question “{name}” needs a maximum number of points."), name=name)
+        elif maximum <= 0:
+            self.fail(path, N_("Question “{name}” has a maximum of {max}: a maximum must be greater than zero."),
+                      name=name, max=raw.get("max"))
+        elif maximum > MAX_POINTS:
+            self.fail(path, N_("Question “{name}” has a maximum of {max}: the largest allowed is {limit}."),
+                      name=name, max=raw.get("max"), limit=MAX_POINTS)
+        elif _decimals(maximum) > MAX_DECIMALS:
+            self.fail(path, N_("The maximum of question “{name}” has more than {n} decimals."),
+                      name=name, n=MAX_DECIMALS)
+        if step is None:
+            self.fail(path, N_("Question “{name}” needs a step (for example 0.5 or 1)."), name=name)
+        elif step <= 0:
+            self.fail(path, N_("Question “{name}” has a step of {step}: a step must be greater than zero."),
+                      name=name, step=raw.get("step"))
+        elif _decimals(step) > MAX_DECIMALS:
+            self.fail(path, N_("The step of question “{name}” has more than {n} decimals."),
+                      name=name, n=MAX_DECIMALS)
+        elif maximum is not None and maximum > 0:
+            if step > maximum:
+                self.fail(path, N_("Question “{name}”: the step {step} is larger than the maximum {max}."),
+                          name=name, step=plain_number(step), max=plain_number(maximum))
+            elif maximum % step != 0:
+                self.fail(
+                    path,
+                    N_("Question “{name}”: the step {step} does not divide the maximum {max}, "
+                       "so the maximum could never be given. Change the step or the maximum."),
+                    name=name, step=plain_number(step), max=plain_number(maximum),
+                )
+        if maximum is not None and maximum > 0:
+            out["max"] = plain_number(maximum)
+        if step is not None and step > 0:
+            out["step"] = plain_number(step)
+        return out
+
+    def assign_ids(self):
+        for node in self.pending:
+            while f"q{self.next_id}" in self.seen:
+                self.next_id += 1
+            node["id"] = f"q{self.next_id}"
+            self.seen.add(node["id"])
+            self.next_id += 1
+
+
+def validate(raw, previous=None):
+    """Validate a scheme sent by the editor and return it normalised.
+
+    ``previous`` is the scheme stored before this edit: its ``next_id`` carries
+    over so that ids of deleted questions are never handed out again.
+    Raises :class:`SchemeError` listing every problem found.
+    """
+    if isinstance(raw, list):
+        raw = {"questions": raw}
+    if not isinstance(raw, dict):
+        raise SchemeError([{"path": "", "message": _("The marking scheme is not a list of questions.")}])
+    questions = raw.get("questions")
+    next_id = max(int(raw.get("next_id") or 1), int((previous or {}).get("next_id") or 1))
+    validator = _Validator(next_id)
+    if not isinstance(questions, list) or not questions:
+        raise SchemeError([{"path": "", "message": _("The marking scheme needs at least one question.")}])
+    nodes = [node for index, item in enumerate(questions)
+             if (node := validator.node(item, str(index + 1), 1)) is not None]
+    if validator.count > MAX_QUESTIONS:
+        validator.fail("", N_("The marking scheme has {count} questions; the largest allowed is {max}."),
+                       count=validator.count, max=MAX_QUESTIONS)
+    for node in _walk(nodes):
+        if "children" in node and not node["children"]:
+            validator.fail("", N_("Question group “{name}” has no sub-question."), name=node["label"])
+    if validator.problems:
+        raise SchemeError(validator.problems)
+    validator.assign_ids()
+    return {"questions": nodes, "next_id": validator.next_id}
+
+
+def _walk(nodes):
+    for node in nodes:
+        yield node
+        yield from _walk(node.get("children") or [])
+
+
+def leaves(scheme):
+    """The questions that receive points, in reading order."""
+    return [node for node in _walk((scheme or {}).get("questions") or []) if "children" not in node]
+
+
+def question_ids(scheme):
+    return {node["id"] for node in _walk((scheme or {}).get("questions") or []) if "id" in node}
+
+
+def total(scheme):
+    """The maximum total of a scheme, as a Decimal."""
+    return sum((Decimal(str(node["max"])) for node in leaves(scheme)), Decimal(0))
+
+
+def default_scheme():
+    """The scheme of a new block: two questions the author will edit."""
+    return {
+        "questions": [
+            {"id": "q1", "label": "Question 1", "max": 10, "step": 0.5},
+            {"id": "q2", "label": "Question 2", "max": 10, "step": 0.5},
+        ],
+        "next_id": 3,
+    }

@@ -1,0 +1,70 @@
+"""Copy states and the transitions the server allows between them.
+
+Identity (``unidentified``/``identified``) is independent of the grading state.
+No endpoint sets a state directly: domain functions call :func:`check_grading_transition`
+before every change, and an illegal transition raises :class:`IllegalTransition`.
+"""
+from .errors import ViatiqueError
+from .i18n import N_
+
+
+class Identity:
+    UNIDENTIFIED = "unidentified"
+    IDENTIFIED = "identified"
+    CHOICES = [(UNIDENTIFIED, "unidentified"), (IDENTIFIED, "identified")]
+
+
+class Grading:
+    READY = "ready"
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    GRADED = "graded"
+    RENDER_FAILED = "render_failed"
+    REOPENED = "reopened"
+    CHOICES = [
+        (READY, "ready"),
+        (IN_PROGRESS, "in progress"),
+        (SUBMITTED, "submitted"),
+        (GRADED, "graded"),
+        (RENDER_FAILED, "render failed"),
+        (REOPENED, "reopened"),
+    ]
+
+
+#: grading state -> states it may move to
+GRADING_TRANSITIONS = {
+    Grading.READY: {Grading.IN_PROGRESS},
+    Grading.IN_PROGRESS: {Grading.SUBMITTED},
+    Grading.SUBMITTED: {Grading.GRADED, Grading.RENDER_FAILED},
+    Grading.RENDER_FAILED: {Grading.SUBMITTED, Grading.REOPENED},
+    Grading.GRADED: {Grading.REOPENED},
+    Grading.REOPENED: {Grading.SUBMITTED, Grading.IN_PROGRESS},
+}
+
+
+class BatchState:
+    UPLOADING = "uploading"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    CHOICES = [
+        (UPLOADING, "uploading"),
+        (QUEUED, "queued"),
+        (PROCESSING, "processing"),
+        (DONE, "done"),
+        (FAILED, "failed"),
+    ]
+
+
+class IllegalTransition(ViatiqueError):
+    code = "illegal_transition"
+    status = 409
+
+
+def check_grading_transition(current, target):
+    """Raise :class:`IllegalTransition` unless ``current -> target`` is allowed."""
+    if target not in GRADING_TRANSITIONS.get(current, set()):
+        raise IllegalTransition(
+            N_("A copy cannot go from {current} to {target}."), current=current, target=target
+        )

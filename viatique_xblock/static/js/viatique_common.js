@@ -1,0 +1,76 @@
+/* Viatique: helpers shared by the block's scripts (translations, JSON calls, DOM).
+ * Everything is scoped to one block's element; nothing is global but the
+ * ViatiqueCommon namespace, so two blocks on one page never collide. */
+(function (global) {
+  'use strict';
+
+  function rootElement(element) {
+    // Runtimes hand either a DOM element or a jQuery object.
+    return element && element.jquery ? element[0] : element;
+  }
+
+  function makeGettext(catalog) {
+    catalog = catalog || {};
+    function gettext(message) {
+      return Object.prototype.hasOwnProperty.call(catalog, message) ? catalog[message] : message;
+    }
+    gettext.format = function (message, params) {
+      return gettext(message).replace(/\{(\w+)\}/g, function (match, name) {
+        return Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : match;
+      });
+    };
+    return gettext;
+  }
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : '';
+  }
+
+  /* POST (or GET) JSON to a handler; resolves with {status, ok, body}. */
+  function callHandler(url, data, method) {
+    method = method || 'POST';
+    var options = {
+      method: method,
+      credentials: 'same-origin',
+      headers: {'Accept': 'application/json', 'X-Requested-With': 'XMLHttpRequest'}
+    };
+    if (method === 'POST') {
+      options.headers['Content-Type'] = 'application/json';
+      options.headers['X-CSRFToken'] = csrfToken();
+      options.body = JSON.stringify(data || {});
+    } else if (data) {
+      var query = Object.keys(data).map(function (key) {
+        return encodeURIComponent(key) + '=' + encodeURIComponent(data[key]);
+      }).join('&');
+      if (query) { url += (url.indexOf('?') === -1 ? '?' : '&') + query; }
+    }
+    return fetch(url, options).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        return {status: response.status, ok: response.ok, body: body};
+      });
+    });
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      if (name === 'text') { node.textContent = attrs[name]; }
+      else if (name.indexOf('on') === 0) { node.addEventListener(name.slice(2), attrs[name]); }
+      else if (attrs[name] !== null && attrs[name] !== undefined && attrs[name] !== false) {
+        node.setAttribute(name, attrs[name] === true ? '' : attrs[name]);
+      }
+    });
+    (children || []).forEach(function (child) {
+      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  global.ViatiqueCommon = {
+    rootElement: rootElement,
+    makeGettext: makeGettext,
+    callHandler: callHandler,
+    el: el
+  };
+})(window);

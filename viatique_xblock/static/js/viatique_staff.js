@@ -1,0 +1,65 @@
+/* Viatique staff dashboard: the copy list, paginated, loaded from the list_copies handler. */
+function ViatiqueStaffDashboard(runtime, element, args) {
+  'use strict';
+  var common = window.ViatiqueCommon;
+  var root = common.rootElement(element);
+  var _ = common.makeGettext(args.i18n);
+  var el = common.el;
+  var pageSize = 50;
+  var offset = 0;
+  var showNames = args.role === 'instructor' || !args.anonymous;
+  var tbody = root.querySelector('[data-region="copies"] tbody');
+  var status = root.querySelector('[data-region="copies-status"]');
+  var previous = root.querySelector('[data-action="previous-page"]');
+  var next = root.querySelector('[data-action="next-page"]');
+  var pageLabel = root.querySelector('[data-region="page-label"]');
+
+  var STATES = {
+    ready: _('Ready'), in_progress: _('Being graded'), submitted: _('Submitted'),
+    graded: _('Graded'), render_failed: _('PDF failed'), reopened: _('Reopened'),
+    unidentified: _('Unidentified'), identified: _('Identified')
+  };
+
+  function render(data) {
+    tbody.textContent = '';
+    data.copies.forEach(function (copy) {
+      var cells = [el('th', {scope: 'row', text: copy.code})];
+      if (showNames) {
+        cells.push(el('td', {text: copy.name || copy.username || '—'}));
+      }
+      cells.push(el('td', {text: STATES[copy.identity] || copy.identity}));
+      cells.push(el('td', {'data-state': copy.state, text: STATES[copy.state] || copy.state}));
+      cells.push(el('td', {text: copy.grader || '—'}));
+      cells.push(el('td', {text: copy.total === null ? '—' : copy.total}));
+      tbody.appendChild(el('tr', {'data-copy-id': copy.id}, cells));
+    });
+    if (!data.count) {
+      status.textContent = _('No copies yet. Copies appear here once scans are processed.');
+    } else {
+      status.textContent = _.format('{count} copies', {count: data.count});
+    }
+    var last = Math.min(data.offset + data.copies.length, data.count);
+    pageLabel.textContent = data.count ? _.format('{first}–{last} of {count}', {
+      first: data.offset + 1, last: last, count: data.count
+    }) : '';
+    previous.disabled = data.offset <= 0;
+    next.disabled = last >= data.count;
+  }
+
+  function load() {
+    status.textContent = _('Loading copies…');
+    common.callHandler(runtime.handlerUrl(element, 'list_copies'), {offset: offset, limit: pageSize}, 'GET')
+      .then(function (result) {
+        if (!result.ok) {
+          status.textContent = result.body.message || _('The copies could not be loaded.');
+          return;
+        }
+        render(result.body);
+      })
+      .catch(function () { status.textContent = _('The copies could not be loaded. Check your connection.'); });
+  }
+
+  previous.addEventListener('click', function () { offset = Math.max(0, offset - pageSize); load(); });
+  next.addEventListener('click', function () { offset += pageSize; load(); });
+  load();
+}

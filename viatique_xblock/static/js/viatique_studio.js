@@ -1,0 +1,174 @@
+/* Viatique Studio editor: exam settings and the marking-scheme tree editor.
+ * Question ids are kept as the server gave them; new questions are sent
+ * without an id and the server assigns a fresh, never reused one. */
+function ViatiqueStudioEditor(runtime, element, args) {
+  'use strict';
+  var common = window.ViatiqueCommon;
+  var root = common.rootElement(element);
+  var _ = common.makeGettext(args.i18n);
+  var el = common.el;
+  var form = root.querySelector('.viatique-studio-form');
+  var list = root.querySelector('[data-region="scheme"]');
+  var totalLabel = root.querySelector('[data-region="total"]');
+  var errors = root.querySelector('[data-region="errors"]');
+  var settings = JSON.parse(JSON.stringify(args.settings));
+  var scheme = settings.marking_scheme || {questions: []};
+  var uid = 0;
+
+  function notify(name, data) {
+    if (runtime.notify) { runtime.notify(name, data || {}); }
+  }
+
+  function fillFields() {
+    ['display_name', 'pages_per_copy', 'grade_scale', 'weight', 'regrade_window_days'].forEach(function (name) {
+      form.elements[name].value = settings[name];
+    });
+    form.elements.anonymous_grading.checked = !!settings.anonymous_grading;
+  }
+
+  function siblingsOf(path) {
+    var nodes = scheme.questions;
+    for (var i = 0; i < path.length - 1; i++) { nodes = nodes[path[i]].children; }
+    return nodes;
+  }
+
+  function total(nodes) {
+    return nodes.reduce(function (sum, node) {
+      if (node.children) { return sum + total(node.children); }
+      var value = parseFloat(String(node.max).replace(',', '.'));
+      return sum + (isNaN(value) ? 0 : value);
+    }, 0);
+  }
+
+  function numberInput(node, key, labelText, path) {
+    var id = 'viatique-' + key + '-' + (++uid);
+    var input = el('input', {
+      type: 'text', inputmode: 'decimal', id: id, value: node[key] === undefined ? '' : node[key],
+      'data-field': key, 'data-path': path.map(function (i) { return i + 1; }).join('.'), size: 5
+    });
+    input.addEventListener('input', function () { node[key] = input.value; updateTotal(); });
+    return el('span', {'class': 'viatique-inline'}, [el('label', {'for': id, text: labelText}), input]);
+  }
+
+  function actionButton(text, label, handler) {
+    return el('button', {type: 'button', 'class': 'viatique-button viatique-small', 'aria-label': label,
+                         title: label, onclick: handler, text: text});
+  }
+
+  function renderNode(node, path) {
+    var name = node.label || _('(no label)');
+    var labelId = 'viatique-label-' + (++uid);
+    var labelInput = el('input', {type: 'text', id: labelId, value: node.label || '', maxlength: 200,
+                                  'data-field': 'label',
+                                  'data-path': path.map(function (i) { return i + 1; }).join('.')});
+    labelInput.addEventListener('input', function () { node.label = labelInput.value; });
+    var row = el('div', {'class': 'viatique-question-row'}, [
+      el('label', {'for': labelId, text: _.format('Question {number}', {number: path.map(function (i) { return i + 1; }).join('.')})}),
+      labelInput
+    ]);
+    if (!node.children) {
+      row.appendChild(numberInput(node, 'max', _('Maximum'), path));
+      row.appendChild(numberInput(node, 'step', _('Step'), path));
+    }
+    row.appendChild(el('span', {'class': 'viatique-qid', text: node.id ? _.format('id {id}', {id: node.id}) : _('new')}));
+    var siblings = siblingsOf(path);
+    var index = path[path.length - 1];
+    row.appendChild(actionButton('↑', _.format('Move “{name}” up', {name: name}), function () {
+      if (index > 0) { siblings.splice(index - 1, 0, siblings.splice(index, 1)[0]); render(path.slice(0, -1).concat([index - 1])); }
+    }));
+    row.appendChild(actionButton('↓', _.format('Move “{name}” down', {name: name}), function () {
+      if (index < siblings.length - 1) { siblings.splice(index + 1, 0, siblings.splice(index, 1)[0]); render(path.slice(0, -1).concat([index + 1])); }
+    }));
+    row.appendChild(actionButton('+', _.format('Add a sub-question to “{name}”', {name: name}), function () {
+      if (!node.children) { node.children = []; delete node.max; delete node.step; }
+      node.children.push({label: '', max: 1, step: 0.5});
+      render(path.concat([node.children.length - 1]));
+    }));
+    row.appendChild(actionButton('×', _.format('Remove “{name}”', {name: name}), function () {
+      siblings.splice(index, 1);
+      render(null);
+    }));
+    var item = el('li', {'class': 'viatique-question', 'data-question-id': node.id || ''}, [row]);
+    if (node.children) {
+      var childList = el('ol', {'class': 'viatique-scheme-children'});
+      node.children.forEach(function (child, i) { childList.appendChild(renderNode(child, path.concat([i]))); });
+      item.appendChild(childList);
+    }
+    return item;
+  }
+
+  function updateTotal() {
+    totalLabel.textContent = _.format('Total: {total} points', {total: Math.round(total(scheme.questions) * 1000) / 1000});
+  }
+
+  /* Re-render the tree; focus the label of the question at focusPath, if any. */
+  function render(focusPath) {
+    list.textContent = '';
+    scheme.questions.forEach(function (node, i) { list.appendChild(renderNode(node, [i])); });
+    updateTotal();
+    if (focusPath && focusPath.length) {
+      var selector = '[data-field="label"][data-path="' + focusPath.map(function (i) { return i + 1; }).join('.') + '"]';
+      var target = list.querySelector(selector);
+      if (target) { target.focus(); }
+    }
+  }
+
+  function showErrors(problems, message) {
+    var ul = errors.querySelector('ul');
+    ul.textContent = '';
+    root.querySelectorAll('[aria-invalid]').forEach(function (input) { input.removeAttribute('aria-invalid'); });
+    (problems && problems.length ? problems : [{path: '', message: message}]).forEach(function (problem) {
+      ul.appendChild(el('li', {text: problem.message}));
+      var match = /^marking_scheme\.([\d.]+)$/.exec(problem.path || '');
+      var target = match ? list.querySelector('[data-field="label"][data-path="' + match[1] + '"]')
+                         : form.elements[problem.path];
+      if (target && target.setAttribute) { target.setAttribute('aria-invalid', 'true'); }
+    });
+    errors.hidden = false;
+    errors.focus && errors.setAttribute('tabindex', '-1');
+    errors.focus();
+  }
+
+  function collect() {
+    return {
+      display_name: form.elements.display_name.value,
+      pages_per_copy: form.elements.pages_per_copy.value,
+      grade_scale: form.elements.grade_scale.value,
+      weight: form.elements.weight.value,
+      regrade_window_days: form.elements.regrade_window_days.value,
+      anonymous_grading: form.elements.anonymous_grading.checked,
+      marking_scheme: scheme
+    };
+  }
+
+  root.querySelector('[data-action="add-question"]').addEventListener('click', function () {
+    scheme.questions.push({label: '', max: 1, step: 0.5});
+    render([scheme.questions.length - 1]);
+  });
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    errors.hidden = true;
+    notify('save', {state: 'start', message: _('Saving')});
+    common.callHandler(runtime.handlerUrl(element, 'studio_submit'), collect()).then(function (result) {
+      if (result.ok) {
+        settings = result.body.settings;
+        scheme = settings.marking_scheme;
+        fillFields();
+        render(null);
+        root.setAttribute('data-saved', String(Date.now()));
+        notify('save', {state: 'end'});
+      } else {
+        notify('error', {title: _('The settings were not saved'), message: result.body.message || ''});
+        showErrors(result.body.problems, result.body.message || _('The settings were not saved.'));
+      }
+    }).catch(function () {
+      showErrors(null, _('The server could not be reached. Your edits are still here; try again.'));
+    });
+  });
+
+  root.querySelector('[data-action="cancel"]').addEventListener('click', function () { notify('cancel'); });
+
+  fillFields();
+  render(null);
+}

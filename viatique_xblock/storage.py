@@ -1,0 +1,26 @@
+"""Where Viatique keeps files: Django's storage API, a named storage if configured.
+
+Files are never served from the storage's public URL: handlers stream them
+after a permission check. Names are built here so every file of the plugin
+lives under ``VIATIQUE['STORAGE_PREFIX']``.
+"""
+from django.core.files.storage import default_storage, storages
+
+from . import conf
+
+
+def get_storage():
+    """The configured storage (``VIATIQUE['STORAGE']`` in ``STORAGES``), else the default one."""
+    name = conf.get("STORAGE")
+    if name:
+        return storages[name]
+    return default_storage
+
+
+def file_name(*parts):
+    """A storage name under the plugin's prefix: ``viatique/<part>/<part>``."""
+    return "/".join([conf.get("STORAGE_PREFIX").strip("/")] + [str(part).strip("/") for part in parts])
+
+
+def health_file_name(nonce):
+    return file_name("health", f"{nonce}.txt")
