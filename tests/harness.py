@@ -45,8 +45,8 @@ class LmsLikeUserService(UserService):
 class LmsLikeRuntime(Runtime):
     """A runtime with the LMS's user-service attributes and a recorded event stream."""
 
-    def __init__(self, user_service, **kwargs):
-        super().__init__(services={"user": user_service}, **kwargs)
+    def __init__(self, user_service, field_data, **kwargs):
+        super().__init__(services={"user": user_service, "field-data": field_data}, **kwargs)
         self.events = []
 
     def handler_url(self, block, handler_name, suffix="", query="", thirdparty=False):
@@ -64,12 +64,11 @@ class LmsLikeRuntime(Runtime):
 
 def make_block(username="instructor_1", role="instructor", usage=USAGE, fields=None, anonymous_id=None):
     """A ViatiqueXBlock under ``usage`` seen by ``username`` with ``role`` (instructor/staff/learner)."""
-    runtime = LmsLikeRuntime(LmsLikeUserService(username, role, anonymous_id),
+    runtime = LmsLikeRuntime(LmsLikeUserService(username, role, anonymous_id), DictFieldData(dict(fields or {})),
                              id_reader=None, id_generator=None)
     usage_key = UsageKey.from_string(usage)
     scope_ids = ScopeIds(username, "viatique", usage_key, usage_key)
-    data = DictFieldData(dict(fields or {}))
-    return ViatiqueXBlock(runtime, field_data=data, scope_ids=scope_ids)
+    return ViatiqueXBlock(runtime, scope_ids=scope_ids)
 
 
 def call(block, handler, data=None, method="POST", suffix="", query=""):

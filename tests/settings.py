@@ -21,3 +21,7 @@ os.environ.pop("CELERY_BROKER_URL", None)  # tasks run eagerly unless a test sta
 from demo_host.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A database of its own per run, so concurrent runs on one machine never share one;
+# pytest-django drops it at the end of the run.
+DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_viatique_{RUN_ID}"

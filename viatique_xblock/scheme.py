@@ -67,8 +67,8 @@ class _Validator:
         self.next_id = next_id
         self.pending = []  # nodes waiting for a fresh id once all given ids are known
 
-    def fail(self, path, message, **params):
-        self.problems.append({"path": path, "message": _(message).format(**params)})
+    def fail(self, where, message, **params):
+        self.problems.append({"path": where, "message": _(message).format(**params)})
 
     def node(self, raw, path, depth):
         self.count += 1
@@ -99,7 +99,7 @@ class _Validator:
             self.fail(path, N_("The label of question “{name}” is longer than {max} characters."),
                       name=name[:40], max=MAX_LABEL)
         children = raw.get("children")
-        if children:
+        if children is not None:
             if depth >= MAX_DEPTH:
                 self.fail(path, N_("Question “{name}” is nested more than {max} levels deep."),
                           name=name, max=MAX_DEPTH)
@@ -183,7 +183,7 @@ def validate(raw, previous=None):
                        count=validator.count, max=MAX_QUESTIONS)
     for node in _walk(nodes):
         if "children" in node and not node["children"]:
-            validator.fail("", N_("Question group “{name}” has no sub-question."), name=node["label"])
+            validator.fail("", N_("Question group “{name}” has no sub-question."), name=node["label"] or "?")
     if validator.problems:
         raise SchemeError(validator.problems)
     validator.assign_ids()

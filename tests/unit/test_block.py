@@ -1,0 +1,224 @@
+"""The block through an LMS-like runtime: views by role, handlers, permissions, audit and events."""
+import pytest
+from django.utils import timezone
+
+from tests.harness import USAGE, call, make_block
+from viatique_xblock.models import AuditEvent, Copy, Exam, QuestionPoints
+from viatique_xblock.states import Grading, Identity
+
+pytestmark = pytest.mark.django_db
+
+VALID = {
+    "display_name": "Bac blanc",
+    "pages_per_copy": "4",
+    "grade_scale": "20",
+    "weight": "2",
+    "regrade_window_days": "7",
+    "anonymous_grading": True,
+    "marking_scheme": {"questions": [
+        {"id": "q1", "label": "Exercice 1", "max": 8, "step": 0.5},
+        {"label": "Exercice 2", "max": 12, "step": 0.25},
+    ], "next_id": 2},
+}
+
+
+def make_copy(exam, code, username="", grading=Grading.READY, grader="", anonymous_id=None):
+    return Copy.objects.create(
+        exam=exam, anonymous_code=code, learner_username=username,
+        learner_name=username.replace("_", " ").title(),
+        learner_anonymous_id=anonymous_id or (f"anon-{username}" if username else None),
+        identity_state=Identity.IDENTIFIED if username else Identity.UNIDENTIFIED,
+        grading_state=grading, grader=grader,
+    )
+
+
+def test_block_has_a_score_with_the_schemes_total_as_maximum():
+    block = make_block()
+    assert block.has_score is True
+    assert block.weight == 1.0
+    assert block.max_score() == 20.0
+
+
+def test_instructor_view_is_the_dashboard_and_creates_the_exam_row():
+    frag = make_block().student_view()
+    assert "Instructor dashboard" in frag.content
+    assert 'data-count="total">0<' in frag.content
+    exam = Exam.objects.get(usage_key=USAGE)
+    assert exam.course_key == "course-v1:Viatique+T101+2026"
+    assert exam.scheme["questions"][0]["id"] == "q1"
+    assert frag.js_init_fn == "ViatiqueStaffDashboard"
+    urls = [resource.data for resource in frag.resources]
+    assert "/xblock/resource/viatique/static/js/viatique_staff.js" in urls
+    assert "/xblock/resource/viatique/static/css/viatique.css" in urls
+
+
+def test_grader_view_is_the_grader_dashboard_without_a_names_column():
+    frag = make_block("staff_1", "staff").student_view()
+    assert "Grader dashboard" in frag.content
+    assert ">Learner<" not in frag.content
+
+
+def test_learner_view_shows_only_the_state_of_their_own_copy():
+    exam = make_block().get_exam()
+    make_copy(exam, "C1", "learner_1", Grading.GRADED)
+    make_copy(exam, "C2", "learner_2", Grading.READY)
+    content = make_block("learner_1", "learner", anonymous_id="anon-learner_1").student_view().content
+    assert 'data-status="awaiting_release"' in content
+    assert "C2" not in content and "learner_2" not in content and "Dashboard" not in content
+    content = make_block("learner_2", "learner", anonymous_id="anon-learner_2").student_view().content
+    assert 'data-status="received"' in content
+    content = make_block("learner_9", "learner", anonymous_id="anon-learner_9").student_view().content
+    assert 'data-status="no_copy"' in content
+
+
+def test_learner_status_after_release():
+    exam = make_block().get_exam()
+    make_copy(exam, "C1", "learner_1", Grading.GRADED)
+    Exam.objects.filter(pk=exam.pk).update(released_at=timezone.now())
+    content = make_block("learner_1", "learner", anonymous_id="anon-learner_1").student_view().content
+    assert 'data-status="released"' in content
+
+
+def test_author_view_escapes_labels():
+    block = make_block(fields={"marking_scheme": {"questions": [
+        {"id": "q1", "label": "<script>alert(1)</script> & co", "max": 2, "step": 1}], "next_id": 2}})
+    content = block.author_view().content
+    assert "<script>alert(1)</script>" not in content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in content
+    assert "Paper exam, 4 pages per copy." in content
+
+
+def test_studio_view_renders_the_editor_with_the_settings():
+    frag = make_block().studio_view()
+    assert frag.js_init_fn == "ViatiqueStudioEditor"
+    assert frag.json_init_args["settings"]["marking_scheme"]["questions"][1]["id"] == "q2"
+    assert 'data-action="add-question"' in frag.content
+
+
+def test_studio_submit_saves_validated_settings_audits_and_emits_an_event():
+    block = make_block()
+    status, body = call(block, "studio_submit", VALID)
+    assert status == 200, body
+    assert block.display_name == "Bac blanc"
+    assert block.pages_per_copy == 4 and block.grade_scale == 20.0 and block.weight == 2.0
+    # the new question gets a fresh id: q2 belonged to the default scheme's second question
+    assert [q["id"] for q in block.marking_scheme["questions"]] == ["q1", "q3"]
+    assert body["max_score"] == 20.0
+    event = AuditEvent.objects.get(action="settings.saved")
+    assert event.actor == "instructor_1" and event.actor_role == "instructor"
+    assert ("edx.viatique.settings.saved", {"exam_id": event.exam_id, "copy_id": None, "questions": 2}) \
+        in block.runtime.events
+    assert Exam.objects.get(usage_key=USAGE).title == "Bac blanc"
+
+
+def test_studio_submit_refuses_a_malformed_scheme_and_changes_nothing():
+    block = make_block()
+    bad = dict(VALID, pages_per_copy="0", marking_scheme={"questions": [
+        {"id": "q1", "label": "A", "max": -1, "step": 1}, {"id": "q1", "label": "B", "max": 1, "step": 0.3}]})
+    status, body = call(block, "studio_submit", bad)
+    assert status == 400
+    assert body["error"] == "invalid_settings"
+    paths = [problem["path"] for problem in body["problems"]]
+    assert paths == ["pages_per_copy", "marking_scheme.1", "marking_scheme.2", "marking_scheme.2"]
+    assert block.display_name == "Paper exam" and block.pages_per_copy == 4
+    assert not AuditEvent.objects.filter(action="settings.saved").exists()
+
+
+def test_studio_submit_refuses_removing_a_question_that_has_points():
+    block = make_block()
+    exam = block.get_exam()
+    copy = make_copy(exam, "C1", "learner_1")
+    QuestionPoints.objects.create(copy=copy, question_id="q2", points=3)
+    without_q2 = dict(VALID, marking_scheme={"questions": [{"id": "q1", "label": "Only", "max": 20, "step": 1}]})
+    status, body = call(block, "studio_submit", without_q2)
+    assert status == 409
+    assert body["error"] == "scheme_question_in_use"
+    assert "q2" in body["message"]
+    assert [q["id"] for q in block.marking_scheme["questions"]] == ["q1", "q2"]
+
+
+def test_relabelled_questions_keep_their_points():
+    block = make_block()
+    copy = make_copy(block.get_exam(), "C1", "learner_1")
+    QuestionPoints.objects.create(copy=copy, question_id="q2", points=3)
+    reordered = dict(VALID, marking_scheme={"questions": [
+        {"id": "q2", "label": "Second, now first", "max": 10, "step": 0.5},
+        {"id": "q1", "label": "First, now second", "max": 10, "step": 0.5}], "next_id": 3})
+    status, _ = call(block, "studio_submit", reordered)
+    assert status == 200
+    stored = QuestionPoints.objects.get(copy=copy)
+    assert stored.question_id == "q2"
+    assert block.marking_scheme["questions"][0] == {"id": "q2", "label": "Second, now first", "max": 10, "step": 0.5}
+
+
+def test_learners_cannot_change_settings():
+    status, body = call(make_block("learner_1", "learner"), "studio_submit", VALID)
+    assert status == 403
+    assert body == {"error": "forbidden", "message": "Only the course team can change the exam settings."}
+
+
+def test_handlers_refuse_the_wrong_method_and_bad_json():
+    block = make_block()
+    status, body = call(block, "studio_submit", method="GET")
+    assert status == 405 and body["error"] == "method_not_allowed"
+    from webob import Request
+    request = Request.blank("/", method="POST", body=b"{not json")
+    response = block.handle("studio_submit", request)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+
+
+def test_list_copies_hides_identities_from_graders_and_lists_their_own_first():
+    exam = make_block().get_exam()
+    make_copy(exam, "C1", "learner_1", grader="staff_2")
+    make_copy(exam, "C2", "learner_2", grader="staff_1")
+    make_copy(exam, "C3")
+    status, body = call(make_block("staff_1", "staff"), "list_copies", method="GET")
+    assert status == 200
+    assert [row["code"] for row in body["copies"]] == ["C2", "C1", "C3"]
+    text = str(body)
+    assert "learner_1" not in text and "Learner 1" not in text and "anon-" not in text
+    status, body = call(make_block(), "list_copies", method="GET", query="limit=2&offset=1")
+    assert body["count"] == 3 and [row["code"] for row in body["copies"]] == ["C2", "C3"]
+    assert body["copies"][0]["username"] == "learner_2"
+
+
+def test_graders_see_names_when_grading_is_not_anonymous():
+    block = make_block(fields={"anonymous_grading": False})
+    make_copy(block.get_exam(), "C1", "learner_1")
+    status, body = call(make_block("staff_1", "staff", fields={"anonymous_grading": False}), "list_copies",
+                        method="GET")
+    assert body["copies"][0]["username"] == "learner_1"
+
+
+def test_list_copies_is_refused_to_learners_and_never_crosses_blocks():
+    status, body = call(make_block("learner_1", "learner"), "list_copies", method="GET")
+    assert status == 403 and body["error"] == "forbidden"
+    other = make_block(usage="block-v1:Viatique+T101+2026+type@viatique+block@exam2")
+    make_copy(other.get_exam(), "X1", "learner_1")
+    status, body = call(make_block(), "list_copies", method="GET")
+    assert body["count"] == 0
+
+
+def test_list_copies_query_count_does_not_grow_with_copies(django_assert_max_num_queries):
+    exam = make_block().get_exam()
+    for number in range(60):
+        make_copy(exam, f"C{number:02d}", f"learner_{number}")
+    block = make_block()
+    with django_assert_max_num_queries(3):  # exam sync, count, page
+        status, body = call(block, "list_copies", method="GET", query="limit=50")
+    assert status == 200 and len(body["copies"]) == 50
+
+
+def test_audit_events_are_append_only():
+    from viatique_xblock.models import AppendOnlyError
+    exam = make_block().get_exam()
+    event = AuditEvent.objects.create(exam=exam, action="x")
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.filter(exam=exam).update(action="y")
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.filter(exam=exam).delete()
