@@ -19,6 +19,7 @@ help:
 	@echo "make demo    - install, migrate, load sample data and serve the workbench on $(HOST):$(PORT)"
 	@echo "make serve   - production-like stack: gunicorn (3 workers) + Celery worker + Redis (+ DATABASE_URL)"
 	@echo "make test    - install everything needed and run the whole test suite"
+	@echo "make extract-translations - update the .po catalogues from the code"
 	@echo "make translations - compile the .po catalogues into .mo"
 
 system-packages:
@@ -60,12 +61,10 @@ test: venv
 	$(VENV)/bin/pytest
 
 translations: venv
-	$(VENV)/bin/pybabel compile -d viatique_xblock/translations -D django
-	$(VENV)/bin/pybabel compile -d viatique_xblock/translations -D djangojs
+	PY=$(PY) scripts/translations.sh compile
 
 extract-translations: venv
-	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k gettext_lazy -k ngettext -o viatique_xblock/translations/django.pot viatique_xblock
-	$(VENV)/bin/pybabel extract -F babel-js.cfg -k _ -k _.format -o viatique_xblock/translations/djangojs.pot viatique_xblock/static/js
+	PY=$(PY) scripts/translations.sh extract
 
 clean:
 	rm -rf $(VENV) var build dist *.egg-info test-artifacts

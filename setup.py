@@ -64,7 +64,8 @@ setup(
             "pypdf>=4",
             "openpyxl>=3.1",
             "build>=1.2",
-            "Babel>=2.14",
+            "setuptools>=69",
+            "wheel>=0.42",
         ],
     },
     entry_points={

@@ -12,7 +12,7 @@ from xblock.fields import Boolean, Dict, Float, Integer, Scope, String
 from xblock.utils.resources import ResourceLoader
 
 from . import api, compat, i18n, permissions, scheme
-from .http import api_handler
+from .jsonapi import api_handler
 from .i18n import gettext_lazy
 
 loader = ResourceLoader(__name__)
