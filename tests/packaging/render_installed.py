@@ -64,8 +64,8 @@ class LmsRuntime(Runtime):
 
 
 def render(role):
-    block_class = entry_points(group="xblock.v1", name="viatique")[0].load()
-    runtime = LmsRuntime(services={"user": User(role), "field-data": DictFieldData({})})
+    block_class = entry_points(group="xblock.v1")["viatique"].load()
+    runtime = LmsRuntime(None, None, services={"user": User(role), "field-data": DictFieldData({})})
     usage = UsageKey.from_string("block-v1:Org+C+R+type@viatique+block@b1")
     block = block_class(runtime, scope_ids=ScopeIds("u", "viatique", usage, usage))
     return block_class, block.student_view().content
