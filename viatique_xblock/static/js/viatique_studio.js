@@ -11,6 +11,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   var list = root.querySelector('[data-region="scheme"]');
   var totalLabel = root.querySelector('[data-region="total"]');
   var errors = root.querySelector('[data-region="errors"]');
+  var addButton = root.querySelector('[data-action="add-question"]');
   var settings = JSON.parse(JSON.stringify(args.settings));
   var scheme = settings.marking_scheme || {questions: []};
   var uid = 0;
@@ -50,18 +51,35 @@ function ViatiqueStudioEditor(runtime, element, args) {
     return el('span', {'class': 'viatique-inline'}, [el('label', {'for': id, text: labelText}), input]);
   }
 
-  function actionButton(text, label, handler) {
+  function actionButton(action, text, label, handler) {
     return el('button', {type: 'button', 'class': 'viatique-button viatique-small', 'aria-label': label,
-                         title: label, onclick: handler, text: text});
+                         title: label, 'data-action': action, onclick: handler, text: text});
+  }
+
+  var BUTTON_LABELS = {
+    up: function (name) { return _.format('Move “{name}” up', {name: name}); },
+    down: function (name) { return _.format('Move “{name}” down', {name: name}); },
+    'add-child': function (name) { return _.format('Add a sub-question to “{name}”', {name: name}); },
+    remove: function (name) { return _.format('Remove “{name}”', {name: name}); }
+  };
+
+  /* The row buttons name their question; keep the names in step with the label being typed. */
+  function nameButtons(buttons, label) {
+    var name = label || _('(no label)');
+    buttons.forEach(function (button) {
+      var text = BUTTON_LABELS[button.getAttribute('data-action')](name);
+      button.setAttribute('aria-label', text);
+      button.setAttribute('title', text);
+    });
   }
 
   function renderNode(node, path) {
-    var name = node.label || _('(no label)');
     var labelId = 'viatique-label-' + (++uid);
     var labelInput = el('input', {type: 'text', id: labelId, value: node.label || '', maxlength: 200,
                                   'data-field': 'label',
                                   'data-path': path.map(function (i) { return i + 1; }).join('.')});
-    labelInput.addEventListener('input', function () { node.label = labelInput.value; });
+    var buttons = [];
+    labelInput.addEventListener('input', function () { node.label = labelInput.value; nameButtons(buttons, node.label); });
     var row = el('div', {'class': 'viatique-question-row'}, [
       el('label', {'for': labelId, text: _.format('Question {number}', {number: path.map(function (i) { return i + 1; }).join('.')})}),
       labelInput
@@ -73,21 +91,26 @@ function ViatiqueStudioEditor(runtime, element, args) {
     row.appendChild(el('span', {'class': 'viatique-qid', text: node.id ? _.format('id {id}', {id: node.id}) : _('new')}));
     var siblings = siblingsOf(path);
     var index = path[path.length - 1];
-    row.appendChild(actionButton('↑', _.format('Move “{name}” up', {name: name}), function () {
-      if (index > 0) { siblings.splice(index - 1, 0, siblings.splice(index, 1)[0]); render(path.slice(0, -1).concat([index - 1])); }
+    buttons.push(actionButton('up', '↑', '', function () {
+      if (index > 0) { siblings.splice(index - 1, 0, siblings.splice(index, 1)[0]); render(path.slice(0, -1).concat([index - 1]), 'up'); }
     }));
-    row.appendChild(actionButton('↓', _.format('Move “{name}” down', {name: name}), function () {
-      if (index < siblings.length - 1) { siblings.splice(index + 1, 0, siblings.splice(index, 1)[0]); render(path.slice(0, -1).concat([index + 1])); }
+    buttons.push(actionButton('down', '↓', '', function () {
+      if (index < siblings.length - 1) { siblings.splice(index + 1, 0, siblings.splice(index, 1)[0]); render(path.slice(0, -1).concat([index + 1]), 'down'); }
     }));
-    row.appendChild(actionButton('+', _.format('Add a sub-question to “{name}”', {name: name}), function () {
+    buttons.push(actionButton('add-child', '+', '', function () {
       if (!node.children) { node.children = []; delete node.max; delete node.step; }
       node.children.push({label: '', max: 1, step: 0.5});
       render(path.concat([node.children.length - 1]));
     }));
-    row.appendChild(actionButton('×', _.format('Remove “{name}”', {name: name}), function () {
+    buttons.push(actionButton('remove', '×', '', function () {
       siblings.splice(index, 1);
-      render(null);
+      // keep the focus nearby: the next question, else the previous one, else the parent
+      if (siblings.length) { render(path.slice(0, -1).concat([Math.min(index, siblings.length - 1)])); }
+      else if (path.length > 1) { render(path.slice(0, -1)); }
+      else { render(null); addButton.focus(); }
     }));
+    nameButtons(buttons, node.label);
+    buttons.forEach(function (button) { row.appendChild(button); });
     var item = el('li', {'class': 'viatique-question', 'data-question-id': node.id || ''}, [row]);
     if (node.children) {
       var childList = el('ol', {'class': 'viatique-scheme-children'});
@@ -101,15 +124,18 @@ function ViatiqueStudioEditor(runtime, element, args) {
     totalLabel.textContent = _.format('Total: {total} points', {total: Math.round(total(scheme.questions) * 1000) / 1000});
   }
 
-  /* Re-render the tree; focus the label of the question at focusPath, if any. */
-  function render(focusPath) {
+  /* Re-render the tree; focus the question at focusPath, if any: its label, or its button
+   * focusAction (so that a keyboard user can press "Move up" again and again). */
+  function render(focusPath, focusAction) {
     list.textContent = '';
     scheme.questions.forEach(function (node, i) { list.appendChild(renderNode(node, [i])); });
     updateTotal();
     if (focusPath && focusPath.length) {
       var selector = '[data-field="label"][data-path="' + focusPath.map(function (i) { return i + 1; }).join('.') + '"]';
       var target = list.querySelector(selector);
-      if (target) { target.focus(); }
+      var button = target && focusAction &&
+        target.parentNode.querySelector('button[data-action="' + focusAction + '"]');
+      if (button) { button.focus(); } else if (target) { target.focus(); }
     }
   }
 
@@ -141,7 +167,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
     };
   }
 
-  root.querySelector('[data-action="add-question"]').addEventListener('click', function () {
+  addButton.addEventListener('click', function () {
     scheme.questions.push({label: '', max: 1, step: 0.5});
     render([scheme.questions.length - 1]);
   });
@@ -149,6 +175,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     errors.hidden = true;
+    root.querySelectorAll('[aria-invalid]').forEach(function (input) { input.removeAttribute('aria-invalid'); });
     notify('save', {state: 'start', message: _('Saving')});
     common.callHandler(runtime.handlerUrl(element, 'studio_submit'), collect()).then(function (result) {
       if (result.ok) {

@@ -1,0 +1,282 @@
+"""Browser tests: the demo host in a subprocess, driven by Debian's Chromium through Playwright.
+
+- ``demo_template`` (session): a temporary folder where ``migrate`` and
+  ``viatique_demo_seed`` ran once (SQLite database, ``VIATIQUE_VAR_DIR``).
+- ``demo_host`` (session): a server on a copy of that template, shared by the
+  tests that only read (the dashboards).
+- ``fresh_demo_host`` (per test): a server on its own copy of the template, for
+  tests that change the block (Studio saves), so test order never matters.
+- ``page``: a Chromium page (1280x900). A test fails on any console error or
+  uncaught page error, unless it declared the HTTP error it provokes with
+  ``browser_errors.allow_http(status, url_part)``. A failing test leaves a
+  screenshot in ``test-artifacts/``.
+
+Everything is created under one temporary folder, removed at the end of the session.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+MANAGE = REPO_DIR / "demo" / "manage.py"
+ARTIFACTS_DIR = REPO_DIR / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1280, "height": 900}
+SCENARIO = "/scenario/viatique.0/"
+
+#: variables of the pytest process (tests.settings sets some) that must not reach the demo host
+FOREIGN_ENV = ("REDIS_URL", "CACHE_KEY_PREFIX", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_SETTINGS_MODULE")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class DemoHost:
+    """The workbench demo host on a SQLite database in ``var_dir``: migrate, seed, serve, stop."""
+
+    def __init__(self, var_dir):
+        self.var_dir = Path(var_dir)
+        self.process = None
+        self.log = None
+        self.base_url = None
+
+    @property
+    def env(self):
+        env = {name: value for name, value in os.environ.items() if name not in FOREIGN_ENV}
+        env.update({
+            "DJANGO_SETTINGS_MODULE": "demo_host.settings",
+            "VIATIQUE_VAR_DIR": str(self.var_dir),
+            "DATABASE_URL": f"sqlite:///{self.var_dir / 'db.sqlite3'}",
+            "DEBUG": "1",
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    def manage(self, *args):
+        result = subprocess.run([sys.executable, str(MANAGE), *args], cwd=REPO_DIR, env=self.env,
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def prepare(self):
+        """Create the database and the demo exam with its 10 sample copies."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.manage("viatique_demo_seed")
+
+    def start(self, timeout=60):
+        port = free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log = open(self.var_dir / "server.log", "w")
+        self.process = subprocess.Popen(
+            [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=REPO_DIR, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The demo host exited with {self.process.returncode}:\n{self.server_log()}")
+            try:
+                with urllib.request.urlopen(self.base_url + SCENARIO + "?student=instructor_1", timeout=5) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"The demo host did not answer within {timeout} s:\n{self.server_log()}")
+
+    def server_log(self):
+        path = self.var_dir / "server.log"
+        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def url(self, path="", student=None):
+        url = self.base_url + SCENARIO + path
+        return f"{url}?student={student}" if student else url
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, with no background traffic (never a downloaded browser)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+#: what a keyboard or screen-reader user can operate
+CONTROLS = "button, a[href], input:not([type=hidden]), select, textarea, [role=button], [tabindex]:not([tabindex='-1'])"
+
+
+def unnamed_controls(page, scope):
+    """The interactive elements under ``scope`` that have no accessible name (as Chromium computes it)."""
+    from playwright.sync_api import expect
+
+    controls = page.locator(scope).locator(CONTROLS)
+    assert controls.count(), f"no control found under {scope}"
+    unnamed = []
+    for index in range(controls.count()):
+        control = controls.nth(index)
+        try:
+            expect(control).to_have_accessible_name(re.compile(r"\S"), timeout=1000)
+        except AssertionError:
+            unnamed.append(control.evaluate("el => el.outerHTML")[:160])
+    return unnamed
+
+
+# ------------------------------------------------------------------- demo host
+
+@pytest.fixture(scope="session")
+def browser_tmp_dir():
+    path = Path(tempfile.mkdtemp(prefix="viatique-browser-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def demo_template(browser_tmp_dir):
+    """A migrated and seeded demo var dir, copied by every server below."""
+    template = browser_tmp_dir / "template"
+    DemoHost(template).prepare()
+    return template
+
+
+def _host_on_copy(template, var_dir):
+    shutil.copytree(template, var_dir)
+    return DemoHost(var_dir).start()
+
+
+@pytest.fixture(scope="session")
+def demo_host(demo_template, browser_tmp_dir):
+    """A demo host for tests that change nothing (the server's own state is never written to)."""
+    host = _host_on_copy(demo_template, browser_tmp_dir / "shared")
+    yield host
+    host.stop()
+
+
+@pytest.fixture
+def fresh_demo_host(demo_template, browser_tmp_dir):
+    """A demo host of its own, on a fresh copy of the seeded database, for tests that save settings."""
+    var_dir = Path(tempfile.mkdtemp(prefix="host-", dir=browser_tmp_dir)) / "var"
+    host = _host_on_copy(demo_template, var_dir)
+    yield host
+    host.stop()
+    shutil.rmtree(var_dir.parent, ignore_errors=True)
+
+
+# --------------------------------------------------------------------- browser
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+class BrowserErrors:
+    """Console errors and uncaught exceptions of a page; a test fails when any is left unexplained."""
+
+    #: the workbench has no favicon; Chromium asks for one on the first page it opens
+    IGNORED_URL = re.compile(r"/favicon\.ico$")
+
+    def __init__(self):
+        self.errors = []
+        self.allowed = []
+
+    def allow_http(self, status, url_part):
+        """The test provokes this HTTP error on purpose (Chromium logs it as a console error)."""
+        self.allowed.append((status, url_part))
+
+    def on_console(self, message):
+        if message.type != "error":
+            return
+        url = (message.location or {}).get("url", "")
+        if self.IGNORED_URL.search(url):
+            return
+        for status, url_part in self.allowed:
+            if f"status of {status}" in message.text and url_part in url:
+                return
+        self.errors.append(f"console error: {message.text} ({url})")
+
+    def on_page_error(self, error):
+        self.errors.append(f"page error: {error}")
+
+
+ERRORS_KEY = pytest.StashKey[BrowserErrors]()
+PAGE_KEY = pytest.StashKey[object]()
+
+
+@pytest.fixture
+def browser_errors(request):
+    errors = BrowserErrors()
+    request.node.stash[ERRORS_KEY] = errors
+    return errors
+
+
+@pytest.fixture
+def page(chromium, browser_errors, request):
+    context = chromium.new_context(viewport=VIEWPORT, locale="en-US")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("console", browser_errors.on_console)
+    page.on("pageerror", browser_errors.on_page_error)
+    request.node.stash[PAGE_KEY] = page
+    yield page
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Fail the test itself (not its teardown) on any JS error seen while it ran."""
+    result = yield
+    errors = item.stash.get(ERRORS_KEY, None)
+    page = item.stash.get(PAGE_KEY, None)
+    if page is not None and not page.is_closed():
+        page.wait_for_timeout(100)  # let the last console messages arrive
+    if errors is not None and errors.errors:
+        raise AssertionError("JavaScript errors in the page:\n" + "\n".join(errors.errors))
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Save a screenshot of the page of every failing test into test-artifacts/."""
+    report = yield
+    page = item.stash.get(PAGE_KEY, None)
+    if report.failed and report.when in ("call", "setup") and page is not None and not page.is_closed():
+        ARTIFACTS_DIR.mkdir(exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)[-180:]
+        path = ARTIFACTS_DIR / f"{name}.png"
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            report.sections.append(("screenshot", str(path)))
+        except Exception as exc:  # the page may have crashed: the report matters more
+            report.sections.append(("screenshot", f"not taken: {exc}"))
+    return report
