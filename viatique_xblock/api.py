@@ -45,6 +45,27 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
     return exam
 
 
+def exam_for_usage(usage_key):
+    """The exam of a usage id, created when needed (operators' commands, before the block is shown).
+
+    The course key comes from the usage key when it is an Open edX key, else it is
+    the workbench's course. The block brings the rest of the settings when shown.
+    """
+    exam = Exam.objects.filter(usage_key=usage_key).first()
+    if exam is not None:
+        return exam
+    from opaque_keys import InvalidKeyError
+    from opaque_keys.edx.keys import UsageKey
+
+    from .compat import WORKBENCH_COURSE_KEY
+    try:
+        course_key = str(UsageKey.from_string(usage_key).context_key)
+    except InvalidKeyError:
+        course_key = WORKBENCH_COURSE_KEY
+    exam, _created = Exam.objects.get_or_create(usage_key=usage_key, defaults={"course_key": course_key})
+    return exam
+
+
 def get_exam(usage_key):
     """The exam of a block usage, or :class:`NotFound`."""
     try:
@@ -54,8 +75,9 @@ def get_exam(usage_key):
 
 
 def check_scheme_edit(usage_key, new_scheme):
-    """Refuse a scheme that drops questions for which points were already given."""
-    kept = scheme_module.question_ids(new_scheme)
+    """Refuse a scheme that drops questions for which points were already given,
+    or turns such a question into a group (points live on questions without sub-questions)."""
+    kept = {leaf["id"] for leaf in scheme_module.leaves(new_scheme)}
     dropped = (
         QuestionPoints.objects.filter(copy__exam__usage_key=usage_key)
         .exclude(question_id__in=kept)

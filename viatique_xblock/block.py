@@ -3,8 +3,6 @@
 Domain logic lives in :mod:`viatique_xblock.api`; platform access in
 :mod:`viatique_xblock.compat`; this class only wires them to the runtime.
 """
-import json
-
 from django.utils.safestring import mark_safe
 from web_fragments.fragment import Fragment
 from xblock.core import XBlock
@@ -198,15 +196,13 @@ class ViatiqueXBlock(XBlock):
 
     @staticmethod
     def workbench_scenarios():
-        """The demo exam of the workbench host (``/scenario/viatique.0/``)."""
-        scheme_json = json.dumps(DEMO_SCHEME).replace('"', "&quot;")
-        return [
-            (
-                "Viatique paper exam",
-                f'<viatique display_name="Bac blanc de mathématiques" pages_per_copy="4" '
-                f'grade_scale="20" marking_scheme="{scheme_json}"/>',
-            ),
-        ]
+        """The demo exam of the workbench host (``/scenario/viatique.0/``).
+
+        The XML sets no field: the workbench writes a scenario's attributes over the
+        stored settings each time a process loads it, which would undo every Studio
+        edit. ``manage.py viatique_demo_seed`` configures the demo exam once instead.
+        """
+        return [("Viatique paper exam", "<viatique/>")]
 
 
 def _bounded_int(raw, default, low, high):
@@ -217,17 +213,3 @@ def _bounded_int(raw, default, low, high):
     except (TypeError, ValueError):
         return default
     return min(max(value, low), high)
-
-
-DEMO_SCHEME = {
-    "questions": [
-        {"id": "q1", "label": "Exercice 1 : suites", "children": [
-            {"id": "q2", "label": "1. a) Conjecture", "max": 2, "step": 0.5},
-            {"id": "q3", "label": "1. b) Récurrence", "max": 3, "step": 0.5},
-        ]},
-        {"id": "q4", "label": "Exercice 2 : probabilités", "max": 5, "step": 0.25},
-        {"id": "q5", "label": "Exercice 3 : géométrie dans l'espace", "max": 6, "step": 0.5},
-        {"id": "q6", "label": "Exercice 4 : fonction exponentielle", "max": 4, "step": 0.5},
-    ],
-    "next_id": 7,
-}

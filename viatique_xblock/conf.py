@@ -27,6 +27,10 @@ SETTINGS = {
     ),
     "PAGE_IMAGE_DPI": (150, "Resolution of the page images shown to graders when a page must be rendered."),
     "THUMBNAIL_WIDTH": (180, "Width in pixels of page thumbnails."),
+    "PAGES_PER_TASK": (
+        100,
+        "Pages processed by one Celery task; a large scan is spread over several tasks (and workers).",
+    ),
     "UPLOAD_CHUNK_BYTES": (8 * 1024 * 1024, "Size of one chunk of a resumable upload."),
     "LEASE_TTL_SECONDS": (600, "A grading lease expires after this many seconds without a heartbeat."),
     "LEASE_HEARTBEAT_SECONDS": (30, "How often the grading client renews its lease."),

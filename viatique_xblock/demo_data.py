@@ -12,6 +12,27 @@ from . import audit, scheme as scheme_module
 from .models import Copy, QuestionPoints
 from .states import Grading, Identity
 
+DEMO_SCHEME = {
+    "questions": [
+        {"id": "q1", "label": "Exercice 1 : suites", "children": [
+            {"id": "q2", "label": "1. a) Conjecture", "max": 2, "step": 0.5},
+            {"id": "q3", "label": "1. b) Récurrence", "max": 3, "step": 0.5},
+        ]},
+        {"id": "q4", "label": "Exercice 2 : probabilités", "max": 5, "step": 0.25},
+        {"id": "q5", "label": "Exercice 3 : géométrie dans l'espace", "max": 6, "step": 0.5},
+        {"id": "q6", "label": "Exercice 4 : fonction exponentielle", "max": 4, "step": 0.5},
+    ],
+    "next_id": 7,
+}
+
+#: the demo block's settings, applied once by ``viatique_demo_seed``
+DEMO_SETTINGS = {
+    "display_name": "Bac blanc de mathématiques",
+    "pages_per_copy": 4,
+    "grade_scale": 20,
+    "marking_scheme": DEMO_SCHEME,
+}
+
 #: (grading state, identified, grader, fraction of the maximum given)
 PLAN = [
     (Grading.GRADED, True, "staff_1", Decimal("0.8")),
@@ -31,6 +52,16 @@ def _points(leaf, fraction):
     step = Decimal(str(leaf["step"]))
     maximum = Decimal(str(leaf["max"]))
     return min(maximum, (maximum * fraction / step).quantize(Decimal(1)) * step)
+
+
+def configure(block):
+    """Give a block never edited in Studio the demo settings; return True when it did."""
+    if block.fields["marking_scheme"].is_set_on(block):
+        return False
+    for name, value in DEMO_SETTINGS.items():
+        setattr(block, name, value)
+    block.save()
+    return True
 
 
 def seed(exam, roster, anonymous_id_of):

@@ -43,12 +43,14 @@ def request_json(request):
     return data
 
 
-def api_handler(permission=None, methods=("POST",)):
+def api_handler(permission=None, methods=("POST",), raw_body=False):
     """Make a block method an XBlock handler returning JSON.
 
     ``permission(block, user)`` raises :class:`~viatique_xblock.errors.PermissionDenied`
     when the requester may not call it. The wrapped method receives
-    ``(self, request, user, data, suffix)`` and returns a JSON-able object.
+    ``(self, request, user, data, suffix)`` and returns a JSON-able object, or a
+    webob ``Response`` it built itself (files). ``data`` is the JSON body of a POST,
+    the query of a GET, or the raw bytes with ``raw_body``.
     """
     def decorate(method):
         @XBlock.handler
@@ -63,8 +65,16 @@ def api_handler(permission=None, methods=("POST",)):
                 user = compat.current_user(block)
                 if permission is not None:
                     permission(block, user)
-                data = request_json(request) if request.method == "POST" else dict(request.GET)
-                return json_response(method(block, request, user, data, suffix))
+                if raw_body:
+                    data = request.body
+                elif request.method == "POST":
+                    data = request_json(request)
+                else:
+                    data = {key: request.GET.get(key) for key in request.GET}
+                result = method(block, request, user, data, suffix)
+                if isinstance(result, Response):
+                    return result
+                return json_response(result)
             except ViatiqueError as exc:
                 return json_response(exc.as_json(), status=exc.status)
         return wrapper

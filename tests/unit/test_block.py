@@ -137,6 +137,17 @@ def test_studio_submit_refuses_removing_a_question_that_has_points():
     assert [q["id"] for q in block.marking_scheme["questions"]] == ["q1", "q2"]
 
 
+def test_studio_submit_refuses_turning_a_graded_question_into_a_group():
+    block = make_block()
+    copy = make_copy(block.get_exam(), "C1", "learner_1")
+    QuestionPoints.objects.create(copy=copy, question_id="q2", points=3)
+    grouped = dict(VALID, marking_scheme={"questions": [
+        {"id": "q1", "label": "One", "max": 10, "step": 1},
+        {"id": "q2", "label": "Two", "children": [{"label": "2a", "max": 10, "step": 1}]}], "next_id": 3})
+    status, body = call(block, "studio_submit", grouped)
+    assert status == 409 and body["error"] == "scheme_question_in_use"
+
+
 def test_relabelled_questions_keep_their_points():
     block = make_block()
     copy = make_copy(block.get_exam(), "C1", "learner_1")

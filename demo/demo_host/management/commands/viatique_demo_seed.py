@@ -17,6 +17,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         scenario = get_scenarios()[options["scenario"]]
         block = WorkbenchRuntime("instructor_1").get_block(scenario.usage_id)
+        if demo_data.configure(block):
+            self.stdout.write("Demo exam configured (title, marking scheme, pages per copy, scale).")
         exam = block.get_exam()
         created = demo_data.seed(exam, settings.VIATIQUE_DEMO_ROSTER, anonymous_id)
         self.stdout.write(f"Exam {exam.usage_key}: {created} demo copies created.")
