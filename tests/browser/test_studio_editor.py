@@ -175,12 +175,12 @@ def test_question_and_sub_question_added_with_keyboard_only_get_fresh_ids(page, 
     expect(total(page)).to_have_text("Total: 21 points")  # a new question is worth 1 point
     keyboard.type("Exercice 5 : algorithmique")
     keyboard.press("Tab")
-    expect(focused(page)).to_have_accessible_name("Maximum")
+    expect(focused(page)).to_have_accessible_name("Maximum of question 5")
     keyboard.press("ControlOrMeta+a")
     keyboard.type("3")
     expect(total(page)).to_have_text("Total: 23 points")
     keyboard.press("Tab")
-    expect(focused(page)).to_have_accessible_name("Step")
+    expect(focused(page)).to_have_accessible_name("Step of question 5")
     keyboard.press("ControlOrMeta+a")
     keyboard.type("0.5")
 

@@ -9,17 +9,19 @@
     return element && element.jquery ? element[0] : element;
   }
 
+  /* gettext over the catalogue the server handed to this block (empty for English). */
   function makeGettext(catalog) {
     catalog = catalog || {};
-    function gettext(message) {
+    return function gettext(message) {
       return Object.prototype.hasOwnProperty.call(catalog, message) ? catalog[message] : message;
-    }
-    gettext.format = function (message, params) {
-      return gettext(message).replace(/\{(\w+)\}/g, function (match, name) {
-        return Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : match;
-      });
     };
-    return gettext;
+  }
+
+  /* Fill {name} placeholders of an already translated string: fmt(_('{count} copies'), {count: 3}). */
+  function format(template, params) {
+    return template.replace(/\{(\w+)\}/g, function (match, name) {
+      return Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : match;
+    });
   }
 
   function csrfToken() {
@@ -70,6 +72,7 @@
   global.ViatiqueCommon = {
     rootElement: rootElement,
     makeGettext: makeGettext,
+    format: format,
     callHandler: callHandler,
     el: el
   };

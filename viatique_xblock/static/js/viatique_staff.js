@@ -4,6 +4,7 @@ function ViatiqueStaffDashboard(runtime, element, args) {
   var common = window.ViatiqueCommon;
   var root = common.rootElement(element);
   var _ = common.makeGettext(args.i18n);
+  var fmt = common.format;
   var el = common.el;
   var pageSize = 50;
   var offset = 0;
@@ -36,10 +37,10 @@ function ViatiqueStaffDashboard(runtime, element, args) {
     if (!data.count) {
       status.textContent = _('No copies yet. Copies appear here once scans are processed.');
     } else {
-      status.textContent = _.format('{count} copies', {count: data.count});
+      status.textContent = fmt(_('{count} copies'), {count: data.count});
     }
     var last = Math.min(data.offset + data.copies.length, data.count);
-    pageLabel.textContent = data.count ? _.format('{first}–{last} of {count}', {
+    pageLabel.textContent = data.count ? fmt(_('{first}–{last} of {count}'), {
       first: data.offset + 1, last: last, count: data.count
     }) : '';
     previous.disabled = data.offset <= 0;

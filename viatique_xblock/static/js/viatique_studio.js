@@ -6,6 +6,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   var common = window.ViatiqueCommon;
   var root = common.rootElement(element);
   var _ = common.makeGettext(args.i18n);
+  var fmt = common.format;
   var el = common.el;
   var form = root.querySelector('.viatique-studio-form');
   var list = root.querySelector('[data-region="scheme"]');
@@ -41,10 +42,11 @@ function ViatiqueStudioEditor(runtime, element, args) {
     }, 0);
   }
 
-  function numberInput(node, key, labelText, path) {
+  function numberInput(node, key, labelText, accessibleName, path) {
     var id = 'viatique-' + key + '-' + (++uid);
     var input = el('input', {
       type: 'text', inputmode: 'decimal', id: id, value: node[key] === undefined ? '' : node[key],
+      'aria-label': accessibleName,
       'data-field': key, 'data-path': path.map(function (i) { return i + 1; }).join('.'), size: 5
     });
     input.addEventListener('input', function () { node[key] = input.value; updateTotal(); });
@@ -57,10 +59,10 @@ function ViatiqueStudioEditor(runtime, element, args) {
   }
 
   var BUTTON_LABELS = {
-    up: function (name) { return _.format('Move “{name}” up', {name: name}); },
-    down: function (name) { return _.format('Move “{name}” down', {name: name}); },
-    'add-child': function (name) { return _.format('Add a sub-question to “{name}”', {name: name}); },
-    remove: function (name) { return _.format('Remove “{name}”', {name: name}); }
+    up: function (name) { return fmt(_('Move “{name}” up'), {name: name}); },
+    down: function (name) { return fmt(_('Move “{name}” down'), {name: name}); },
+    'add-child': function (name) { return fmt(_('Add a sub-question to “{name}”'), {name: name}); },
+    remove: function (name) { return fmt(_('Remove “{name}”'), {name: name}); }
   };
 
   /* The row buttons name their question; keep the names in step with the label being typed. */
@@ -81,14 +83,15 @@ function ViatiqueStudioEditor(runtime, element, args) {
     var buttons = [];
     labelInput.addEventListener('input', function () { node.label = labelInput.value; nameButtons(buttons, node.label); });
     var row = el('div', {'class': 'viatique-question-row'}, [
-      el('label', {'for': labelId, text: _.format('Question {number}', {number: path.map(function (i) { return i + 1; }).join('.')})}),
+      el('label', {'for': labelId, text: fmt(_('Question {number}'), {number: path.map(function (i) { return i + 1; }).join('.')})}),
       labelInput
     ]);
     if (!node.children) {
-      row.appendChild(numberInput(node, 'max', _('Maximum'), path));
-      row.appendChild(numberInput(node, 'step', _('Step'), path));
+      var number = path.map(function (i) { return i + 1; }).join('.');
+      row.appendChild(numberInput(node, 'max', _('Maximum'), fmt(_('Maximum of question {number}'), {number: number}), path));
+      row.appendChild(numberInput(node, 'step', _('Step'), fmt(_('Step of question {number}'), {number: number}), path));
     }
-    row.appendChild(el('span', {'class': 'viatique-qid', text: node.id ? _.format('id {id}', {id: node.id}) : _('new')}));
+    row.appendChild(el('span', {'class': 'viatique-qid', text: node.id ? fmt(_('id {id}'), {id: node.id}) : _('new')}));
     var siblings = siblingsOf(path);
     var index = path[path.length - 1];
     buttons.push(actionButton('up', '↑', '', function () {
@@ -121,7 +124,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   }
 
   function updateTotal() {
-    totalLabel.textContent = _.format('Total: {total} points', {total: Math.round(total(scheme.questions) * 1000) / 1000});
+    totalLabel.textContent = fmt(_('Total: {total} points'), {total: Math.round(total(scheme.questions) * 1000) / 1000});
   }
 
   /* Re-render the tree; focus the question at focusPath, if any: its label, or its button
