@@ -1,0 +1,216 @@
+"""A real Celery worker (subprocess) on the test database pytest-django created, the test's
+Redis cache and files, and a Redis broker of its own: what ``viatique_doctor`` verifies.
+
+The web side is this process: ``dispatch.send`` puts tasks on a queue unique to the run,
+which only the worker started here consumes.
+"""
+import io
+import json
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import kombu.pools
+import pytest
+import redis
+from django.conf import settings
+from django.core.cache import caches
+from django.core.files.base import ContentFile
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import override_settings
+
+from viatique_xblock import conf, storage
+from viatique_xblock.workers import dispatch
+from viatique_xblock.workers.health import health_report
+
+from .conftest import (DEMO_DIR, PYTHON, REDIS_HOST, REDIS_PORT, RUN_TAG, redis_url, reserved_redis_db,
+                       scratch_dir, stop_process_group, subprocess_env)
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+QUEUE = f"viatique-test-{RUN_TAG}"
+NODE = f"viatique-test-{RUN_TAG}@%h"
+DB_SCHEMES = {"mysql": "mysql", "postgresql": "postgres"}
+
+
+def database_url():
+    """The URL of the test database pytest-django created (``connection`` now points to it)."""
+    db = connection.settings_dict
+    assert connection.vendor in DB_SCHEMES, "the worker needs a server database, not " + connection.vendor
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"{DB_SCHEMES[connection.vendor]}://{credentials}@{db['HOST']}:{db['PORT'] or ''}/{db['NAME']}"
+
+
+def reset_connections(app):
+    """Forget broker connections and the result backend, so the next use reads the new config."""
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
+
+
+class Worker:
+    """``celery -A demo_host worker`` on ``QUEUE``, started and stopped on demand."""
+
+    def __init__(self, broker, log_path):
+        self.broker = broker
+        self.log_path = log_path
+        self.process = None
+        self.log = None
+
+    def start(self):
+        if self.process is not None:
+            return
+        env = subprocess_env(
+            DATABASE_URL=database_url(),
+            CELERY_BROKER_URL=self.broker, CELERY_RESULT_BACKEND=self.broker,
+            CELERY_DEFAULT_QUEUE=QUEUE, VIATIQUE_CELERY_QUEUE=QUEUE,
+        )
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "celery", "-A", "demo_host", "worker", "-Q", QUEUE, "-n", NODE,
+             "--concurrency", "1", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+            cwd=DEMO_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def stop(self):
+        if self.process is None:
+            return
+        stop_process_group(self.process)
+        self.log.close()
+        self.process = None
+
+    def output(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def broker_db():
+    with reserved_redis_db() as db:
+        yield db
+
+
+@pytest.fixture(scope="module")
+def worker(broker_db):
+    """The worker (not started) and this process's Celery app pointed at the same broker."""
+    app = health_report.app
+    keys = ("broker_url", "result_backend", "task_always_eager")
+    saved = {key: app.conf[key] for key in keys}
+    app.conf.update(broker_url=redis_url(broker_db), result_backend=redis_url(broker_db),
+                    task_always_eager=False)
+    reset_connections(app)
+    with scratch_dir("celery") as log_dir:
+        handle = Worker(redis_url(broker_db), log_dir / "worker.log")
+        try:
+            yield handle
+        finally:
+            handle.stop()
+            app.conf.update(saved)
+            reset_connections(app)
+
+
+@pytest.fixture
+def queue_setting():
+    with override_settings(VIATIQUE={**settings.VIATIQUE, "CELERY_QUEUE": QUEUE}):
+        yield QUEUE
+
+
+def eventually(condition, timeout=15):
+    """Whether ``condition()`` becomes true within ``timeout`` seconds (for steps that follow a result)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def doctor(*args):
+    """Run ``viatique_doctor --json``; return (report, error message or None)."""
+    out = io.StringIO()
+    error = None
+    try:
+        call_command("viatique_doctor", "--json", *args, stdout=out)
+    except CommandError as exc:
+        error = str(exc)
+    return json.loads(out.getvalue().strip().splitlines()[-1]), error
+
+
+def test_task_sent_while_the_worker_is_down_runs_when_it_starts(worker, queue_setting, broker_db):
+    worker.stop()
+    broker = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=broker_db)
+    nonce = uuid.uuid4().hex
+    cache = caches[conf.get("CACHE_ALIAS")]
+    store = storage.get_storage()
+    name = storage.health_file_name(nonce)
+    cache.set(f"viatique:health:{nonce}", nonce, 120)
+    store.save(name, ContentFile(nonce.encode()))
+    try:
+        result = dispatch.send(health_report, nonce)
+        # Nobody consumes the queue: the message waits in the broker.
+        assert broker.llen(QUEUE) == 1
+        worker.start()
+        seen = result.get(timeout=60)
+        assert seen["cache_seen"] and seen["storage_seen"], seen
+        assert seen["database"] == {"vendor": connection.vendor, "name": connection.settings_dict["NAME"]}
+        # Acknowledged once run: nothing left in the queue or among unacknowledged messages.
+        assert broker.llen(QUEUE) == 0
+        assert eventually(lambda: broker.hlen("unacked") == 0)
+        # The worker acknowledges late (after the task), so a worker lost mid-task loses nothing.
+        worker_conf = health_report.app.control.inspect(
+            destination=[NODE.replace("%h", seen["host"])], timeout=5).conf()
+        assert worker_conf, worker.output()
+        # (the app reads Django's settings with the CELERY_ namespace)
+        assert [node_conf.get("CELERY_TASK_ACKS_LATE") for node_conf in worker_conf.values()] == [True]
+        result.forget()
+    finally:
+        cache.delete(f"viatique:health:{nonce}")
+        store.delete(name)
+
+
+def test_doctor_reports_a_worker_sharing_database_cache_and_storage(worker, queue_setting, broker_db):
+    worker.start()
+    report, error = doctor("--timeout", "60")
+    assert error is None, (error, worker.output()[-3000:])
+    assert report["ok"] is True and report["problems"] == []
+    celery = report["celery"]
+    assert celery["queue"] == QUEUE and celery["eager"] is False
+    assert celery["database_match"] is True
+    assert celery["worker"]["database"]["name"] == connection.settings_dict["NAME"]
+    assert celery["worker"]["database"]["vendor"] == connection.vendor == report["web"]["database"]["vendor"]
+    assert celery["worker"]["cache_seen"] and celery["worker"]["storage_seen"]
+    # It cleaned up: its cache key, its file and the task's result are gone.
+    nonce = report["nonce"]
+    assert caches[conf.get("CACHE_ALIAS")].get(f"viatique:health:{nonce}") is None
+    assert not storage.get_storage().exists(storage.health_file_name(nonce))
+    broker = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=broker_db)
+    assert not broker.exists(f"celery-task-meta-{celery['task_id']}")
+
+
+def test_doctor_says_what_differs_when_the_worker_sees_another_cache_and_storage(
+        worker, queue_setting, scratch):
+    worker.start()
+    other_cache = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"viatique-other-{RUN_TAG}"}}
+    other_storage = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(scratch)}}}
+    with override_settings(CACHES=other_cache, STORAGES=other_storage):
+        report, error = doctor("--timeout", "60")
+    assert report["ok"] is False
+    assert error is not None
+    assert "does not see the web side's cache key" in error
+    assert "does not see the file the web side wrote" in error
+    assert report["celery"]["database_match"] is True
+    assert "another database" not in error
+
+
+def test_doctor_fails_when_no_worker_consumes_the_queue(worker, queue_setting, broker_db):
+    worker.stop()
+    started = time.monotonic()
+    report, error = doctor("--timeout", "1")
+    assert report["ok"] is False
+    assert f"No Celery worker answered on queue {QUEUE!r}" in error
+    assert time.monotonic() - started < 30  # it gave up instead of hanging
+    redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=broker_db).delete(QUEUE)  # the unanswered message
