@@ -14,7 +14,8 @@ RUN_ID = uuid.uuid4().hex[:10]
 os.environ.setdefault("DATABASE_URL", "mysql://root@127.0.0.1:3306/test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ["CACHE_KEY_PREFIX"] = f"viatique-test-{RUN_ID}"
-os.environ.setdefault("VIATIQUE_VAR_DIR", tempfile.mkdtemp(prefix="viatique-test-"))
+if not os.environ.get("VIATIQUE_VAR_DIR"):
+    os.environ["VIATIQUE_VAR_DIR"] = tempfile.mkdtemp(prefix="viatique-test-")
 os.environ.setdefault("DEBUG", "0")
 os.environ.pop("CELERY_BROKER_URL", None)  # tasks run eagerly unless a test starts a worker
 
