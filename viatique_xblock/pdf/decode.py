@@ -1,0 +1,147 @@
+"""Reading the booklet code of a scanned page, and which way up the page is.
+
+Public API:
+
+- ``read_page_code(doc, index, *, dpi=DECODE_DPI) -> PageCode | None``: the code found on
+  page ``index`` of an open PyMuPDF document, or None when the page carries no Viatique
+  code that can be read (blank page, page of another system, code torn or smudged).
+- ``PageCode``: ``payload`` (a :class:`~.qr.QrPayload`, or None when a Viatique code was
+  read but its check failed), ``text`` (what the QR code says), ``rotation`` (0, 90, 180
+  or 270: the clockwise turn that puts the page upright as it is displayed, ready for
+  ``page.set_rotation((page.rotation + rotation) % 360)``), ``position`` (the code's centre
+  in the upright page, normalised to [0, 1]), ``error`` (None, or the error code of a
+  misread: ``qr_checksum_mismatch``).
+
+How: the booklets print the code in the top-right corner (:mod:`.booklets`). When the page
+is one scanner image (:func:`.pages.scanner_image`), that image is searched, never the
+rendered page: for a baseline JPEG (the usual case) its first ``STRIP`` of rows alone is
+decoded first (:func:`.jpeg.top_rows`), which finds the code of every page fed upright,
+or turned a quarter to the left, at a fraction of a full decode; then the whole image.
+Any other page is rendered in grey at ``dpi`` and searched. The symbol's orientation, which
+a QR code gives unambiguously (three finder patterns), tells the page's rotation; its
+position is returned for checks and display.
+"""
+import math
+from dataclasses import dataclass
+
+import pymupdf
+import zxingcpp
+
+from . import jpeg, qr
+from .errors import PdfError
+from .pages import scanner_image
+
+DECODE_DPI = 120  # a 1.8 pt module is 3 px: enough for zxing-cpp, with noise and skew
+STRIP = 0.2  # share of the image's rows read first: the top band and a wide margin for shifts
+MAX_IMAGE_DPI = 220  # scanner images finer than this are halved before searching
+
+
+@dataclass(frozen=True)
+class PageCode:
+    payload: object  # qr.QrPayload or None
+    text: str
+    rotation: int
+    position: tuple
+    error: object = None
+
+
+def _gray(pix, halve=False):
+    """``pix`` in grey without alpha, halved in both directions if asked."""
+    if halve:
+        pix.shrink(1)
+    if pix.alpha:
+        pix = pymupdf.Pixmap(pix, 0)
+    if pix.n != 1:
+        pix = pymupdf.Pixmap(pymupdf.csGRAY, pix)
+    return pix
+
+
+def _barcodes(pix):
+    """QR codes in a grey pixmap without alpha (whose stride is its width)."""
+    view = pix.samples_mv.cast("B", (pix.height, pix.width))
+    return zxingcpp.read_barcodes(view, formats=zxingcpp.BarcodeFormat.QRCode, try_invert=False)
+
+
+def _centre(barcode):
+    pos = barcode.position
+    points = (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
+    return sum(p.x for p in points) / 4, sum(p.y for p in points) / 4
+
+
+def _upright(u, v, rotation):
+    """Where the normalised point (u, v) of an image goes once the image turns clockwise by ``rotation``."""
+    return {0: (u, v), 90: (1 - v, u), 180: (1 - u, 1 - v), 270: (v, 1 - u)}[rotation]
+
+
+def _code(pix, turned=0, full_height=None):
+    """The first Viatique code in ``pix``.
+
+    ``turned`` is the clockwise turn from the pixmap to the page as displayed (the page's
+    /Rotate when ``pix`` is the scanner image), ``full_height`` the height of the whole
+    image when ``pix`` holds only its top rows.
+    """
+    for barcode in _barcodes(pix):
+        text = barcode.text or ""
+        if not text.upper().startswith(qr.PREFIX + ":"):
+            continue  # another system's QR code printed in the subject
+        rotation = (-90 * round((barcode.orientation + turned) / 90.0)) % 360
+        x, y = _centre(barcode)
+        u, v = _upright(x / pix.width, y / (full_height or pix.height), (turned + rotation) % 360)
+        try:
+            payload, error = qr.decode(text), None
+        except PdfError as refusal:
+            payload, error = None, refusal.code
+        return PageCode(payload, text, rotation, (round(u, 4), round(v, 4)), error)
+    return None
+
+
+def _candidates(doc, image):
+    """(grey pixmap, height of the whole image in its pixels, whole?) to search, cheapest first."""
+    halve = image.dpi > MAX_IMAGE_DPI
+    if image.filters == ("DCTDecode",):
+        data = doc.xref_stream_raw(image.xref)
+        header = jpeg.info(data)
+        if header is None or header.orientation != 1 or header.components not in (1, 3):
+            return
+        strip = jpeg.top_rows(data, math.ceil(header.height * STRIP), header)
+        if strip is not None:
+            yield _gray(pymupdf.Pixmap(strip), halve), header.height / (2 if halve else 1), False
+        whole = _gray(pymupdf.Pixmap(data), halve)
+    else:  # JBIG2, CCITT, Flate...: MuPDF decodes the image alone, without drawing the page
+        whole = _gray(pymupdf.Pixmap(doc, image.xref), halve)
+    yield whole, whole.height, True
+    # A coarser look smooths specks and JPEG noise away. (A scaled copy: shrinking in place
+    # a pixmap whose samples were viewed trips PyMuPDF 1.28.)
+    coarse = pymupdf.Pixmap(whole, whole.width // 2, whole.height // 2, None)
+    yield coarse, coarse.height, True
+
+
+def _from_image(doc, image):
+    """(searched, code) from the image of a scanner page; ``searched`` once the whole image was."""
+    if not image.plain or image.colorspace not in ("gray", "rgb"):
+        return False, None
+    searched = False
+    try:
+        for pix, full_height, whole in _candidates(doc, image):
+            searched = searched or whole
+            found = _code(pix, image.page_rotation, full_height)
+            if found is not None:
+                return True, found
+    except Exception:  # an image MuPDF cannot read alone: rendering the page says what it can
+        return False, None
+    return searched, None
+
+
+def read_page_code(doc, index, *, dpi=DECODE_DPI):
+    """The Viatique code of page ``index``, or None (see the module docstring).
+
+    The document must have passed :func:`.validate.validate_pdf`, which bounds the pixels
+    of every page and image this decodes.
+    """
+    image = scanner_image(doc, index)
+    if image is not None:
+        searched, found = _from_image(doc, image)
+        if found is not None or searched:
+            return found
+    pix = doc.load_page(index).get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
+    return _code(pix)

@@ -1,0 +1,106 @@
+"""Page images for the browser: the scanner's own JPEG when it can go as it is, else a rendering.
+
+Public API:
+
+- ``page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85)
+  -> PageImage(data, mime, width, height)``: the image of page ``index`` upright after
+  turning it clockwise by ``rotate`` (0, 90, 180 or 270, as :mod:`.decode` finds).
+- ``thumbnail(doc, index, width=180, rotate=0, quality=75) -> PageImage``.
+- ``passthrough_jpeg(doc, index, max_pixels) -> PageImage | None``: the scanner's JPEG,
+  byte for byte, when the page is exactly that one image (:func:`.pages.scanner_image`)
+  with nothing to change: no /Rotate, grey or RGB, 8 bits, no mask or decode array, no
+  EXIF orientation, within ``max_pixels``. A browser shows it as the PDF does.
+
+- ``encode_jpeg(pixmap, quality) -> bytes``.
+
+Renderings are JPEG (grey when the page is a grey scan, RGB otherwise), at most
+``max_pixels`` pixels (the resolution is lowered to fit). One page's pixmap is alive at a
+time, and released before the function returns. The document must have passed
+:func:`.validate.validate_pdf`.
+"""
+import io
+import math
+from typing import NamedTuple
+
+import pymupdf
+
+from . import jpeg
+from .pages import scanner_image
+
+JPEG = "image/jpeg"
+
+
+class PageImage(NamedTuple):
+    data: bytes
+    mime: str
+    width: int
+    height: int
+
+
+def passthrough_jpeg(doc, index, max_pixels, image=None):
+    """The page's scanner JPEG unchanged, or None when it must be rendered."""
+    image = image or scanner_image(doc, index)
+    if (image is None or image.filters != ("DCTDecode",) or not image.plain or image.page_rotation
+            or image.colorspace not in ("gray", "rgb") or image.bits != 8
+            or image.width * image.height > max_pixels):
+        return None
+    data = doc.xref_stream_raw(image.xref)
+    header = jpeg.info(data)
+    if (header is None or header.orientation != 1 or header.process == "other" or header.precision != 8
+            or header.components not in (1, 3) or (header.width, header.height) != (image.width, image.height)):
+        return None
+    return PageImage(data, JPEG, image.width, image.height)
+
+
+def encode_jpeg(pix, quality):
+    """JPEG bytes of a grey or RGB pixmap: Pillow's libjpeg-turbo when installed (ten times
+    faster), else MuPDF's encoder."""
+    try:
+        from PIL import Image  # noqa: PLC0415 - optional accelerator
+    except ImportError:
+        return pix.tobytes("jpg", jpg_quality=quality)
+    mode = "L" if pix.n == 1 else "RGB"
+    image = Image.frombytes(mode, (pix.width, pix.height), pix.samples)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _render(page, zoom, rotate, gray, quality):
+    pix = page.get_pixmap(
+        matrix=pymupdf.Matrix(zoom, zoom).prerotate(rotate),
+        colorspace=pymupdf.csGRAY if gray else pymupdf.csRGB,
+        alpha=False,
+    )
+    try:
+        return PageImage(encode_jpeg(pix, quality), JPEG, pix.width, pix.height)
+    finally:
+        del pix
+
+
+def _is_gray(image):
+    return image is not None and image.colorspace == "gray"
+
+
+def page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85):
+    """The browser image of a page (see the module docstring)."""
+    rotate = int(rotate) % 360
+    image = scanner_image(doc, index)
+    if rotate == 0:
+        passed = passthrough_jpeg(doc, index, max_pixels, image)
+        if passed is not None:
+            return passed
+    page = doc.load_page(index)
+    zoom = dpi / 72.0
+    pixels = page.rect.width * zoom * page.rect.height * zoom
+    if pixels > max_pixels:
+        zoom *= math.sqrt(max_pixels / pixels) * 0.999
+    return _render(page, zoom, rotate, _is_gray(image), quality)
+
+
+def thumbnail(doc, index, width=180, rotate=0, quality=75):
+    """A small image of the page, ``width`` pixels wide once upright."""
+    rotate = int(rotate) % 360
+    page = doc.load_page(index)
+    shown_width = page.rect.height if rotate in (90, 270) else page.rect.width
+    return _render(page, width / shown_width, rotate, _is_gray(scanner_image(doc, index)), quality)
