@@ -80,7 +80,7 @@ class PdfInfo:
     sha256: str
     size_bytes: int
     repaired: bool  # MuPDF had to rebuild the file's structure (truncated or damaged file)
-    page_sizes: tuple  # ((width_pt, height_pt, count), ...), as displayed, most frequent first
+    page_sizes: tuple  # ((width_pt, height_pt, count), ...) as displayed: the ten most frequent sizes
     rotated_pages: int  # pages with a /Rotate of 90, 180 or 270
     largest_image_pixels: int
 
@@ -245,7 +245,7 @@ def validate_pdf(path, limits):
             sha256=sha256,
             size_bytes=size,
             repaired=repaired,
-            page_sizes=tuple((w, h, count) for (w, h), count in sizes.most_common()),
+            page_sizes=tuple((w, h, count) for (w, h), count in sizes.most_common(10)),
             rotated_pages=rotated,
             largest_image_pixels=checker.largest,
         )
