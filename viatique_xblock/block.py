@@ -144,8 +144,9 @@ class ViatiqueXBlock(XBlock):
                 "staff_dashboard.html",
                 {"user": user, "progress": api.progress(exam), **self._settings_context()},
                 js_class="ViatiqueStaffDashboard",
-                js_args={"role": user.role, "anonymous": self.anonymous_grading},
-                scripts=["static/js/viatique_staff.js"],
+                js_args={"role": user.role, "anonymous": self.anonymous_grading,
+                         "pages_per_copy": self.pages_per_copy},
+                scripts=["static/js/viatique_staff.js", "static/js/viatique_scans.js"],
             )
         code, message = api.learner_status(exam, user.anonymous_id)
         return self._fragment("learner.html", {"status_code": code, "status_message": message})

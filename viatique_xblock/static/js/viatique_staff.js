@@ -60,7 +60,19 @@ function ViatiqueStaffDashboard(runtime, element, args) {
       .catch(function () { status.textContent = _('The copies could not be loaded. Check your connection.'); });
   }
 
+  /* Scans processed or pages fixed (viatique_scans.js): new counters, and the list again. */
+  function copiesChanged(event) {
+    var progress = (event.detail && event.detail.progress) || {};
+    Object.keys(progress).forEach(function (key) {
+      var counter = root.querySelector('dd[data-count="' + key + '"]');
+      if (counter && typeof progress[key] === 'number') { counter.textContent = progress[key]; }
+    });
+    load();
+  }
+
   previous.addEventListener('click', function () { offset = Math.max(0, offset - pageSize); load(); });
   next.addEventListener('click', function () { offset += pageSize; load(); });
+  root.addEventListener('viatique:copies-changed', copiesChanged);
   load();
+  if (typeof window.ViatiqueScans === 'function') { window.ViatiqueScans(runtime, element, args); }
 }

@@ -1,0 +1,724 @@
+/* Viatique scans: upload scan PDFs in resumable chunks, follow their processing, place the pages
+ * the pipeline could not place (the anomaly queue).
+ *
+ * Called by ViatiqueStaffDashboard with the same (runtime, element, args). Everything lives under
+ * the block's root element; the only global is this constructor. An interrupted upload is
+ * remembered in localStorage (keyed by the block and the file's name, size and date), so choosing
+ * the same file again sends only the chunks the server does not have yet. When a batch finishes,
+ * the block root receives a "viatique:copies-changed" event (detail.progress: the copy counters),
+ * which the copy list listens to.
+ */
+function ViatiqueScans(runtime, element, args) {
+  'use strict';
+  var common = window.ViatiqueCommon;
+  var root = common.rootElement(element);
+  var _ = common.makeGettext(args.i18n);
+  var fmt = common.format;
+  var el = common.el;
+  var scansRegion = root.querySelector('[data-region="scans"]');
+  if (!scansRegion) { return; }
+  var anomaliesRegion = root.querySelector('[data-region="anomalies"]');
+  var canUpload = args.role === 'instructor';
+  var idPrefix = scansRegion.getAttribute('data-id-prefix') || 'viatique-scans';
+  var POLL_MS = 2000;
+  var RETRY_DELAYS_MS = [1000, 2000, 4000];
+  var STORAGE_PREFIX = 'viatique-upload|' + runtime.handlerUrl(element, 'upload_status') + '|';
+  var BUSY_BATCH = {queued: true, processing: true, assembling: true};
+  var COPIES_CHANGED = 'viatique:copies-changed';
+
+  var BATCH_STATES = {
+    queued: _('Waiting to be processed'), processing: _('Processing the pages'),
+    assembling: _('Putting the pages into copies'), done: _('Processed'), failed: _('Processing failed')
+  };
+  var ANOMALIES = {
+    no_code: _('No readable QR code on this page.'),
+    duplicate: _('This page was scanned twice: its copy already has it.'),
+    other_exam: _('This page belongs to another exam.')
+  };
+
+  function url(name, suffix) { return runtime.handlerUrl(element, name, suffix); }
+
+  function wait(ms) { return new Promise(function (resolve) { window.setTimeout(resolve, ms); }); }
+
+  function number(value) {
+    return Number(value).toLocaleString(document.documentElement.lang || undefined, {maximumFractionDigits: 1});
+  }
+
+  function fileSize(bytes) {
+    if (bytes < 1048576) { return fmt(_('{size} KB'), {size: number(Math.ceil(bytes / 1024))}); }
+    return fmt(_('{size} MB'), {size: number(bytes / 1048576)});
+  }
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : '';
+  }
+
+  /* The message of a failed call: the server's translated text, else one for the status. */
+  function failure(result) {
+    var body = result.body || {};
+    if (body.message) { return body.message; }
+    if (body.error === 'locked_out') {
+      return fmt(_('Too many refused requests: try again in {minutes} minutes.'),
+        {minutes: Math.ceil((body.retry_after || 60) / 60)});
+    }
+    if (!result.status) { return _('The connection to the server was lost.'); }
+    if (result.status === 403) { return _('You are not allowed to do this.'); }
+    return fmt(_('The server answered with an error ({status}).'), {status: result.status});
+  }
+
+  function call(name, data, method, suffix) {
+    return common.callHandler(url(name, suffix), data, method).catch(function () {
+      return {status: 0, ok: false, body: {}};
+    });
+  }
+
+  function copiesChanged(progress) {
+    root.dispatchEvent(new CustomEvent(COPIES_CHANGED, {detail: {progress: progress || null}}));
+  }
+
+  /* A live region that keeps the last few messages (a replaced text may never be read out). */
+  function liveRegion(name) {
+    return el('div', {'class': 'viatique-messages', role: 'status', 'aria-live': 'polite', 'data-region': name});
+  }
+
+  function announce(region, text, isError) {
+    region.appendChild(el('p', {'class': isError ? 'viatique-message viatique-error' : 'viatique-message', text: text}));
+    while (region.childNodes.length > 4) { region.removeChild(region.firstChild); }
+  }
+
+  /* --------------------------------------------------------------- the scans section */
+
+  var scanMessages = liveRegion('scan-messages');
+  var uploadList = el('ul', {'class': 'viatique-uploads', 'data-region': 'uploads'});
+  var batchList = el('ul', {'class': 'viatique-batches', 'data-region': 'batches'});
+  var batchesEmpty = el('p', {'class': 'viatique-hint', 'data-region': 'batches-empty', text: _('No scan yet.')});
+  var fileInput = null;
+  var uploadButton = null;
+
+  function buildScans() {
+    var titleId = idPrefix + '-scans';
+    scansRegion.setAttribute('aria-labelledby', titleId);
+    scansRegion.appendChild(el('h3', {id: titleId, text: _('Scans')}));
+    if (canUpload) { scansRegion.appendChild(buildUploadForm()); }
+    scansRegion.appendChild(scanMessages);
+    scansRegion.appendChild(el('h4', {text: _('Uploads')}));
+    scansRegion.appendChild(uploadList);
+    scansRegion.appendChild(el('h4', {text: _('Processing')}));
+    scansRegion.appendChild(batchesEmpty);
+    scansRegion.appendChild(batchList);
+  }
+
+  function buildUploadForm() {
+    fileInput = el('input', {type: 'file', multiple: true, accept: 'application/pdf,.pdf', 'data-field': 'scan-files'});
+    var modeName = idPrefix + '-split-mode';
+    function mode(value, text, checked) {
+      return el('label', {'class': 'viatique-choice'}, [
+        el('input', {type: 'radio', name: modeName, value: value, checked: checked, 'data-field': 'split-mode'}),
+        ' ' + text
+      ]);
+    }
+    uploadButton = el('button', {type: 'submit', 'class': 'viatique-button', 'data-action': 'upload', text: _('Upload')});
+    var form = el('form', {'class': 'viatique-upload-form', 'data-region': 'upload-form', onsubmit: function (event) {
+      event.preventDefault();
+      queueChosenFiles();
+    }}, [
+      el('label', {'class': 'viatique-field'}, [_('Scan files (PDF)') + ' ', fileInput]),
+      el('fieldset', {'class': 'viatique-fieldset'}, [
+        el('legend', {text: _('What is in each file')}),
+        mode('auto', fmt(_('Many copies: split them by their QR codes, or else every {count} pages'),
+          {count: args.pages_per_copy || 4}), true),
+        mode('per_file', _("One learner's copy"), false)
+      ]),
+      uploadButton
+    ]);
+    return form;
+  }
+
+  /* ------------------------------------------------------------------ uploading */
+
+  var queue = [];
+  var running = false;
+  var sending = {};  // upload id -> true while this page sends its chunks
+  var stoppedHere = {};  // upload id -> true once this page gave up on it (its row says why)
+
+  function storageKey(file) { return STORAGE_PREFIX + [file.name, file.size, file.lastModified].join('|'); }
+
+  function remembered(file) {
+    try { return window.localStorage.getItem(storageKey(file)); } catch (e) { return null; }
+  }
+
+  function remember(file, uploadId) {
+    try {
+      if (uploadId) { window.localStorage.setItem(storageKey(file), uploadId); }
+      else { window.localStorage.removeItem(storageKey(file)); }
+    } catch (e) { /* storage disabled: uploads still work, they just cannot resume */ }
+  }
+
+  function queueChosenFiles() {
+    var files = Array.prototype.slice.call(fileInput.files || []);
+    if (!files.length) {
+      announce(scanMessages, _('Choose one or more PDF files first.'), true);
+      fileInput.focus();
+      return;
+    }
+    var checked = root.querySelector('[data-field="split-mode"]:checked');
+    var splitMode = checked ? checked.value : 'auto';
+    files.forEach(function (file) { queue.push({file: file, splitMode: splitMode, row: uploadRow(file.name, null)}); });
+    fileInput.value = '';
+    if (!running) { runQueue(); }
+  }
+
+  function runQueue() {
+    var job = queue.shift();
+    if (!job) {
+      running = false;
+      startPolling();
+      return;
+    }
+    running = true;
+    upload(job).catch(function (error) {
+      // a bug of ours, not the server's: say so, keep the queue going, and let the error show
+      showOutcome(job.row, 'stopped', String(error && error.message || error));
+      window.setTimeout(function () { throw error; });
+    }).then(runQueue);
+  }
+
+  /* One row per upload: name, a progress bar of the bytes sent, and the outcome. */
+  function uploadRow(name, uploadId) {
+    var bar = el('progress', {max: 1, value: 0, 'aria-label': fmt(_('Upload of {name}'), {name: name})});
+    var row = el('li', {'class': 'viatique-upload', 'data-upload-id': uploadId}, [
+      el('span', {'class': 'viatique-file-name', text: name}), ' ',
+      bar, ' ',
+      el('span', {'data-field': 'sent'}), ' ',
+      el('span', {'class': 'viatique-outcome', 'data-field': 'outcome'})
+    ]);
+    row.bar = bar;
+    uploadList.insertBefore(row, uploadList.firstChild);
+    return row;
+  }
+
+  function bindRow(row, uploadId) {
+    Array.prototype.forEach.call(uploadList.querySelectorAll('[data-upload-id]'), function (other) {
+      if (other !== row && other.getAttribute('data-upload-id') === uploadId) { other.parentNode.removeChild(other); }
+    });
+    row.setAttribute('data-upload-id', uploadId);
+  }
+
+  function showSent(row, sent, size) {
+    row.bar.max = size || 1;
+    row.bar.value = Math.min(sent, size);
+    row.querySelector('[data-field="sent"]').textContent =
+      fmt(_('{sent} of {size} sent'), {sent: fileSize(sent), size: fileSize(size)});
+  }
+
+  var OUTCOMES = {
+    open: function () { return _('Not finished: choose the file again to resume.'); },
+    assembling: function () { return _('Checking the file…'); },
+    accepted: function () { return _('Accepted'); },
+    duplicate: function () { return _('Already uploaded: nothing was added.'); },
+    refused: function (message) { return fmt(_('Refused: {message}'), {message: message || ''}); },
+    sending: function () { return _('Sending…'); },
+    stopped: function (message) { return fmt(_('Stopped: {message}'), {message: message}); }
+  };
+
+  function showOutcome(row, state, message) {
+    var outcome = row.querySelector('[data-field="outcome"]');
+    outcome.textContent = (OUTCOMES[state] || OUTCOMES.open)(message);
+    outcome.setAttribute('data-state', state);
+    row.classList.toggle('viatique-failed', state === 'refused' || state === 'stopped');
+  }
+
+  /* Upload one file: resume a remembered upload, else start one; send the missing chunks; finish. */
+  function upload(job) {
+    var file = job.file;
+    var row = job.row;
+    announce(scanMessages, fmt(_('Uploading {name}…'), {name: file.name}));
+    showOutcome(row, 'sending');
+    showSent(row, 0, file.size);
+    return resumeOrStart(job).then(function (result) {
+      if (!result.ok) {
+        showOutcome(row, 'refused', failure(result));
+        announce(scanMessages, fmt(_('{name} was refused: {message}'), {name: file.name, message: failure(result)}), true);
+        return null;
+      }
+      var status = result.body;
+      bindRow(row, status.upload_id);
+      if (status.state !== 'open') {  // this very file went up before
+        remember(file, null);
+        return finished(file, row, status);
+      }
+      remember(file, status.upload_id);
+      sending[status.upload_id] = true;
+      delete stoppedHere[status.upload_id];
+      return sendMissing(file, row, status).then(function (sent) {
+        if (!sent.ok) { return stopped(file, row, sent); }
+        return retrying(function () { return call('upload_finish', {upload_id: status.upload_id}); })
+          .then(function (done) {
+            if (!done.ok) { return stopped(file, row, done); }
+            remember(file, null);
+            return finished(file, row, done.body);
+          });
+      }).then(function (value) {
+        delete sending[status.upload_id];
+        return value;
+      });
+    });
+  }
+
+  function resumeOrStart(job) {
+    var file = job.file;
+    var start = function () {
+      return call('upload_start', {file_name: file.name, size: file.size, split_mode: job.splitMode});
+    };
+    var known = remembered(file);
+    if (!known) { return start(); }
+    return call('upload_status', null, 'GET', known).then(function (result) {
+      var status = result.body;
+      if (result.ok && status.size === file.size && status.state !== 'refused') {
+        if (status.state === 'open' && status.received.length) {
+          announce(scanMessages, fmt(_('Resuming the upload of {name}: {count} of {total} parts are already there.'),
+            {name: file.name, count: status.received.length, total: status.chunks}));
+        }
+        return result;
+      }
+      remember(file, null);
+      return start();
+    });
+  }
+
+  /* Send every chunk the server lacks, one at a time; resolves {ok} or the failed call. */
+  function sendMissing(file, row, status) {
+    var have = {};
+    status.received.forEach(function (index) { have[index] = true; });
+    var size = status.chunk_bytes;
+    var done = 0;
+    status.received.forEach(function (index) { done += Math.min(size, file.size - index * size); });
+    showSent(row, done, file.size);
+    var index = 0;
+    function next() {
+      while (index < status.chunks && have[index]) { index += 1; }
+      if (index >= status.chunks) { return Promise.resolve({ok: true}); }
+      var current = index;
+      var blob = file.slice(current * size, Math.min(file.size, (current + 1) * size));
+      return retrying(function () {
+        return sendChunk(status.upload_id, current, blob, function (loaded) { showSent(row, done + loaded, file.size); });
+      }).then(function (result) {
+        if (!result.ok) { return result; }
+        done += blob.size;
+        have[current] = true;
+        showSent(row, done, file.size);
+        return next();
+      });
+    }
+    return next();
+  }
+
+  /* Transient failures (no connection, server errors, a chunk damaged on the way) are tried again. */
+  function retrying(attempt) {
+    var tries = 0;
+    function once() {
+      return attempt().then(function (result) {
+        var transient = !result.ok && (result.status === 0 || result.status >= 500 || result.status === 408 ||
+          (result.body && result.body.error === 'chunk_corrupted'));
+        if (!transient || tries >= RETRY_DELAYS_MS.length) { return result; }
+        tries += 1;
+        return wait(RETRY_DELAYS_MS[tries - 1]).then(once);
+      });
+    }
+    return once();
+  }
+
+  function sha256(buffer) {
+    if (!(window.crypto && window.crypto.subtle)) { return Promise.resolve(''); }  // not a secure context
+    return window.crypto.subtle.digest('SHA-256', buffer).then(function (hash) {
+      return Array.prototype.map.call(new Uint8Array(hash), function (byte) {
+        return ('0' + byte.toString(16)).slice(-2);
+      }).join('');
+    }, function () { return ''; });
+  }
+
+  /* POST one chunk (XMLHttpRequest, for the bytes-sent progress); resolves {status, ok, body}. */
+  function sendChunk(uploadId, index, blob, onProgress) {
+    return blob.arrayBuffer().then(function (buffer) {
+      return sha256(buffer).then(function (hex) {
+        return new Promise(function (resolve) {
+          var xhr = new XMLHttpRequest();
+          xhr.open('POST', url('upload_chunk', uploadId + '/' + index));
+          xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+          xhr.setRequestHeader('Accept', 'application/json');
+          xhr.setRequestHeader('X-Requested-With', 'XMLHttpRequest');
+          xhr.setRequestHeader('X-CSRFToken', csrfToken());
+          if (hex) { xhr.setRequestHeader('X-Chunk-SHA256', hex); }
+          xhr.upload.onprogress = function (event) { onProgress(event.loaded); };
+          xhr.onload = function () {
+            var body = {};
+            try { body = JSON.parse(xhr.responseText) || {}; } catch (e) { body = {}; }
+            resolve({status: xhr.status, ok: xhr.status >= 200 && xhr.status < 300, body: body});
+          };
+          xhr.onerror = xhr.onabort = xhr.ontimeout = function () { resolve({status: 0, ok: false, body: {}}); };
+          xhr.send(buffer);
+        });
+      });
+    });
+  }
+
+  function stopped(file, row, result) {
+    var message = failure(result);
+    stoppedHere[row.getAttribute('data-upload-id')] = true;
+    showOutcome(row, 'stopped', message);
+    announce(scanMessages, fmt(_('The upload of {name} stopped: {message} It will resume where it stopped when you choose the file again and press Upload.'),
+      {name: file.name, message: message}), true);
+    return null;
+  }
+
+  function finished(file, row, status) {
+    showSent(row, file.size, file.size);
+    showOutcome(row, status.state, status.message);
+    if (status.state === 'refused') {
+      announce(scanMessages, fmt(_('{name} was refused: {message}'), {name: file.name, message: status.message || ''}), true);
+    } else if (status.state === 'duplicate') {
+      announce(scanMessages, fmt(_('{name} was uploaded before: nothing was added.'), {name: file.name}));
+    } else {
+      announce(scanMessages, fmt(_('{name} is uploaded; it is being processed.'), {name: file.name}));
+    }
+    startPolling();
+    return status;
+  }
+
+  /* ------------------------------------------------------------ processing progress */
+
+  var batchNames = {};  // batch id -> file name, to name the pages of the anomaly queue
+  var pollTimer = null;
+  var polling = false;
+  var pollAgain = false;  // asked for while a poll was on its way: its answer may predate the change
+  var batchStates = null;  // batch id -> state seen at the last poll (null before the first)
+
+  function startPolling() {
+    if (pollTimer) { window.clearTimeout(pollTimer); pollTimer = null; }
+    if (polling) { pollAgain = true; } else { poll(); }
+  }
+
+  function poll() {
+    polling = true;
+    pollAgain = false;
+    return call('scan_progress', null, 'GET').then(function (result) {
+      polling = false;
+      if (!document.body.contains(root)) { return; }  // the block was rendered again without us
+      var next = null;
+      if (!result.ok) {
+        announce(scanMessages, failure(result), true);
+        next = running || pollAgain ? POLL_MS * 2 : null;
+      } else {
+        var uploads = result.body.uploads || [];
+        renderUploads(uploads);
+        var busy = renderBatches(result.body.batches || [], result.body.progress) ||
+          uploads.some(function (item) { return item.state === 'assembling'; });
+        next = pollAgain ? 0 : (busy || running ? POLL_MS : null);
+      }
+      pollTimer = next === null ? null : window.setTimeout(poll, next);
+    });
+  }
+
+  function renderUploads(uploads) {
+    uploads.slice().reverse().forEach(function (item) {
+      var row = uploadList.querySelector('[data-upload-id="' + item.upload_id + '"]');
+      if (!row) {
+        row = uploadRow(item.file_name, item.upload_id);
+        row.bar.hidden = item.state === 'open';
+        showSent(row, item.state === 'open' ? 0 : item.size, item.size);
+        if (item.state === 'open') { row.querySelector('[data-field="sent"]').textContent = ''; }
+      }
+      if (!sending[item.upload_id] && !(stoppedHere[item.upload_id] && item.state === 'open')) {
+        showOutcome(row, item.state, item.message);
+      }
+    });
+  }
+
+  function batchRow(batch) {
+    var row = batchList.querySelector('[data-batch-id="' + batch.id + '"]');
+    if (row) { return row; }
+    row = el('li', {'class': 'viatique-batch', 'data-batch-id': batch.id}, [
+      el('span', {'class': 'viatique-file-name', text: batch.file_name}), ' ',
+      el('progress', {max: 1, value: 0, 'aria-label': fmt(_('Processing of {name}'), {name: batch.file_name})}), ' ',
+      el('span', {'data-field': 'pages'}), ' ',
+      el('span', {'class': 'viatique-outcome', 'data-field': 'state'})
+    ]);
+    batchList.insertBefore(row, batchList.firstChild);
+    return row;
+  }
+
+  /* Show the batches; announce and tell the copy list when one has finished. True while any is busy. */
+  function renderBatches(batches, progress) {
+    var first = batchStates === null;
+    var seen = batchStates || {};
+    var now = {};
+    var finishedNow = [];
+    batches.slice().reverse().forEach(function (batch) {
+      now[batch.id] = batch.state;
+      batchNames[batch.id] = batch.file_name;
+      var row = batchRow(batch);
+      var bar = row.querySelector('progress');
+      bar.max = batch.pages || 1;
+      bar.value = Math.min(batch.pages_done, batch.pages);
+      row.querySelector('[data-field="pages"]').textContent =
+        fmt(_('{done} of {total} pages'), {done: batch.pages_done, total: batch.pages});
+      var state = row.querySelector('[data-field="state"]');
+      state.textContent = batch.state === 'failed' && batch.error
+        ? fmt(_('Processing failed ({error}).'), {error: batch.error})
+        : (BATCH_STATES[batch.state] || batch.state);
+      state.setAttribute('data-state', batch.state);
+      row.classList.toggle('viatique-failed', batch.state === 'failed');
+      if (!first && seen[batch.id] !== batch.state && !BUSY_BATCH[batch.state]) { finishedNow.push(batch); }
+    });
+    batchStates = now;
+    batchesEmpty.hidden = batches.length > 0;
+    finishedNow.forEach(function (batch) {
+      announce(scanMessages, batch.state === 'done'
+        ? fmt(_('{name} is processed: {count} pages.'), {name: batch.file_name, count: batch.pages})
+        : fmt(_('Processing of {name} failed.'), {name: batch.file_name}), batch.state !== 'done');
+    });
+    if (finishedNow.length) {
+      copiesChanged(progress);
+      if (anomaliesRegion) { loadAnomalies(); }
+    }
+    return batches.some(function (batch) { return BUSY_BATCH[batch.state]; });
+  }
+
+  /* ------------------------------------------------------------------ anomalies */
+
+  var anomalyMessages = liveRegion('anomaly-messages');
+  var pageList = el('ul', {'class': 'viatique-anomaly-pages', 'data-region': 'anomaly-pages'});
+  var pagesEmpty = el('p', {'class': 'viatique-hint', 'data-region': 'anomaly-pages-empty',
+    text: _('No page is waiting to be placed.')});
+  var incompleteList = el('ul', {'class': 'viatique-incomplete', 'data-region': 'incomplete-copies'});
+  var incompleteEmpty = el('p', {'class': 'viatique-hint', text: _('Every copy has all its pages.')});
+  var pagesTitle = null;
+  var mergeSource = null;
+  var mergeTarget = null;
+  var copies = [];  // every copy of the exam, for the selects
+  var queueData = {pages: [], incomplete_copies: []};
+
+  function buildAnomalies() {
+    var titleId = idPrefix + '-anomalies';
+    anomaliesRegion.setAttribute('aria-labelledby', titleId);
+    pagesTitle = el('h4', {tabindex: '-1', text: _('Pages to place')});
+    mergeSource = el('select', {'data-field': 'merge-source'});
+    mergeTarget = el('select', {'data-field': 'merge-target'});
+    [
+      el('h3', {id: titleId, text: _('Anomalies')}),
+      anomalyMessages,
+      pagesTitle, pagesEmpty, pageList,
+      el('h4', {text: _('Copies with missing pages')}), incompleteEmpty, incompleteList,
+      el('h4', {text: _('Merge two copies')}),
+      el('p', {'class': 'viatique-hint',
+        text: _("When one learner's pages ended up in two copies, move the pages of one copy into the other; the emptied copy is removed.")}),
+      el('div', {'class': 'viatique-merge'}, [
+        el('label', {}, [_('Copy whose pages move') + ' ', mergeSource]), ' ',
+        el('label', {}, [_('Copy that receives them') + ' ', mergeTarget]), ' ',
+        el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'merge', text: _('Merge'), onclick: merge})
+      ])
+    ].forEach(function (node) { anomaliesRegion.appendChild(node); });
+  }
+
+  function copyLabel(copy) {
+    var name = copy.name || copy.username;
+    return name ? fmt(_('{code} — {name}'), {code: copy.code, name: name}) : copy.code;
+  }
+
+  function loadCopies() {
+    var all = [];
+    function page(offset) {
+      return call('list_copies', {offset: offset, limit: 200}, 'GET').then(function (result) {
+        if (!result.ok) { throw result; }
+        all = all.concat(result.body.copies);
+        return all.length < result.body.count && result.body.copies.length ? page(all.length) : all;
+      });
+    }
+    return page(0).then(function (list) { copies = list; });
+  }
+
+  function loadAnomalies() {
+    return Promise.all([loadCopies(), call('anomaly_queue', null, 'GET')]).then(function (results) {
+      var result = results[1];
+      if (!result.ok) { throw result; }
+      renderQueue(result.body);
+    }).catch(function (result) {
+      if (!(result && typeof result.status === 'number')) { throw result; }  // a bug: let it show
+      announce(anomalyMessages, fmt(_('The anomaly queue could not be loaded: {message}'),
+        {message: failure(result)}), true);
+    });
+  }
+
+  function options(select, groups, placeholder) {
+    var previous = select.value;
+    select.textContent = '';
+    select.appendChild(el('option', {value: '', text: placeholder}));
+    groups.forEach(function (group) {
+      if (!group.items.length) { return; }
+      select.appendChild(el('optgroup', {label: group.label}, group.items.map(function (item) {
+        return el('option', {value: item.id, text: item.text});
+      })));
+    });
+    select.value = previous;
+    if (select.value !== previous) { select.value = ''; }
+  }
+
+  function copyGroups() {
+    var missing = {};
+    queueData.incomplete_copies.forEach(function (copy) { missing[copy.id] = copy.missing; });
+    var byId = {};
+    copies.forEach(function (copy) { byId[copy.id] = copy; });
+    return [
+      {label: _('Copies missing pages'), items: queueData.incomplete_copies.map(function (copy) {
+        return {id: copy.id, text: fmt(_('{copy} (missing page(s) {pages})'),
+          {copy: byId[copy.id] ? copyLabel(byId[copy.id]) : copy.code, pages: copy.missing.join(', ')})};
+      })},
+      {label: _('Complete copies'), items: copies.filter(function (copy) { return !missing[copy.id]; })
+        .map(function (copy) { return {id: copy.id, text: copyLabel(copy)}; })}
+    ];
+  }
+
+  /* Where a page is in its scan file: {number, file}, for the messages about it. */
+  function where(page) {
+    return {number: page.source_index + 1, file: batchNames[page.batch] || page.batch};
+  }
+
+  function renderQueue(data) {
+    queueData = data;
+    // keep what was typed in the rows that stay
+    var typed = {};
+    Array.prototype.forEach.call(pageList.querySelectorAll('[data-page-id]'), function (row) {
+      typed[row.getAttribute('data-page-id')] = {
+        copy: row.querySelector('[data-field="copy"]').value,
+        position: row.querySelector('[data-field="position"]').value
+      };
+    });
+    pageList.textContent = '';
+    var groups = copyGroups();
+    data.pages.forEach(function (page) { pageList.appendChild(pageRow(page, groups, typed[page.id])); });
+    pagesEmpty.hidden = data.pages.length > 0;
+
+    incompleteList.textContent = '';
+    data.incomplete_copies.forEach(function (copy) {
+      incompleteList.appendChild(el('li', {'data-copy-id': copy.id,
+        text: fmt(_('{code}: page(s) {pages} missing'), {code: copy.code, pages: copy.missing.join(', ')})}));
+    });
+    incompleteEmpty.hidden = data.incomplete_copies.length > 0;
+
+    var all = [{label: _('Copies'), items: copies.map(function (copy) { return {id: copy.id, text: copyLabel(copy)}; })}];
+    options(mergeSource, all, _('Choose a copy'));
+    options(mergeTarget, all, _('Choose a copy'));
+  }
+
+  function pageRow(page, groups, typed) {
+    var name = fmt(_('Page {number} of {file}'), where(page));
+    var select = el('select', {'data-field': 'copy'});
+    options(select, groups, _('Choose a copy'));
+    var position = el('input', {type: 'number', min: '1', step: '1', inputmode: 'numeric', 'class': 'viatique-number',
+      'data-field': 'position'});
+    if (typed) {
+      select.value = typed.copy;
+      position.value = typed.position;
+    }
+    var full = url('page_image', String(page.id));
+    var details = [el('p', {'class': 'viatique-anomaly-reason', text: ANOMALIES[page.anomaly] || _('This page could not be placed.')})];
+    if (page.code) { details.push(el('p', {'class': 'viatique-hint', text: fmt(_('Code read: {code}'), {code: page.code})})); }
+    return el('li', {'class': 'viatique-anomaly-page', 'data-page-id': page.id}, [el('div', {role: 'group', 'aria-label': name}, [
+      el('a', {href: full, target: '_blank', rel: 'noopener', 'class': 'viatique-thumb'}, [
+        el('img', {src: url('page_image', page.id + '/thumb'), loading: 'lazy',
+          alt: fmt(_('Thumbnail of page {number} of {file} (opens the full page)'), where(page))})
+      ]),
+      el('div', {'class': 'viatique-anomaly-body'}, details.concat([
+        el('div', {'class': 'viatique-anomaly-controls'}, [
+          el('label', {}, [_('Copy') + ' ', select]), ' ',
+          el('label', {}, [_('Page number') + ' ', position]), ' ',
+          el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'assign', text: _('Assign'),
+            'aria-label': fmt(_('Assign page {number} of {file}'), where(page)), onclick: function () { assign(page, select, position); }}),
+          ' ',
+          el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'discard', text: _('Discard'),
+            'aria-label': fmt(_('Discard page {number} of {file}'), where(page)), onclick: function () { discard(page); }})
+        ])
+      ]))
+    ])]);
+  }
+
+  function invalid(control, message) {
+    control.setAttribute('aria-invalid', 'true');
+    announce(anomalyMessages, message, true);
+    control.focus();
+  }
+
+  /* After a page left the list, focus the next page's first control (else the list's title). */
+  function afterFix(pageId, data, message) {
+    var rows = Array.prototype.slice.call(pageList.querySelectorAll('[data-page-id]'));
+    var index = rows.map(function (row) { return row.getAttribute('data-page-id'); }).indexOf(String(pageId));
+    renderQueue(data);
+    announce(anomalyMessages, message);
+    var after = pageList.querySelectorAll('[data-page-id]');
+    var target = after[Math.min(Math.max(index, 0), after.length - 1)];
+    (target ? target.querySelector('select') : pagesTitle).focus();
+    refreshCounters();
+  }
+
+  function refreshCounters() {
+    call('scan_progress', null, 'GET').then(function (result) {
+      copiesChanged(result.ok ? result.body.progress : null);
+    });
+  }
+
+  function assign(page, select, position) {
+    select.removeAttribute('aria-invalid');
+    position.removeAttribute('aria-invalid');
+    if (!select.value) { return invalid(select, fmt(_('Choose the copy that page {number} of {file} belongs to.'), where(page))); }
+    var number = parseInt(position.value, 10);
+    if (!(number >= 1) || String(number) !== position.value.trim()) {
+      return invalid(position, _('Enter the page number in the copy (1 or more).'));
+    }
+    var chosen = copies.filter(function (copy) { return String(copy.id) === select.value; })[0];
+    var code = chosen ? copyLabel(chosen) : select.options[select.selectedIndex].text;
+    var params = where(page);
+    params.position = number;
+    params.copy = code;
+    call('fix_page', {page_id: page.id, action: 'assign', copy_id: Number(select.value), position: number}).then(function (result) {
+      if (!result.ok) { return invalid(result.body.error === 'position_taken' ? position : select, failure(result)); }
+      afterFix(page.id, result.body, fmt(_('Page {number} of {file} is now page {position} of copy {copy}.'), params));
+    });
+  }
+
+  function discard(page) {
+    call('fix_page', {page_id: page.id, action: 'discard'}).then(function (result) {
+      if (!result.ok) { return announce(anomalyMessages, failure(result), true); }
+      afterFix(page.id, result.body, fmt(_('Page {number} of {file} was discarded.'), where(page)));
+    });
+  }
+
+  function merge() {
+    mergeSource.removeAttribute('aria-invalid');
+    mergeTarget.removeAttribute('aria-invalid');
+    if (!mergeSource.value) { return invalid(mergeSource, _('Choose the copy whose pages move.')); }
+    if (!mergeTarget.value) { return invalid(mergeTarget, _('Choose the copy that receives the pages.')); }
+    if (mergeSource.value === mergeTarget.value) { return invalid(mergeTarget, _('Choose two different copies.')); }
+    var source = mergeSource.options[mergeSource.selectedIndex].text;
+    var target = mergeTarget.options[mergeTarget.selectedIndex].text;
+    call('merge_copies', {source_copy_id: Number(mergeSource.value), target_copy_id: Number(mergeTarget.value)})
+      .then(function (result) {
+        if (!result.ok) { return invalid(mergeTarget, failure(result)); }
+        return loadCopies().then(function () {
+          renderQueue(result.body);
+          mergeSource.value = '';
+          mergeTarget.value = '';
+          announce(anomalyMessages, fmt(_('The pages of {source} are now in {target}.'), {source: source, target: target}));
+          refreshCounters();
+        });
+      });
+  }
+
+  /* ----------------------------------------------------------------------- start */
+
+  buildScans();
+  if (anomaliesRegion) { buildAnomalies(); }
+  poll().then(function () {  // the batches first: the queue names its pages after their files
+    if (anomaliesRegion) { loadAnomalies(); }
+  });
+}
