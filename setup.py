@@ -46,6 +46,8 @@ setup(
         "django-redis>=5.4",
         "zxing-cpp>=2.2",
         "segno>=1.6",
+        # JPEG encoding of rendered pages and fast thumbnails (Open edX ships it already)
+        "Pillow>=10",
     ],
     extras_require={
         "demo": [

@@ -9,8 +9,11 @@ from xblock.core import XBlock
 from xblock.fields import Boolean, Dict, Float, Integer, Scope, String
 from xblock.utils.resources import ResourceLoader
 
-from . import api, compat, i18n, permissions, scheme
+from . import anomalies, api, compat, conf, files, i18n, permissions, printing, scans, scheme, uploads
+from .errors import NotFound
+from .i18n import N_
 from .jsonapi import api_handler
+from .models import Page
 from .i18n import gettext_lazy
 
 loader = ResourceLoader(__name__)
@@ -21,6 +24,7 @@ JS_COMMON = "static/js/viatique_common.js"
 
 @XBlock.needs("user")
 @XBlock.wants("i18n")
+@XBlock.wants(compat.ROSTER_SERVICE)
 class ViatiqueXBlock(XBlock):
     """A paper exam graded inside the course."""
 
@@ -192,6 +196,89 @@ class ViatiqueXBlock(XBlock):
         offset = _bounded_int(data.get("offset"), 0, 0, 10 ** 9)
         limit = _bounded_int(data.get("limit"), 50, 1, 200)
         return api.list_copies(self.get_exam(), user, offset=offset, limit=limit)
+
+    # ------------------------------------------------------------ scans (instructors)
+
+    def _audit_context(self, request):
+        return {"client_ip": compat.client_ip(request), "publish": self._publish}
+
+    @api_handler(permission=permissions.instructor)
+    def upload_start(self, request, user, data, suffix=""):
+        """Open a resumable upload: ``{"file_name", "size", "split_mode"}``."""
+        upload = uploads.start(self.get_exam(), user, data.get("file_name"), data.get("size"),
+                               data.get("split_mode") or "auto")
+        return uploads.status(upload)
+
+    @api_handler(permission=permissions.instructor, raw_body=lambda: conf.get("UPLOAD_CHUNK_BYTES"))
+    def upload_chunk(self, request, user, data, suffix=""):
+        """One chunk as the raw body; suffix ``<upload_id>/<index>``; header ``X-Chunk-SHA256``."""
+        upload_id, _, index = suffix.partition("/")
+        upload = uploads.get(self.get_exam(), upload_id)
+        return uploads.put_chunk(upload, index, data, request.headers.get("X-Chunk-SHA256"))
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def upload_status(self, request, user, data, suffix=""):
+        """Which chunks arrived and the upload's state (suffix: the upload id)."""
+        return uploads.status(uploads.get(self.get_exam(), suffix))
+
+    @api_handler(permission=permissions.instructor)
+    def upload_finish(self, request, user, data, suffix=""):
+        """All chunks sent: ``{"upload_id", "sha256"}``; assembly and validation run in Celery."""
+        upload = uploads.get(self.get_exam(), data.get("upload_id"))
+        return uploads.finish(upload, data.get("sha256"))
+
+    @api_handler(permission=permissions.staff, methods=("GET",))
+    def scan_progress(self, request, user, data, suffix=""):
+        """Batches with pages done / total, and the latest uploads with their outcome."""
+        exam = self.get_exam()
+        return {"batches": scans.progress(exam), "uploads": uploads.recent(exam),
+                "progress": api.progress(exam)}
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def anomaly_queue(self, request, user, data, suffix=""):
+        """Pages waiting to be placed, and copies missing pages."""
+        return anomalies.queue(self.get_exam())
+
+    @api_handler(permission=permissions.instructor)
+    def fix_page(self, request, user, data, suffix=""):
+        """``{"page_id", "action": "assign"|"discard", "copy_id", "position"}``."""
+        exam = self.get_exam()
+        context = self._audit_context(request)
+        if data.get("action") == "discard":
+            anomalies.discard_page(exam, data.get("page_id"), actor=user, **context)
+        else:
+            anomalies.assign_page(exam, data.get("page_id"), data.get("copy_id"), data.get("position"),
+                                  actor=user, **context)
+        return anomalies.queue(exam)
+
+    @api_handler(permission=permissions.instructor)
+    def merge_copies(self, request, user, data, suffix=""):
+        """``{"source_copy_id", "target_copy_id"}``: two partial copies of one learner become one."""
+        exam = self.get_exam()
+        anomalies.merge_copies(exam, data.get("source_copy_id"), data.get("target_copy_id"), actor=user,
+                               **self._audit_context(request))
+        return anomalies.queue(exam)
+
+    @api_handler(permission=permissions.instructor, raw_body=lambda: conf.get("MAX_UPLOAD_BYTES"))
+    def print_booklets(self, request, user, data, suffix=""):
+        """The printable booklets as a PDF download. Body: the blank exam PDF (or nothing for blank
+        pages); query: ``copies``, ``blank_pages``, ``prenamed=1`` (one booklet per enrolled learner)."""
+        query = request.GET
+        learners = compat.roster(self) if query.get("prenamed") in ("1", "true") else None
+        pdf, first = printing.print_booklets(
+            self.get_exam(), copies=query.get("copies"), subject=data or None,
+            blank_pages=query.get("blank_pages"), learners=learners, actor=user, **self._audit_context(request))
+        return files.bytes_response(pdf, "application/pdf", f"booklets-{first}.pdf")
+
+    @api_handler(permission=permissions.staff, methods=("GET",))
+    def page_image(self, request, user, data, suffix=""):
+        """A page image (suffix ``<page_id>``) or its thumbnail (``<page_id>/thumb``), for staff."""
+        page_id, _, kind = suffix.partition("/")
+        try:
+            page = Page.objects.get(exam=self.get_exam(), pk=int(page_id))
+        except (Page.DoesNotExist, ValueError) as exc:
+            raise NotFound(N_("This page does not exist.")) from exc
+        return files.stored_file_response(scans.thumbnail_name(page) if kind == "thumb" else page.image_name)
 
     # --------------------------------------------------------------- workbench
 

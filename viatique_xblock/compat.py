@@ -69,6 +69,52 @@ def current_user(block):
     )
 
 
+@dataclass(frozen=True)
+class Learner:
+    """An enrolled learner of the block's course."""
+
+    username: str
+    name: str
+    anonymous_id: str
+    email: str = ""
+
+
+#: name of the optional runtime service a host may provide instead of the LMS's enrollments
+ROSTER_SERVICE = "viatique_roster"
+
+
+def roster(block):
+    """The course's enrolled learners, sorted by name.
+
+    A host may provide a ``viatique_roster`` service (the workbench demo host does);
+    in the LMS the enrollments and the per-course anonymous ids come from the
+    platform's student app.
+    """
+    service = block.runtime.service(block, ROSTER_SERVICE)
+    if service is not None:
+        learners = service.enrolled(course_key(block))
+    else:
+        learners = _lms_roster(course_key(block))
+    return sorted(learners, key=lambda learner: (learner.name.casefold(), learner.username))
+
+
+def _lms_roster(key):
+    from common.djangoapps.student.models import CourseEnrollment, anonymous_id_for_user
+    from opaque_keys.edx.keys import CourseKey
+
+    course = CourseKey.from_string(key)
+    users = CourseEnrollment.objects.users_enrolled_in(course).select_related("profile")
+    return [
+        Learner(
+            username=user.username,
+            name=(getattr(getattr(user, "profile", None), "name", "") or user.get_full_name() or user.username),
+            anonymous_id=anonymous_id_for_user(user, course),
+            email=user.email,
+        )
+        for user in users
+    ]
+
+
 def usage_key(block):
     """The block's usage key as a string (an opaque key in the LMS, a scenario id in the workbench)."""
     return str(block.scope_ids.usage_id)

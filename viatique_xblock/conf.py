@@ -31,7 +31,11 @@ SETTINGS = {
         100,
         "Pages processed by one Celery task; a large scan is spread over several tasks (and workers).",
     ),
-    "UPLOAD_CHUNK_BYTES": (8 * 1024 * 1024, "Size of one chunk of a resumable upload."),
+    "UPLOAD_CHUNK_BYTES": (
+        2 * 1024 * 1024,
+        "Size of one chunk of a resumable upload (kept under Django's DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB "
+        "by default, in case the platform reads request bodies before the block does).",
+    ),
     "LEASE_TTL_SECONDS": (600, "A grading lease expires after this many seconds without a heartbeat."),
     "LEASE_HEARTBEAT_SECONDS": (30, "How often the grading client renews its lease."),
     "DRAFT_AUTOSAVE_SECONDS": (2, "Delay after the last change before the grading client autosaves."),

@@ -43,6 +43,16 @@ def request_json(request):
     return data
 
 
+def read_body(request, limit):
+    """The raw body, read from the stream up to ``limit()`` bytes (Django's ``request.body``
+    would refuse anything over DATA_UPLOAD_MAX_MEMORY_SIZE, whatever our own limit is)."""
+    most = limit() if callable(limit) else None
+    length = request.content_length or 0
+    if most is not None and length > most:
+        raise InvalidRequest(N_("The request is larger than {limit} bytes."), limit=most)
+    return request.body_file.read(length) if length else b""
+
+
 def api_handler(permission=None, methods=("POST",), raw_body=False):
     """Make a block method an XBlock handler returning JSON.
 
@@ -50,7 +60,8 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
     when the requester may not call it. The wrapped method receives
     ``(self, request, user, data, suffix)`` and returns a JSON-able object, or a
     webob ``Response`` it built itself (files). ``data`` is the JSON body of a POST,
-    the query of a GET, or the raw bytes with ``raw_body``.
+    the query of a GET, or the raw bytes with ``raw_body`` (a callable giving the largest
+    body accepted).
     """
     def decorate(method):
         @XBlock.handler
@@ -66,7 +77,7 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
                 if permission is not None:
                     permission(block, user)
                 if raw_body:
-                    data = request.body
+                    data = read_body(request, raw_body)
                 elif request.method == "POST":
                     data = request_json(request)
                 else:

@@ -7,7 +7,9 @@ keyed by the block's usage key and course key, and every lookup filters by it.
 """
 from django.db import models
 
-from .states import BatchState, Grading, Identity
+import uuid
+
+from .states import BatchState, Grading, Identity, UploadState
 
 POINTS = {"max_digits": 9, "decimal_places": 3}
 
@@ -42,6 +44,10 @@ class ScanBatch(models.Model):
     pages_done = models.PositiveIntegerField(default=0)
     file_name = models.CharField(max_length=512, blank=True, help_text="Name of the scan in the storage.")
     state = models.CharField(max_length=16, choices=BatchState.CHOICES, default=BatchState.UPLOADING)
+    #: "auto" (codes when present, else every pages_per_copy pages) or "per_file" (the file is one copy)
+    split_mode = models.CharField(max_length=16, default="auto")
+    #: pages per copy for a scan without codes, when the import chose one (else the exam's)
+    pages_per_copy = models.PositiveIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     uploaded_by = models.CharField(max_length=255, blank=True)
@@ -56,14 +62,85 @@ class ScanBatch(models.Model):
         return f"{self.original_name} ({self.state})"
 
 
+class Booklet(models.Model):
+    """A printed booklet number, and the learner it was printed for in prenamed mode.
+
+    Numbers only grow within an exam, so a second print run never reuses a number;
+    when a scanned copy carries a prenamed booklet's number, it is identified at once.
+    """
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="booklets")
+    number = models.PositiveIntegerField()
+    learner_anonymous_id = models.CharField(max_length=128, null=True, blank=True)
+    learner_username = models.CharField(max_length=150, blank=True)
+    learner_name = models.CharField(max_length=255, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["exam", "number"], name="viatique_booklet_unique_number")]
+
+    def __str__(self):
+        return f"Booklet {self.number}"
+
+
+class UploadSession(models.Model):
+    """A resumable upload of one scan file, chunk by chunk, before it becomes a batch.
+
+    Chunks are kept in the storage (so any web worker can take the next one) and
+    recorded in :class:`UploadChunk`; the file is assembled, hashed and validated by
+    a Celery task. A refused upload leaves this row (with its reason) and nothing else.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="uploads")
+    created_by = models.CharField(max_length=150, blank=True)
+    file_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    chunk_bytes = models.PositiveIntegerField()
+    declared_sha256 = models.CharField(max_length=64, blank=True)
+    split_mode = models.CharField(max_length=16, default="auto")
+    state = models.CharField(max_length=16, choices=UploadState.CHOICES, default=UploadState.OPEN)
+    error_code = models.CharField(max_length=64, blank=True)
+    #: untranslated message template and its parameters: shown in each reader's language
+    error_template = models.TextField(blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
+    batch = models.ForeignKey(ScanBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Upload {self.file_name} ({self.state})"
+
+    @property
+    def chunk_count(self):
+        return max(1, -(-self.size_bytes // self.chunk_bytes))
+
+
+class UploadChunk(models.Model):
+    """One received chunk of an upload; the unique index makes a re-sent chunk harmless."""
+
+    upload = models.ForeignKey(UploadSession, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["upload", "index"], name="viatique_chunk_unique_index")]
+
+
 class Copy(models.Model):
     """One learner's paper copy: its identity, its grading state and its result."""
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="copies")
     #: short code shown to graders instead of the learner's identity
     anonymous_code = models.CharField(max_length=16)
-    #: booklet number printed in the QR codes, when the paper had them
+    #: booklet number printed in the QR codes, when the paper had them (never shown to graders)
     booklet_number = models.PositiveIntegerField(null=True, blank=True)
+    #: for copies cut from a scan without codes: the scan and the copy's rank in it
+    source_batch = models.ForeignKey("ScanBatch", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    source_group = models.PositiveIntegerField(null=True, blank=True)
     identity_state = models.CharField(max_length=16, choices=Identity.CHOICES, default=Identity.UNIDENTIFIED)
     learner_anonymous_id = models.CharField(max_length=128, null=True, blank=True)
     learner_username = models.CharField(max_length=150, blank=True)
@@ -90,6 +167,8 @@ class Copy(models.Model):
                 fields=["exam", "learner_anonymous_id"], name="viatique_copy_one_per_learner"
             ),
             models.UniqueConstraint(fields=["exam", "booklet_number"], name="viatique_copy_unique_booklet"),
+            # a redelivered assembly finds the copies it cut instead of cutting them again
+            models.UniqueConstraint(fields=["source_batch", "source_group"], name="viatique_copy_unique_group"),
         ]
         indexes = [models.Index(fields=["exam", "grading_state"]), models.Index(fields=["exam", "grader"])]
 

@@ -43,17 +43,38 @@ GRADING_TRANSITIONS = {
 
 
 class BatchState:
+    """A scan file's processing, once it was accepted (validated) and stored."""
+
     UPLOADING = "uploading"
     QUEUED = "queued"
     PROCESSING = "processing"
+    ASSEMBLING = "assembling"
     DONE = "done"
     FAILED = "failed"
     CHOICES = [
         (UPLOADING, "uploading"),
         (QUEUED, "queued"),
         (PROCESSING, "processing"),
+        (ASSEMBLING, "assembling"),
         (DONE, "done"),
         (FAILED, "failed"),
+    ]
+
+
+class UploadState:
+    """A resumable upload: chunks arrive, then the file is assembled and validated."""
+
+    OPEN = "open"
+    ASSEMBLING = "assembling"
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+    CHOICES = [
+        (OPEN, "open"),
+        (ASSEMBLING, "assembling"),
+        (ACCEPTED, "accepted"),
+        (DUPLICATE, "duplicate"),
+        (REFUSED, "refused"),
     ]
 
 

@@ -54,3 +54,16 @@ class DemoUserService(UserService):
             compat.ATTR_IS_AUTHENTICATED: True,
         })
         return user
+
+
+class DemoRosterService:
+    """The demo class (``VIATIQUE_DEMO_ROSTER``) as Viatique's ``viatique_roster`` service."""
+
+    runtime = None
+
+    def enrolled(self, course_key):
+        return [
+            compat.Learner(username=username, name=name, anonymous_id=anonymous_id(username, course_key),
+                           email=f"{username}@example.com")
+            for username, name in settings.VIATIQUE_DEMO_ROSTER
+        ]

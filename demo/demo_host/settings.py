@@ -5,6 +5,7 @@
 - ``CELERY_BROKER_URL``: the broker; tasks run eagerly in the web process when unset.
 - ``DEBUG`` (default 1), ``SECRET_KEY``, ``VIATIQUE_VAR_DIR`` (default <repo>/var).
 """
+import json
 import os
 
 import dj_database_url
@@ -57,6 +58,10 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (REDIS_URL if
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_DEFAULT_QUEUE", "viatique-demo")
+# With a Redis broker, a task whose worker died is delivered again once this many seconds
+# have passed (Celery's default is one hour); tasks are idempotent, so a redelivery is harmless.
+if os.environ.get("CELERY_VISIBILITY_TIMEOUT"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ["CELERY_VISIBILITY_TIMEOUT"])}
 
 INSTALLED_APPS = list(INSTALLED_APPS) + ["submissions", "viatique_xblock", "demo_host"]
 MIDDLEWARE = list(MIDDLEWARE)
@@ -90,7 +95,8 @@ EXCLUDED_XBLOCKS = {
 WORKBENCH = dict(WORKBENCH)
 # Several gunicorn workers load the scenarios; none may wipe what another stored.
 WORKBENCH["reset_state_on_restart"] = False
-WORKBENCH["services"] = dict(WORKBENCH.get("services", {}), user="demo_host.services.DemoUserService")
+WORKBENCH["services"] = dict(WORKBENCH.get("services", {}), user="demo_host.services.DemoUserService",
+                             viatique_roster="demo_host.services.DemoRosterService")
 
 LOGGING = {
     "version": 1,
@@ -113,4 +119,6 @@ VIATIQUE_DEMO_STAFF = [("instructor_1", "Marie Curie"), ("staff_1", "Paul Langev
 
 VIATIQUE = {
     "CELERY_QUEUE": os.environ.get("VIATIQUE_CELERY_QUEUE") or None,
+    # any other setting as JSON, e.g. VIATIQUE_SETTINGS='{"PAGES_PER_TASK": 20}'
+    **json.loads(os.environ.get("VIATIQUE_SETTINGS") or "{}"),
 }

@@ -313,11 +313,7 @@ def test_interrupted_upload_resumes_with_the_missing_chunks(page, chunked_host, 
     expect(page.locator("[data-region='copies-status']")).to_have_text("12 copies")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "handler bug: the default UPLOAD_CHUNK_BYTES (8 MiB) is over Django's DATA_UPLOAD_MAX_MEMORY_SIZE "
-    "(2.5 MiB), so upload_chunk's request.body raises RequestDataTooBig (HTTP 400) for any file over 2.5 MiB"))
-def test_default_chunk_size_is_accepted_by_the_server(page, fresh_demo_host, browser_errors):
-    browser_errors.allow_http(400, "/upload_chunk/")
+def test_a_file_over_djangos_body_limit_uploads_with_the_default_chunk_size(page, fresh_demo_host):
     data = plain_scan(pages=12, side=500)
     assert len(data) > 2.5 * 1024 * 1024, len(data)
     open_dashboard(page, fresh_demo_host)

@@ -19,8 +19,10 @@ import time
 import uuid
 from pathlib import Path
 
+import kombu.pools
 import pytest
 import redis
+from django.db import connection
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 DEMO_DIR = REPO_DIR / "demo"
@@ -196,3 +198,75 @@ def scratch():
     """A temporary folder removed at the end of the test (not kept like pytest's tmp_path)."""
     with scratch_dir("scratch") as path:
         yield path
+
+
+DB_SCHEMES = {"mysql": "mysql", "postgresql": "postgres"}
+
+
+def database_url():
+    """The URL of the test database pytest-django created (``connection`` now points to it)."""
+    db = connection.settings_dict
+    assert connection.vendor in DB_SCHEMES, "the worker needs a server database, not " + connection.vendor
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"{DB_SCHEMES[connection.vendor]}://{credentials}@{db['HOST']}:{db['PORT'] or ''}/{db['NAME']}"
+
+
+def reset_connections(app):
+    """Forget broker connections and the result backend, so the next use reads the new config."""
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
+
+
+class Worker:
+    """``celery -A demo_host worker`` on ``queue``, started and stopped (or killed) on demand.
+
+    It runs on the test database pytest-django created, this run's Redis cache and
+    files (inherited environment), and the given broker. ``env`` adds variables.
+    """
+
+    def __init__(self, broker, log_path, queue, node, concurrency=1, env=None):
+        self.broker = broker
+        self.log_path = log_path
+        self.queue = queue
+        self.node = node
+        self.concurrency = concurrency
+        self.extra_env = env or {}
+        self.process = None
+        self.log = None
+
+    def start(self):
+        if self.process is not None:
+            return
+        env = subprocess_env(
+            DATABASE_URL=database_url(),
+            CELERY_BROKER_URL=self.broker, CELERY_RESULT_BACKEND=self.broker,
+            CELERY_DEFAULT_QUEUE=self.queue, VIATIQUE_CELERY_QUEUE=self.queue, **self.extra_env,
+        )
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "celery", "-A", "demo_host", "worker", "-Q", self.queue, "-n", self.node,
+             "--concurrency", str(self.concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+            cwd=DEMO_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def stop(self):
+        if self.process is None:
+            return
+        stop_process_group(self.process)
+        self.log.close()
+        self.process = None
+
+    def kill(self):
+        """SIGKILL the worker and its pool at once, as a crash or an OOM kill would."""
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.log.close()
+        self.process = None
+
+    def output(self):
+        return Path(self.log_path).read_text(errors="replace")

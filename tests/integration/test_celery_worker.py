@@ -6,12 +6,9 @@ which only the worker started here consumes.
 """
 import io
 import json
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
-import kombu.pools
 import pytest
 import redis
 from django.conf import settings
@@ -25,66 +22,13 @@ from viatique_xblock import conf, storage
 from viatique_xblock.workers import dispatch
 from viatique_xblock.workers.health import health_report
 
-from .conftest import (DEMO_DIR, PYTHON, REDIS_HOST, REDIS_PORT, RUN_TAG, redis_url, reserved_redis_db,
-                       scratch_dir, stop_process_group, subprocess_env)
+from .conftest import (REDIS_HOST, REDIS_PORT, RUN_TAG, Worker, redis_url, reserved_redis_db, reset_connections,
+                       scratch_dir)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 QUEUE = f"viatique-test-{RUN_TAG}"
 NODE = f"viatique-test-{RUN_TAG}@%h"
-DB_SCHEMES = {"mysql": "mysql", "postgresql": "postgres"}
-
-
-def database_url():
-    """The URL of the test database pytest-django created (``connection`` now points to it)."""
-    db = connection.settings_dict
-    assert connection.vendor in DB_SCHEMES, "the worker needs a server database, not " + connection.vendor
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"{DB_SCHEMES[connection.vendor]}://{credentials}@{db['HOST']}:{db['PORT'] or ''}/{db['NAME']}"
-
-
-def reset_connections(app):
-    """Forget broker connections and the result backend, so the next use reads the new config."""
-    kombu.pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-    app._backend_cache = None
-    app._local.__dict__.pop("backend", None)
-
-
-class Worker:
-    """``celery -A demo_host worker`` on ``QUEUE``, started and stopped on demand."""
-
-    def __init__(self, broker, log_path):
-        self.broker = broker
-        self.log_path = log_path
-        self.process = None
-        self.log = None
-
-    def start(self):
-        if self.process is not None:
-            return
-        env = subprocess_env(
-            DATABASE_URL=database_url(),
-            CELERY_BROKER_URL=self.broker, CELERY_RESULT_BACKEND=self.broker,
-            CELERY_DEFAULT_QUEUE=QUEUE, VIATIQUE_CELERY_QUEUE=QUEUE,
-        )
-        self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [PYTHON, "-m", "celery", "-A", "demo_host", "worker", "-Q", QUEUE, "-n", NODE,
-             "--concurrency", "1", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-            cwd=DEMO_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def stop(self):
-        if self.process is None:
-            return
-        stop_process_group(self.process)
-        self.log.close()
-        self.process = None
-
-    def output(self):
-        return Path(self.log_path).read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +47,7 @@ def worker(broker_db):
                     task_always_eager=False)
     reset_connections(app)
     with scratch_dir("celery") as log_dir:
-        handle = Worker(redis_url(broker_db), log_dir / "worker.log")
+        handle = Worker(redis_url(broker_db), log_dir / "worker.log", QUEUE, NODE)
         try:
             yield handle
         finally:

@@ -6,6 +6,9 @@ Public API:
   -> PageImage(data, mime, width, height)``: the image of page ``index`` upright after
   turning it clockwise by ``rotate`` (0, 90, 180 or 270, as :mod:`.decode` finds).
 - ``thumbnail(doc, index, width=180, rotate=0, quality=75) -> PageImage``.
+- ``thumbnail_from_image(data, width=180, quality=75) -> PageImage``: a thumbnail of a page
+  image already made (a JPEG or PNG), decoded at a reduced scale straight from the JPEG's
+  DCT coefficients (Pillow's draft mode): a few milliseconds, made when first asked for.
 - ``passthrough_jpeg(doc, index, max_pixels) -> PageImage | None``: the scanner's JPEG,
   byte for byte, when the page is exactly that one image (:func:`.pages.scanner_image`)
   with nothing to change: no /Rotate, grey or RGB, 8 bits, no mask or decode array, no
@@ -104,3 +107,20 @@ def thumbnail(doc, index, width=180, rotate=0, quality=75):
     page = doc.load_page(index)
     shown_width = page.rect.height if rotate in (90, 270) else page.rect.width
     return _render(page, width / shown_width, rotate, _is_gray(scanner_image(doc, index)), quality)
+
+
+def thumbnail_from_image(data, width=180, quality=75):
+    """A ``width``-pixel-wide JPEG of a stored page image (see the module docstring)."""
+    import io
+
+    from PIL import Image  # noqa: PLC0415 - a dependency of the package; imported where used
+
+    with Image.open(io.BytesIO(data)) as image:
+        height = max(1, round(image.height * width / image.width))
+        if image.format == "JPEG":
+            image.draft(image.mode if image.mode in ("L", "RGB") else "RGB", (width, height))
+        small = image.convert("L" if image.mode in ("L", "1", "LA") else "RGB")
+        small.thumbnail((width, height))
+        out = io.BytesIO()
+        small.save(out, "JPEG", quality=quality)
+    return PageImage(out.getvalue(), JPEG, small.width, small.height)

@@ -1,0 +1,114 @@
+"""The scan pipeline on a real Celery worker: an upload becomes copies, and a worker killed in
+the middle of a batch leaves, once a worker runs again, every page once and every copy once."""
+import hashlib
+import time
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from tests.harness import make_block
+from viatique_xblock import printing, scans, uploads
+from viatique_xblock.compat import current_user
+from viatique_xblock.models import Copy, Page, ScanBatch
+from viatique_xblock.pdf import synthetic
+from viatique_xblock.states import BatchState, UploadState
+
+from .conftest import RUN_TAG, Worker, redis_url, reserved_redis_db, reset_connections, scratch_dir
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+QUEUE = f"viatique-pipeline-{RUN_TAG}"
+NODE = f"viatique-pipeline-{RUN_TAG}@%h"
+PAGES_PER_TASK = 8
+VISIBILITY_TIMEOUT = 4  # seconds before Redis hands a dead worker's task to another worker
+
+
+@pytest.fixture(scope="module")
+def broker():
+    from viatique_xblock.workers.ingest import process_batch
+    app = process_batch.app
+    keys = ("broker_url", "result_backend", "task_always_eager", "broker_transport_options")
+    saved = {key: app.conf[key] for key in keys}
+    with reserved_redis_db() as db:
+        app.conf.update(broker_url=redis_url(db), result_backend=None, task_always_eager=False,
+                        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT})
+        reset_connections(app)
+        try:
+            yield redis_url(db)
+        finally:
+            app.conf.update(saved)
+            reset_connections(app)
+
+
+@pytest.fixture
+def worker(broker):
+    with scratch_dir("pipeline") as log_dir:
+        handle = Worker(broker, log_dir / "worker.log", QUEUE, NODE, env={
+            "CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT,
+            "VIATIQUE_SETTINGS": f'{{"PAGES_PER_TASK": {PAGES_PER_TASK}}}',
+        })
+        try:
+            yield handle
+        finally:
+            handle.stop()
+
+
+@pytest.fixture(autouse=True)
+def settings_for_the_web_side():
+    with override_settings(VIATIQUE={**settings.VIATIQUE, "CELERY_QUEUE": QUEUE, "PAGES_PER_TASK": PAGES_PER_TASK,
+                                     "UPLOAD_CHUNK_BYTES": 256 * 1024}):
+        yield
+
+
+def class_scan(exam, copies):
+    pdf, first = printing.print_booklets(exam, copies=copies, blank_pages=4)
+    return synthetic.scan(pdf, upside_down=(5,)), first
+
+
+def wait_for(condition, timeout, worker):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, worker.output()[-4000:]
+        time.sleep(0.05)
+
+
+def test_an_upload_is_assembled_validated_and_split_by_the_worker(worker):
+    exam = make_block().get_exam()
+    data, first = class_scan(exam, copies=6)
+    upload = uploads.start(exam, current_user(make_block()), "class.pdf", len(data))
+    for index in range(upload.chunk_count):
+        part = data[index * upload.chunk_bytes:(index + 1) * upload.chunk_bytes]
+        uploads.put_chunk(upload, index, part, hashlib.sha256(part).hexdigest())
+    uploads.finish(upload, hashlib.sha256(data).hexdigest())
+    worker.start()
+    wait_for(lambda: ScanBatch.objects.filter(exam=exam, state=BatchState.DONE).exists(), 60, worker)
+    upload.refresh_from_db()
+    assert upload.state == UploadState.ACCEPTED
+    assert Copy.objects.filter(exam=exam).count() == 6
+    assert sorted(Copy.objects.filter(exam=exam).values_list("booklet_number", flat=True)) == list(
+        range(first, first + 6))
+    assert Page.objects.filter(exam=exam, copy__isnull=True).count() == 0
+    upside_down = Page.objects.get(exam=exam, source_index=5)
+    assert upside_down.rotation == 180 and upside_down.position == 2
+
+
+def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_duplicates(worker):
+    exam = make_block().get_exam()
+    data, _first = class_scan(exam, copies=30)
+    info_path = scans.validate_bytes  # the same validation as an upload
+    info = info_path(data)
+    worker.start()
+    import io
+    batch = scans.create_batch(exam, "class.pdf", info.sha256, info, io.BytesIO(data))
+    wait_for(lambda: ScanBatch.objects.get(pk=batch.pk).pages_done > 0, 60, worker)
+    worker.kill()
+    batch.refresh_from_db()
+    assert batch.state == BatchState.PROCESSING and 0 < batch.pages_done < 120, "killed in the middle"
+    worker.start()
+    wait_for(lambda: ScanBatch.objects.get(pk=batch.pk).state == BatchState.DONE, 90, worker)
+    assert Page.objects.filter(batch=batch).count() == 120
+    assert Copy.objects.filter(exam=exam).count() == 30
+    for copy in Copy.objects.filter(exam=exam):
+        assert sorted(Page.objects.filter(copy=copy).values_list("position", flat=True)) == [1, 2, 3, 4]
+    assert Page.objects.filter(batch=batch, copy__isnull=True).count() == 0

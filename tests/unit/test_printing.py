@@ -1,0 +1,76 @@
+"""Printing booklets: numbers that never repeat, prenamed identities remembered, bad subjects refused."""
+import pymupdf
+import pytest
+
+from tests.harness import call, make_block
+from viatique_xblock import printing, scans
+from viatique_xblock.compat import Learner
+from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.models import AuditEvent, Booklet, Copy
+from viatique_xblock.pdf import qr
+
+pytestmark = pytest.mark.django_db
+
+
+def codes_of(pdf):
+    """The page codes printed on the booklets (their human-readable text), page by page."""
+    doc = pymupdf.open(stream=pdf, filetype="pdf")
+    return [page.get_text() for page in doc]
+
+
+def test_anonymous_print_runs_take_consecutive_numbers_that_never_repeat():
+    exam = make_block().get_exam()
+    pdf, first = printing.print_booklets(exam, copies=3, blank_pages=2)
+    assert first == 1 and pymupdf.open(stream=pdf, filetype="pdf").page_count == 6
+    text = codes_of(pdf)
+    assert qr.short(scans.exam_ref(exam), 3, 2) in text[5]
+    _pdf, second = printing.print_booklets(exam, copies=2, blank_pages=2)
+    assert second == 4
+    assert sorted(Booklet.objects.filter(exam=exam).values_list("number", flat=True)) == [1, 2, 3, 4, 5]
+    assert AuditEvent.objects.filter(exam=exam, action="booklets.printed").count() == 2
+
+
+def test_numbers_continue_after_copies_that_already_exist():
+    exam = make_block().get_exam()
+    Copy.objects.create(exam=exam, anonymous_code="AAAAA", booklet_number=40)
+    _pdf, first = printing.print_booklets(exam, copies=1, blank_pages=1)
+    assert first == 41
+
+
+def test_prenamed_booklets_remember_their_learner_and_print_the_name():
+    exam = make_block().get_exam()
+    learners = [Learner("learner_1", "Chloé Dubois", "anon-1"), Learner("learner_2", "Léo Martin", "anon-2")]
+    pdf, first = printing.print_booklets(exam, blank_pages=2, learners=learners)
+    assert "Chloé Dubois" in codes_of(pdf)[0] and "Léo Martin" in codes_of(pdf)[2]
+    assert printing.prenamed_identity(exam, first + 1).learner_username == "learner_2"
+    assert printing.prenamed_identity(exam, 99) is None
+
+
+def test_an_encrypted_subject_and_bad_counts_are_refused():
+    exam = make_block().get_exam()
+    doc = pymupdf.open()
+    doc.new_page()
+    locked = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="o", user_pw="u")
+    with pytest.raises(ViatiqueError) as caught:
+        printing.print_booklets(exam, copies=2, subject=locked)
+    assert caught.value.code == "pdf_encrypted"
+    with pytest.raises(ViatiqueError) as caught:
+        printing.print_booklets(exam, copies=0)
+    assert caught.value.code == "invalid_request"
+    with pytest.raises(ViatiqueError):
+        printing.print_booklets(exam, learners=[])
+    assert not Booklet.objects.exists()
+
+
+def test_print_handler_is_for_instructors_and_returns_a_pdf_download():
+    from webob import Request
+    block = make_block()
+    request = Request.blank("/?copies=2&blank_pages=1", method="POST", body=b"")
+    response = block.handle("print_booklets", request)
+    assert response.status_code == 200
+    assert response.content_type == "application/pdf"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="booklets-1.pdf"'
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert pymupdf.open(stream=response.body, filetype="pdf").page_count == 2
+    status, body = call(make_block("staff_1", "staff"), "print_booklets")
+    assert status == 403 and body["error"] == "forbidden"

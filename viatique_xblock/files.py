@@ -1,0 +1,42 @@
+"""Streaming stored files to the browser after a permission check (never by public URL)."""
+import mimetypes
+
+from webob import Response
+
+from . import storage
+from .errors import NotFound
+from .i18n import N_
+from .jsonapi import NO_STORE
+
+
+def stored_file_response(name, download_name=None):
+    """A response streaming the stored file ``name``, private and not sniffable."""
+    store = storage.get_storage()
+    if not name or not store.exists(name):
+        raise NotFound(N_("This file does not exist."))
+    handle = store.open(name, "rb")
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    response = Response(content_type=content_type, app_iter=_chunks(handle))
+    response.content_length = store.size(name)
+    for header, value in NO_STORE.items():
+        response.headers[header] = value
+    if download_name:
+        response.content_disposition = f'attachment; filename="{download_name}"'
+    return response
+
+
+def _chunks(handle, size=256 * 1024):
+    try:
+        for block in iter(lambda: handle.read(size), b""):
+            yield block
+    finally:
+        handle.close()
+
+
+def bytes_response(data, content_type, download_name):
+    """A download of bytes made on the fly (booklets), private and not sniffable."""
+    response = Response(body=data, content_type=content_type)
+    for header, value in NO_STORE.items():
+        response.headers[header] = value
+    response.content_disposition = f'attachment; filename="{download_name}"'
+    return response

@@ -1,0 +1,42 @@
+"""Print QR-stamped booklets for a block's exam (the dashboard's code path)."""
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from viatique_xblock import api, printing
+from viatique_xblock.compat import Learner
+from viatique_xblock.errors import ViatiqueError
+
+
+class Command(BaseCommand):
+    help = "Write the printable booklets of an exam to OUT.pdf (anonymous, or prenamed from a roster)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("out")
+        parser.add_argument("--block", required=True, help="usage id of the Viatique block")
+        parser.add_argument("--copies", type=int, help="number of anonymous booklets")
+        parser.add_argument("--subject", help="the blank exam PDF (else blank pages)")
+        parser.add_argument("--blank-pages", type=int, help="pages of a booklet without a subject")
+        parser.add_argument("--prenamed", help="JSON file: [{\"username\", \"name\", \"anonymous_id\"}, ...]")
+
+    def handle(self, *args, **options):
+        exam = api.exam_for_usage(options["block"])
+        learners = None
+        if options["prenamed"]:
+            with open(options["prenamed"], encoding="utf-8") as handle:
+                learners = [Learner(username=row["username"], name=row.get("name") or row["username"],
+                                    anonymous_id=row["anonymous_id"]) for row in json.load(handle)]
+        subject = None
+        if options["subject"]:
+            with open(options["subject"], "rb") as handle:
+                subject = handle.read()
+        try:
+            pdf, first = printing.print_booklets(exam, copies=options["copies"], subject=subject,
+                                                 blank_pages=options["blank_pages"], learners=learners)
+        except ViatiqueError as error:
+            raise CommandError(f"{error.code}: {error.message}") from error
+        with open(options["out"], "wb") as handle:
+            handle.write(pdf)
+        count = len(learners) if learners is not None else options["copies"]
+        self.stdout.write(json.dumps({"out": options["out"], "first": first, "last": first + count - 1,
+                                      "bytes": len(pdf)}))
