@@ -169,6 +169,9 @@ def process_range(batch_pk, start, stop, send=None):
                 width_pt=page.rect.width, height_pt=page.rect.height,
                 qr_payload=code.text if code else "", image_name=image_path, thumbnail_name="",
             ))
+    # MuPDF keeps decoded images in a cache of its own (256 MB by default): empty it between
+    # ranges so that a worker's memory stays flat over a 2,500-page scan
+    pdf_images.release_caches()
     # an upsert: a redelivered range rewrites its rows (MySQL names no conflict target)
     target = {"unique_fields": ["batch", "source_index"]} \
         if connection.features.supports_update_conflicts_with_target else {}

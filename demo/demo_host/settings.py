@@ -58,10 +58,11 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (REDIS_URL if
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_DEFAULT_QUEUE", "viatique-demo")
-# With a Redis broker, a task whose worker died is delivered again once this many seconds
-# have passed (Celery's default is one hour); tasks are idempotent, so a redelivery is harmless.
-if os.environ.get("CELERY_VISIBILITY_TIMEOUT"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ["CELERY_VISIBILITY_TIMEOUT"])}
+# With a Redis broker, a task whose worker died is delivered again once its visibility timeout
+# has passed (Celery's default is one hour, checked every 100 s); tasks are idempotent, so a
+# redelivery is harmless. JSON, e.g. '{"visibility_timeout": 600}'.
+if os.environ.get("CELERY_BROKER_TRANSPORT_OPTIONS"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(os.environ["CELERY_BROKER_TRANSPORT_OPTIONS"])
 
 INSTALLED_APPS = list(INSTALLED_APPS) + ["submissions", "viatique_xblock", "demo_host"]
 MIDDLEWARE = list(MIDDLEWARE)

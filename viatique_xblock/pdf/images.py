@@ -6,6 +6,7 @@ Public API:
   -> PageImage(data, mime, width, height)``: the image of page ``index`` upright after
   turning it clockwise by ``rotate`` (0, 90, 180 or 270, as :mod:`.decode` finds).
 - ``thumbnail(doc, index, width=180, rotate=0, quality=75) -> PageImage``.
+- ``release_caches()``: empty MuPDF's own cache (between ranges of pages, to keep memory flat).
 - ``thumbnail_from_image(data, width=180, quality=75) -> PageImage``: a thumbnail of a page
   image already made (a JPEG or PNG), decoded at a reduced scale straight from the JPEG's
   DCT coefficients (Pillow's draft mode): a few milliseconds, made when first asked for.
@@ -124,3 +125,8 @@ def thumbnail_from_image(data, width=180, quality=75):
         out = io.BytesIO()
         small.save(out, "JPEG", quality=quality)
     return PageImage(out.getvalue(), JPEG, small.width, small.height)
+
+
+def release_caches():
+    """Empty MuPDF's cache of decoded images and fonts (call between batches of pages)."""
+    pymupdf.TOOLS.store_shrink(100)
