@@ -25,7 +25,7 @@ from .errors import InvalidRequest, NotFound, ViatiqueError
 from .i18n import N_, gettext as _
 from .models import ScanBatch, UploadChunk, UploadSession
 from .pdf import errors as pdf_errors
-from .states import BatchState, UploadState
+from .states import UploadState
 
 MAX_NAME = 255
 

@@ -1,0 +1,244 @@
+"""The scan pipeline on the Django side, run in-process: splitting, anomalies, formats, handlers."""
+import io
+import json
+
+import pymupdf
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+from webob import Request
+
+from tests.harness import call, make_block
+from tests.unit.pdf import builders
+from viatique_xblock import anomalies, printing, scans, storage
+from viatique_xblock.compat import Learner, current_user
+from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.models import AuditEvent, Copy, Page, ScanBatch
+from viatique_xblock.pdf import synthetic
+from viatique_xblock.states import BatchState, Grading, Identity
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ingest(django_capture_on_commit_callbacks):
+    """Import a scan as ``viatique_import_scan --sync`` does (processing runs once the batch is committed)."""
+    def run(exam, data, name="scan.pdf", **options):
+        info = scans.validate_bytes(data)
+        with django_capture_on_commit_callbacks(execute=True):
+            batch = scans.create_batch(exam, name, info.sha256, info, io.BytesIO(data), send=scans.run_locally,
+                                       **options)
+        batch.refresh_from_db()
+        return batch
+    return run
+
+
+def pages_of(copy):
+    return list(Page.objects.filter(copy=copy).order_by("position").values_list("position", "rotation"))
+
+
+@pytest.fixture
+def exam():
+    return make_block().get_exam()
+
+
+def test_qr_scan_in_any_order_with_anomalies(exam, ingest):
+    pdf, first = printing.print_booklets(exam, copies=3, blank_pages=4)
+    # booklet 2's third page is missing, booklet 3's first page is scanned twice, one page upside down;
+    # the second file holds the end of booklet 3, scanned separately and out of order
+    part_one = synthetic.scan(pdf, order=[4, 5, 7, 0, 1, 2, 3, 8, 8], upside_down=(5,))
+    part_two = synthetic.scan(pdf, order=[11, 9, 10], seed=2)
+    ingest(exam, part_one, "part-one.pdf")
+    batch = ingest(exam, part_two, "part-two.pdf")
+    assert batch.state == BatchState.DONE
+    copies = {copy.booklet_number: copy for copy in Copy.objects.filter(exam=exam)}
+    assert sorted(copies) == [first, first + 1, first + 2]
+    assert [position for position, _ in pages_of(copies[first])] == [1, 2, 3, 4]
+    assert pages_of(copies[first + 1]) == [(1, 0), (2, 180), (4, 0)]
+    assert [position for position, _ in pages_of(copies[first + 2])] == [1, 2, 3, 4]
+    queue = anomalies.queue(exam)
+    assert [page["anomaly"] for page in queue["pages"]] == ["duplicate"]
+    assert queue["incomplete_copies"] == [{"id": copies[first + 1].pk, "code": copies[first + 1].anonymous_code,
+                                           "missing": [3]}]
+    assert ScanBatch.objects.filter(exam=exam, state=BatchState.DONE).count() == 2
+    assert AuditEvent.objects.filter(exam=exam, action="scan.processed").count() == 2
+
+
+def test_codes_of_another_exam_and_pages_without_code_are_anomalies(exam, ingest):
+    other = make_block(usage="block-v1:Viatique+T101+2026+type@viatique+block@other").get_exam()
+    ours, _first = printing.print_booklets(exam, copies=1, blank_pages=2)
+    theirs, _ = printing.print_booklets(other, copies=1, blank_pages=2)
+    blank = builders.image_pdf([builders.jpeg(text="")])
+    doc = pymupdf.open(stream=ours, filetype="pdf")
+    doc.insert_pdf(pymupdf.open(stream=theirs, filetype="pdf"), from_page=0, to_page=0)
+    doc.insert_pdf(pymupdf.open(stream=blank, filetype="pdf"))
+    ingest(exam, synthetic.scan(doc.tobytes()))
+    assert sorted(page["anomaly"] for page in anomalies.queue(exam)["pages"]) == ["no_code", "other_exam"]
+    assert Copy.objects.filter(exam=exam).count() == 1
+
+
+def test_prenamed_booklets_are_identified_without_a_human_step(exam, ingest):
+    learners = [Learner("learner_1", "Chloé Dubois", "anon-1"), Learner("learner_2", "Léo Martin", "anon-2")]
+    pdf, first = printing.print_booklets(exam, blank_pages=2, learners=learners)
+    ingest(exam, synthetic.scan(pdf))
+    copies = {copy.booklet_number: copy for copy in Copy.objects.filter(exam=exam)}
+    assert copies[first].identity_state == Identity.IDENTIFIED
+    assert (copies[first].learner_username, copies[first].learner_anonymous_id) == ("learner_1", "anon-1")
+    assert copies[first + 1].learner_name == "Léo Martin"
+    assert AuditEvent.objects.filter(exam=exam, action="copy.identified").count() == 2
+
+
+def test_scan_without_codes_is_cut_every_pages_per_copy_and_the_short_copy_is_reported(exam, ingest):
+    data = builders.image_pdf([builders.jpeg(text=f"page {n}") for n in range(10)])
+    ingest(exam, data)
+    copies = list(Copy.objects.filter(exam=exam).order_by("source_group"))
+    assert [len(pages_of(copy)) for copy in copies] == [4, 4, 2]
+    assert [entry["missing"] for entry in anomalies.queue(exam)["incomplete_copies"]] == [[3, 4]]
+    assert len({copy.anonymous_code for copy in copies}) == 3
+
+
+def test_import_option_pages_per_copy_and_one_file_per_learner(exam, ingest):
+    data = builders.image_pdf([builders.jpeg(text=f"page {n}") for n in range(6)])
+    ingest(exam, data, pages_per_copy=3)
+    assert sorted(len(pages_of(copy)) for copy in Copy.objects.filter(exam=exam)) == [3, 3]
+    single = builders.image_pdf([builders.jpeg(text=f"other {n}") for n in range(7)])
+    batch = ingest(exam, single, "learner.pdf", split_mode="per_file")
+    (copy,) = Copy.objects.filter(source_batch=batch)
+    assert [position for position, _ in pages_of(copy)] == list(range(1, 8))
+
+
+def test_processing_twice_creates_nothing_twice(exam, ingest):
+    pdf, _first = printing.print_booklets(exam, copies=2, blank_pages=2)
+    scanned = synthetic.scan(pdf)
+    batch = ingest(exam, scanned)
+    before = (Copy.objects.count(), Page.objects.count())
+    ScanBatch.objects.filter(pk=batch.pk).update(state=BatchState.PROCESSING)
+    scans.process_range(batch.pk, 0, 4, send=scans.run_locally)  # a redelivered task
+    assert (Copy.objects.count(), Page.objects.count()) == before
+    assert ingest(exam, scanned) == batch, "the same file is recognised"
+
+
+@pytest.mark.parametrize("kind", ["cmyk_jpeg", "jpeg2000", "ccitt", "one_bit", "rotated", "letter_and_a5"])
+def test_scanner_formats_import_with_page_images(exam, ingest, kind):
+    if kind == "cmyk_jpeg":
+        data = builders.image_pdf([builders.jpeg(colorspace=pymupdf.csCMYK)] * 4)
+    elif kind == "jpeg2000":
+        from PIL import Image
+        out = io.BytesIO()
+        Image.new("L", (400, 566), 230).save(out, "JPEG2000")
+        data = builders.image_pdf([out.getvalue()] * 4)
+    elif kind == "ccitt":
+        data = builders.ccitt_pdf()
+    elif kind == "one_bit":
+        pix = pymupdf.open(stream=builders.subject(1), filetype="pdf")[0].get_pixmap(dpi=100)
+        data = builders.one_bit_page_pdf(pix)
+    elif kind == "rotated":
+        data = builders.subject(pages=4, rotate=90)
+    else:
+        doc = pymupdf.open()
+        for width, height in ((612, 792), (420, 595), (612, 792), (420, 595)):
+            doc.new_page(width=width, height=height)
+        data = doc.tobytes()
+    ingest(exam, data)
+    pages = list(Page.objects.filter(exam=exam))
+    assert pages and all(page.copy_id for page in pages)
+    store = storage.get_storage()
+    for page in pages:
+        image = store.open(page.image_name).read()
+        assert pymupdf.Pixmap(image).width > 100
+
+
+def test_anomaly_fixes_are_checked_and_audited(exam, ingest):
+    pdf, first = printing.print_booklets(exam, copies=2, blank_pages=2)
+    ingest(exam, synthetic.scan(pdf, order=[0, 0, 1, 2]))
+    instructor = current_user(make_block())
+    duplicate = Page.objects.get(exam=exam, anomaly="duplicate")
+    second = Copy.objects.get(exam=exam, booklet_number=first + 1)
+    with pytest.raises(ViatiqueError) as caught:
+        anomalies.assign_page(exam, duplicate.pk, second.pk, 1, actor=instructor)
+    assert caught.value.code == "position_taken"
+    anomalies.assign_page(exam, duplicate.pk, second.pk, 2, actor=instructor)
+    assert pages_of(second) == [(1, 0), (2, 0)]
+    assert AuditEvent.objects.filter(action="page.assigned", actor="instructor_1").exists()
+    anomalies.discard_page(exam, duplicate.pk, actor=instructor)
+    assert Page.objects.get(pk=duplicate.pk).discarded and anomalies.queue(exam)["pages"] == []
+    Copy.objects.filter(pk=second.pk).update(grading_state=Grading.IN_PROGRESS)
+    page = Page.objects.filter(copy=second).first()
+    with pytest.raises(ViatiqueError) as caught:
+        anomalies.discard_page(exam, page.pk)
+    assert caught.value.code == "copy_locked"
+    other_exam = make_block(usage="block-v1:Viatique+T101+2026+type@viatique+block@x").get_exam()
+    with pytest.raises(ViatiqueError) as caught:
+        anomalies.discard_page(other_exam, page.pk)
+    assert caught.value.code == "not_found"
+
+
+def test_merging_two_partial_copies(exam, ingest):
+    data = builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(6)])
+    ingest(exam, data)  # 4 + 2 pages
+    full, short = Copy.objects.filter(exam=exam).order_by("source_group")
+    with pytest.raises(ViatiqueError) as caught:
+        anomalies.merge_copies(exam, short.pk, full.pk)
+    assert caught.value.code == "position_taken" and "1, 2" in caught.value.message
+    third = Copy.objects.create(exam=exam, anonymous_code="ZZZZZ")
+    merged = anomalies.merge_copies(exam, short.pk, third.pk)
+    assert merged == third and pages_of(third) == [(1, 0), (2, 0)]
+    assert not Copy.objects.filter(pk=short.pk).exists()
+    assert AuditEvent.objects.filter(action="copy.merged").exists()
+
+
+def test_page_images_and_thumbnails_are_served_privately_to_staff_only(exam, ingest):
+    data = builders.image_pdf([builders.baseline_jpeg(pymupdf.open(stream=builders.subject(1), filetype="pdf")[0]
+                                                       .get_pixmap(dpi=100))] * 4)
+    ingest(exam, data)
+    page = Page.objects.filter(exam=exam).first()
+    assert page.thumbnail_name == "", "thumbnails are made when first asked for"
+    block = make_block("staff_1", "staff")
+    response = block.handle("page_image", Request.blank("/"), f"{page.pk}")
+    assert response.status_code == 200 and response.content_type == "image/jpeg"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.body == storage.get_storage().open(page.image_name).read(), "the scanner's JPEG, untouched"
+    thumb = block.handle("page_image", Request.blank("/"), f"{page.pk}/thumb")
+    assert thumb.status_code == 200 and pymupdf.Pixmap(thumb.body).width == 180
+    page.refresh_from_db()
+    assert page.thumbnail_name
+    status, body = call(make_block("learner_1", "learner"), "page_image", method="GET", suffix=f"{page.pk}")
+    assert status == 403 and body["error"] == "forbidden"
+    other = make_block("staff_1", "staff", usage="block-v1:Viatique+T101+2026+type@viatique+block@x")
+    status, body = call(other, "page_image", method="GET", suffix=f"{page.pk}")
+    assert status == 404 and body["error"] == "not_found"
+
+
+def test_upload_chunk_reads_bodies_over_djangos_memory_limit():
+    block = make_block()
+    size = 3 * 1024 * 1024
+    status, started = call(block, "upload_start", {"file_name": "big.pdf", "size": size})
+    assert status == 200
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024, VIATIQUE={"UPLOAD_CHUNK_BYTES": size}):
+        status, started = call(block, "upload_start", {"file_name": "big.pdf", "size": size})
+        request = Request.blank("/", method="POST", body=b"x" * size)
+        response = block.handle("upload_chunk", request, f"{started['upload_id']}/0")
+    assert response.status_code == 200, response.body
+    assert json.loads(response.body)["received"] == [0]
+
+
+@pytest.mark.django_db(transaction=True)  # the command commits, as it does in a shell
+def test_operator_commands_share_the_upload_path(tmp_path, capsys):
+    out = tmp_path / "booklets.pdf"
+    call_command("viatique_print_booklets", str(out), "--block", "cmd-exam", "--copies", "2", "--blank-pages", "2")
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(synthetic.scan(out.read_bytes()))
+    call_command("viatique_check_pdf", str(scan), "--json")
+    checked = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert checked["ok"] is True and checked["pages"] == 4
+    call_command("viatique_import_scan", str(scan), "--block", "cmd-exam", "--sync")
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (summary["copies"], summary["pages"], summary["anomalies"]) == (2, 4, 0)
+    assert summary["states"] == ["done"] and summary["seconds"] >= 0
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"<html></html>")
+    with pytest.raises(SystemExit) as exited:
+        call_command("viatique_check_pdf", str(bad), "--json")
+    assert exited.value.code == 1
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["code"] == "not_a_pdf"
