@@ -21,7 +21,7 @@ class SchemeInUse(ViatiqueError):
     status = 409
 
 
-def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading):
+def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading, name_area_height=20):
     """Create or update the exam row of a block usage from the block's settings.
 
     Called when the block is saved and when it is rendered, so the row follows
@@ -34,6 +34,7 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
         "scheme": scheme or {},
         "pages_per_copy": pages_per_copy,
         "anonymous_grading": bool(anonymous_grading),
+        "name_area_height": int(name_area_height),
     }
     exam, created = Exam.objects.get_or_create(usage_key=usage_key, defaults=values)
     if not created:
@@ -104,7 +105,7 @@ def save_settings(block_values, usage_key, course_key, actor=None, publish=None,
     with transaction.atomic():
         exam = sync_exam(
             usage_key, course_key, values["display_name"], values["marking_scheme"],
-            values["pages_per_copy"], values["anonymous_grading"],
+            values["pages_per_copy"], values["anonymous_grading"], values["name_area_height"],
         )
         audit.record(exam, "settings.saved", actor=actor, publish=publish,
                      details={"questions": len(scheme_module.leaves(values["marking_scheme"]))})
@@ -139,6 +140,10 @@ def _float_in(raw, low, high):
     return value if low <= value <= high else None
 
 
+#: settings an older editor may not send, with the value they then keep
+OPTIONAL_SETTINGS = {"name_area_height": 20}
+
+
 def validate_settings(raw, previous_scheme=None):
     """Check every setting of the Studio editor; raise with all problems at once."""
     problems = []
@@ -153,9 +158,11 @@ def validate_settings(raw, previous_scheme=None):
         ("weight", _float_in, 0, 1000, N_("The weight must be a number from 0 to 1000.")),
         ("regrade_window_days", _int_in, 0, 365,
          N_("The regrade window must be a whole number of days from 0 (no regrades) to 365.")),
+        ("name_area_height", _int_in, 5, 60,
+         N_("The name area must be from 5 to 60 % of the cover page's height.")),
     ]
     for field, parse, low, high, message in checks:
-        value = parse(raw.get(field), low, high)
+        value = parse(raw.get(field, OPTIONAL_SETTINGS.get(field)), low, high)
         if value is None:
             problems.append({"path": field, "message": _(message)})
         values[field] = value

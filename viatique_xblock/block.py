@@ -9,11 +9,9 @@ from xblock.core import XBlock
 from xblock.fields import Boolean, Dict, Float, Integer, Scope, String
 from xblock.utils.resources import ResourceLoader
 
-from . import anomalies, api, compat, conf, files, i18n, permissions, printing, scans, scheme, uploads
-from .errors import NotFound
-from .i18n import N_
+from . import (anomalies, anonymity, api, compat, conf, dispatch_copies, files, i18n, identification, permissions,
+               printing, scans, scheme, uploads)
 from .jsonapi import api_handler
-from .models import Page
 from .i18n import gettext_lazy
 
 loader = ResourceLoader(__name__)
@@ -71,12 +69,20 @@ class ViatiqueXBlock(XBlock):
         scope=Scope.settings,
     )
 
+    name_area_height = Integer(
+        display_name=gettext_lazy("Name area (% of the cover's height)"),
+        help=gettext_lazy("Top part of the cover page where learners write their name: hidden from graders "
+                          "when grading is anonymous, shown at the identification desk."),
+        default=20,
+        scope=Scope.settings,
+    )
+
     has_score = True
     icon_class = "problem"
     #: static files are served from the package's static/ folder
     public_dir = "static"
     editable_fields = ("display_name", "marking_scheme", "pages_per_copy", "grade_scale", "weight",
-                       "anonymous_grading", "regrade_window_days")
+                       "anonymous_grading", "regrade_window_days", "name_area_height")
 
     # ----------------------------------------------------------------- scoring
 
@@ -90,7 +96,7 @@ class ViatiqueXBlock(XBlock):
         """The exam row of this usage, created or brought up to date with the settings."""
         return api.sync_exam(
             compat.usage_key(self), compat.course_key(self), self.display_name,
-            self.marking_scheme, self.pages_per_copy, self.anonymous_grading,
+            self.marking_scheme, self.pages_per_copy, self.anonymous_grading, self.name_area_height,
         )
 
     def _publish(self, name, data):
@@ -169,6 +175,7 @@ class ViatiqueXBlock(XBlock):
             "weight": self.weight,
             "anonymous_grading": self.anonymous_grading,
             "regrade_window_days": self.regrade_window_days,
+            "name_area_height": self.name_area_height,
         }
         return self._fragment(
             "studio.html", {"settings": settings},
@@ -272,13 +279,89 @@ class ViatiqueXBlock(XBlock):
 
     @api_handler(permission=permissions.staff, methods=("GET",))
     def page_image(self, request, user, data, suffix=""):
-        """A page image (suffix ``<page_id>``) or its thumbnail (``<page_id>/thumb``), for staff."""
+        """A page image (suffix ``<page_id>``) or its thumbnail (``<page_id>/thumb``), for staff.
+
+        Graders get only pages placed in copies, and, when grading is anonymous, the
+        cover with its name area painted over."""
         page_id, _, kind = suffix.partition("/")
-        try:
-            page = Page.objects.get(exam=self.get_exam(), pk=int(page_id))
-        except (Page.DoesNotExist, ValueError) as exc:
-            raise NotFound(N_("This page does not exist.")) from exc
-        return files.stored_file_response(scans.thumbnail_name(page) if kind == "thumb" else page.image_name)
+        exam = self.get_exam()
+        page = anonymity.page_for(exam, user, page_id)
+        return files.stored_file_response(anonymity.image_name(exam, user, page, thumbnail=kind == "thumb"))
+
+    # ------------------------------------------------------- identification (instructors)
+
+    def _learner(self, username):
+        return next((learner for learner in compat.roster(self) if learner.username == username), None)
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def roster_search(self, request, user, data, suffix=""):
+        """Enrolled learners best named by ``q`` (accents, case and word order ignored)."""
+        exam = self.get_exam()
+        return {"results": identification.search(compat.roster(self), data.get("q") or "",
+                                                  identification.matched_codes(exam)),
+                "progress": identification.progress(exam)}
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def name_area(self, request, user, data, suffix=""):
+        """The name area of a copy's cover (suffix: the copy id), as a JPEG."""
+        exam = self.get_exam()
+        copy = identification.get_copy(exam, suffix)
+        image = anonymity.name_crop(exam, copy)
+        return files.bytes_response(image.data, image.mime)
+
+    @api_handler(permission=permissions.instructor)
+    def identify(self, request, user, data, suffix=""):
+        """``{"copy_id", "username", "swap"}``: match a copy to an enrolled learner."""
+        exam = self.get_exam()
+        copy = identification.match(exam, data.get("copy_id"), self._learner(data.get("username")), actor=user,
+                                    swap=bool(data.get("swap")), **self._audit_context(request))
+        return {"copy": {"id": copy.pk, "code": copy.anonymous_code, "username": copy.learner_username,
+                         "name": copy.learner_name}, "progress": identification.progress(exam)}
+
+    @api_handler(permission=permissions.instructor)
+    def unidentify(self, request, user, data, suffix=""):
+        """``{"copy_id"}``: undo a match (until results are released)."""
+        exam = self.get_exam()
+        identification.unmatch(exam, data.get("copy_id"), actor=user, **self._audit_context(request))
+        return {"progress": identification.progress(exam)}
+
+    @api_handler(permission=permissions.instructor)
+    def reveal_identity(self, request, user, data, suffix=""):
+        """``{"copy_id"}``: who wrote an anonymous copy (audited)."""
+        return identification.reveal(self.get_exam(), data.get("copy_id"), actor=user,
+                                     **self._audit_context(request))
+
+    # --------------------------------------------------------------- dispatch (instructors)
+
+    def _staff_usernames(self):
+        return [username for username, _name in compat.course_staff(self)]
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def graders(self, request, user, data, suffix=""):
+        """Course staff who may grade, with the number of copies each has in this exam."""
+        staff = compat.course_staff(self)
+        load = dispatch_copies.load(self.get_exam(), [username for username, _ in staff])
+        return {"graders": [{"username": username, "name": name, "copies": load[username]}
+                            for username, name in staff]}
+
+    @api_handler(permission=permissions.instructor)
+    def dispatch(self, request, user, data, suffix=""):
+        """``{"graders": [usernames]}``: deal the unassigned copies nobody started, balanced."""
+        return dispatch_copies.deal(self.get_exam(), data.get("graders"), self._staff_usernames(), actor=user,
+                                    **self._audit_context(request))
+
+    @api_handler(permission=permissions.instructor)
+    def assign_copy(self, request, user, data, suffix=""):
+        """``{"copy_id", "grader"}``: give one copy to a grader ("" for nobody)."""
+        copy = dispatch_copies.assign(self.get_exam(), data.get("copy_id"), data.get("grader") or "",
+                                      self._staff_usernames(), actor=user, **self._audit_context(request))
+        return {"copy": {"id": copy.pk, "grader": copy.grader}}
+
+    @api_handler(permission=permissions.instructor)
+    def rebalance(self, request, user, data, suffix=""):
+        """``{"graders": [usernames]}``: even out copies nobody started."""
+        return dispatch_copies.rebalance(self.get_exam(), data.get("graders"), self._staff_usernames(),
+                                         actor=user, **self._audit_context(request))
 
     # --------------------------------------------------------------- workbench
 

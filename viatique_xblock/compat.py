@@ -98,6 +98,20 @@ def roster(block):
     return sorted(learners, key=lambda learner: (learner.name.casefold(), learner.username))
 
 
+def course_staff(block):
+    """The course's staff and instructors who may grade: ``[(username, full name), ...]``."""
+    service = block.runtime.service(block, ROSTER_SERVICE)
+    if service is not None:
+        return service.staff(course_key(block))
+    from common.djangoapps.student.roles import CourseInstructorRole, CourseStaffRole
+    from opaque_keys.edx.keys import CourseKey
+
+    course = CourseKey.from_string(course_key(block))
+    users = {user.username: user for role in (CourseInstructorRole, CourseStaffRole)
+             for user in role(course).users_with_role()}
+    return sorted(((name, user.get_full_name() or name) for name, user in users.items()), key=lambda pair: pair[0])
+
+
 def _lms_roster(key):
     from common.djangoapps.student.models import CourseEnrollment, anonymous_id_for_user
     from opaque_keys.edx.keys import CourseKey

@@ -27,6 +27,7 @@ SETTINGS = {
     ),
     "PAGE_IMAGE_DPI": (150, "Resolution of the page images shown to graders when a page must be rendered."),
     "THUMBNAIL_WIDTH": (180, "Width in pixels of page thumbnails."),
+    "NAME_CROP_WIDTH": (600, "Width in pixels of the name area shown at the identification desk."),
     "PAGES_PER_TASK": (
         100,
         "Pages processed by one Celery task; a large scan is spread over several tasks (and workers).",

@@ -1,16 +1,34 @@
-"""Sample copies for the demo host and the browser tests: every dashboard state, no scans.
+"""The demo exam's class scan, made and imported by the real pipeline (demo host and browser tests).
 
-Used by ``manage.py viatique_demo_seed``. It writes rows directly, as an import of
-already-graded work would; it is not reachable from any handler.
+Used by ``manage.py viatique_demo_seed``; not reachable from any handler. :func:`seed`:
+
+1. prints one prenamed booklet per learner given (booklets 1, 2, ...) and ``anonymous``
+   anonymous booklets after them (:func:`viatique_xblock.printing.print_booklets`);
+2. "fills them in" with pupils' handwriting-like marks, and writes a name by hand on the
+   cover of each anonymous booklet (:func:`viatique_xblock.pdf.synthetic.fill_in`);
+3. scans them as one class scan with noise and slight skew, where the scanner got a few
+   sheets wrong (:data:`UPSIDE_DOWN`, :data:`DUPLICATED`, :data:`MISSING`, :data:`SWAPPED`);
+4. imports the scan through the upload's own path (validation, batch, processing and
+   assembly, run in this process): prenamed copies are identified from their booklets,
+   the duplicated page waits in the anomaly queue and the copy missing a page is listed;
+5. gives a few copies grading states (:data:`PLAN`): graded with points on every question,
+   in progress, assigned to graders. These rows are written directly, as an import of
+   already-graded work would be.
+
+A second call changes nothing: the exam already has a scan batch.
 """
+import io
+import re
 from decimal import Decimal
 
+import pymupdf
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit, scheme as scheme_module
-from .models import Copy, QuestionPoints
-from .states import Grading, Identity
+from . import audit, printing, scans, scheme as scheme_module
+from .models import Copy, QuestionPoints, ScanBatch
+from .pdf import synthetic
+from .states import BatchState, Grading
 
 DEMO_SCHEME = {
     "questions": [
@@ -33,19 +51,36 @@ DEMO_SETTINGS = {
     "marking_scheme": DEMO_SCHEME,
 }
 
-#: (grading state, identified, grader, fraction of the maximum given)
+SCAN_NAME = "demo-class-scan.pdf"
+UPLOADED_BY = "demo"
+ANONYMOUS_BOOKLETS = 2
+RANDOM_SEED = 2024
+SKEW = 1.5  # degrees, at most, either way
+
+# What the scanner got wrong, as (booklet in print order, 0-based; page, 1-based):
+#: the cover of the 5th booklet went through upside down (the pipeline turns it upright)
+UPSIDE_DOWN = (4, 1)
+#: page 2 of the 6th booklet went through twice (the second one waits in the anomaly queue)
+DUPLICATED = (5, 2)
+#: page 3 of the 7th booklet never reached the scanner (its copy is listed as missing it)
+MISSING = (6, 3)
+#: pages 2 and 3 of the 8th booklet were scanned in the wrong order (put back in order)
+SWAPPED = (7, (2, 3))
+
+#: grading states of the copies of the prenamed booklets, by learner position in the list:
+#: (grading state, grader, fraction of each question's maximum given)
 PLAN = [
-    (Grading.GRADED, True, "staff_1", Decimal("0.8")),
-    (Grading.GRADED, True, "staff_2", Decimal("0.55")),
-    (Grading.GRADED, True, "staff_1", Decimal("0.35")),
-    (Grading.IN_PROGRESS, True, "staff_2", None),
-    (Grading.READY, True, "staff_1", None),
-    (Grading.READY, True, "staff_2", None),
-    (Grading.READY, True, "", None),
-    (Grading.READY, True, "", None),
-    (Grading.READY, False, "", None),
-    (Grading.READY, False, "", None),
+    (Grading.GRADED, "staff_1", Decimal("0.8")),
+    (Grading.GRADED, "staff_2", Decimal("0.55")),
+    (Grading.GRADED, "staff_1", Decimal("0.35")),
+    (Grading.IN_PROGRESS, "staff_2", None),
+    (Grading.READY, "staff_1", None),
+    (Grading.READY, "staff_2", None),
 ]
+GENERAL_COMMENT = "Travail sérieux ; soignez la rédaction."
+
+#: the fake copies that earlier versions of this module wrote (codes C001...; no page)
+OLD_FAKE_CODE = re.compile(r"^C\d{3}$")
 
 
 def _points(leaf, fraction):
@@ -64,29 +99,84 @@ def configure(block):
     return True
 
 
-def seed(exam, roster, anonymous_id_of):
-    """Create the demo copies of ``exam`` once; a second call changes nothing.
+def scan_order(booklets, pages):
+    """The source page indexes the scanner saw, in order (see the faults above)."""
+    order = []
+    for booklet in range(booklets):
+        sequence = list(range(1, pages + 1))
+        if booklet == SWAPPED[0]:
+            first, second = (sequence.index(page) for page in SWAPPED[1])
+            sequence[first], sequence[second] = sequence[second], sequence[first]
+        for page in sequence:
+            if (booklet, page) == MISSING:
+                continue
+            order.append(booklet * pages + page - 1)
+            if (booklet, page) == DUPLICATED:
+                order.append(booklet * pages + page - 1)
+    return order
 
-    ``roster`` is ``[(username, full name), ...]``; ``anonymous_id_of(username)``
-    gives the learner's anonymous id as the user service does.
+
+def class_scan(printed, names, pages, seed=RANDOM_SEED):
+    """The scanner-style PDF of the printed booklets once filled in by the class.
+
+    ``printed`` are the booklets' PDFs (bytes) in print order; ``names`` maps the
+    0-based index of a booklet to the name its pupil wrote on its cover.
     """
-    if Copy.objects.filter(exam=exam).exists():
-        return 0
-    leaves = scheme_module.leaves(exam.scheme)
+    booklets = pymupdf.open()
+    for pdf in printed:
+        with pymupdf.open(stream=pdf, filetype="pdf") as part:
+            booklets.insert_pdf(part)
+    count = booklets.page_count // pages
+    filled = synthetic.fill_in(booklets.tobytes(), seed=seed, pages_per_booklet=pages,
+                               names={booklet * pages: name for booklet, name in names.items()})
+    turned = UPSIDE_DOWN[0] * pages + UPSIDE_DOWN[1] - 1
+    return synthetic.scan(filled, skew=SKEW, upside_down=(turned,), order=scan_order(count, pages), seed=seed)
+
+
+def _drop_old_fake_copies(exam):
+    """Remove the page-less sample copies an earlier demo seed wrote (no real code has a 0)."""
+    fake = [copy.pk for copy in Copy.objects.filter(exam=exam, pages__isnull=True).only("pk", "anonymous_code")
+            if OLD_FAKE_CODE.match(copy.anonymous_code)]
+    Copy.objects.filter(pk__in=fake).delete()
+    return len(fake)
+
+
+def seed(exam, learners, anonymous_names=(), anonymous=ANONYMOUS_BOOKLETS):
+    """Print, fill in, scan and import the demo class scan of ``exam`` once; see the module docstring.
+
+    ``learners`` (:class:`~viatique_xblock.compat.Learner`, in booklet order) get the
+    prenamed booklets; ``anonymous_names`` are written by hand on the covers of the
+    anonymous booklets. Returns the new :class:`~.models.ScanBatch`, or None when the
+    exam already had a scan.
+    """
+    if ScanBatch.objects.filter(exam=exam).exists():
+        return None
+    pages = exam.pages_per_copy
     with transaction.atomic():
-        for number, (state, identified, grader, fraction) in enumerate(PLAN, start=1):
-            username, name = roster[number - 1] if identified else ("", "")
-            copy = Copy.objects.create(
-                exam=exam,
-                anonymous_code=f"C{number:03d}",
-                booklet_number=number,
-                identity_state=Identity.IDENTIFIED if identified else Identity.UNIDENTIFIED,
-                learner_anonymous_id=anonymous_id_of(username) if identified else None,
-                learner_username=username,
-                learner_name=name,
-                grading_state=state,
-                grader=grader,
-            )
+        _drop_old_fake_copies(exam)
+        prenamed, _first = printing.print_booklets(exam, blank_pages=pages, learners=list(learners))
+        unnamed, _first = printing.print_booklets(exam, blank_pages=pages, copies=anonymous)
+        names = {len(learners) + index: name for index, name in enumerate(anonymous_names[:anonymous])}
+        data = class_scan([prenamed, unnamed], names, pages)
+        info = scans.validate_bytes(data)
+        # processed here, as soon as this transaction commits (the upload's own path)
+        batch = scans.create_batch(exam, SCAN_NAME, info.sha256, info, io.BytesIO(data),
+                                   uploaded_by=UPLOADED_BY, send=scans.run_locally)
+    batch.refresh_from_db()
+    if batch.state != BatchState.DONE:
+        raise RuntimeError(f"The demo scan was not processed: {batch.state} {batch.error_code}")
+    grade(exam, learners)
+    return batch
+
+
+def grade(exam, learners):
+    """Give the copies of the first learners the grading states of :data:`PLAN`."""
+    leaves = scheme_module.leaves(exam.scheme)
+    graded = 0
+    with transaction.atomic():
+        for learner, (state, grader, fraction) in zip(learners, PLAN):
+            copy = Copy.objects.get(exam=exam, learner_anonymous_id=learner.anonymous_id)
+            copy.grading_state, copy.grader = state, grader
             if fraction is not None:
                 points = [
                     QuestionPoints(copy=copy, question_id=leaf["id"], points=_points(leaf, fraction), grader=grader)
@@ -94,8 +184,9 @@ def seed(exam, roster, anonymous_id_of):
                 ]
                 QuestionPoints.objects.bulk_create(points)
                 copy.total_points = sum(p.points for p in points)
-                copy.general_comment = "Travail sérieux ; soignez la rédaction."
+                copy.general_comment = GENERAL_COMMENT
                 copy.finalized_at = copy.graded_at = timezone.now()
-                copy.save()
-        audit.record(exam, "demo.seeded", details={"copies": len(PLAN)})
-    return len(PLAN)
+                graded += 1
+            copy.save()
+        audit.record(exam, "demo.seeded", details={"batch_file": SCAN_NAME, "graded": graded,
+                                                   "assigned": len(PLAN[:len(learners)])})

@@ -18,11 +18,7 @@ def stored_file_response(name, download_name=None):
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     response = Response(content_type=content_type, app_iter=_chunks(handle))
     response.content_length = store.size(name)
-    for header, value in NO_STORE.items():
-        response.headers[header] = value
-    if download_name:
-        response.content_disposition = f'attachment; filename="{download_name}"'
-    return response
+    return _private(response, download_name)
 
 
 def _chunks(handle, size=256 * 1024):
@@ -33,10 +29,14 @@ def _chunks(handle, size=256 * 1024):
         handle.close()
 
 
-def bytes_response(data, content_type, download_name):
-    """A download of bytes made on the fly (booklets), private and not sniffable."""
-    response = Response(body=data, content_type=content_type)
+def bytes_response(data, content_type, download_name=None):
+    """Bytes made on the fly (booklets, a name crop), private and not sniffable."""
+    return _private(Response(body=data, content_type=content_type), download_name)
+
+
+def _private(response, download_name):
     for header, value in NO_STORE.items():
         response.headers[header] = value
-    response.content_disposition = f'attachment; filename="{download_name}"'
+    if download_name:
+        response.content_disposition = f'attachment; filename="{download_name}"'
     return response

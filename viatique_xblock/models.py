@@ -25,12 +25,20 @@ class Exam(models.Model):
     scheme = models.JSONField(default=dict, blank=True)
     pages_per_copy = models.PositiveIntegerField(default=4)
     anonymous_grading = models.BooleanField(default=True)
+    #: height of the cover's top band holding the learner's name, in % of the page:
+    #: masked in the images graders get, shown alone at the identification desk
+    name_area_height = models.PositiveSmallIntegerField(default=20)
     released_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
         return f"{self.title or 'Exam'} ({self.usage_key})"
+
+    @property
+    def name_area(self):
+        """The name area of a cover page, normalised ``(x0, y0, x1, y1)``."""
+        return (0.0, 0.0, 1.0, self.name_area_height / 100)
 
 
 class ScanBatch(models.Model):

@@ -189,23 +189,33 @@ def process_range(batch_pk, start, stop, send=None):
     return len(rows)
 
 
-def thumbnail_name(page):
+def put_page_file(page, kind, image):
+    """Store a derived image of a page (thumbnail, masked cover) next to its page image."""
+    batch = ScanBatch(pk=page.batch_id, exam_id=page.exam_id)
+    return _put(storage.get_storage(), image_name(batch, page.source_index, kind, _extension(image.mime)), image.data)
+
+
+def thumbnail_name(page, source=None, kind="thumb"):
     """The stored thumbnail of a page, made from its page image the first time it is asked for.
 
     Thumbnails are not made during ingestion: most are never looked at, and making
-    one costs as much as the rest of a page's processing.
+    one costs as much as the rest of a page's processing. ``source`` and ``kind``
+    make the thumbnail of another image of the page (the masked cover), not recorded.
     """
-    if page.thumbnail_name:
+    if source is None and page.thumbnail_name:
         return page.thumbnail_name
     from .pdf import images as pdf_images
 
     store = storage.get_storage()
-    with store.open(page.image_name, "rb") as handle:
+    name = image_name(ScanBatch(pk=page.batch_id, exam_id=page.exam_id), page.source_index, kind, "jpg")
+    if source is not None and store.exists(name):
+        return name
+    with store.open(source or page.image_name, "rb") as handle:
         thumb = pdf_images.thumbnail_from_image(handle.read(), width=conf.get("THUMBNAIL_WIDTH"))
-    batch = ScanBatch(pk=page.batch_id, exam_id=page.exam_id)
-    name = _put(store, image_name(batch, page.source_index, "thumb", _extension(thumb.mime)), thumb.data)
-    Page.objects.filter(pk=page.pk).update(thumbnail_name=name)
-    page.thumbnail_name = name
+    name = put_page_file(page, kind, thumb)
+    if source is None:
+        Page.objects.filter(pk=page.pk).update(thumbnail_name=name)
+        page.thumbnail_name = name
     return name
 
 

@@ -6,6 +6,10 @@ Public API:
   -> PageImage(data, mime, width, height)``: the image of page ``index`` upright after
   turning it clockwise by ``rotate`` (0, 90, 180 or 270, as :mod:`.decode` finds).
 - ``thumbnail(doc, index, width=180, rotate=0, quality=75) -> PageImage``.
+- ``mask_area(data, area, quality=85) -> PageImage``: the image with the normalised
+  ``area`` ``(x0, y0, x1, y1)`` painted over (the name on an anonymous copy's cover).
+- ``crop_area(data, area, width=600, quality=85) -> PageImage``: only that area, scaled to
+  ``width`` (the identification desk's view of the name).
 - ``release_caches()``: empty MuPDF's own cache (between ranges of pages, to keep memory flat).
 - ``thumbnail_from_image(data, width=180, quality=75) -> PageImage``: a thumbnail of a page
   image already made (a JPEG or PNG), decoded at a reduced scale straight from the JPEG's
@@ -130,3 +134,39 @@ def thumbnail_from_image(data, width=180, quality=75):
 def release_caches():
     """Empty MuPDF's cache of decoded images and fonts (call between batches of pages)."""
     pymupdf.TOOLS.store_shrink(100)
+
+
+def _pixel_box(image, area):
+    x0, y0, x1, y1 = (min(1.0, max(0.0, float(value))) for value in area)
+    return (int(x0 * image.width), int(y0 * image.height),
+            max(int(x0 * image.width) + 1, round(x1 * image.width)),
+            max(int(y0 * image.height) + 1, round(y1 * image.height)))
+
+
+def mask_area(data, area, quality=85):
+    """The page image with ``area`` painted over in grey (nothing under it can be recovered)."""
+    import io
+
+    from PIL import Image, ImageDraw  # noqa: PLC0415
+
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("L" if image.mode in ("L", "1", "LA") else "RGB")
+        ImageDraw.Draw(image).rectangle(_pixel_box(image, area), fill=128 if image.mode == "L" else (128, 128, 128))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality)
+    return PageImage(out.getvalue(), JPEG, image.width, image.height)
+
+
+def crop_area(data, area, width=600, quality=85):
+    """Only ``area`` of the page image, ``width`` pixels wide at most."""
+    import io
+
+    from PIL import Image  # noqa: PLC0415
+
+    with Image.open(io.BytesIO(data)) as image:
+        part = image.convert("L" if image.mode in ("L", "1", "LA") else "RGB").crop(_pixel_box(image, area))
+        if part.width > width:
+            part = part.resize((width, max(1, round(part.height * width / part.width))))
+        out = io.BytesIO()
+        part.save(out, "JPEG", quality=quality)
+    return PageImage(out.getvalue(), JPEG, part.width, part.height)

@@ -22,7 +22,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   }
 
   function fillFields() {
-    ['display_name', 'pages_per_copy', 'grade_scale', 'weight', 'regrade_window_days'].forEach(function (name) {
+    ['display_name', 'pages_per_copy', 'grade_scale', 'weight', 'regrade_window_days', 'name_area_height'].forEach(function (name) {
       form.elements[name].value = settings[name];
     });
     form.elements.anonymous_grading.checked = !!settings.anonymous_grading;
@@ -165,6 +165,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
       grade_scale: form.elements.grade_scale.value,
       weight: form.elements.weight.value,
       regrade_window_days: form.elements.regrade_window_days.value,
+      name_area_height: form.elements.name_area_height.value,
       anonymous_grading: form.elements.anonymous_grading.checked,
       marking_scheme: scheme
     };

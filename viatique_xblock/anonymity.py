@@ -1,0 +1,68 @@
+"""What a grader may see of a copy: never the learner's identity when grading is anonymous.
+
+Names and usernames are left out of grader responses by :mod:`.api`; this module
+covers the pixels: the cover page's name area is painted over in the images a
+grader receives (made once, when first asked for), while instructors and the
+learner get the original.
+"""
+from django.db.models import Q
+
+from . import conf, scans, storage
+from .errors import NotFound
+from .i18n import N_
+from .models import Page
+
+
+def hides_identity(exam, viewer):
+    """True when ``viewer`` must not learn who wrote the copies of ``exam``."""
+    return exam.anonymous_grading and not viewer.is_instructor
+
+
+def page_for(exam, viewer, page_id):
+    """A page the viewer may see: instructors any page of the exam; graders only pages placed in copies."""
+    queryset = Page.objects.filter(exam=exam)
+    if not viewer.is_instructor:
+        queryset = queryset.filter(Q(copy__isnull=False))
+    try:
+        return queryset.get(pk=int(page_id))
+    except (Page.DoesNotExist, TypeError, ValueError) as exc:
+        raise NotFound(N_("This page does not exist.")) from exc
+
+
+def _is_cover(page):
+    return page.copy_id is not None and page.position == 1
+
+
+def masked_image_name(exam, page):
+    """The cover image with its name area painted over, made the first time it is asked for."""
+    if page.masked_image_name:
+        return page.masked_image_name
+    from .pdf import images as pdf_images
+
+    store = storage.get_storage()
+    with store.open(page.image_name, "rb") as handle:
+        masked = pdf_images.mask_area(handle.read(), exam.name_area)
+    name = scans.put_page_file(page, "masked", masked)
+    Page.objects.filter(pk=page.pk).update(masked_image_name=name)
+    page.masked_image_name = name
+    return name
+
+
+def image_name(exam, viewer, page, thumbnail=False):
+    """The stored image (or thumbnail) of ``page`` that ``viewer`` may receive."""
+    if hides_identity(exam, viewer) and _is_cover(page):
+        if thumbnail:
+            return scans.thumbnail_name(page, source=masked_image_name(exam, page), kind="masked-thumb")
+        return masked_image_name(exam, page)
+    return scans.thumbnail_name(page) if thumbnail else page.image_name
+
+
+def name_crop(exam, copy):
+    """The name area of a copy's cover, for the identification desk (instructors only)."""
+    from .pdf import images as pdf_images
+
+    cover = Page.objects.filter(copy=copy, position=1).first()
+    if cover is None:
+        raise NotFound(N_("This copy has no cover page."))
+    with storage.get_storage().open(cover.image_name, "rb") as handle:
+        return pdf_images.crop_area(handle.read(), exam.name_area, width=conf.get("NAME_CROP_WIDTH"))
