@@ -238,7 +238,8 @@ class ViatiqueXBlock(XBlock):
     def scan_progress(self, request, user, data, suffix=""):
         """Batches with pages done / total, and the latest uploads with their outcome."""
         exam = self.get_exam()
-        return {"batches": scans.progress(exam), "uploads": uploads.recent(exam),
+        return {"batches": scans.progress(exam, show_file_names=user.is_instructor),
+                "uploads": uploads.recent(exam) if user.is_instructor else [],
                 "progress": api.progress(exam)}
 
     @api_handler(permission=permissions.instructor, methods=("GET",))

@@ -26,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from . import audit, codes, conf, splitting, storage
 from .models import Copy, Page, ScanBatch
 from .pdf import errors as pdf_errors, qr, validate as pdf_validate
+from .i18n import N_
 from .states import BatchState, Identity
 
 log = logging.getLogger(__name__)
@@ -343,11 +344,29 @@ def fail_batch(batch_pk, code, message):
         state=BatchState.FAILED, error_code=code, error_message=message[:2000])
 
 
-def progress(exam):
-    """The batches of an exam with their progress, newest first (for the dashboard)."""
-    return [
-        {"id": batch.pk, "file_name": batch.original_name, "state": batch.state,
-         "pages": batch.page_count, "pages_done": batch.pages_done,
-         "error": batch.error_code or None}
-        for batch in ScanBatch.objects.filter(exam=exam).order_by("-created_at", "-id")
-    ]
+def progress(exam, show_file_names=True):
+    """The batches of an exam with their progress, newest first (for the dashboard).
+
+    File names are left out for graders: one file per learner is often named after them.
+    """
+    from .i18n import gettext as _
+
+    batches = []
+    for batch in ScanBatch.objects.filter(exam=exam).order_by("-created_at", "-id"):
+        batches.append({
+            "id": batch.pk, "state": batch.state, "pages": batch.page_count, "pages_done": batch.pages_done,
+            "file_name": batch.original_name if show_file_names else _("Scan {number}").format(number=batch.pk),
+            "error": batch.error_code or None,
+            "message": _(BATCH_ERRORS.get(batch.error_code, BATCH_ERRORS["processing_failed"]))
+            if batch.error_code else None,
+        })
+    return batches
+
+
+#: what the dashboard says of a failed batch (the technical reason stays in the batch row)
+BATCH_ERRORS = {
+    "processing_failed": N_("Processing this scan failed. Upload it again; if it fails again, "
+                            "ask your platform's support team (the reason is in the server's logs)."),
+    "processing_timeout": N_("Processing this scan took longer than allowed. Split it into smaller files "
+                             "and upload them one after the other."),
+}
