@@ -9,8 +9,8 @@ from xblock.core import XBlock
 from xblock.fields import Boolean, Dict, Float, Integer, Scope, String
 from xblock.utils.resources import ResourceLoader
 
-from . import (anomalies, anonymity, api, compat, conf, dispatch_copies, files, i18n, identification, permissions,
-               printing, scans, scheme, uploads)
+from . import (anomalies, anonymity, api, audit, compat, conf, dispatch_copies, files, i18n, identification,
+               permissions, printing, roster_csv, scans, scheme, uploads)
 from .jsonapi import api_handler
 from .i18n import gettext_lazy
 
@@ -156,7 +156,8 @@ class ViatiqueXBlock(XBlock):
                 js_class="ViatiqueStaffDashboard",
                 js_args={"role": user.role, "anonymous": self.anonymous_grading,
                          "pages_per_copy": self.pages_per_copy},
-                scripts=["static/js/viatique_staff.js", "static/js/viatique_scans.js"],
+                scripts=["static/js/viatique_staff.js", "static/js/viatique_scans.js",
+                         "static/js/viatique_identify.js", "static/js/viatique_dispatch.js"],
             )
         code, message = api.learner_status(exam, user.anonymous_id)
         return self._fragment("learner.html", {"status_code": code, "status_message": message})
@@ -199,10 +200,10 @@ class ViatiqueXBlock(XBlock):
 
     @api_handler(permission=permissions.staff, methods=("GET", "POST"))
     def list_copies(self, request, user, data, suffix=""):
-        """One page of this exam's copies, as the caller may see them."""
+        """One page of this exam's copies, as the caller may see them (``identity`` filters them)."""
         offset = _bounded_int(data.get("offset"), 0, 0, 10 ** 9)
         limit = _bounded_int(data.get("limit"), 50, 1, 200)
-        return api.list_copies(self.get_exam(), user, offset=offset, limit=limit)
+        return api.list_copies(self.get_exam(), user, offset=offset, limit=limit, identity=data.get("identity"))
 
     # ------------------------------------------------------------ scans (instructors)
 
@@ -291,14 +292,30 @@ class ViatiqueXBlock(XBlock):
 
     # ------------------------------------------------------- identification (instructors)
 
+    def _roster(self):
+        """The enrolled learners, with the names of the instructor's roster CSV when one was uploaded."""
+        return roster_csv.apply(compat.roster(self), self.get_exam().roster_details)
+
     def _learner(self, username):
-        return next((learner for learner in compat.roster(self) if learner.username == username), None)
+        return next((learner for learner in self._roster() if learner.username == username), None)
+
+    @api_handler(permission=permissions.instructor, raw_body=lambda: roster_csv.MAX_BYTES)
+    def upload_roster(self, request, user, data, suffix=""):
+        """A roster CSV as the body (username or email, name): names shown at the identification desk."""
+        exam = self.get_exam()
+        learners = compat.roster(self)
+        details, unknown = roster_csv.details_from(roster_csv.parse(data), learners)
+        exam.roster_details = details
+        exam.save(update_fields=["roster_details", "updated_at"])
+        audit.record(exam, "roster.uploaded", actor=user, details={"matched": len(details), "unknown": len(unknown)},
+                     **self._audit_context(request))
+        return {"matched": len(details), "unknown": unknown[:50]}
 
     @api_handler(permission=permissions.instructor, methods=("GET",))
     def roster_search(self, request, user, data, suffix=""):
         """Enrolled learners best named by ``q`` (accents, case and word order ignored)."""
         exam = self.get_exam()
-        return {"results": identification.search(compat.roster(self), data.get("q") or "",
+        return {"results": identification.search(self._roster(), data.get("q") or "",
                                                   identification.matched_codes(exam)),
                 "progress": identification.progress(exam)}
 

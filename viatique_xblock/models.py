@@ -25,6 +25,8 @@ class Exam(models.Model):
     scheme = models.JSONField(default=dict, blank=True)
     pages_per_copy = models.PositiveIntegerField(default=4)
     anonymous_grading = models.BooleanField(default=True)
+    #: names from an uploaded roster CSV, by username or lowercased email (display details only)
+    roster_details = models.JSONField(default=dict, blank=True)
     #: height of the cover's top band holding the learner's name, in % of the page:
     #: masked in the images graders get, shown alone at the identification desk
     name_area_height = models.PositiveSmallIntegerField(default=20)
