@@ -42,7 +42,7 @@ venv: $(STAMP)
 var:
 	@mkdir -p var
 
-demo: venv var
+demo: system-packages venv var
 	$(MANAGE) migrate --noinput -v 0
 	$(MANAGE) viatique_demo_seed
 	@echo ""
@@ -57,7 +57,7 @@ demo: venv var
 serve: venv var
 	PY=$(PY) HOST=$(HOST) PORT=$(PORT) scripts/serve.sh
 
-test: venv
+test: system-packages venv
 	$(VENV)/bin/pytest
 
 translations: venv
