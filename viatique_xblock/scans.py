@@ -20,7 +20,6 @@ import string
 import tempfile
 
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 
 from . import audit, codes, conf, splitting, storage
@@ -154,7 +153,6 @@ def process_range(batch_pk, start, stop, send=None):
     batch = ScanBatch.objects.select_related("exam").get(pk=batch_pk)
     if batch.state not in (BatchState.PROCESSING, BatchState.QUEUED):
         return 0
-    store = storage.get_storage()
     dpi = conf.get("PAGE_IMAGE_DPI")
     max_pixels = conf.get("MAX_PAGE_PIXELS")
     rows = []
@@ -163,7 +161,7 @@ def process_range(batch_pk, start, stop, send=None):
             code = pdf_decode.read_page_code(doc, index)
             rotation = code.rotation if code else 0
             image = pdf_images.page_image(doc, index, dpi=dpi, max_pixels=max_pixels, rotate=rotation)
-            image_path = _put(store, image_name(batch, index, "page", _extension(image.mime)), image.data)
+            image_path = storage.overwrite(image_name(batch, index, "page", _extension(image.mime)), image.data)
             page = doc[index]
             rows.append(Page(
                 exam_id=batch.exam_id, batch=batch, source_index=index, rotation=rotation,
@@ -193,7 +191,7 @@ def process_range(batch_pk, start, stop, send=None):
 def put_page_file(page, kind, image):
     """Store a derived image of a page (thumbnail, masked cover) next to its page image."""
     batch = ScanBatch(pk=page.batch_id, exam_id=page.exam_id)
-    return _put(storage.get_storage(), image_name(batch, page.source_index, kind, _extension(image.mime)), image.data)
+    return storage.overwrite(image_name(batch, page.source_index, kind, _extension(image.mime)), image.data)
 
 
 def thumbnail_name(page, source=None, kind="thumb"):
@@ -222,13 +220,6 @@ def thumbnail_name(page, source=None, kind="thumb"):
 
 def _extension(mime):
     return {"image/jpeg": "jpg", "image/png": "png"}.get(mime, "bin")
-
-
-def _put(store, name, data):
-    """Write (or overwrite) a file: a redelivered task rewrites the same names."""
-    if store.exists(name):
-        store.delete(name)
-    return store.save(name, ContentFile(data))
 
 
 def assemble_batch(batch_pk):

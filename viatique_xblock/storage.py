@@ -4,6 +4,7 @@ Files are never served from the storage's public URL: handlers stream them
 after a permission check. Names are built here so every file of the plugin
 lives under ``VIATIQUE['STORAGE_PREFIX']``.
 """
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 
 from . import conf
@@ -24,3 +25,15 @@ def file_name(*parts):
 
 def health_file_name(nonce):
     return file_name("health", f"{nonce}.txt")
+
+
+def overwrite(name, data):
+    """Write ``data`` under exactly ``name``, replacing what was there (a redelivered task or a
+    re-sent chunk writes the same name again); returns the name."""
+    store = get_storage()
+    if store.exists(name):
+        store.delete(name)
+    saved = store.save(name, ContentFile(data))
+    if saved != name:  # a concurrent writer of the same content took the name first
+        store.delete(saved)
+    return name

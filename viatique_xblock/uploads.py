@@ -109,24 +109,13 @@ def put_chunk(upload, index, data, sha256=None):
         raise ChunkCorrupted(N_("Chunk {index} was damaged on the way; it will be sent again."), index=index)
     if UploadChunk.objects.filter(upload=upload, index=index, sha256=digest).exists():
         return status(upload)
-    store = storage.get_storage()
-    name = _chunk_name(upload, index)
-    if store.exists(name):
-        store.delete(name)
-    saved = store.save(name, _bytes_file(data))
-    if saved != name:  # the storage renamed it: a concurrent copy of the same chunk won the name
-        store.delete(saved)
+    storage.overwrite(_chunk_name(upload, index), data)
     try:
         UploadChunk.objects.update_or_create(upload=upload, index=index,
                                              defaults={"size_bytes": len(data), "sha256": digest})
     except IntegrityError:
         pass  # the same chunk recorded by a concurrent request
     return status(upload)
-
-
-def _bytes_file(data):
-    from django.core.files.base import ContentFile
-    return ContentFile(data)
 
 
 def status(upload):
