@@ -220,14 +220,18 @@ def learner_status(exam, anonymous_id):
     return code, _(LEARNER_STATUS[code])
 
 
-def list_copies(exam, viewer, offset=0, limit=50):
+def list_copies(exam, viewer, offset=0, limit=50, identity=None):
     """One page of an exam's copies as the viewer may see them.
 
     Names appear only for instructors, or for graders when the exam is not
-    graded anonymously. A fixed number of queries whatever the number of copies.
+    graded anonymously. ``identity`` (``"unidentified"`` or ``"identified"``)
+    keeps only those copies (the identification desk's queue). A fixed number
+    of queries whatever the number of copies.
     """
     show_names = viewer.is_instructor or not exam.anonymous_grading
     queryset = Copy.objects.filter(exam=exam).order_by("anonymous_code")
+    if identity in (Identity.UNIDENTIFIED, Identity.IDENTIFIED):
+        queryset = queryset.filter(identity_state=identity)
     if not viewer.is_instructor:
         # a grader's own copies come first
         mine_first = Case(When(grader=viewer.username, then=Value(0)), default=Value(1),
