@@ -2,8 +2,8 @@
  * among the course staff, balanced (counts differ by at most one), and rebalance copies nobody has
  * started. Copies already given out or being graded never move: the server enforces it.
  *
- * Started with the staff dashboard through ViatiqueStaffExtensions (viatique_identify.js) with its
- * (runtime, element, args); everything lives under the block's root element. After a deal or a
+ * Started by ViatiqueStaffDashboard (viatique_staff.js) with its (runtime, element, args);
+ * everything lives under the block's root element. After a deal or a
  * rebalance the block root receives a "viatique:copies-changed" event (detail.progress: the copy
  * counters), so the copy list shows the new graders.
  */
@@ -142,4 +142,3 @@ function ViatiqueDispatch(runtime, element, args) {
   loadGraders();
 }
 
-(window.ViatiqueStaffExtensions = window.ViatiqueStaffExtensions || {}).dispatch = ViatiqueDispatch;

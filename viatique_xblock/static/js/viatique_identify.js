@@ -7,7 +7,7 @@
  * already has a copy is refused with who holds them; "Swap" gives them to this copy and brings the
  * other copy back to the desk. "Undo" takes back the last match.
  *
- * Started with the staff dashboard (see the end of this file) with its (runtime, element, args);
+ * Started by ViatiqueStaffDashboard (viatique_staff.js) with its (runtime, element, args);
  * everything lives under the block's root element. After each change the block root receives a
  * "viatique:copies-changed" event (detail.progress: identified and total), which refreshes the
  * counters and the copy list; the desk reloads its queue when another module sends that event.
@@ -443,22 +443,3 @@ function ViatiqueIdentify(runtime, element, args) {
     return loadQueue();
   });
 }
-
-/* The staff dashboard's extensions: ViatiqueStaffDashboard (viatique_staff.js) builds the copy list and
- * the scans; the functions registered here (the desk, the dispatch) run after it with the same
- * (runtime, element, args). The runtime looks the dashboard's constructor up by name once every
- * script of the fragment is loaded, so wrapping it here is enough. */
-(function (global) {
-  'use strict';
-  var extensions = global.ViatiqueStaffExtensions = global.ViatiqueStaffExtensions || {};
-  extensions.identify = ViatiqueIdentify;
-  var dashboard = global.ViatiqueStaffDashboard;
-  if (typeof dashboard !== 'function' || dashboard.viatiqueExtended) { return; }
-  var extended = function (runtime, element, args) {
-    var result = dashboard.apply(this, arguments);
-    Object.keys(extensions).forEach(function (name) { extensions[name](runtime, element, args); });
-    return result;
-  };
-  extended.viatiqueExtended = true;
-  global.ViatiqueStaffDashboard = extended;
-})(window);

@@ -74,5 +74,8 @@ function ViatiqueStaffDashboard(runtime, element, args) {
   next.addEventListener('click', function () { offset += pageSize; load(); });
   root.addEventListener('viatique:copies-changed', copiesChanged);
   load();
-  if (typeof window.ViatiqueScans === 'function') { window.ViatiqueScans(runtime, element, args); }
+  // the dashboard's other sections, each a module of its own loaded with this one
+  [window.ViatiqueScans, window.ViatiqueIdentify, window.ViatiqueDispatch].forEach(function (section) {
+    if (typeof section === 'function') { section(runtime, element, args); }
+  });
 }
