@@ -51,7 +51,7 @@ DEMO_SETTINGS = {
     "marking_scheme": DEMO_SCHEME,
 }
 
-SCAN_NAME = "demo-class-scan.pdf"
+SCAN_NAME = "bac-blanc-scan.pdf"
 UPLOADED_BY = "demo"
 ANONYMOUS_BOOKLETS = 2
 RANDOM_SEED = 2024

@@ -1,7 +1,11 @@
 """Browser tests: the demo host in a subprocess, driven by Debian's Chromium through Playwright.
 
 - ``demo_template`` (session): a temporary folder where ``migrate`` and
-  ``viatique_demo_seed`` ran once (SQLite database, ``VIATIQUE_VAR_DIR``).
+  ``viatique_demo_seed`` ran once (SQLite database, ``VIATIQUE_VAR_DIR``): the demo
+  exam with its class scan imported by the pipeline (see ``viatique_xblock.demo_data``).
+- ``demo_facts`` (session): what that seeded database holds (copies with their random
+  anonymous codes, anomalies, batches), read by the demo host's own models, so the tests
+  compute what a page must show instead of hard-coding it.
 - ``demo_host`` (session): a server on a copy of that template, shared by the
   tests that only read (the dashboards).
 - ``fresh_demo_host`` (per test): a server on its own copy of the template, for
@@ -13,6 +17,7 @@
 
 Everything is created under one temporary folder, removed at the end of the session.
 """
+import json
 import os
 import re
 import shutil
@@ -75,10 +80,14 @@ class DemoHost:
         return result.stdout
 
     def prepare(self):
-        """Create the database and the demo exam with its 10 sample copies."""
+        """Create the database and the demo exam with its imported class scan."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("viatique_demo_seed")
+
+    def facts(self):
+        """What the demo exam of this var dir holds (see :data:`FACTS_SCRIPT`), as a dict."""
+        return json.loads(self.manage("shell", "-v", "0", "-c", FACTS_SCRIPT).strip().splitlines()[-1])
 
     def start(self, timeout=60):
         port = free_port()
@@ -123,6 +132,63 @@ class DemoHost:
         return f"{url}?student={student}" if student else url
 
 
+#: run by ``manage.py shell`` on a seeded var dir: the demo exam's rows as JSON (one line)
+FACTS_SCRIPT = """
+import json
+from django.db.models import Max
+from viatique_xblock import anomalies, scans, scheme
+from viatique_xblock.models import Booklet, Copy, Exam, ScanBatch
+
+exam = Exam.objects.get()
+batches = {batch.pk: batch for batch in ScanBatch.objects.filter(exam=exam).order_by("pk")}
+queue = anomalies.queue(exam)
+print(json.dumps({
+    "exam_ref": scans.exam_ref(exam),
+    "copies": [
+        {"code": copy.anonymous_code, "booklet": copy.booklet_number, "identity": copy.identity_state,
+         "username": copy.learner_username, "name": copy.learner_name, "state": copy.grading_state,
+         "grader": copy.grader,
+         "total": None if copy.total_points is None else scheme.plain_number(copy.total_points)}
+        for copy in Copy.objects.filter(exam=exam).order_by("anonymous_code")
+    ],
+    "batches": [{"name": batch.original_name, "pages": batch.page_count} for batch in batches.values()],
+    "anomaly_pages": [{"name": f"Page {page['source_index'] + 1} of {batches[page['batch']].original_name}",
+                       "anomaly": page["anomaly"]} for page in queue["pages"]],
+    "incomplete": [{"code": copy["code"], "missing": copy["missing"]} for copy in queue["incomplete_copies"]],
+    "last_booklet": max(Booklet.objects.filter(exam=exam).aggregate(top=Max("number"))["top"] or 0,
+                        Copy.objects.filter(exam=exam).aggregate(top=Max("booklet_number"))["top"] or 0),
+}))
+"""
+
+
+class DemoFacts(dict):
+    """The seeded demo exam (:data:`FACTS_SCRIPT`), with the look-ups the tests share."""
+
+    @property
+    def copies(self):
+        return self["copies"]
+
+    @property
+    def codes(self):
+        return [copy["code"] for copy in self.copies]
+
+    def copy_of(self, username):
+        """The copy of a learner (None if they have none)."""
+        return next((copy for copy in self.copies if copy["username"] == username), None)
+
+    def counters(self):
+        """The dashboard's counters, as the instructor sees them."""
+        copies = self.copies
+        return {
+            "total": str(len(copies)),
+            "identified": str(sum(copy["identity"] == "identified" for copy in copies)),
+            "assigned": str(sum(bool(copy["grader"]) for copy in copies)),
+            "in_progress": str(sum(copy["state"] in ("in_progress", "reopened") for copy in copies)),
+            "graded": str(sum(copy["state"] == "graded" for copy in copies)),
+            "released": "not released",
+        }
+
+
 def launch_chromium(playwright):
     """Debian's Chromium, headless, with no background traffic (never a downloaded browser)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -163,6 +229,12 @@ def demo_template(browser_tmp_dir):
     template = browser_tmp_dir / "template"
     DemoHost(template).prepare()
     return template
+
+
+@pytest.fixture(scope="session")
+def demo_facts(demo_template):
+    """What the seeded demo exam holds (a :class:`DemoFacts`); every host starts from it."""
+    return DemoFacts(DemoHost(demo_template).facts())
 
 
 def _host_on_copy(template, var_dir):
