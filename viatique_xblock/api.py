@@ -21,7 +21,7 @@ class SchemeInUse(ViatiqueError):
     status = 409
 
 
-def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading, name_area_height=20):
+def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading, name_area_height=12):
     """Create or update the exam row of a block usage from the block's settings.
 
     Called when the block is saved and when it is rendered, so the row follows
@@ -141,7 +141,7 @@ def _float_in(raw, low, high):
 
 
 #: settings an older editor may not send, with the value they then keep
-OPTIONAL_SETTINGS = {"name_area_height": 20}
+OPTIONAL_SETTINGS = {"name_area_height": 12}
 
 
 def validate_settings(raw, previous_scheme=None):

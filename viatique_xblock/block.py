@@ -73,7 +73,7 @@ class ViatiqueXBlock(XBlock):
         display_name=gettext_lazy("Name area (% of the cover's height)"),
         help=gettext_lazy("Top part of the cover page where learners write their name: hidden from graders "
                           "when grading is anonymous, shown at the identification desk."),
-        default=20,
+        default=12,
         scope=Scope.settings,
     )
 

@@ -29,7 +29,8 @@ class Exam(models.Model):
     roster_details = models.JSONField(default=dict, blank=True)
     #: height of the cover's top band holding the learner's name, in % of the page:
     #: masked in the images graders get, shown alone at the identification desk
-    name_area_height = models.PositiveSmallIntegerField(default=20)
+    #: (12 %: a booklet's printed band and the name written in it, with room for skew)
+    name_area_height = models.PositiveSmallIntegerField(default=12)
     released_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
