@@ -1,0 +1,61 @@
+"""The benchmark scripts run, on tiny sizes, and end with the JSON line they promise.
+
+Shape only: the figures are measured by running the benchmarks, never asserted here.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run(script, *options, tmp_path):
+    """Run a benchmark with its temporary files in ``tmp_path``; its last line, parsed."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), *options], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) > 1, "a figure printed for people before the JSON line"
+    return json.loads(lines[-1])
+
+
+def positive(value):
+    return isinstance(value, (int, float)) and value > 0
+
+
+def test_pipeline_ingests_a_tiny_scan_and_reports_its_figures(tmp_path):
+    result = run("pipeline.py", "--copies", "3", "--pages-per-copy", "2", "--upside-down-every", "4",
+                 "--repeat", "1", tmp_path=tmp_path)
+
+    for key in ("seconds", "pages_per_second", "baseline_pages_per_second", "ratio", "peak_rss_mb"):
+        assert positive(result[key]), key
+    assert result["pages"] == 6
+    assert result["copies_found"] == 3
+    assert result["anomalies"] == 0 and result["anomaly_kinds"] == {}
+    assert result["state"] == "done"
+    assert result["database"] == "sqlite"
+    assert {"read_codes", "page_images", "assemble"} <= set(result["steps_seconds"])
+    assert len(result["rss_timeline_mb"]) == 5
+    assert list(tmp_path.iterdir()) == [], "the scan, the database and the page images are deleted"
+
+
+def test_pipeline_makes_a_scan_of_a_given_page_count(tmp_path):
+    """``--pages`` (the 2,500-page mode) on a count that is not a whole number of booklets."""
+    result = run("pipeline.py", "--pages", "5", "--pages-per-copy", "2", "--repeat", "1", tmp_path=tmp_path)
+
+    assert result["pages"] == 5
+    assert result["copies_found"] == 3  # the last one short of a page
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pdf_ops_reports_its_figures(tmp_path):
+    result = run("pdf_ops.py", "--copies", "2", "--pages", "2", "--scan-copies", "2", tmp_path=tmp_path)
+
+    assert result["scan_pages"] == 4
+    for key in ("booklets_per_second", "read_code_pages_per_second", "page_image_pages_per_second",
+                "bare_render_150dpi_pages_per_second", "validate_code_and_image_ratio_to_bare_render", "max_rss_mb"):
+        assert positive(result[key]), key
+    assert result["unread_codes"] == 0
