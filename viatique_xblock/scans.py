@@ -148,7 +148,7 @@ def image_name(batch, index, kind, extension):
 
 def process_range(batch_pk, start, stop, send=None):
     """Read codes and make images for pages ``start..stop-1``; assemble when the batch is complete."""
-    from .pdf import decode as pdf_decode, images as pdf_images
+    from .pdf import decode as pdf_decode, images as pdf_images, pages as pdf_pages
 
     batch = ScanBatch.objects.select_related("exam").get(pk=batch_pk)
     if batch.state not in (BatchState.PROCESSING, BatchState.QUEUED):
@@ -158,9 +158,11 @@ def process_range(batch_pk, start, stop, send=None):
     rows = []
     with local_copy(batch.file_name) as path, pdf_validate.open_document(path) as doc:
         for index in range(start, stop):
-            code = pdf_decode.read_page_code(doc, index)
+            scanned = pdf_pages.scanner_image(doc, index)  # looked at once, for the code and the image
+            code = pdf_decode.read_page_code(doc, index, image=scanned)
             rotation = code.rotation if code else 0
-            image = pdf_images.page_image(doc, index, dpi=dpi, max_pixels=max_pixels, rotate=rotation)
+            image = pdf_images.page_image(doc, index, dpi=dpi, max_pixels=max_pixels, rotate=rotation,
+                                          image=scanned)
             image_path = storage.overwrite(image_name(batch, index, "page", _extension(image.mime)), image.data)
             page = doc[index]
             rows.append(Page(

@@ -2,7 +2,8 @@
 
 Public API:
 
-- ``read_page_code(doc, index, *, dpi=DECODE_DPI) -> PageCode | None``: the code found on
+- ``read_page_code(doc, index, *, dpi=DECODE_DPI, image=None) -> PageCode | None`` (``image``: the
+  page's :func:`.pages.scanner_image` when the caller already has it): the code found on
   page ``index`` of an open PyMuPDF document, or None when the page carries no Viatique
   code that can be read (blank page, page of another system, code torn or smudged).
 - ``PageCode``: ``payload`` (a :class:`~.qr.QrPayload`, or None when a Viatique code was
@@ -132,13 +133,13 @@ def _from_image(doc, image):
     return searched, None
 
 
-def read_page_code(doc, index, *, dpi=DECODE_DPI):
+def read_page_code(doc, index, *, dpi=DECODE_DPI, image=None):
     """The Viatique code of page ``index``, or None (see the module docstring).
 
     The document must have passed :func:`.validate.validate_pdf`, which bounds the pixels
     of every page and image this decodes.
     """
-    image = scanner_image(doc, index)
+    image = image or scanner_image(doc, index)
     if image is not None:
         searched, found = _from_image(doc, image)
         if found is not None or searched:

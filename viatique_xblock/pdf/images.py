@@ -2,7 +2,7 @@
 
 Public API:
 
-- ``page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85)
+- ``page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85, image=None)
   -> PageImage(data, mime, width, height)``: the image of page ``index`` upright after
   turning it clockwise by ``rotate`` (0, 90, 180 or 270, as :mod:`.decode` finds).
 - ``thumbnail(doc, index, width=180, rotate=0, quality=75) -> PageImage``.
@@ -90,10 +90,10 @@ def _is_gray(image):
     return image is not None and image.colorspace == "gray"
 
 
-def page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85):
+def page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85, image=None):
     """The browser image of a page (see the module docstring)."""
     rotate = int(rotate) % 360
-    image = scanner_image(doc, index)
+    image = image or scanner_image(doc, index)
     if rotate == 0:
         passed = passthrough_jpeg(doc, index, max_pixels, image)
         if passed is not None:
