@@ -80,7 +80,6 @@ def test_one_bit_scan(booklet):
 
 
 def test_ccitt_group4_scan(booklet):
-    pytest.importorskip("PIL")
     pix = pymupdf.open(stream=booklet, filetype="pdf")[2].get_pixmap(dpi=200, colorspace=pymupdf.csGRAY)
     data = builders.ccitt_pdf(pix.width, pix.height, builders.pillow_g4(pix))
     doc = pymupdf.open(stream=data, filetype="pdf")
@@ -88,7 +87,7 @@ def test_ccitt_group4_scan(booklet):
 
 
 def test_jpeg2000_scan(booklet):
-    image_module = pytest.importorskip("PIL.Image")
+    from PIL import Image as image_module  # Pillow is a dependency of the package
     pix = pymupdf.open(stream=booklet, filetype="pdf")[3].get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
     out = io.BytesIO()
     image_module.frombytes("L", (pix.width, pix.height), pix.samples).save(out, "JPEG2000", quality_layers=[20])
@@ -97,7 +96,6 @@ def test_jpeg2000_scan(booklet):
 
 
 def test_cmyk_jpeg_scan(booklet):
-    pytest.importorskip("PIL")
     pix = pymupdf.open(stream=booklet, filetype="pdf")[6].get_pixmap(dpi=150, colorspace=pymupdf.csCMYK)
     doc = pymupdf.open(stream=builders.image_pdf([builders.baseline_jpeg(pix, quality=80)]), filetype="pdf")
     shown = doc[0].get_pixmap(dpi=20, colorspace=pymupdf.csGRAY).samples

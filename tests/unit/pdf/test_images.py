@@ -35,7 +35,6 @@ def test_scanner_jpeg_goes_through_byte_for_byte():
 
 
 def test_baseline_colour_scan_goes_through():
-    pytest.importorskip("PIL")
     pix = pymupdf.open(stream=builders.subject(1), filetype="pdf")[0].get_pixmap(dpi=100)
     original = builders.baseline_jpeg(pix)
     assert page_image(scan_doc(original), 0).data == original

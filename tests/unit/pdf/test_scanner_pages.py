@@ -21,7 +21,6 @@ def test_info_of_progressive_and_baseline_jpegs():
     progressive = jpeg.info(builders.jpeg(width=300, height=420))
     assert (progressive.width, progressive.height, progressive.components) == (300, 420, 1)
     assert progressive.process == "progressive" and progressive.orientation == 1
-    pytest.importorskip("PIL")
     baseline = jpeg.info(builders.baseline_jpeg(grey_pixmap()))
     assert baseline.process == "baseline" and (baseline.width, baseline.height) == (300, 420)
 
@@ -39,7 +38,6 @@ def test_exif_orientation_is_read():
 
 
 def test_top_rows_of_a_baseline_jpeg_decode_to_the_top_of_the_picture():
-    pytest.importorskip("PIL")
     full = builders.baseline_jpeg(grey_pixmap(), quality=95)
     top = jpeg.top_rows(full, 100)
     pix = pymupdf.Pixmap(top)
