@@ -11,6 +11,10 @@ from xblock.utils.resources import ResourceLoader
 
 from . import (anomalies, anonymity, api, audit, compat, conf, dispatch_copies, files, i18n, identification,
                permissions, printing, roster_csv, scans, scheme, uploads)
+from .handlers_downloads import DownloadHandlers
+from .handlers_grading import GradingHandlers
+from .handlers_reports import ReportsHandlers
+from .handlers_results import ResultsHandlers
 from .jsonapi import api_handler
 from .i18n import gettext_lazy
 
@@ -18,12 +22,18 @@ loader = ResourceLoader(__name__)
 
 CSS = "static/css/viatique.css"
 JS_COMMON = "static/js/viatique_common.js"
+#: the staff dashboard's sections, each a script of its own (built in the order listed)
+STAFF_SCRIPTS = ["static/js/viatique_staff.js", "static/js/viatique_scans.js", "static/js/viatique_identify.js",
+                 "static/js/viatique_dispatch.js", "static/js/viatique_grading.js", "static/js/viatique_results.js",
+                 "static/js/viatique_reports.js", "static/js/viatique_lockouts.js"]
+STAFF_CSS = ["static/css/viatique_grading.css", "static/css/viatique_results.css",
+             "static/css/viatique_reports.css"]
 
 
 @XBlock.needs("user")
 @XBlock.wants("i18n")
 @XBlock.wants(compat.ROSTER_SERVICE)
-class ViatiqueXBlock(XBlock):
+class ViatiqueXBlock(GradingHandlers, ResultsHandlers, ReportsHandlers, DownloadHandlers, XBlock):
     """A paper exam graded inside the course."""
 
     display_name = String(
@@ -108,9 +118,10 @@ class ViatiqueXBlock(XBlock):
             f"templates/{template}", context, i18n_service=i18n.template_catalogue()
         )
 
-    def _fragment(self, template, context, js_class=None, js_args=None, scripts=()):
+    def _fragment(self, template, context, js_class=None, js_args=None, scripts=(), css=()):
         frag = Fragment(self._render(template, context))
-        frag.add_css_url(self.runtime.local_resource_url(self, CSS))
+        for sheet in [CSS, *css]:
+            frag.add_css_url(self.runtime.local_resource_url(self, sheet))
         if js_class:
             frag.add_javascript_url(self.runtime.local_resource_url(self, JS_COMMON))
             for script in scripts:
@@ -156,11 +167,9 @@ class ViatiqueXBlock(XBlock):
                 js_class="ViatiqueStaffDashboard",
                 js_args={"role": user.role, "anonymous": self.anonymous_grading,
                          "pages_per_copy": self.pages_per_copy},
-                scripts=["static/js/viatique_staff.js", "static/js/viatique_scans.js",
-                         "static/js/viatique_identify.js", "static/js/viatique_dispatch.js"],
+                scripts=STAFF_SCRIPTS, css=STAFF_CSS,
             )
-        code, message = api.learner_status(exam, user.anonymous_id)
-        return self._fragment("learner.html", {"status_code": code, "status_message": message})
+        return self.learner_fragment(user, exam)
 
     def author_view(self, context=None):
         """What authors see in Studio's unit page: the configuration at a glance."""

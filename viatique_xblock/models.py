@@ -164,6 +164,10 @@ class Copy(models.Model):
     general_comment = models.TextField(blank=True)
     render_error = models.TextField(blank=True)
     graded_pdf_name = models.CharField(max_length=512, blank=True)
+    #: edx-submissions: the submission created for this copy's learner, and the points last sent
+    #: to the gradebook (None when no score is published)
+    submission_uuid = models.CharField(max_length=64, blank=True)
+    published_points = models.DecimalField(null=True, blank=True, **POINTS)
     finalized_at = models.DateTimeField(null=True, blank=True)
     graded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -249,6 +253,8 @@ class Annotation(models.Model):
     ]
 
     copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="annotations")
+    #: id chosen by the client, so a re-sent save updates the annotation instead of adding a second one
+    uid = models.UUIDField(default=uuid.uuid4)
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="annotations")
     kind = models.CharField(max_length=16, choices=KINDS)
     x = models.FloatField()
@@ -261,6 +267,9 @@ class Annotation(models.Model):
     author = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["copy", "uid"], name="viatique_annotation_unique_uid")]
 
     def __str__(self):
         return f"{self.kind} on {self.page_id}"
@@ -294,6 +303,72 @@ class BankComment(models.Model):
 
     def __str__(self):
         return self.text[:40]
+
+
+class RegradeRequest(models.Model):
+    """A learner's request to regrade one question of their copy, and the staff's answer."""
+
+    OPEN = "open"
+    ANSWERED = "answered"
+    STATES = [(OPEN, "open"), (ANSWERED, "answered")]
+
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="regrade_requests")
+    question_id = models.CharField(max_length=64)
+    #: the question id while the request is open, NULL once answered: one open request per question
+    #: (a unique index on a nullable column, which MySQL/MariaDB enforce like PostgreSQL and SQLite)
+    open_question = models.CharField(max_length=64, null=True, blank=True)
+    message = models.TextField()
+    state = models.CharField(max_length=16, choices=STATES, default=OPEN)
+    answer = models.TextField(blank=True)
+    answered_by = models.CharField(max_length=150, blank=True)
+    points_before = models.DecimalField(null=True, blank=True, **POINTS)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["copy", "open_question"], name="viatique_regrade_one_open"),
+        ]
+
+    def __str__(self):
+        return f"Regrade {self.question_id} of {self.copy_id} ({self.state})"
+
+
+class ExportJob(models.Model):
+    """A ZIP of graded PDFs being built by a Celery task, with its progress."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="exports")
+    #: "username" or "code": how the PDFs inside are named
+    naming = models.CharField(max_length=16, default="code")
+    state = models.CharField(max_length=16, default="queued")
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    file_name = models.CharField(max_length=512, blank=True)
+    error_message = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Export {self.public_id} ({self.state})"
+
+
+class LockoutRecord(models.Model):
+    """A lockout that happened (the counters and the lock itself live in the Redis cache):
+    what instructors list and lift."""
+
+    course_key = models.CharField(max_length=255, db_index=True)
+    #: "user" (a username) or "address" (a client IP)
+    kind = models.CharField(max_length=16)
+    subject = models.CharField(max_length=255)
+    locked_until = models.DateTimeField()
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Lockout of {self.kind} {self.subject} until {self.locked_until}"
 
 
 class AppendOnlyError(Exception):

@@ -32,6 +32,14 @@ function ViatiqueStaffDashboard(runtime, element, args) {
       cells.push(el('td', {'data-state': copy.state, text: STATES[copy.state] || copy.state}));
       cells.push(el('td', {text: copy.grader || '—'}));
       cells.push(el('td', {text: copy.total === null ? '—' : copy.total}));
+      cells.push(el('td', {}, [el('button', {
+        type: 'button', 'class': 'viatique-button', 'data-action': 'open-copy',
+        'aria-label': fmt(_('Open copy {code}'), {code: copy.code}), text: _('Open'),
+        onclick: function () {
+          // the grading workspace (viatique_grading.js) listens for this
+          root.dispatchEvent(new CustomEvent('viatique:open-copy', {detail: {copyId: copy.id, code: copy.code}}));
+        }
+      })]));
       tbody.appendChild(el('tr', {'data-copy-id': copy.id}, cells));
     });
     if (!data.count) {
@@ -75,7 +83,8 @@ function ViatiqueStaffDashboard(runtime, element, args) {
   root.addEventListener('viatique:copies-changed', copiesChanged);
   load();
   // the dashboard's other sections, each a module of its own loaded with this one
-  [window.ViatiqueScans, window.ViatiqueIdentify, window.ViatiqueDispatch].forEach(function (section) {
+  [window.ViatiqueScans, window.ViatiqueIdentify, window.ViatiqueDispatch, window.ViatiqueGrading,
+   window.ViatiqueResults, window.ViatiqueReports, window.ViatiqueLockouts].forEach(function (section) {
     if (typeof section === 'function') { section(runtime, element, args); }
   });
 }

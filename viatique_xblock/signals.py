@@ -1,0 +1,12 @@
+"""Domain signals, so modules react to each other's changes without importing each other.
+
+Sent by the grading domain (:mod:`viatique_xblock.grading`), received by the
+results domain (gradebook scores) among others. Every signal carries ``copy``
+(a :class:`~viatique_xblock.models.Copy`) and ``actor`` (a ``ViatiqueUser`` or None).
+"""
+from django.dispatch import Signal
+
+#: a copy's graded PDF was rendered and the copy is now ``graded``
+copy_graded = Signal()
+#: an instructor reopened a graded copy (its published score, if any, must be withdrawn)
+copy_reopened = Signal()
