@@ -1,0 +1,352 @@
+"""Load benchmark of the grading handlers: concurrent simulated graders against `make serve`.
+
+Usage: ``python benchmarks/grading_load.py [--graders 50] [--rounds 12] [--think 1.0]
+[--base-url URL --usage-id ID]``
+
+Without ``--base-url`` it starts its own production-like stack (``scripts/serve.sh``: 3 gunicorn
+workers, a Celery worker, Redis, a throwaway MariaDB database; see ``stack.py``), imports a scan
+of one page per copy so every grader has a copy of their own, and removes everything at the end.
+
+Each simulated grader (``staff_load_<n>``, a grader of the demo host) runs what the grading
+workspace does: ``open_copy``, ``acquire_lease``, then ``--rounds`` rounds of work separated by
+a think time (uniform in [0.5, 1.5] x ``--think`` seconds): a ``save_draft`` of the whole work
+(annotations and points growing), a ``save_points`` every third round, a ``renew_lease``
+(heartbeat) every fourth; at the end ``finalize``. Graders start together, so requests overlap.
+
+Measured: latency of every request, p50 and p99 per operation (goal: p99 < 50 ms, SPEC section 6);
+and correctness: once every grader is done, the instructor reads every copy back (``open_copy``)
+and compares points and annotations with the last write each grader had confirmed. Any difference
+is a lost or overwritten update (goal: zero). Refused writes (409) are counted separately.
+
+Baseline, in the same run: the same graders, at the same pace, each calling ``comment_bank``
+(a read of one small table) the same number of times; the ratio compares the grading
+handlers' p99 with it. The last line is one JSON object.
+"""
+import argparse
+import http.cookiejar
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(BENCH_DIR))
+sys.path.insert(0, BENCH_DIR)
+
+SCENARIO = "/scenario/viatique.0/"
+WRITES = ("save_draft", "save_points", "renew_lease", "finalize")
+
+
+class Client:
+    """One browser: its own cookies (the CSRF cookie) and its ``?student=`` identity."""
+
+    def __init__(self, base_url, usage_id, student):
+        self.base_url = base_url
+        self.usage_id = usage_id
+        self.student = student
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def page(self):
+        with self.opener.open(f"{self.base_url}{SCENARIO}?student={self.student}", timeout=60) as response:
+            return response.read().decode()
+
+    def csrf(self):
+        return next((cookie.value for cookie in self.jar if cookie.name == "csrftoken"), "")
+
+    def call(self, handler, data=None, method="POST", suffix=""):
+        """``(status, body, seconds)`` of one handler call."""
+        url = f"{self.base_url}/handler/{self.usage_id}/{handler}/{suffix}"
+        query = {"student": self.student}
+        body = None
+        headers = {"Accept": "application/json", "X-Requested-With": "XMLHttpRequest"}
+        if method == "GET":
+            query.update(data or {})
+        else:
+            body = json.dumps(data or {}).encode()
+            headers.update({"Content-Type": "application/json", "X-CSRFToken": self.csrf(),
+                            "Referer": self.base_url + SCENARIO})
+        request = urllib.request.Request(f"{url}?{urllib.parse.urlencode(query)}", data=body, headers=headers,
+                                         method=method)
+        started = time.perf_counter()
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        seconds = time.perf_counter() - started
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            payload = {"raw": raw[:200].decode(errors="replace")}
+        return status, payload, seconds
+
+
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latencies = {}
+        self.statuses = {}
+
+    def add(self, operation, status, seconds):
+        with self.lock:
+            self.latencies.setdefault(operation, []).append(seconds)
+            counts = self.statuses.setdefault(operation, {})
+            counts[status] = counts.get(status, 0) + 1
+
+    def summary(self):
+        result = {}
+        for operation, values in sorted(self.latencies.items()):
+            ordered = sorted(values)
+            result[operation] = {
+                "count": len(values),
+                "p50_ms": round(percentile(ordered, 50) * 1000, 1),
+                "p99_ms": round(percentile(ordered, 99) * 1000, 1),
+                "max_ms": round(ordered[-1] * 1000, 1),
+                "statuses": {str(code): n for code, n in sorted(self.statuses[operation].items())},
+            }
+        return result
+
+
+def percentile(ordered, rank):
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(rank / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def points_for(question, round_number):
+    """A valid number of points for a question: a multiple of its step within its maximum."""
+    step = float(question.get("step") or 1)
+    steps = int(float(question["max"]) / step)
+    value = step * ((round_number * 7 + len(question["id"])) % (steps + 1))
+    return f"{value:g}"
+
+
+def grader_run(client, copy_id, rounds, think, recorder, outcome, start_gate):
+    """What one grader does; ``outcome`` receives the last confirmed work."""
+    client.page()
+    start_gate.wait()
+    status, opened, seconds = client.call("open_copy", {"copy_id": copy_id}, "GET")
+    recorder.add("open_copy", status, seconds)
+    if status != 200:
+        outcome.update(error=f"open_copy {status} {opened}")
+        return
+    status, lease, seconds = client.call("acquire_lease", {"copy_id": copy_id})
+    recorder.add("acquire_lease", status, seconds)
+    if status != 200:
+        outcome.update(error=f"acquire_lease {status} {lease}")
+        return
+    fencing, token = lease["fencing"], lease["token"]
+    version = (opened.get("draft") or {}).get("version", 0)
+    questions = opened["questions"]
+    pages = opened["pages"]
+    annotations, points = [], {}
+    confirmed = None
+    for round_number in range(1, rounds + 1):
+        time.sleep(random.uniform(0.5, 1.5) * think)
+        page = pages[round_number % len(pages)]
+        annotations.append({
+            "uid": str(uuid.uuid4()), "page_id": page["id"], "kind": ("tick", "cross", "comment")[round_number % 3],
+            "x": round(random.uniform(0.05, 0.6), 4), "y": round(random.uniform(0.05, 0.8), 4),
+            "width": 0.2, "height": 0.05, "text": f"Remarque {round_number} : très bien ≤ √2",
+            "question_id": "", "points": None,
+        })
+        question = questions[round_number % len(questions)]
+        points[question["id"]] = {"points": points_for(question, round_number), "comment": f"r{round_number}"}
+        payload = {"annotations": annotations, "points": points, "general_comment": f"Tour {round_number}"}
+        status, body, seconds = client.call("save_draft", {"copy_id": copy_id, "fencing": fencing,
+                                                           "version": version, "payload": payload})
+        recorder.add("save_draft", status, seconds)
+        if status == 200:
+            version = body["version"]
+            confirmed = json.loads(json.dumps(payload))
+        if round_number % 3 == 0:
+            question = questions[(round_number + 1) % len(questions)]
+            value = points_for(question, round_number + 100)
+            status, body, seconds = client.call("save_points", {
+                "copy_id": copy_id, "fencing": fencing, "question_id": question["id"], "points": value,
+                "comment": "direct"})
+            recorder.add("save_points", status, seconds)
+            if status == 200:
+                points[question["id"]] = {"points": value, "comment": "direct"}
+                version = body.get("version", version)
+                if confirmed is not None:
+                    confirmed["points"][question["id"]] = {"points": value, "comment": "direct"}
+        if round_number % 4 == 0:
+            status, body, seconds = client.call("renew_lease", {"copy_id": copy_id, "token": token})
+            recorder.add("renew_lease", status, seconds)
+    # every question needs points before finalize
+    for index, question in enumerate(questions):
+        points.setdefault(question["id"], {"points": points_for(question, index), "comment": ""})
+    payload = {"annotations": annotations, "points": points, "general_comment": "Fin"}
+    status, body, seconds = client.call("save_draft", {"copy_id": copy_id, "fencing": fencing, "version": version,
+                                                       "payload": payload})
+    recorder.add("save_draft", status, seconds)
+    if status == 200:
+        confirmed = json.loads(json.dumps(payload))
+    status, body, seconds = client.call("finalize", {"copy_id": copy_id, "fencing": fencing})
+    recorder.add("finalize", status, seconds)
+    outcome.update(confirmed=confirmed, finalized=status == 200)
+
+
+def same_number(a, b):
+    try:
+        return abs(float(a) - float(b)) < 1e-9
+    except (TypeError, ValueError):
+        return a == b
+
+
+def lost_updates(instructor, copy_id, confirmed):
+    """Differences between what the server holds and the grader's last confirmed work."""
+    status, stored, _seconds = instructor.call("open_copy", {"copy_id": copy_id}, "GET")
+    if status != 200:
+        return [f"open_copy {status}"]
+    problems = []
+    for qid, entry in confirmed["points"].items():
+        held = (stored.get("points") or {}).get(qid)
+        if held is None or not same_number(held.get("points"), entry["points"]):
+            problems.append(f"points {qid}: {held} != {entry}")
+    stored_uids = {a["uid"] for a in stored.get("annotations") or []}
+    confirmed_uids = {a["uid"] for a in confirmed["annotations"]}
+    if stored_uids != confirmed_uids:
+        problems.append(f"annotations: {len(stored_uids ^ confirmed_uids)} differ")
+    if (stored.get("copy") or {}).get("general_comment") != confirmed["general_comment"]:
+        problems.append("general comment differs")
+    return problems
+
+
+def baseline_run(client, calls, think, recorder, start_gate):
+    client.page()
+    start_gate.wait()
+    for _ in range(calls):
+        time.sleep(random.uniform(0.5, 1.5) * think)
+        status, _body, seconds = client.call("comment_bank", {}, "GET")
+        recorder.add("comment_bank", status, seconds)
+
+
+def run_threads(targets):
+    gate = threading.Barrier(len(targets))
+    threads = [threading.Thread(target=target, args=(*args, gate)) for target, args in targets]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.monotonic() - started
+
+
+def scan_of_copies(path, copies):
+    """A scan without codes of ``copies`` one-page copies (a line of text on each)."""
+    import pymupdf
+
+    document = pymupdf.open()
+    for number in range(copies):
+        page = document.new_page(width=595, height=842)
+        page.insert_text((72, 100), f"Copie de charge {number + 1}", fontsize=18)
+    document.save(path)
+
+
+def prepare(base_url, env, graders):
+    from stack import manage
+
+    page = Client(base_url, None, "instructor_1").page()
+    usage_id = re.search(r'data-usage(?:-id)?="([^"]+)"', page)[1]
+    with tempfile.TemporaryDirectory(prefix="viatique-load-") as folder:
+        scan = os.path.join(folder, "load.pdf")
+        scan_of_copies(scan, graders)
+        manage(env, "viatique_import_scan", "--block", usage_id, "--pages-per-copy", "1", "--sync", scan)
+    return usage_id
+
+
+def free_copies(instructor, count):
+    """Ids of ``count`` copies nobody was given nor started (the ones the import just made)."""
+    status, listing, _ = instructor.call("list_copies", {"offset": 0, "limit": 200}, "GET")
+    assert status == 200, listing
+    free = [copy["id"] for copy in listing["copies"] if copy["state"] == "ready" and not copy["grader"]]
+    if len(free) < count:
+        raise SystemExit(f"only {len(free)} free copies for {count} graders")
+    return sorted(free)[-count:]
+
+
+def run(args, base_url, usage_id):
+    instructor = Client(base_url, usage_id, "instructor_1")
+    instructor.page()
+    copies = free_copies(instructor, args.graders)
+    recorder = Recorder()
+    outcomes = [{} for _ in copies]
+    targets = [(grader_run, (Client(base_url, usage_id, f"staff_load_{n}"), copy_id, args.rounds, args.think,
+                             recorder, outcomes[n]))
+               for n, copy_id in enumerate(copies)]
+    seconds = run_threads(targets)
+    base = Recorder()
+    calls = recorder.summary().get("save_draft", {}).get("count", args.rounds * args.graders) // args.graders
+    run_threads([(baseline_run, (Client(base_url, usage_id, f"staff_load_{n}"), calls, args.think, base))
+                 for n in range(args.graders)])
+    lost, errors = [], [o["error"] for o in outcomes if o.get("error")]
+    for copy_id, outcome in zip(copies, outcomes):
+        if outcome.get("confirmed"):
+            lost.extend(f"copy {copy_id}: {problem}" for problem in lost_updates(instructor, copy_id,
+                                                                                  outcome["confirmed"]))
+    operations = recorder.summary()
+    grading_p99 = max((operations[op]["p99_ms"] for op in ("acquire_lease", "renew_lease", "save_draft",
+                                                           "save_points") if op in operations), default=0)
+    baseline = base.summary().get("comment_bank", {})
+    refused = sum(n for op in WRITES for code, n in operations.get(op, {}).get("statuses", {}).items()
+                  if code == "409")
+    return {
+        "graders": args.graders, "rounds": args.rounds, "think_seconds": args.think,
+        "seconds": round(seconds, 1),
+        "requests": sum(op["count"] for op in operations.values()),
+        "operations": operations,
+        "grading_p99_ms": grading_p99,
+        "baseline_comment_bank": baseline,
+        "ratio_p99_to_baseline": round(grading_p99 / baseline["p99_ms"], 2) if baseline.get("p99_ms") else None,
+        "finalized": sum(1 for o in outcomes if o.get("finalized")),
+        "refused_writes_409": refused,
+        "lost_updates": len(lost),
+        "lost_update_details": lost[:10],
+        "errors": errors[:10],
+        "load_average": os.getloadavg(),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--graders", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--think", type=float, default=1.0, help="mean seconds between a grader's actions")
+    parser.add_argument("--base-url", help="a running `make serve` (default: start a throwaway stack)")
+    parser.add_argument("--usage-id", help="the block's usage id on --base-url")
+    args = parser.parse_args()
+    if args.base_url:
+        result = run(args, args.base_url.rstrip("/"), args.usage_id)
+    else:
+        from stack import serve_stack
+
+        with serve_stack("grading") as (base_url, env):
+            usage_id = prepare(base_url, env, args.graders)
+            result = run(args, base_url, usage_id)
+    print(f"{result['graders']} graders x {result['rounds']} rounds in {result['seconds']} s, "
+          f"{result['requests']} requests; load average {result['load_average']}")
+    for name, figures in result["operations"].items():
+        print(f"  {name:14s} n={figures['count']:5d}  p50 {figures['p50_ms']:7.1f} ms  "
+              f"p99 {figures['p99_ms']:7.1f} ms  max {figures['max_ms']:7.1f} ms  {figures['statuses']}")
+    print(f"  baseline comment_bank: {result['baseline_comment_bank']}")
+    print(f"grading handlers p99 {result['grading_p99_ms']} ms (goal < 50 ms), ratio to baseline p99 "
+          f"{result['ratio_p99_to_baseline']}; lost updates {result['lost_updates']} (goal 0); "
+          f"refused writes {result['refused_writes_409']}; finalized {result['finalized']}/{result['graders']}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
