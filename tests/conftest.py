@@ -16,3 +16,16 @@ def _clean_services_after_run():
     except AttributeError:
         cache.clear()
     shutil.rmtree(settings.VAR_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_lockout_carried_between_tests():
+    """Denied requests of one test never lock a user of the next (counters and locks live in the cache)."""
+    yield
+    from django.core.cache import caches
+
+    from viatique_xblock import conf, lockout
+
+    cache = caches[conf.get("CACHE_ALIAS")]
+    if hasattr(cache, "delete_pattern"):  # django-redis: only this run's keys (its KEY_PREFIX)
+        cache.delete_pattern(lockout.KEY_ROOT + ":*")

@@ -8,7 +8,7 @@ learner get the original.
 from django.db.models import Q
 
 from . import conf, scans, storage
-from .errors import NotFound
+from .errors import NotFound, ObjectNotFound
 from .i18n import N_
 from .models import Page
 
@@ -26,7 +26,7 @@ def page_for(exam, viewer, page_id):
     try:
         return queryset.get(pk=int(page_id))
     except (Page.DoesNotExist, TypeError, ValueError) as exc:
-        raise NotFound(N_("This page does not exist.")) from exc
+        raise ObjectNotFound(N_("This page does not exist.")) from exc
 
 
 def _is_cover(page):

@@ -11,6 +11,10 @@ class ViatiqueError(Exception):
 
     code = "error"
     status = 400
+    #: True for a denied access to something (a copy, page or file that is not the requester's or does
+    #: not exist, a bad or expired signed link): such errors count towards the lockout (:mod:`.lockout`).
+    #: Plain validation errors and role refusals do not.
+    counts_for_lockout = False
 
     def __init__(self, message, **params):
         self.template = message
@@ -30,6 +34,10 @@ class ViatiqueError(Exception):
     def extra(self):
         return {}
 
+    def headers(self):
+        """HTTP headers the error response carries (e.g. ``Retry-After``)."""
+        return {}
+
 
 class PermissionDenied(ViatiqueError):
     code = "forbidden"
@@ -44,3 +52,49 @@ class NotFound(ViatiqueError):
 class InvalidRequest(ViatiqueError):
     code = "invalid_request"
     status = 400
+
+
+class AccessDenied(PermissionDenied):
+    """Something that exists but is not the requester's: counts towards the lockout."""
+
+    counts_for_lockout = True
+
+
+class ObjectNotFound(NotFound):
+    """A copy, page or file that is not in this exam, or not the requester's (the two are not told
+    apart, so ids cannot be probed): counts towards the lockout."""
+
+    counts_for_lockout = True
+
+
+class BadSignature(ViatiqueError):
+    """A signed link that was tampered with, or made for another user or file: counts towards the lockout."""
+
+    code = "bad_signature"
+    status = 403
+    counts_for_lockout = True
+
+
+class ExpiredLink(ViatiqueError):
+    """A signed link older than ``SIGNED_URL_SECONDS``: counts towards the lockout."""
+
+    code = "expired_link"
+    status = 403
+    counts_for_lockout = True
+
+
+class LockedOut(ViatiqueError):
+    """Too many denied requests: every handler refuses the requester for ``retry_after`` seconds."""
+
+    code = "locked_out"
+    status = 429
+
+    def __init__(self, message, retry_after, **params):
+        self.retry_after = int(retry_after)
+        super().__init__(message, retry_after=self.retry_after, **params)
+
+    def extra(self):
+        return {"retry_after": self.retry_after}
+
+    def headers(self):
+        return {"Retry-After": str(self.retry_after)}

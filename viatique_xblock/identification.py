@@ -10,7 +10,7 @@ import unicodedata
 from django.db import transaction
 
 from . import audit
-from .errors import NotFound, ViatiqueError
+from .errors import ObjectNotFound, ViatiqueError
 from .i18n import N_
 from .models import Copy
 from .states import Identity
@@ -83,7 +83,7 @@ def _open(exam):
 
 
 def get_copy(exam, copy_id):
-    """A copy of this exam by id, or :class:`NotFound`."""
+    """A copy of this exam by id, or :class:`ObjectNotFound` (which counts towards the lockout)."""
     return _copy(exam, copy_id, lock=False)
 
 
@@ -92,7 +92,7 @@ def _copy(exam, copy_id, lock=True):
     try:
         return queryset.get(exam=exam, pk=int(copy_id))
     except (Copy.DoesNotExist, TypeError, ValueError) as exc:
-        raise NotFound(N_("This copy does not exist.")) from exc
+        raise ObjectNotFound(N_("This copy does not exist.")) from exc
 
 
 def _set_identity(copy, learner):

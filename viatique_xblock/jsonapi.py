@@ -3,6 +3,10 @@
 Errors users can cause are :class:`~viatique_xblock.errors.ViatiqueError`
 subclasses; the decorator turns them into ``{"error": code, "message": text}``
 with their HTTP status, so no handler formats errors by hand.
+
+The decorator also applies the lockout (:mod:`.lockout`) to every handler: a
+locked-out requester gets 429 before any permission check, and an error flagged
+``counts_for_lockout`` counts one failure for the user and the client address.
 """
 import functools
 import json
@@ -11,7 +15,7 @@ import logging
 from webob import Response
 from xblock.core import XBlock
 
-from . import compat
+from . import compat, lockout
 from .errors import InvalidRequest, ViatiqueError
 from .i18n import N_
 
@@ -53,6 +57,16 @@ def read_body(request, limit):
     return request.body_file.read(length) if length else b""
 
 
+def _count_denial(block, request, user, exc):
+    """One failure towards the lockout for the requester of a denied request."""
+    lockout.count_failure(
+        user, compat.client_ip(request), compat.course_key(block),
+        exam=getattr(block, "get_exam", None),
+        publish=lambda name, data: compat.publish_event(block, name, data),
+        reason=exc.code,
+    )
+
+
 def api_handler(permission=None, methods=("POST",), raw_body=False):
     """Make a block method an XBlock handler returning JSON.
 
@@ -67,13 +81,15 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
         @XBlock.handler
         @functools.wraps(method)
         def wrapper(block, request, suffix=""):
+            user = None
             try:
+                user = compat.current_user(block)
+                lockout.check(user, compat.client_ip(request))
                 if request.method not in methods:
                     return json_response(
                         {"error": "method_not_allowed", "message": f"Use {' or '.join(methods)}."},
                         status=405, headers={"Allow": ", ".join(methods)},
                     )
-                user = compat.current_user(block)
                 if permission is not None:
                     permission(block, user)
                 if raw_body:
@@ -87,6 +103,8 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
                     return result
                 return json_response(result)
             except ViatiqueError as exc:
-                return json_response(exc.as_json(), status=exc.status)
+                if exc.counts_for_lockout:
+                    _count_denial(block, request, user, exc)
+                return json_response(exc.as_json(), status=exc.status, headers=exc.headers())
         return wrapper
     return decorate
