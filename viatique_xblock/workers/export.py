@@ -1,0 +1,35 @@
+"""Celery task building the ZIP of graded PDFs of an export job (:func:`viatique_xblock.exports.build_zip`).
+
+Same conventions as :mod:`.ingest`: acknowledged late and redelivered when its worker
+dies, transient errors retried with backoff, the time limits of the settings (given by
+:func:`.dispatch.send`), idempotent (a finished job is left alone; a redelivered one
+writes the same storage name again). A task that gives up marks its job ``failed``.
+"""
+import logging
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from .ingest import COMMON
+
+log = logging.getLogger(__name__)
+
+
+class ExportTask(Task):
+    """Marks the export job (first argument) failed when the task fails for good."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from .. import exports
+        if isinstance(exc, SoftTimeLimitExceeded):
+            message = "The export took longer than the time limit."
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        log.error("Viatique task %s failed on export job %s: %s", self.name, args[:1], exc)
+        if args:
+            exports.fail_job(args[0], message)
+
+
+@shared_task(name="viatique.build_export_zip", base=ExportTask, **COMMON)
+def build_export_zip(self, job_pk):
+    from .. import exports
+    return exports.build_zip(job_pk)
