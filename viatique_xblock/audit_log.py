@@ -32,8 +32,8 @@ def _bound(raw, end):
     if not text:
         return None
     try:
-        moment = parse_datetime(text)
-        day = None if moment else parse_date(text)
+        day = parse_date(text)  # before parse_datetime, which takes a bare date for its midnight
+        moment = None if day else parse_datetime(text)
     except ValueError:
         moment = day = None
     if moment is None and day is None:
