@@ -50,7 +50,7 @@ class LmsLikeRuntime(Runtime):
         self.events = []
 
     def handler_url(self, block, handler_name, suffix="", query="", thirdparty=False):
-        return f"/courses/handler/{block.scope_ids.usage_id}/{handler_name}/{suffix}"
+        return f"/courses/handler/{block.scope_ids.usage_id}/{handler_name}/{suffix}" + (f"?{query}" if query else "")
 
     def local_resource_url(self, block, uri):
         return f"/xblock/resource/viatique/{uri}"

@@ -49,6 +49,12 @@ SETTINGS = {
     "LOCKOUT_WINDOW_SECONDS": (900, "Window over which denied requests are counted."),
     "LOCKOUT_SECONDS": (900, "How long a lockout lasts."),
     "SIGNED_URL_SECONDS": (300, "Lifetime of signed download URLs."),
+    "SIGNED_URLS_ENABLED": (
+        True,
+        "Whether the download_url handler hands out short-lived signed links to graded PDFs (for a new tab "
+        "or a PDF viewer). Off: it refuses, and a link's signature is no longer checked (the handler's "
+        "permission check alone decides, as for every download).",
+    ),
     "CACHE_ALIAS": (
         "default",
         "Django cache holding leases and lockout counters. It must be shared by every web worker "

@@ -1,5 +1,7 @@
 """Streaming stored files to the browser after a permission check (never by public URL)."""
 import mimetypes
+import re
+from urllib.parse import quote
 
 from webob import Response
 
@@ -9,8 +11,11 @@ from .i18n import N_
 from .jsonapi import NO_STORE
 
 
-def stored_file_response(name, download_name=None):
-    """A response streaming the stored file ``name``, private and not sniffable."""
+def stored_file_response(name, download_name=None, inline=False):
+    """A response streaming the stored file ``name``, private and not sniffable.
+
+    With ``download_name`` the browser saves it under that name (``inline``: shows it, e.g. a PDF
+    in a new tab, and uses the name when saved)."""
     store = storage.get_storage()
     if not name or not store.exists(name):
         raise NotFound(N_("This file does not exist."))
@@ -18,7 +23,7 @@ def stored_file_response(name, download_name=None):
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     response = Response(content_type=content_type, app_iter=_chunks(handle))
     response.content_length = store.size(name)
-    return _private(response, download_name)
+    return _private(response, download_name, inline)
 
 
 def _chunks(handle, size=256 * 1024):
@@ -34,9 +39,19 @@ def bytes_response(data, content_type, download_name=None):
     return _private(Response(body=data, content_type=content_type), download_name)
 
 
-def _private(response, download_name):
+def _private(response, download_name, inline=False):
     for header, value in NO_STORE.items():
         response.headers[header] = value
     if download_name:
-        response.content_disposition = f'attachment; filename="{download_name}"'
+        response.headers["Content-Disposition"] = content_disposition(download_name, inline)
     return response
+
+
+def content_disposition(download_name, inline=False):
+    """A Content-Disposition header value safe for any name: an ASCII fallback without quotes,
+    backslashes or control characters, and, when it differs, the exact name in RFC 5987 form."""
+    fallback = re.sub(r'[^A-Za-z0-9._ -]+', "_", download_name).strip() or "download"
+    value = f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\""
+    if fallback != download_name:
+        value += f"; filename*=UTF-8''{quote(download_name, safe='')}"
+    return value

@@ -1,0 +1,172 @@
+"""The lockout policy on the real Redis cache, through the LMS-like harness: counts, thresholds per user
+and per address, 429 with Retry-After on every handler, lift, and what never counts."""
+import concurrent.futures
+
+import pytest
+from django.core.cache import caches
+from django.test import override_settings
+
+from tests.harness import make_block
+from tests.unit.downloads_support import (ADDRESS, body, graded_copy, learner, release, send,
+                                          stored_files)  # noqa: F401  (fixture)
+from viatique_xblock import compat, conf, lockout
+from viatique_xblock.errors import LockedOut
+from viatique_xblock.models import AuditEvent, LockoutRecord
+
+pytestmark = pytest.mark.django_db
+
+WINDOW = 900
+
+
+@pytest.fixture
+def released(stored_files):  # noqa: F811
+    """A released exam where learner_1 and learner_2 each have a graded copy."""
+    exam = make_block().get_exam()
+    copies = {name: graded_copy(exam, stored_files, code, name)
+              for name, code in (("learner_1", "A1"), ("learner_2", "B2"), ("learner_3", "C3"))}
+    release(exam)
+    return copies
+
+
+def deny(block, times, address=ADDRESS):
+    """``times`` requests for a copy that is not the requester's; returns their statuses."""
+    return [send(block, "graded_pdf", str(10 ** 9 + index), address=address).status_code for index in range(times)]
+
+
+def test_the_policy_numbers_by_default():
+    assert (conf.get("LOCKOUT_USER_FAILURES"), conf.get("LOCKOUT_ADDRESS_FAILURES")) == (5, 100)
+    assert (conf.get("LOCKOUT_WINDOW_SECONDS"), conf.get("LOCKOUT_SECONDS")) == (900, 900)
+    assert caches[conf.get("CACHE_ALIAS")].__class__.__module__.startswith("django_redis")  # the real thing
+
+
+def test_five_denials_lock_the_user_out_of_every_handler_with_429_and_retry_after(released):
+    block = learner("learner_1")
+    assert deny(block, 5) == [404] * 5
+    response = send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk))
+    assert response.status_code == 429
+    answer = body(response)
+    assert answer["error"] == "locked_out" and answer["message"]
+    assert WINDOW - 5 <= answer["retry_after"] <= WINDOW
+    assert response.headers["Retry-After"] == str(answer["retry_after"])
+    # every handler of the block, whatever the method, before any permission check
+    for handler, method in (("download_url", "POST"), ("lockouts", "GET"), ("list_copies", "GET")):
+        response = send(learner("learner_1"), handler, method=method, data={})
+        assert (response.status_code, body(response)["error"]) == (429, "locked_out")
+
+
+def test_four_denials_do_not_lock(released):
+    assert deny(learner("learner_1"), 4) == [404] * 4
+    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+
+
+def test_a_lock_leaves_a_record_an_audit_event_and_a_tracking_event(released):
+    block = learner("learner_1")
+    deny(block, 5)
+    record = LockoutRecord.objects.get()
+    assert (record.kind, record.subject, record.course_key) == ("user", "learner_1", "course-v1:Viatique+T101+2026")
+    event = AuditEvent.objects.get(action="lockout.started")
+    assert event.actor == "learner_1" and event.client_ip == ADDRESS
+    assert event.details == {"lockout_id": record.pk, "kind": "user", "subject": "learner_1", "failures": 5,
+                             "seconds": 900, "reason": "not_found"}
+    assert [name for name, _data in block.runtime.events] == ["edx.viatique.lockout.started"]
+
+
+def test_one_learner_locked_does_not_lock_another_on_the_same_address(released):
+    deny(learner("learner_1"), 7)  # 5 denials, then 429s that count nothing
+    assert send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk)).status_code == 200
+    assert LockoutRecord.objects.count() == 1
+
+
+@override_settings(VIATIQUE={"LOCKOUT_ADDRESS_FAILURES": 8})
+def test_an_address_is_locked_after_its_own_threshold_for_learners_not_instructors(released):
+    deny(learner("learner_5"), 4)
+    deny(learner("learner_6"), 4)  # 8 from the address, no user reached 5
+    assert {(record.kind, record.subject) for record in LockoutRecord.objects.all()} == {("address", ADDRESS)}
+    response = send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk))
+    assert (response.status_code, body(response)["error"]) == (429, "locked_out")
+    # another address is not locked, and an instructor behind the locked one can still work (and lift it)
+    assert send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk),
+                address="198.51.100.1").status_code == 200
+    assert send(make_block(), "lockouts").status_code == 200
+
+
+def test_validation_errors_and_role_refusals_never_count(released):
+    grader = make_block("staff_1", "staff")
+    for _attempt in range(6):
+        assert send(grader, "lockouts").status_code == 403  # instructor-only: a grader clicking around
+        assert send(grader, "download_url", data={"copy_id": released["learner_1"].pk, "kind": "zip"},
+                    method="POST").status_code == 400
+        assert send(grader, "graded_pdf", method="POST").status_code == 405
+    assert send(grader, "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+    assert not LockoutRecord.objects.exists()
+
+
+def test_instructors_denials_do_not_count(released):
+    assert deny(make_block(), 8) == [404] * 8
+    assert send(make_block(), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+
+
+def test_instructor_lists_and_lifts_a_lockout(released):
+    deny(learner("learner_1"), 5)
+    response = send(make_block(), "lockouts")
+    [item] = body(response)["lockouts"]
+    assert (item["kind"], item["subject"]) == ("user", "learner_1")
+    assert WINDOW - 5 <= item["retry_after"] <= WINDOW
+    assert send(make_block("staff_1", "staff"), "lockouts").status_code == 403
+    assert send(make_block("staff_1", "staff"), "lift_lockout", data={"id": item["id"]},
+                method="POST").status_code == 403
+    instructor = make_block()
+    response = send(instructor, "lift_lockout", data={"id": item["id"]}, method="POST")
+    assert response.status_code == 200
+    assert body(response)["lockouts"] == []
+    record = LockoutRecord.objects.get()
+    assert record.lifted_by == "instructor_1" and record.lifted_at is not None
+    event = AuditEvent.objects.get(action="lockout.lifted")
+    assert event.details["subject"] == "learner_1" and event.details["was_active"] is True
+    assert ("edx.viatique.lockout.lifted", {"exam_id": event.exam_id, "copy_id": None, **event.details}) \
+        in instructor.runtime.events
+    # unlocked, with its failures forgotten: four new denials do not lock again
+    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+    assert deny(learner("learner_1"), 4) == [404] * 4
+    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+
+
+def test_lockouts_of_another_course_are_neither_listed_nor_lifted(released):
+    deny(learner("learner_1"), 5)
+    other = make_block(usage="block-v1:Other+C2+2026+type@viatique+block@exam1")
+    assert body(send(other, "lockouts"))["lockouts"] == []
+    record = LockoutRecord.objects.get()
+    response = send(other, "lift_lockout", data={"id": record.pk}, method="POST")
+    assert (response.status_code, body(response)["error"]) == (404, "not_found")
+    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 429
+
+
+def test_concurrent_failures_start_exactly_one_lock():
+    cache = caches[conf.get("CACHE_ALIAS")]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _i: lockout._fail(cache, lockout.USER, "racer", 5), range(40)))
+    assert sum(started for _count, started in results) == 1
+    fail_key, lock_key = lockout._keys(lockout.USER, "racer")
+    client = lockout._redis(cache)
+    assert WINDOW - 5 <= client.ttl(cache.make_key(lock_key)) <= WINDOW
+
+
+def test_the_failure_counter_expires_with_its_window():
+    cache = caches[conf.get("CACHE_ALIAS")]
+    assert lockout._fail(cache, lockout.USER, "slow", 5) == (1, False)
+    fail_key, _lock_key = lockout._keys(lockout.USER, "slow")
+    assert WINDOW - 5 <= lockout._redis(cache).ttl(cache.make_key(fail_key)) <= WINDOW
+
+
+@override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                       "LOCATION": "viatique-lockout-test"}})
+def test_a_per_process_cache_applies_the_same_policy():
+    cache = caches[conf.get("CACHE_ALIAS")]
+    assert lockout._redis(cache) is None
+    results = [lockout._fail(cache, lockout.USER, "local", 5) for _attempt in range(5)]
+    assert results == [(1, False), (2, False), (3, False), (4, False), (5, True)]
+    user = compat.ViatiqueUser(user_id=1, username="local", full_name="", anonymous_id="x", role=compat.LEARNER)
+    with pytest.raises(LockedOut) as locked:
+        lockout.check(user, None)
+    assert WINDOW - 5 <= locked.value.retry_after <= WINDOW
+    cache.clear()

@@ -1,0 +1,121 @@
+"""Who may download what: graded PDFs and learners' own page images, and signed download links.
+
+- staff of the block (instructors and graders; graders see every copy placed in the exam, as
+  for page images) get the graded PDF of any copy of the exam that has one;
+- a learner gets the graded PDF and the page images of their own copy only (the copy's
+  ``learner_anonymous_id`` is theirs), and only once results are released and the copy graded.
+
+A copy or page that is not in this exam, or not the learner's, is :class:`~.errors.ObjectNotFound`
+(the two are not told apart, and both count towards the lockout). A learner's own copy before
+release is a plain refusal that does not count. Every graded PDF download is audited
+(``download.graded_pdf``). Download names never carry the learner's identity for graders.
+"""
+from django.utils.text import slugify
+
+from . import anonymity, audit, conf, signed_urls
+from .errors import InvalidRequest, NotFound, ObjectNotFound, PermissionDenied
+from .i18n import N_
+from .models import Copy, Page
+from .states import Grading
+
+GRADED_PDF = "graded_pdf"
+KINDS = (GRADED_PDF,)
+
+
+class NotReleased(PermissionDenied):
+    """The learner's own copy, before results are released (not a probe: does not count)."""
+
+    code = "not_released"
+
+
+class NoGradedPdf(NotFound):
+    """The copy exists and may be seen, but has no graded PDF (yet)."""
+
+    code = "no_graded_pdf"
+
+
+class SignedUrlsDisabled(NotFound):
+    code = "signed_urls_disabled"
+
+
+def _as_id(raw):
+    try:
+        return int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_released(exam):
+    if not exam.released_at:
+        raise NotReleased(N_("Results are not released yet."))
+
+
+def copy_for(exam, user, copy_id):
+    """A copy of ``exam`` that ``user`` may download from, or :class:`ObjectNotFound`."""
+    pk = _as_id(copy_id)
+    copy = None
+    if pk is not None and (user.is_staff or user.anonymous_id):
+        queryset = Copy.objects.filter(exam=exam, pk=pk)
+        if not user.is_staff:
+            queryset = queryset.filter(learner_anonymous_id=user.anonymous_id)
+        copy = queryset.first()
+    if copy is None:
+        raise ObjectNotFound(N_("This copy does not exist."))
+    if not user.is_staff:
+        _check_released(exam)
+    return copy
+
+
+def graded_pdf_copy(exam, user, copy_id):
+    """The copy whose graded PDF ``user`` may download now, or a typed refusal."""
+    copy = copy_for(exam, user, copy_id)
+    if not copy.graded_pdf_name or (not user.is_staff and copy.grading_state != Grading.GRADED):
+        raise NoGradedPdf(N_("This copy has no graded PDF yet."))
+    return copy
+
+
+def download_name(exam, user, copy):
+    """``<exam>-<code>.pdf``; instructors also get the learner's username (graders and learners never do)."""
+    parts = [slugify(exam.title) or "exam", slugify(copy.anonymous_code) or str(copy.pk)]
+    if user.is_instructor and copy.learner_username:
+        parts.append(slugify(copy.learner_username))
+    return "-".join(part for part in parts if part) + ".pdf"
+
+
+def graded_pdf(exam, user, copy_id, signature=None, client_ip=None, publish=None):
+    """Check and audit a graded PDF download; returns ``(stored name, download name)``.
+
+    ``signature``: the ``sig`` of a signed link (checked against this user and copy when signed
+    links are enabled; ignored otherwise, since the permission check alone decides)."""
+    signed = bool(signature) and conf.get("SIGNED_URLS_ENABLED")
+    if signed:
+        signed_urls.verify(signature, user, exam, _as_id(copy_id), GRADED_PDF)
+    copy = graded_pdf_copy(exam, user, copy_id)
+    audit.record(exam, "download.graded_pdf", actor=user, copy=copy, client_ip=client_ip, publish=publish,
+                 details={"signed": signed})
+    return copy.graded_pdf_name, download_name(exam, user, copy)
+
+
+def sign_download(exam, user, copy_id, kind):
+    """A signed link token for a download ``user`` may make now: ``(copy, token, expires_at)``."""
+    if not conf.get("SIGNED_URLS_ENABLED"):
+        raise SignedUrlsDisabled(N_("Signed download links are turned off on this platform."))
+    if kind not in KINDS:
+        raise InvalidRequest(N_("Unknown kind of download: {kind}."), kind=str(kind)[:40])
+    copy = graded_pdf_copy(exam, user, copy_id)
+    token, expires_at = signed_urls.sign(user, exam, copy.pk, kind)
+    return copy, token, expires_at
+
+
+def learner_page(exam, user, page_id):
+    """A page of the learner's own copy, after release (staff: what :func:`anonymity.page_for` allows)."""
+    if user.is_staff:
+        return anonymity.page_for(exam, user, page_id)
+    page = None
+    if _as_id(page_id) is not None and user.anonymous_id:
+        page = (Page.objects.filter(exam=exam, pk=_as_id(page_id), discarded=False,
+                                    copy__learner_anonymous_id=user.anonymous_id).first())
+    if page is None:
+        raise ObjectNotFound(N_("This page does not exist."))
+    _check_released(exam)
+    return page
