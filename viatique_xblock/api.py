@@ -7,7 +7,7 @@ lookup can never cross blocks or courses.
 from django.db import transaction
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 
-from . import audit, scheme as scheme_module
+from . import audit, leases, scheme as scheme_module
 from .errors import NotFound, ViatiqueError
 from .i18n import N_, gettext as _
 from .models import Copy, Exam, QuestionPoints
@@ -225,8 +225,9 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None):
 
     Names appear only for instructors, or for graders when the exam is not
     graded anonymously. ``identity`` (``"unidentified"`` or ``"identified"``)
-    keeps only those copies (the identification desk's queue). A fixed number
-    of queries whatever the number of copies.
+    keeps only those copies (the identification desk's queue). Each row carries
+    ``lease``: ``{"holder", "expires_at"}`` of its grading lease, or None. A fixed
+    number of queries, and one cache round trip, whatever the number of copies.
     """
     show_names = viewer.is_instructor or not exam.anonymous_grading
     queryset = Copy.objects.filter(exam=exam).order_by("anonymous_code")
@@ -254,4 +255,8 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None):
             row["username"] = item["learner_username"]
             row["name"] = item["learner_name"]
         rows.append(row)
+    # who holds each copy's grading lease: one cache round trip (MGET) for the whole page
+    holders = leases.holders(exam, viewer, [row["id"] for row in rows])
+    for row in rows:
+        row["lease"] = holders.get(row["id"])
     return {"count": total, "offset": offset, "limit": limit, "copies": rows}

@@ -73,6 +73,11 @@ SETTINGS = {
     "TASK_SOFT_TIME_LIMIT": (600, "Soft time limit, in seconds, of one PDF task."),
     "TASK_TIME_LIMIT": (900, "Hard time limit, in seconds, of one PDF task."),
     "SHOW_GRADER_IDENTITY": (False, "Whether learners see who graded their copy (course policy)."),
+    "HIDE_GRADER_IDENTITIES": (
+        False,
+        "Whether graders see another grader holding a copy's lease as an anonymous label (\"Grader 3\", "
+        "stable within the exam) instead of their name; instructors always see names.",
+    ),
 }
 
 DEFAULTS = {name: default for name, (default, _doc) in SETTINGS.items()}

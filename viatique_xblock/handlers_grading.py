@@ -2,9 +2,106 @@
 
 A mixin of :class:`~viatique_xblock.block.ViatiqueXBlock`: each handler checks
 permission (through :func:`~viatique_xblock.jsonapi.api_handler`) and delegates
-to a domain module.
+to :mod:`viatique_xblock.grading` and :mod:`viatique_xblock.leases`. The contract
+is docs/handlers.md ("Grading workspace").
 """
+from . import grading, leases, permissions
+from .jsonapi import api_handler
 
 
 class GradingHandlers:
     """Handlers mixed into the block."""
+
+    def _scale(self):
+        return float(self.grade_scale) if self.grade_scale else None
+
+    def _copy_for(self, user, data):
+        return grading.get_copy(self.get_exam(), user, data.get("copy_id"))
+
+    @api_handler(permission=permissions.staff, methods=("GET",))
+    def open_copy(self, request, user, data, suffix=""):
+        """``?copy_id=``: the copy, its pages, questions, work, draft version, lease and settings."""
+        return grading.open_copy(self.get_exam(), user, data.get("copy_id"))
+
+    @api_handler(permission=permissions.staff)
+    def acquire_lease(self, request, user, data, suffix=""):
+        """``{copy_id}``: take the copy's lease (the same one again from a second tab)."""
+        lease = leases.acquire_lease(self._copy_for(user, data), user, **self._audit_context(request))
+        return lease.as_json()
+
+    @api_handler(permission=permissions.staff)
+    def renew_lease(self, request, user, data, suffix=""):
+        """``{copy_id, token}``: the heartbeat."""
+        expires_at = leases.renew_lease(self._copy_for(user, data), data.get("token"))
+        return {"expires_at": leases.iso(expires_at)}
+
+    @api_handler(permission=permissions.staff)
+    def release_lease(self, request, user, data, suffix=""):
+        """``{copy_id, token}``: give the lease back when leaving the copy."""
+        return {"released": leases.release_lease(self._copy_for(user, data), data.get("token"))}
+
+    @api_handler(permission=permissions.instructor)
+    def force_release_lease(self, request, user, data, suffix=""):
+        """``{copy_id}``: take the lease away from whoever holds it (audited)."""
+        copy = self._copy_for(user, data)
+        return {"released": leases.force_release(copy, user, **self._audit_context(request))}
+
+    @api_handler(permission=permissions.staff)
+    def save_draft(self, request, user, data, suffix=""):
+        """``{copy_id, fencing, version, payload}``: the autosave."""
+        return grading.save_draft(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+                                  data.get("version"), data.get("payload"), **self._audit_context(request))
+
+    @api_handler(permission=permissions.staff)
+    def save_points(self, request, user, data, suffix=""):
+        """``{copy_id, fencing, question_id, points, comment}``."""
+        return grading.save_points(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+                                   data.get("question_id"), data.get("points"), data.get("comment") or "",
+                                   **self._audit_context(request))
+
+    @api_handler(permission=permissions.staff)
+    def save_annotation(self, request, user, data, suffix=""):
+        """``{copy_id, fencing, annotation}``: add or update one annotation by uid."""
+        return grading.save_annotation(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+                                       data.get("annotation"), **self._audit_context(request))
+
+    @api_handler(permission=permissions.staff)
+    def delete_annotation(self, request, user, data, suffix=""):
+        """``{copy_id, fencing, uid}``."""
+        return grading.delete_annotation(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+                                         data.get("uid"), **self._audit_context(request))
+
+    @api_handler(permission=permissions.staff)
+    def save_comment(self, request, user, data, suffix=""):
+        """``{copy_id, fencing, general_comment}``."""
+        return grading.save_comment(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+                                    data.get("general_comment"), **self._audit_context(request))
+
+    @api_handler(permission=permissions.staff)
+    def finalize(self, request, user, data, suffix=""):
+        """``{copy_id, fencing}``: submit a complete copy; its PDF is rendered by a Celery task."""
+        return grading.finalize(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+                                scale=self._scale(), **self._audit_context(request))
+
+    @api_handler(permission=permissions.instructor)
+    def reopen_copy(self, request, user, data, suffix=""):
+        """``{copy_id}``: a graded (or failed) copy goes back to grading."""
+        return grading.reopen(self.get_exam(), user, data.get("copy_id"), **self._audit_context(request))
+
+    @api_handler(permission=permissions.staff)
+    def retry_render(self, request, user, data, suffix=""):
+        """``{copy_id}``: render the PDF of a ``render_failed`` copy again."""
+        return grading.retry_render(self.get_exam(), user, data.get("copy_id"), scale=self._scale(),
+                                    **self._audit_context(request))
+
+    @api_handler(permission=permissions.staff, methods=("GET",))
+    def comment_bank(self, request, user, data, suffix=""):
+        """The exam's reusable comments."""
+        return {"comments": grading.comment_bank(self.get_exam())}
+
+    @api_handler(permission=permissions.staff)
+    def add_bank_comment(self, request, user, data, suffix=""):
+        """``{text, question_id?, points?}``."""
+        comment = grading.add_bank_comment(self.get_exam(), user, data.get("text"), data.get("question_id"),
+                                           data.get("points"), **self._audit_context(request))
+        return {"comment": comment}

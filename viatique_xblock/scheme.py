@@ -219,3 +219,28 @@ def default_scheme():
         ],
         "next_id": 3,
     }
+
+
+class InvalidPoints(ViatiqueError):
+    """Points given to a question are not a number, out of bounds or off the question's step."""
+
+    code = "invalid_points"
+    status = 400
+
+
+def check_points(leaf, raw):
+    """The points ``raw`` (a JSON number or a decimal string) given to the leaf question ``leaf``,
+    as a Decimal from 0 to the question's maximum on a multiple of its step; else :class:`InvalidPoints`."""
+    points = _number(raw)
+    label = leaf.get("label") or leaf.get("id")
+    maximum = Decimal(str(leaf["max"]))
+    step = Decimal(str(leaf.get("step") or 1))
+    if points is None:
+        raise InvalidPoints(N_("The points of “{name}” are not a number."), name=label)
+    if points < 0 or points > maximum:
+        raise InvalidPoints(N_("The points of “{name}” must be from 0 to {max}."), name=label,
+                            max=plain_number(maximum))
+    if points % step != 0:
+        raise InvalidPoints(N_("The points of “{name}” must be a multiple of {step}."), name=label,
+                            step=plain_number(step))
+    return points

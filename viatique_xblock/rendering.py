@@ -1,0 +1,134 @@
+"""The graded PDF of a finalized copy: its inputs gathered, the renderer called, the result stored.
+
+Called by the Celery task :func:`viatique_xblock.workers.render.render_graded_copy`.
+:func:`render_copy` is idempotent: it renders only a copy that is ``submitted``
+(a redelivered task, or a second one, finds it ``graded`` and does nothing), stores
+the PDF under one name per copy (private, streamed by the download handler after a
+permission check), and moves the copy ``submitted -> graded`` (``copy_graded`` sent)
+or ``submitted -> render_failed`` with the reason kept in ``render_error``.
+"""
+import contextlib
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import audit, conf, scans, scheme as scheme_module, signals, storage
+from .models import AuditEvent, Copy
+from .states import Grading, check_grading_transition
+
+log = logging.getLogger(__name__)
+
+
+def graded_pdf_name(copy):
+    return storage.file_name("graded", copy.exam_id, f"{copy.pk}.pdf")
+
+
+def _text(number):
+    return None if number is None else str(scheme_module.plain_number(number))
+
+
+def _grader_name(copy):
+    """The name shown on the PDF: only when the course lets learners see who graded (``SHOW_GRADER_IDENTITY``)."""
+    if not conf.get("SHOW_GRADER_IDENTITY"):
+        return None
+    event = AuditEvent.objects.filter(exam_id=copy.exam_id, copy_id_ref=copy.pk, action="copy.finalized").first()
+    return (event.details.get("grader_name") or event.actor) if event else (copy.grader or None)
+
+
+def render_inputs(copy, scale=None):
+    """``(pages, annotations, summary)`` for :func:`viatique_xblock.pdf.graded.render_graded_pdf`;
+    a page's ``source`` is the storage name of its scan (the key of the renderer's ``sources``)."""
+    exam = copy.exam
+    rows = list(copy.pages.filter(discarded=False).select_related("batch").order_by("position", "id"))
+    index = {page.pk: position for position, page in enumerate(rows)}
+    pages = [{"source": page.batch.file_name, "index": page.source_index, "rotation": page.rotation}
+             for page in rows]
+    leaves = scheme_module.leaves(exam.scheme)
+    labels = {leaf["id"]: leaf.get("label", "") for leaf in leaves}
+    annotations = [
+        {"page": index[item.page_id], "kind": item.kind, "x": item.x, "y": item.y, "width": item.width,
+         "height": item.height, "text": item.text, "question_label": labels.get(item.question_id, ""),
+         "points": _text(item.points)}
+        for item in copy.annotations.order_by("created_at", "id") if item.page_id in index
+    ]
+    given = {row.question_id: row for row in copy.points.all()}
+    total = sum((given[leaf["id"]].points for leaf in leaves if leaf["id"] in given), start=0)
+    maximum = scheme_module.total(exam.scheme)
+    scale_total = None
+    if scale and maximum:
+        scale_total = _text(round(total * Decimal(str(scale)) / maximum, 2))
+    summary = {
+        "title": exam.title, "code": copy.anonymous_code, "total": _text(total), "max": _text(maximum),
+        "scale_total": scale_total, "scale": _text(Decimal(str(scale))) if scale else None,
+        "questions": [{"id": leaf["id"], "label": leaf.get("label", ""),
+                       "points": _text(given[leaf["id"]].points) if leaf["id"] in given else None,
+                       "max": _text(Decimal(str(leaf["max"]))),
+                       "comment": given[leaf["id"]].comment if leaf["id"] in given else ""}
+                      for leaf in leaves],
+        "general_comment": copy.general_comment,
+        "grader": _grader_name(copy),
+    }
+    return pages, annotations, summary
+
+
+@contextlib.contextmanager
+def _sources(names):
+    """Local paths of the scans (the files themselves on a filesystem storage, else temporary copies)."""
+    with contextlib.ExitStack() as stack:
+        yield {name: stack.enter_context(scans.local_copy(name)) for name in names}
+
+
+def render_copy(copy_pk, scale=None):
+    """Render and store the graded PDF of a submitted copy; returns the copy's state afterwards.
+
+    Transient errors (database, storage I/O) propagate, so the task retries them;
+    anything else the renderer raises is a render failure, kept on the copy.
+    """
+    from .pdf.graded import render_graded_pdf
+
+    copy = Copy.objects.select_related("exam").filter(pk=copy_pk).first()
+    if copy is None or copy.grading_state != Grading.SUBMITTED:
+        return copy.grading_state if copy else None
+    names = set(copy.pages.filter(discarded=False).values_list("batch__file_name", flat=True))
+    with _sources(names) as sources:
+        pages, annotations, summary = render_inputs(copy, scale)
+        try:
+            data = render_graded_pdf(sources, pages, annotations, summary)
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # the renderer's own failure: shown to staff, retryable
+            log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
+            return mark_failed(copy_pk, f"{type(exc).__name__}: {exc}")
+    name = storage.overwrite(graded_pdf_name(copy), data)
+    return _mark_graded(copy_pk, name)
+
+
+def _mark_graded(copy_pk, name):
+    with transaction.atomic():
+        copy = Copy.objects.select_for_update().select_related("exam").get(pk=copy_pk)
+        if copy.grading_state != Grading.SUBMITTED:
+            return copy.grading_state
+        check_grading_transition(copy.grading_state, Grading.GRADED)
+        copy.grading_state, copy.graded_pdf_name, copy.graded_at = Grading.GRADED, name, timezone.now()
+        copy.render_error = ""
+        copy.save(update_fields=["grading_state", "graded_pdf_name", "graded_at", "render_error", "updated_at"])
+        audit.record(copy.exam, "copy.graded", copy=copy, details={"total": _text(copy.total_points)})
+    for receiver, result in signals.copy_graded.send_robust(sender=Copy, copy=copy, actor=None):
+        if isinstance(result, Exception):
+            log.error("Viatique: %s failed on copy_graded for copy %s: %r", receiver, copy_pk, result)
+    return copy.grading_state
+
+
+def mark_failed(copy_pk, reason):
+    """``submitted -> render_failed`` with ``reason`` kept on the copy (staff see it and may retry)."""
+    with transaction.atomic():
+        copy = Copy.objects.select_for_update().select_related("exam").filter(pk=copy_pk).first()
+        if copy is None or copy.grading_state != Grading.SUBMITTED:
+            return copy.grading_state if copy else None
+        check_grading_transition(copy.grading_state, Grading.RENDER_FAILED)
+        copy.grading_state, copy.render_error = Grading.RENDER_FAILED, reason[:2000]
+        copy.save(update_fields=["grading_state", "render_error", "updated_at"])
+        audit.record(copy.exam, "copy.render_failed", copy=copy, details={"error": reason[:500]})
+    return copy.grading_state
