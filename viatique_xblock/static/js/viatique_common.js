@@ -74,6 +74,7 @@
     makeGettext: makeGettext,
     format: format,
     callHandler: callHandler,
+    csrfToken: csrfToken,
     el: el
   };
 })(window);

@@ -1,5 +1,1248 @@
-/* Viatique staff dashboard section: the grading workspace: page viewer, annotation tools, points panel, comment bank, leases and autosave.
- * Called by viatique_staff.js with the block's runtime, element and arguments. */
+/* Viatique staff dashboard section: the grading workspace: page viewer, annotation tools, points panel,
+ * comment bank, leases and autosave.
+ *
+ * A copy opens from the copy list's "Open" button (viatique_staff.js sends "viatique:open-copy" to the
+ * block's root with detail {copyId, code}), or from "Previous copy" / "Next copy" here. Opening reads
+ * the copy (open_copy) then takes its lease (acquire_lease); a copy someone else holds opens read-only
+ * with who holds it. The lease is renewed by a heartbeat and released when the copy is left, the
+ * workspace closed or the page unloaded (fetch with keepalive and the CSRF header).
+ *
+ * Every change autosaves the whole work (save_draft) after a short delay; the work is also kept in
+ * localStorage (keyed by block and copy) until the server has it, so a refused or failed save loses
+ * nothing. Annotations are placed with the mouse (click, or drag for boxes and highlights) or the
+ * keyboard (arrow keys move a cursor over the focused page, Enter places), in coordinates normalised
+ * to the page. "?" lists every shortcut.
+ *
+ * Started by ViatiqueStaffDashboard (viatique_staff.js) with its (runtime, element, args); everything
+ * lives under the block's root element, in its [data-region="grading"] section.
+ */
 function ViatiqueGrading(runtime, element, args) {
   'use strict';
+  var common = window.ViatiqueCommon;
+  var root = common.rootElement(element);
+  var region = root.querySelector('[data-region="grading"]');
+  if (!region || region.hasAttribute('data-built')) { return; }
+  region.setAttribute('data-built', '');
+  var _ = common.makeGettext(args.i18n);
+  var fmt = common.format;
+  var el = common.el;
+  var idPrefix = (region.getAttribute('data-id-prefix') || 'viatique') + '-grading';
+  var COPIES_CHANGED = 'viatique:copies-changed';
+  var EDITABLE_STATES = {ready: true, in_progress: true, reopened: true};
+  var POLL_MS = 1000;
+  var MAX_RETRY_S = 60;
+  var CURSOR_STEP = 0.02;
+  var CURSOR_BIG_STEP = 0.1;
+  var ZOOM_STEP = 1.25;
+  var ZOOM_MIN = 0.5;
+  var ZOOM_MAX = 4;
+  var FIT_HEIGHT_VH = 78;  // "fit": the whole page in the stage
+  var DRAG_MIN = 0.01;
+  var DEFAULT_SIZE = {comment: [0.3, 0.08], highlight: [0.4, 0.03]};
+
+  var TOOLS = [
+    {kind: 'comment', key: 'c', label: _('Comment box'), hint: _('Comment box: click, or drag to size it')},
+    {kind: 'tick', key: 't', label: _('Tick'), hint: _('Tick: click where it goes')},
+    {kind: 'cross', key: 'x', label: _('Cross'), hint: _('Cross: click where it goes')},
+    {kind: 'highlight', key: 'h', label: _('Highlight'), hint: _('Highlight: drag over the passage')},
+    {kind: 'text', key: 'f', label: _('Free text'), hint: _('Free text: click where it starts')}
+  ];
+  var KIND_LABELS = {};
+  TOOLS.forEach(function (tool) { KIND_LABELS[tool.kind] = tool.label; });
+  var STATES = {
+    ready: _('Ready'), in_progress: _('Being graded'), submitted: _('Submitted: the graded PDF is being made'),
+    graded: _('Graded'), render_failed: _('The graded PDF could not be made'), reopened: _('Reopened')
+  };
+  var SHORTCUTS = [
+    ['c, t, x, h, f', _('Choose a tool: comment box, tick, cross, highlight, free text')],
+    ['Esc', _('Put the tool down (or close the open panel)')],
+    [_('Arrow keys'), _('On the focused page: move the placement cursor (with Shift: in bigger steps)')],
+    ['Home', _('On the focused page: bring the cursor to the top left corner')],
+    ['Enter', _('On the focused page: place the chosen tool at the cursor')],
+    ['[ ]  PageUp PageDown', _('Previous or next page')],
+    ['+ - 0', _('Zoom in, zoom out, fit the page')],
+    ['b', _('Comment bank: type to filter, Enter inserts (in a text field: Alt+B)')],
+    ['Ctrl+S', _('Save now')],
+    ['?', _('Show or hide this list')]
+  ];
+
+  /* ------------------------------------------------------------------ state */
+
+  var data = null;         // open_copy's answer for the copy on screen
+  var work = null;         // {annotations, points, general_comment}: what save_draft sends
+  var version = 0;         // the draft version the server has
+  var lease = null;        // {token, fencing, expires_at} while we hold the copy
+  var editable = false;
+  var dirty = false;
+  var saving = null;       // the promise of the save in flight
+  var saveTimer = null;
+  var retryDelay = 0;
+  var heartbeatTimer = null;
+  var pollTimer = null;
+  var halted = false;      // a stale draft or a lost lease: nothing more is sent until a reload
+  var pageIndex = 0;
+  var zoom = 1;
+  var tool = null;
+  var cursor = {x: 0.1, y: 0.1};
+  var invalid = {};        // field key -> true while a points field holds a value that is not sent
+  var bank = [];
+  var bankTarget = null;   // the text field the bank inserts into (null: a comment box on the page)
+  var bankActive = 0;
+  var openSeq = 0;
+
+  function url(name, suffix) { return runtime.handlerUrl(element, name, suffix); }
+
+  function call(name, body, method) {
+    return common.callHandler(url(name), body, method).catch(function () { return {status: 0, ok: false, body: {}}; });
+  }
+
+  function failure(result) {
+    if (result.body && result.body.message) { return result.body.message; }
+    return result.status ? fmt(_('The server answered with an error ({status}).'), {status: result.status})
+      : _('The connection to the server was lost.');
+  }
+
+  /* A request that must still leave when the page goes away: fetch with keepalive carries the CSRF
+   * header the LMS requires (navigator.sendBeacon cannot). */
+  function sendOnUnload(name, body) {
+    try {
+      fetch(url(name), {method: 'POST', credentials: 'same-origin', keepalive: true,
+        headers: {'Content-Type': 'application/json', 'X-CSRFToken': common.csrfToken(),
+          'X-Requested-With': 'XMLHttpRequest'},
+        body: JSON.stringify(body)});
+    } catch (error) { /* the page is going away: the local copy of the work remains */ }
+  }
+
+  function clock(iso) {
+    var date = iso ? new Date(iso) : new Date();
+    if (isNaN(date.getTime())) { return String(iso); }
+    return date.toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
+  }
+
+  function uuid4() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join('');
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join('-');
+  }
+
+  function clamp(value, low, high) { return Math.min(Math.max(value, low), high); }
+
+  function isTextField(node) {
+    return node && (node.tagName === 'TEXTAREA' || node.tagName === 'SELECT' ||
+      (node.tagName === 'INPUT' && node.type !== 'button' && node.type !== 'checkbox'));
+  }
+
+  /* A part that comes and goes is taken out of the page (not only hidden), so no control without a
+   * name is ever left behind; its place is kept by a comment. */
+  function slot(node) {
+    var anchor = document.createComment('');
+    return {
+      anchor: anchor,
+      shown: function () { return !!node.parentNode; },
+      show: function (visible) {
+        if (visible && !node.parentNode) { anchor.parentNode.insertBefore(node, anchor); }
+        if (!visible && node.parentNode) { node.parentNode.removeChild(node); }
+      }
+    };
+  }
+
+  function button(action, text, onclick, attrs) {
+    return el('button', Object.assign({type: 'button', 'class': 'viatique-button', 'data-action': action,
+      text: text, onclick: onclick}, attrs || {}));
+  }
+
+  /* ------------------------------------------------------------------ points */
+
+  function questionLabel(question) {
+    var path = question.path;
+    if (Array.isArray(path)) { path = path.join(' › '); }
+    return path || question.label;
+  }
+
+  function questionById(id) {
+    return ((data && data.questions) || []).filter(function (question) { return question.id === id; })[0] || null;
+  }
+
+  /* A points value typed by a grader: {value: "1.5"} when within the question's maximum and step,
+   * {empty: true}, or {error: text}. */
+  function checkPoints(raw, question) {
+    var text = String(raw === null || raw === undefined ? '' : raw).trim().replace(',', '.');
+    if (!text) { return {empty: true}; }
+    if (!/^\d+(\.\d+)?$/.test(text)) { return {error: _('Type a number, for example 1.5.')}; }
+    var value = parseFloat(text);
+    var max = parseFloat(question.max);
+    var step = parseFloat(question.step) || 0;
+    if (value > max + 1e-9) { return {error: fmt(_('At most {max} points.'), {max: question.max})}; }
+    if (step > 0) {
+      var steps = value / step;
+      if (Math.abs(steps - Math.round(steps)) > 1e-6) {
+        return {error: fmt(_('Use steps of {step} points.'), {step: question.step})};
+      }
+    }
+    return {value: String(parseFloat(value.toFixed(4)))};
+  }
+
+  function clientTotal() {
+    var total = 0;
+    Object.keys(work.points).forEach(function (id) {
+      var points = work.points[id] && work.points[id].points;
+      if (points !== null && points !== undefined && points !== '') { total += parseFloat(points); }
+    });
+    return parseFloat(total.toFixed(4));
+  }
+
+  function maxTotal() {
+    return parseFloat(data.questions.reduce(function (sum, question) { return sum + parseFloat(question.max); }, 0)
+      .toFixed(4));
+  }
+
+  /* ------------------------------------------------------------- the layout */
+
+  var titleId = idPrefix + '-title';
+  var helpId = idPrefix + '-help';
+  var bankId = idPrefix + '-bank';
+  var bankListId = idPrefix + '-bank-list';
+  var sheetHintId = idPrefix + '-sheet-hint';
+
+  var title = el('h3', {id: titleId, tabindex: '-1', 'data-region': 'grading-title'});
+  var stateText = el('p', {'class': 'viatique-grading-state', 'data-region': 'grading-state'});
+  var previousCopyButton = button('previous-copy', _('Previous copy'), function () { goToCopy('previous'); });
+  var nextCopyButton = button('next-copy', _('Next copy'), function () { goToCopy('next'); });
+  var closeButton = button('close-workspace', _('Close the copy'), function () { close(); });
+  var helpButton = button('help', _('Keyboard shortcuts (?)'), function () { toggleHelp(); },
+    {'aria-expanded': 'false', 'aria-controls': helpId});
+  var alertBox = el('div', {'class': 'viatique-grading-alert', role: 'alert', 'data-region': 'grading-alert'});
+  var saveStatus = el('p', {'class': 'viatique-save-status', role: 'status', 'aria-live': 'polite',
+    'data-region': 'save-status'});
+
+  var helpPanel = el('div', {'class': 'viatique-help', id: helpId, 'data-region': 'grading-help'}, [
+    el('h4', {text: _('Keyboard shortcuts')}),
+    el('dl', {}, SHORTCUTS.reduce(function (nodes, pair) {
+      return nodes.concat([el('dt', {}, [el('kbd', {text: pair[0]})]), el('dd', {text: pair[1]})]);
+    }, [])),
+    button('close-help', _('Close the list of shortcuts'), function () { toggleHelp(false); })
+  ]);
+  var helpSlot = slot(helpPanel);
+
+  var toolButtons = TOOLS.map(function (item) {
+    return button('tool-' + item.kind, item.label, function () { chooseTool(tool === item.kind ? null : item.kind); },
+      {'aria-pressed': 'false', 'data-tool': item.kind, 'aria-keyshortcuts': item.key, title: item.hint});
+  });
+  var pagePrevButton = button('previous-page', _('Previous page'), function () { showPage(pageIndex - 1, true); },
+    {'aria-keyshortcuts': 'PageUp'});
+  var pageNextButton = button('next-page', _('Next page'), function () { showPage(pageIndex + 1, true); },
+    {'aria-keyshortcuts': 'PageDown'});
+  var pageLabel = el('span', {'class': 'viatique-page-label', 'data-region': 'page-label'});
+  var zoomOutButton = button('zoom-out', _('Zoom out'), function () { setZoom(zoom / ZOOM_STEP); },
+    {'aria-keyshortcuts': '-'});
+  var zoomInButton = button('zoom-in', _('Zoom in'), function () { setZoom(zoom * ZOOM_STEP); },
+    {'aria-keyshortcuts': '+'});
+  var zoomFitButton = button('zoom-fit', _('Fit the page'), function () { setZoom(1); }, {'aria-keyshortcuts': '0'});
+  var bankButton = button('open-bank', _('Comment bank (b)'), function () { openBank(null); },
+    {'aria-expanded': 'false', 'aria-controls': bankId, 'aria-keyshortcuts': 'b'});
+  var toolHint = el('p', {'class': 'viatique-hint', 'data-region': 'tool-hint'});
+
+  var thumbs = el('ul', {'class': 'viatique-thumbs', 'data-region': 'thumbnails'});
+  var image = el('img', {'class': 'viatique-page-image', 'data-region': 'page-image', alt: '', draggable: 'false'});
+  var overlay = el('div', {'class': 'viatique-overlay', 'aria-hidden': 'true', 'data-region': 'overlay'});
+  var rubber = el('div', {'class': 'viatique-rubber', hidden: true});
+  var cursorMark = el('div', {'class': 'viatique-cursor', 'data-region': 'cursor'});
+  var sheet = el('div', {'class': 'viatique-sheet', tabindex: '0', role: 'application',
+    'aria-describedby': sheetHintId, 'data-region': 'sheet'}, [image, overlay, rubber, cursorMark]);
+  var cursorText = el('p', {'class': 'viatique-hint viatique-cursor-text', 'aria-live': 'polite',
+    'data-region': 'cursor-text'});
+  var stage = el('div', {'class': 'viatique-stage', 'data-region': 'stage'}, [sheet]);
+  var sheetHint = el('p', {'class': 'viatique-sr-only', id: sheetHintId,
+    text: _('Arrow keys move the placement cursor; Enter places the chosen tool; the annotations are listed ' +
+      'beside the page.')});
+  var annotationList = el('ul', {'class': 'viatique-annotation-list', 'data-region': 'annotations'});
+  var annotationsEmpty = el('p', {'class': 'viatique-hint', 'data-region': 'annotations-empty',
+    text: _('No annotation yet.')});
+
+  var pointsRows = el('div', {'class': 'viatique-points-rows', 'data-region': 'points'});
+  var totalText = el('p', {'class': 'viatique-total', 'aria-live': 'polite', 'data-region': 'total'});
+  var generalComment = el('textarea', {id: idPrefix + '-general', rows: '3', 'data-field': 'general-comment',
+    'data-bank-target': '', 'data-editable': ''});
+
+  var bankFilter = el('input', {type: 'text', id: idPrefix + '-bank-filter', role: 'combobox', autocomplete: 'off',
+    'aria-autocomplete': 'list', 'aria-expanded': 'true', 'aria-controls': bankListId,
+    'data-field': 'bank-filter'});
+  var bankList = el('ul', {'class': 'viatique-listbox', id: bankListId, role: 'listbox',
+    'aria-label': _('Comments of the bank'), 'data-region': 'bank-list'});
+  var bankStatus = el('p', {'class': 'viatique-hint', role: 'status', 'aria-live': 'polite',
+    'data-region': 'bank-status'});
+  var bankPanel = el('div', {'class': 'viatique-bank', id: bankId, role: 'dialog', 'aria-label': _('Comment bank'),
+    'data-region': 'bank'}, [
+    el('label', {'for': bankFilter.id, text: _('Filter the comments')}),
+    bankFilter, bankList, bankStatus,
+    el('div', {'class': 'viatique-buttons'}, [button('close-bank', _('Close the comment bank'),
+      function () { closeBank(true); })])
+  ]);
+  var bankSlot = slot(bankPanel);
+
+  var saveButton = button('save-now', _('Save now'), function () { saveNow(); }, {'aria-keyshortcuts': 'Control+S'});
+  var finalizeButton = button('finalize', _('Finalize'), function () { finalize(); });
+  var actionsBox = el('div', {'class': 'viatique-buttons', 'data-region': 'grading-actions'});
+  var outcome = el('div', {'class': 'viatique-messages', 'aria-live': 'polite', 'data-region': 'grading-outcome'});
+
+  var body = el('div', {'class': 'viatique-grading-body', 'data-region': 'grading-body'}, [
+    el('div', {'class': 'viatique-grading-tools', role: 'group', 'aria-label': _('Annotation tools')},
+      toolButtons.concat([bankButton])),
+    toolHint,
+    el('div', {'class': 'viatique-grading-viewer', role: 'group', 'aria-label': _('Page viewer')}, [
+      pagePrevButton, pageLabel, pageNextButton, zoomOutButton, zoomFitButton, zoomInButton
+    ]),
+    bankSlot.anchor,
+    el('div', {'class': 'viatique-grading-main'}, [
+      el('nav', {'class': 'viatique-thumbs-nav', 'aria-label': _('Pages of the copy')}, [thumbs]),
+      stage,
+      el('div', {'class': 'viatique-annotations', 'data-region': 'annotation-panel'}, [
+        el('h4', {id: idPrefix + '-annotations-title', text: _('Annotations')}),
+        annotationsEmpty, annotationList
+      ])
+    ]),
+    sheetHint, cursorText,
+    el('fieldset', {'class': 'viatique-points-panel'}, [
+      el('legend', {text: _('Points')}), pointsRows, totalText,
+      el('label', {'for': generalComment.id, text: _('General comment')}), generalComment
+    ]),
+    actionsBox, outcome
+  ]);
+  var bodySlot = slot(body);
+
+  region.setAttribute('aria-labelledby', titleId);
+  [
+    title,
+    el('div', {'class': 'viatique-buttons viatique-grading-bar'}, [previousCopyButton, nextCopyButton, closeButton,
+      helpButton]),
+    stateText, alertBox, saveStatus, helpSlot.anchor, bodySlot.anchor
+  ].forEach(function (node) { region.appendChild(node); });
+
+  /* --------------------------------------------------------------- messages */
+
+  function alertWith(text, buttons) {
+    alertBox.textContent = '';
+    if (!text) { return; }
+    alertBox.appendChild(el('p', {'class': 'viatique-message viatique-error', text: text}));
+    if (buttons && buttons.length) { alertBox.appendChild(el('div', {'class': 'viatique-buttons'}, buttons)); }
+  }
+
+  function say(text, isError) {
+    outcome.textContent = '';
+    if (text) { outcome.appendChild(el('p', {'class': isError ? 'viatique-message viatique-error' : 'viatique-message', text: text})); }
+  }
+
+  function setSaveStatus(text, kind) {
+    saveStatus.textContent = text;
+    saveStatus.setAttribute('data-save-state', kind || '');
+  }
+
+  function reloadButton() {
+    return button('reload-copy', _('Reload'), function () { reloadCopy(); });
+  }
+
+  /* ------------------------------------------------------------ local copy */
+
+  function backupKey(copyId) { return 'viatique-work:' + url('save_draft') + ':' + copyId; }
+
+  function writeBackup() {
+    try {
+      window.localStorage.setItem(backupKey(data.copy.id), JSON.stringify({version: version, work: work}));
+    } catch (error) { /* storage full or forbidden: the page still holds the work */ }
+  }
+
+  function readBackup(copyId) {
+    try { return JSON.parse(window.localStorage.getItem(backupKey(copyId)) || 'null'); } catch (error) { return null; }
+  }
+
+  function dropBackup(copyId) {
+    try { window.localStorage.removeItem(backupKey(copyId)); } catch (error) { /* nothing to drop */ }
+  }
+
+  /* --------------------------------------------------------------- autosave */
+
+  function payload() {
+    var points = {};
+    Object.keys(work.points).forEach(function (id) {
+      var entry = work.points[id];
+      if (entry.points !== null && entry.points !== undefined && entry.points !== '') {
+        points[id] = {points: entry.points, comment: entry.comment || ''};
+      } else if (entry.comment) {
+        points[id] = {points: null, comment: entry.comment};
+      }
+    });
+    return {
+      annotations: work.annotations.map(function (item) {
+        var copy = Object.assign({}, item);
+        if (invalid['annotation:' + item.uid]) { copy.points = null; }
+        return copy;
+      }),
+      points: points,
+      general_comment: work.general_comment
+    };
+  }
+
+  function changed() {
+    if (!editable || halted) { return; }
+    dirty = true;
+    writeBackup();
+    setSaveStatus(_('Changes not saved yet'), 'pending');
+    scheduleSave(data.settings.autosave_seconds * 1000);
+  }
+
+  function scheduleSave(delay) {
+    window.clearTimeout(saveTimer);
+    saveTimer = window.setTimeout(function () { save(); }, delay);
+  }
+
+  /* Send the whole work; resolves true once the server holds it. */
+  function save() {
+    window.clearTimeout(saveTimer);
+    if (!data || !editable || halted || !lease) { return Promise.resolve(!dirty); }
+    if (saving) { return saving.then(function () { return dirty ? save() : true; }); }
+    if (!dirty) { return Promise.resolve(true); }
+    var copyId = data.copy.id;
+    var seq = openSeq;
+    dirty = false;
+    setSaveStatus(_('Saving…'), 'saving');
+    saving = call('save_draft', {copy_id: copyId, fencing: lease.fencing, version: version, payload: payload()})
+      .then(function (result) {
+        saving = null;
+        if (seq !== openSeq) { return false; }
+        if (result.ok) {
+          version = result.body.version;
+          retryDelay = 0;
+          if (result.body.total !== undefined && result.body.total !== null) { data.copy.total = result.body.total; }
+          showTotal();
+          if (dirty) { return save(); }
+          dropBackup(copyId);
+          setSaveStatus(fmt(_('Saved at {time}'), {time: clock(result.body.saved_at)}), 'saved');
+          return true;
+        }
+        dirty = true;
+        return saveRefused(result);
+      });
+    return saving;
+  }
+
+  function saveRefused(result) {
+    var error = result.body && result.body.error;
+    if (error === 'stale_draft') {
+      halt();
+      setSaveStatus(_('Not saved: this copy was saved from another window.'), 'error');
+      alertWith(_('This copy was changed in another window or tab since you opened it. Nothing more is saved ' +
+        'from this page: reload the copy to see the latest work.'), [reloadButton()]);
+      return false;
+    }
+    if (error === 'lease_lost') { leaseLost(); return false; }
+    if (error === 'invalid_work') {
+      var problems = (result.body.problems || []).map(function (problem) { return problem.message; });
+      setSaveStatus(fmt(_('Not saved: {problems}'), {problems: problems.join(' ') || failure(result)}), 'error');
+      return false;
+    }
+    // the lease store is away (503), the server failed or the network is down: retry with backoff
+    retryDelay = retryDelay ? Math.min(retryDelay * 2, MAX_RETRY_S) : 2;
+    setSaveStatus(fmt(_('Not saved — retrying in {seconds} s. Your work is kept in this browser.'),
+      {seconds: retryDelay}), 'retrying');
+    scheduleSave(retryDelay * 1000);
+    return false;
+  }
+
+  function saveNow() {
+    if (!editable) { return; }
+    if (!dirty && !saving) { setSaveStatus(_('Nothing to save: everything is saved.'), 'saved'); return; }
+    save();
+  }
+
+  /* A stale draft or a lost lease: stop writing, keep the work on screen and in this browser. */
+  function halt() {
+    halted = true;
+    window.clearTimeout(saveTimer);
+    stopHeartbeat();
+    setEditable(false);
+  }
+
+  /* ------------------------------------------------------------------ lease */
+
+  function stopHeartbeat() { window.clearTimeout(heartbeatTimer); heartbeatTimer = null; }
+
+  function heartbeat() {
+    stopHeartbeat();
+    if (!lease || halted) { return; }
+    var seq = openSeq;
+    heartbeatTimer = window.setTimeout(function () {
+      call('renew_lease', {copy_id: data.copy.id, token: lease.token}).then(function (result) {
+        if (seq !== openSeq || !lease) { return; }
+        if (result.ok) {
+          lease.expires_at = result.body.expires_at;
+        } else if (result.body && result.body.error === 'lease_lost') {
+          leaseLost();
+          return;
+        }
+        heartbeat();  // a network hiccup: try again at the next beat, the lease outlives a few of them
+      });
+    }, data.settings.heartbeat_seconds * 1000);
+  }
+
+  function leaseLost() {
+    lease = null;
+    if (dirty) { writeBackup(); }
+    halt();
+    setSaveStatus(dirty ? _('Not saved: your lease on this copy was lost.') : '', 'error');
+    alertWith(_('You no longer hold this copy: your lease expired or an instructor released it. Nothing more ' +
+      'is saved from this page. Reload the copy to take it again.'), [reloadButton()]);
+  }
+
+  function acquire() {
+    var seq = openSeq;
+    return call('acquire_lease', {copy_id: data.copy.id}).then(function (result) {
+      if (seq !== openSeq) { return; }
+      if (result.ok) {
+        lease = result.body;
+        alertWith('');
+        setEditable(true);
+        heartbeat();
+        restoreBackup();
+        return;
+      }
+      setEditable(false);
+      var actions = [];
+      if (result.status === 409 && result.body.error === 'lease_held') { return showHeld(result.body); }
+      actions.push(button('retry-lease', _('Try again'), function () { acquire(); }));
+      alertWith(fmt(_('This copy could not be taken for grading: {reason} It is open read-only.'),
+        {reason: failure(result)}), actions);
+    });
+  }
+
+  function showHeld(held) {
+    var actions = [];
+    if (data.is_instructor) {
+      actions.push(button('force-release', _('Force release'), function () { forceRelease(); }));
+    }
+    alertWith(fmt(_('{holder} is grading this copy until {time}. It is open read-only.'),
+      {holder: held.holder, time: clock(held.expires_at)}), actions);
+  }
+
+  function forceRelease() {
+    call('force_release_lease', {copy_id: data.copy.id}).then(function (result) {
+      if (!result.ok) { return alertWith(failure(result)); }
+      say(_('The lease was released.'));
+      acquire();
+    });
+  }
+
+  /* Save what is left and give the copy back; resolves when done (or at once when nothing is held). */
+  function leaveCopy() {
+    window.clearTimeout(pollTimer);
+    stopHeartbeat();
+    if (!data) { return Promise.resolve(); }
+    var copyId = data.copy.id;
+    return save().then(function () {
+      var held = lease;
+      lease = null;
+      openSeq += 1;
+      if (!held) { return; }
+      return call('release_lease', {copy_id: copyId, token: held.token});
+    });
+  }
+
+  window.addEventListener('pagehide', function () {
+    if (!data || !lease) { return; }
+    if (dirty && !halted) {
+      writeBackup();
+      sendOnUnload('save_draft', {copy_id: data.copy.id, fencing: lease.fencing, version: version, payload: payload()});
+    }
+    sendOnUnload('release_lease', {copy_id: data.copy.id, token: lease.token});
+  });
+
+  /* ---------------------------------------------------------------- opening */
+
+  function openCopy(copyId) {
+    openSeq += 1;
+    stopHeartbeat();
+    window.clearTimeout(pollTimer);
+    var seq = openSeq;
+    halted = false;
+    lease = null;
+    editable = false;
+    dirty = false;
+    retryDelay = 0;
+    invalid = {};
+    window.clearTimeout(saveTimer);
+    region.hidden = false;
+    alertWith('');
+    say('');
+    setSaveStatus('');
+    return call('open_copy', {copy_id: copyId}, 'GET').then(function (result) {
+      if (seq !== openSeq) { return; }
+      if (!result.ok) {
+        bodySlot.show(false);
+        title.textContent = _('Grading');
+        stateText.textContent = '';
+        alertWith(failure(result));
+        title.focus();
+        return;
+      }
+      showCopy(result.body, true);
+      title.focus();
+      if (data.can_edit && EDITABLE_STATES[data.copy.state]) { return acquire(); }
+      if (data.lease && data.lease.holder) { showHeld(data.lease); }
+      if (data.copy.state === 'submitted') { poll(); }
+    });
+  }
+
+  function showCopy(body, resetView) {
+    data = body;
+    version = (body.draft && body.draft.version) || 0;
+    work = {
+      annotations: (body.annotations || []).map(function (item) { return Object.assign({}, item); }),
+      points: {},
+      general_comment: body.copy.general_comment || ''
+    };
+    Object.keys(body.points || {}).forEach(function (id) {
+      var entry = body.points[id] || {};
+      work.points[id] = {points: entry.points === null || entry.points === undefined ? null : String(entry.points),
+        comment: entry.comment || ''};
+    });
+    if (resetView) { pageIndex = 0; cursor = {x: 0.1, y: 0.1}; }
+    pageIndex = clamp(pageIndex, 0, Math.max(0, body.pages.length - 1));
+    title.textContent = fmt(_('Copy {code}'), {code: body.copy.code});
+    region.setAttribute('data-copy-id', body.copy.id);
+    region.setAttribute('data-copy-state', body.copy.state);
+    previousCopyButton.disabled = !(body.neighbours && body.neighbours.previous);
+    nextCopyButton.disabled = !(body.neighbours && body.neighbours.next);
+    bodySlot.show(true);
+    showState();
+    renderThumbs();
+    renderPoints();
+    generalComment.value = work.general_comment;
+    showPage(pageIndex, false);
+    setEditable(false);
+  }
+
+  function restoreBackup() {
+    var backup = readBackup(data.copy.id);
+    if (!backup) { return; }
+    if (backup.version === version && backup.work) {
+      work = backup.work;
+      renderPoints();
+      generalComment.value = work.general_comment || '';
+      showPage(pageIndex, false);
+      say(_('Changes not yet saved from this browser were restored.'));
+      changed();
+    } else {
+      dropBackup(data.copy.id);
+    }
+  }
+
+  function reloadCopy() {
+    if (!data) { return; }
+    var copyId = data.copy.id;
+    // a lost lease or a stale draft: the local copy of the work only counts if it matches the server
+    openCopy(copyId);
+  }
+
+  function goToCopy(which) {
+    var target = data && data.neighbours && data.neighbours[which];
+    if (!target) { return; }
+    leaveCopy().then(function () { openCopy(target); });
+  }
+
+  function close() {
+    leaveCopy().then(function () {
+      var copyId = data && data.copy.id;
+      data = null;
+      region.hidden = true;
+      region.removeAttribute('data-copy-id');
+      root.dispatchEvent(new CustomEvent(COPIES_CHANGED, {detail: {progress: null, source: 'grading'}}));
+      var opener = copyId && root.querySelector('tr[data-copy-id="' + copyId + '"] [data-action="open-copy"]');
+      if (opener) { opener.focus(); }
+    });
+  }
+
+  function showState() {
+    var copy = data.copy;
+    stateText.textContent = fmt(_('State: {state}'), {state: STATES[copy.state] || copy.state});
+    stateText.setAttribute('data-state', copy.state);
+    region.setAttribute('data-copy-state', copy.state);
+    showTotal();
+    actionsBox.textContent = '';
+    if (editable) {
+      actionsBox.appendChild(saveButton);
+      actionsBox.appendChild(finalizeButton);
+    }
+    if (copy.state === 'render_failed') {
+      actionsBox.appendChild(button('retry-render', _('Retry'), function () { retryRender(); }));
+      say(fmt(_('The graded PDF could not be made: {reason}'), {reason: copy.render_error || '—'}), true);
+    }
+    if (data.is_instructor && (copy.state === 'graded' || copy.state === 'render_failed')) {
+      actionsBox.appendChild(button('reopen', _('Reopen'), function () { reopen(); }));
+    }
+    if (copy.graded_pdf && copy.state === 'graded') {
+      actionsBox.appendChild(el('a', {'class': 'viatique-button', href: url('graded_pdf', String(copy.id)),
+        'data-action': 'graded-pdf', text: fmt(_('Graded PDF of copy {code}'), {code: copy.code})}));
+    }
+  }
+
+  function setEditable(value) {
+    editable = !!value && !halted && !!lease;
+    region.setAttribute('data-editable', editable ? 'true' : 'false');
+    body.querySelectorAll('[data-editable]').forEach(function (node) { node.disabled = !editable; });
+    toolButtons.forEach(function (node) { node.disabled = !editable; });
+    bankButton.disabled = !editable;
+    if (!editable) { chooseTool(null); closeBank(false); }
+    sheet.setAttribute('aria-readonly', editable ? 'false' : 'true');
+    showState();
+  }
+
+  /* ------------------------------------------------------------ page viewer */
+
+  function renderThumbs() {
+    thumbs.textContent = '';
+    data.pages.forEach(function (page, index) {
+      thumbs.appendChild(el('li', {}, [el('button', {
+        type: 'button', 'class': 'viatique-thumb-button', 'data-page-index': index,
+        'aria-label': fmt(_('Page {number}'), {number: index + 1}),
+        onclick: function () { showPage(index, true); }
+      }, [el('img', {src: url('page_image', page.id + '/thumb'), alt: '', loading: 'lazy'})])]));
+    });
+  }
+
+  function currentPage() { return data.pages[pageIndex]; }
+
+  function showPage(index, focusSheet) {
+    if (!data || !data.pages.length) { return; }
+    pageIndex = clamp(index, 0, data.pages.length - 1);
+    var page = currentPage();
+    var number = pageIndex + 1;
+    var count = data.pages.length;
+    var source = url('page_image', String(page.id));
+    if (image.getAttribute('src') !== source) { image.setAttribute('src', source); }
+    image.alt = fmt(_('Page {number} of copy {code}'), {number: number, code: data.copy.code});
+    sheet.style.aspectRatio = (page.width_pt && page.height_pt) ? page.width_pt + ' / ' + page.height_pt : '210 / 297';
+    sheet.setAttribute('aria-label', fmt(_('Page {number} of {count}'), {number: number, count: count}));
+    sheet.setAttribute('data-page-id', page.id);
+    pageLabel.textContent = fmt(_('Page {number} of {count}'), {number: number, count: count});
+    pagePrevButton.disabled = pageIndex === 0;
+    pageNextButton.disabled = pageIndex === count - 1;
+    thumbs.querySelectorAll('button').forEach(function (node, i) {
+      if (i === pageIndex) { node.setAttribute('aria-current', 'page'); } else { node.removeAttribute('aria-current'); }
+    });
+    renderOverlay();
+    renderAnnotationList();
+    if (focusSheet) { sheet.focus(); }
+  }
+
+  function setZoom(value) {
+    zoom = clamp(value, ZOOM_MIN, ZOOM_MAX);
+    sheet.style.height = (zoom * FIT_HEIGHT_VH) + 'vh';
+    zoomOutButton.disabled = zoom <= ZOOM_MIN;
+    zoomInButton.disabled = zoom >= ZOOM_MAX;
+    stage.setAttribute('data-zoom', zoom.toFixed(2));
+  }
+
+  function pageAnnotations() {
+    var pageId = currentPage().id;
+    return work.annotations.filter(function (item) { return String(item.page_id) === String(pageId); });
+  }
+
+  function place(node, item) {
+    node.style.left = (item.x * 100) + '%';
+    node.style.top = (item.y * 100) + '%';
+    if (item.width) { node.style.width = (item.width * 100) + '%'; }
+    if (item.height) { node.style.height = (item.height * 100) + '%'; }
+  }
+
+  function renderOverlay() {
+    overlay.textContent = '';
+    pageAnnotations().forEach(function (item) {
+      var mark = el('div', {'class': 'viatique-mark viatique-mark-' + item.kind, 'data-uid': item.uid,
+        'data-kind': item.kind});
+      if (item.kind === 'tick') { mark.textContent = '✓'; }
+      else if (item.kind === 'cross') { mark.textContent = '✗'; }
+      else { mark.textContent = item.text || ''; }
+      if (item.points !== null && item.points !== undefined && item.points !== '') {
+        mark.appendChild(el('span', {'class': 'viatique-mark-points', text: fmt(_('{points} pt'), {points: item.points})}));
+      }
+      place(mark, item);
+      overlay.appendChild(mark);
+    });
+    cursorMark.style.left = (cursor.x * 100) + '%';
+    cursorMark.style.top = (cursor.y * 100) + '%';
+  }
+
+  /* --------------------------------------------------------------- placement */
+
+  function chooseTool(kind) {
+    tool = kind;
+    toolButtons.forEach(function (node) {
+      node.setAttribute('aria-pressed', node.getAttribute('data-tool') === kind ? 'true' : 'false');
+    });
+    var chosen = TOOLS.filter(function (item) { return item.kind === kind; })[0];
+    toolHint.textContent = chosen ? chosen.hint : (editable ? _('Choose a tool to annotate the page.') : '');
+    sheet.setAttribute('data-tool', kind || '');
+  }
+
+  function addAnnotation(x, y, width, height, extra) {
+    var kind = (extra && extra.kind) || tool;
+    var size = DEFAULT_SIZE[kind];
+    if (size && !(width > DRAG_MIN && height > DRAG_MIN)) { width = size[0]; height = size[1]; }
+    if (!size) { width = 0; height = 0; }
+    x = clamp(x, 0, 1);
+    y = clamp(y, 0, 1);
+    var item = Object.assign({
+      uid: uuid4(), page_id: currentPage().id, kind: kind,
+      x: round(Math.min(x, 1 - width)), y: round(Math.min(y, 1 - height)),
+      width: round(width), height: round(height), text: '', question_id: '', points: null
+    }, extra || {});
+    work.annotations.push(item);
+    renderOverlay();
+    renderAnnotationList();
+    changed();
+    var field = annotationList.querySelector('[data-uid="' + item.uid + '"] [data-field="annotation-text"]');
+    if (field && (kind === 'comment' || kind === 'text') && !item.text) { field.focus(); }
+    return item;
+  }
+
+  function round(value) { return Math.round(value * 10000) / 10000; }
+
+  function pointFrom(event) {
+    var box = sheet.getBoundingClientRect();
+    return {x: clamp((event.clientX - box.left) / box.width, 0, 1), y: clamp((event.clientY - box.top) / box.height, 0, 1)};
+  }
+
+  var drag = null;
+  sheet.addEventListener('pointerdown', function (event) {
+    if (!editable || !tool || event.button !== 0) { return; }
+    event.preventDefault();
+    sheet.focus();
+    drag = {start: pointFrom(event), id: event.pointerId};
+    if (sheet.setPointerCapture) { sheet.setPointerCapture(event.pointerId); }
+  });
+  sheet.addEventListener('pointermove', function (event) {
+    if (!drag || !DEFAULT_SIZE[tool]) { return; }
+    var end = pointFrom(event);
+    var box = {x: Math.min(drag.start.x, end.x), y: Math.min(drag.start.y, end.y),
+      width: Math.abs(end.x - drag.start.x), height: Math.abs(end.y - drag.start.y)};
+    place(rubber, box);
+    rubber.hidden = false;
+  });
+  sheet.addEventListener('pointerup', function (event) {
+    if (!drag) { return; }
+    var start = drag.start;
+    var end = pointFrom(event);
+    drag = null;
+    rubber.hidden = true;
+    cursor = {x: end.x, y: end.y};
+    if (DEFAULT_SIZE[tool] && Math.abs(end.x - start.x) > DRAG_MIN && Math.abs(end.y - start.y) > DRAG_MIN) {
+      addAnnotation(Math.min(start.x, end.x), Math.min(start.y, end.y), Math.abs(end.x - start.x),
+        Math.abs(end.y - start.y));
+    } else {
+      addAnnotation(end.x, end.y, 0, 0);
+    }
+  });
+  sheet.addEventListener('pointercancel', function () { drag = null; rubber.hidden = true; });
+
+  sheet.addEventListener('keydown', function (event) {
+    var step = event.shiftKey ? CURSOR_BIG_STEP : CURSOR_STEP;
+    var moves = {ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step]};
+    var home = event.key === 'Home';
+    if ((moves[event.key] || home) && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      cursor = home ? {x: 0, y: 0} : {x: round(clamp(cursor.x + moves[event.key][0], 0, 1)),
+        y: round(clamp(cursor.y + moves[event.key][1], 0, 1))};
+      renderOverlay();
+      cursorText.textContent = fmt(_('Cursor at {x} % across, {y} % down'),
+        {x: Math.round(cursor.x * 100), y: Math.round(cursor.y * 100)});
+      return;
+    }
+    if (event.key === 'Enter') {
+      event.preventDefault();
+      if (!editable) { return say(_('This copy is read-only.'), true); }
+      if (!tool) { return say(_('Choose a tool first (c, t, x, h or f).'), true); }
+      addAnnotation(cursor.x, cursor.y, 0, 0);
+    }
+  });
+
+  /* --------------------------------------------------------- annotation list */
+
+  function questionSelect(id, value, onchange) {
+    var select = el('select', {id: id, 'data-field': 'annotation-question', 'data-editable': '', onchange: onchange},
+      [el('option', {value: '', text: _('No question')})].concat(data.questions.map(function (question) {
+        return el('option', {value: question.id, text: questionLabel(question)});
+      })));
+    select.value = value || '';
+    select.disabled = !editable;
+    return select;
+  }
+
+  function describe(item, number) {
+    return fmt(_('{number}. {kind} at {x} % across, {y} % down'), {number: number, kind: KIND_LABELS[item.kind] || item.kind,
+      x: Math.round(item.x * 100), y: Math.round(item.y * 100)});
+  }
+
+  function renderAnnotationList() {
+    annotationList.textContent = '';
+    var items = pageAnnotations().slice().sort(function (a, b) { return a.y - b.y || a.x - b.x; });
+    annotationsEmpty.hidden = items.length > 0;
+    items.forEach(function (item, index) {
+      annotationList.appendChild(annotationRow(item, index + 1));
+    });
+  }
+
+  function annotationRow(item, number) {
+    var base = idPrefix + '-a-' + item.uid;
+    var heading = describe(item, number);
+    var error = el('span', {'class': 'viatique-error', id: base + '-error', 'data-region': 'field-error'});
+    var text = el('input', {type: 'text', id: base + '-text', value: item.text || '', 'data-field': 'annotation-text',
+      'data-bank-target': '', 'data-editable': '', 'aria-label': fmt(_('Text of annotation {number}'), {number: number})});
+    var points = el('input', {type: 'text', inputmode: 'decimal', id: base + '-points', 'class': 'viatique-number',
+      value: item.points === null || item.points === undefined ? '' : item.points, 'data-field': 'annotation-points',
+      'data-editable': '', 'aria-describedby': error.id,
+      'aria-label': fmt(_('Points of annotation {number}'), {number: number})});
+    var question = questionSelect(base + '-question', item.question_id, function () {
+      item.question_id = question.value;
+      checkAnnotationPoints(item, points, error);
+      renderOverlay();
+      changed();
+    });
+    question.setAttribute('aria-label', fmt(_('Question of annotation {number}'), {number: number}));
+    text.addEventListener('input', function () { item.text = text.value; renderOverlay(); changed(); });
+    text.addEventListener('keydown', function (event) {
+      if (event.key === 'Enter') { event.preventDefault(); sheet.focus(); }
+    });
+    points.addEventListener('input', function () { checkAnnotationPoints(item, points, error); renderOverlay(); changed(); });
+    [text, points, question].forEach(function (node) { node.disabled = !editable; });
+    var row = el('li', {'class': 'viatique-annotation', 'data-uid': item.uid, 'data-kind': item.kind}, [
+      el('p', {'class': 'viatique-annotation-title', text: heading}),
+      el('div', {'class': 'viatique-annotation-fields'}, [
+        text, question, points, error,
+        button('add-to-bank', _('Add to bank'), function () { addToBank(item.text, item.question_id, item.points); },
+          {'aria-label': fmt(_('Add the text of annotation {number} to the comment bank'), {number: number}),
+            'data-editable': '', disabled: !editable}),
+        button('delete-annotation', _('Delete'), function () { deleteAnnotation(item); },
+          {'aria-label': fmt(_('Delete annotation {number}'), {number: number}), 'data-editable': '',
+            disabled: !editable})
+      ])
+    ]);
+    checkAnnotationPoints(item, points, error);
+    return row;
+  }
+
+  function checkAnnotationPoints(item, input, error) {
+    var question = questionById(item.question_id);
+    var key = 'annotation:' + item.uid;
+    var raw = input.value;
+    var result = !raw.trim() ? {empty: true}
+      : (question ? checkPoints(raw, question) : {error: _('Choose the question these points are for.')});
+    showFieldError(input, error, key, result);
+    if (result.value !== undefined) { item.points = result.value; }
+    else if (result.empty) { item.points = null; }
+  }
+
+  function showFieldError(input, error, key, result) {
+    if (result.error) {
+      invalid[key] = true;
+      input.setAttribute('aria-invalid', 'true');
+      error.textContent = result.error;
+    } else {
+      delete invalid[key];
+      input.removeAttribute('aria-invalid');
+      error.textContent = '';
+    }
+  }
+
+  function deleteAnnotation(item) {
+    work.annotations = work.annotations.filter(function (other) { return other.uid !== item.uid; });
+    delete invalid['annotation:' + item.uid];
+    renderOverlay();
+    renderAnnotationList();
+    say(fmt(_('{kind} deleted.'), {kind: KIND_LABELS[item.kind] || item.kind}));
+    changed();
+    sheet.focus();
+  }
+
+  /* ------------------------------------------------------------ points panel */
+
+  function renderPoints() {
+    pointsRows.textContent = '';
+    data.questions.forEach(function (question) {
+      var base = idPrefix + '-q-' + question.id;
+      var entry = work.points[question.id] || (work.points[question.id] = {points: null, comment: ''});
+      var error = el('span', {'class': 'viatique-error', id: base + '-error', 'data-region': 'field-error'});
+      var input = el('input', {type: 'text', inputmode: 'decimal', id: base + '-points', 'class': 'viatique-number',
+        'data-field': 'points', 'data-question': question.id, 'data-editable': '', 'aria-describedby': error.id,
+        value: entry.points === null ? '' : entry.points});
+      var comment = el('input', {type: 'text', id: base + '-comment', 'data-field': 'question-comment',
+        'data-question': question.id, 'data-bank-target': '', 'data-editable': '', value: entry.comment || '',
+        'aria-label': fmt(_('Comment on {question}'), {question: questionLabel(question)})});
+      input.addEventListener('input', function () {
+        var result = checkPoints(input.value, question);
+        showFieldError(input, error, 'question:' + question.id, result);
+        if (result.value !== undefined) { entry.points = result.value; }
+        else if (result.empty) { entry.points = null; }
+        showTotal();
+        changed();
+      });
+      comment.addEventListener('input', function () { entry.comment = comment.value; changed(); });
+      pointsRows.appendChild(el('div', {'class': 'viatique-points-row', 'data-question': question.id}, [
+        el('label', {'for': input.id, text: questionLabel(question)}),
+        input,
+        el('span', {'class': 'viatique-max', text: fmt(_('/ {max} (steps of {step})'), {max: question.max, step: question.step})}),
+        comment, error
+      ]));
+    });
+    showTotal();
+  }
+
+  function showTotal() {
+    if (!data || !work) { return; }
+    totalText.textContent = fmt(_('Total: {total} / {max}'), {total: clientTotal(), max: maxTotal()});
+  }
+
+  generalComment.addEventListener('input', function () { work.general_comment = generalComment.value; changed(); });
+
+  /* ------------------------------------------------------------ comment bank */
+
+  function fold(text) {
+    return String(text || '').normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  }
+
+  function bankMatches() {
+    var words = fold(bankFilter.value).split(/\s+/).filter(Boolean);
+    return bank.filter(function (comment) {
+      var text = fold(comment.text);
+      return words.every(function (word) { return text.indexOf(word) !== -1; });
+    });
+  }
+
+  function renderBank() {
+    var matches = bankMatches();
+    bankActive = clamp(bankActive, 0, Math.max(0, matches.length - 1));
+    bankList.textContent = '';
+    matches.forEach(function (comment, index) {
+      var question = questionById(comment.question_id);
+      var detail = question ? ' — ' + questionLabel(question) : '';
+      if (comment.points !== null && comment.points !== undefined) {
+        detail += ' ' + fmt(_('({points} pt)'), {points: comment.points});
+      }
+      bankList.appendChild(el('li', {id: bankListId + '-' + index, role: 'option', 'class': 'viatique-option',
+        'aria-selected': index === bankActive ? 'true' : 'false', 'data-bank-id': comment.id,
+        onclick: function () { insertFromBank(comment); }}, [
+        el('span', {'class': 'viatique-option-name', text: comment.text}), detail
+      ]));
+    });
+    if (matches.length) { bankFilter.setAttribute('aria-activedescendant', bankListId + '-' + bankActive); }
+    else { bankFilter.removeAttribute('aria-activedescendant'); }
+    bankStatus.textContent = bank.length ? fmt(_('{count} comments'), {count: matches.length})
+      : _('The bank is empty: use "Add to bank" on an annotation.');
+    return matches;
+  }
+
+  function loadBank() {
+    return call('comment_bank', null, 'GET').then(function (result) {
+      if (!result.ok) { bankStatus.textContent = failure(result); return; }
+      bank = result.body.comments || [];
+      if (bankSlot.shown()) { renderBank(); }
+    });
+  }
+
+  function openBank(target) {
+    if (!editable) { return; }
+    bankTarget = target;
+    bankFilter.value = '';
+    bankActive = 0;
+    bankSlot.show(true);
+    bankButton.setAttribute('aria-expanded', 'true');
+    renderBank();
+    bankFilter.focus();
+    loadBank();
+  }
+
+  function closeBank(restoreFocus) {
+    if (!bankSlot.shown()) { return; }
+    bankSlot.show(false);
+    bankButton.setAttribute('aria-expanded', 'false');
+    if (restoreFocus) { (bankTarget && bankTarget.isConnected ? bankTarget : sheet).focus(); }
+  }
+
+  function insertFromBank(comment) {
+    var target = bankTarget;
+    closeBank(false);
+    if (target && target.isConnected) {
+      target.value = target.value ? target.value + ' ' + comment.text : comment.text;
+      target.dispatchEvent(new Event('input'));
+      target.focus();
+      return;
+    }
+    var hasPoints = comment.points !== null && comment.points !== undefined && comment.points !== '';
+    addAnnotation(cursor.x, cursor.y, 0, 0, {kind: 'comment', text: comment.text,
+      question_id: comment.question_id || '', points: hasPoints ? String(comment.points) : null});
+    sheet.focus();
+  }
+
+  bankFilter.addEventListener('input', function () { bankActive = 0; renderBank(); });
+  bankFilter.addEventListener('keydown', function (event) {
+    var matches = bankMatches();
+    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      bankActive = clamp(bankActive + (event.key === 'ArrowDown' ? 1 : -1), 0, Math.max(0, matches.length - 1));
+      renderBank();
+    } else if (event.key === 'Enter') {
+      event.preventDefault();
+      if (matches[bankActive]) { insertFromBank(matches[bankActive]); }
+    } else if (event.key === 'Escape') {
+      event.preventDefault();
+      event.stopPropagation();
+      closeBank(true);
+    }
+  });
+
+  function addToBank(text, questionId, points) {
+    if (!String(text || '').trim()) { return say(_('Type the comment first, then add it to the bank.'), true); }
+    var comment = {text: text};
+    if (questionId) { comment.question_id = questionId; }
+    if (points !== null && points !== undefined && points !== '') { comment.points = points; }
+    call('add_bank_comment', comment).then(function (result) {
+      if (!result.ok) { return say(failure(result), true); }
+      bank.push(result.body.comment);
+      say(_('Added to the comment bank.'));
+    });
+  }
+
+  /* ---------------------------------------------------------------- finalize */
+
+  function finalize() {
+    if (!editable) { return; }
+    var wrong = Object.keys(invalid);
+    if (wrong.length) {
+      say(_('Some points are not valid: correct the fields marked in red first.'), true);
+      var field = body.querySelector('[aria-invalid="true"]');
+      if (field) { field.focus(); }
+      return;
+    }
+    finalizeButton.disabled = true;
+    dirty = dirty || !version;
+    save().then(function (saved) {
+      if (!saved) { finalizeButton.disabled = false; return say(_('The work must be saved before it is finalized.'), true); }
+      return call('finalize', {copy_id: data.copy.id, fencing: lease.fencing}).then(finalized);
+    });
+  }
+
+  function finalized(result) {
+    finalizeButton.disabled = false;
+    if (!result.ok) {
+      var error = result.body && result.body.error;
+      if (error === 'incomplete') {
+        var missing = result.body.missing || [];
+        say(fmt(_('Not finalized: points are missing for {questions}.'), {questions: missing.map(function (item) {
+          var question = questionById(item.id);
+          return question ? questionLabel(question) : item.label;
+        }).join(', ')}), true);
+        var first = missing[0] && pointsRows.querySelector('[data-field="points"][data-question="' + missing[0].id + '"]');
+        if (first) { first.focus(); }
+        return;
+      }
+      if (error === 'lease_lost') { return leaseLost(); }
+      return say(failure(result), true);
+    }
+    // the server released the lease with the finalize
+    lease = null;
+    stopHeartbeat();
+    dropBackup(data.copy.id);
+    data.copy.state = result.body.state;
+    setEditable(false);
+    setSaveStatus('');
+    say(_('Finalized. The graded PDF is being made…'));
+    poll();
+  }
+
+  function poll() {
+    window.clearTimeout(pollTimer);
+    var seq = openSeq;
+    var copyId = data.copy.id;
+    pollTimer = window.setTimeout(function () {
+      call('open_copy', {copy_id: copyId}, 'GET').then(function (result) {
+        if (seq !== openSeq) { return; }
+        if (!result.ok) { return poll(); }
+        var state = result.body.copy.state;
+        if (state === 'submitted') { return poll(); }
+        showCopy(result.body, false);
+        if (state === 'graded') { say(_('Graded: the graded PDF is ready.')); }
+      });
+    }, POLL_MS);
+  }
+
+  function retryRender() {
+    call('retry_render', {copy_id: data.copy.id}).then(function (result) {
+      if (!result.ok) { return say(failure(result), true); }
+      data.copy.state = result.body.state;
+      showState();
+      say(_('The graded PDF is being made again…'));
+      poll();
+    });
+  }
+
+  function reopen() {
+    call('reopen_copy', {copy_id: data.copy.id}).then(function (result) {
+      if (!result.ok) { return say(failure(result), true); }
+      openCopy(data.copy.id).then(function () { say(_('The copy was reopened.')); });
+    });
+  }
+
+  /* ------------------------------------------------------------------- help */
+
+  function toggleHelp(show) {
+    show = show === undefined ? !helpSlot.shown() : show;
+    helpSlot.show(show);
+    helpButton.setAttribute('aria-expanded', show ? 'true' : 'false');
+    if (!show && document.activeElement === document.body) { helpButton.focus(); }
+  }
+
+  /* -------------------------------------------------------------- shortcuts */
+
+  region.addEventListener('keydown', function (event) {
+    if (!data || event.defaultPrevented) { return; }
+    var key = event.key;
+    var target = event.target;
+    if ((event.ctrlKey || event.metaKey) && (key === 's' || key === 'S')) {
+      event.preventDefault();
+      saveNow();
+      return;
+    }
+    if (event.altKey && (key === 'b' || key === 'B') && target.hasAttribute('data-bank-target')) {
+      event.preventDefault();
+      openBank(target);
+      return;
+    }
+    if (key === 'Escape') {
+      if (bankSlot.shown()) { closeBank(true); } else if (helpSlot.shown()) { toggleHelp(false); } else { chooseTool(null); }
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey || isTextField(target)) { return; }
+    if (key === 'PageUp' || key === '[') { event.preventDefault(); showPage(pageIndex - 1, true); return; }
+    if (key === 'PageDown' || key === ']') { event.preventDefault(); showPage(pageIndex + 1, true); return; }
+    if (key === '?') { event.preventDefault(); toggleHelp(); return; }
+    if (key === '+' || key === '=') { setZoom(zoom * ZOOM_STEP); return; }
+    if (key === '-') { setZoom(zoom / ZOOM_STEP); return; }
+    if (key === '0') { setZoom(1); return; }
+    if (!editable) { return; }
+    if (key === 'b') { event.preventDefault(); openBank(null); return; }
+    var chosen = TOOLS.filter(function (item) { return item.key === key; })[0];
+    if (chosen) { event.preventDefault(); chooseTool(chosen.kind); }
+  });
+
+  root.addEventListener('viatique:open-copy', function (event) {
+    var copyId = event.detail && event.detail.copyId;
+    if (!copyId) { return; }
+    if (data && String(data.copy.id) === String(copyId) && !region.hidden) { title.focus(); return; }
+    var opening = data ? leaveCopy() : Promise.resolve();
+    opening.then(function () { openCopy(copyId); });
+  });
+
+  setZoom(1);
+  chooseTool(null);
 }

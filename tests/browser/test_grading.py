@@ -1,0 +1,305 @@
+"""The grading workspace in Chromium: a grader annotates, marks, reloads, finalizes; a second grader is kept out.
+
+The demo seed dispatched copies to staff_1 and staff_2; staff_1 grades one of their copies still
+``ready``: annotations on two pages with the mouse (click, drag) and the keyboard (shortcuts, arrow
+keys, Enter), a comment of the bank inserted in two keystrokes, points checked as they are typed,
+a reload of the browser page that finds the work the server saved, then finalize: the copy becomes
+graded with its graded PDF. Meanwhile an instructor opening the same copy is told who holds it.
+
+Graders open only their own copies and unassigned ones (grading.get_copy): so the second test has
+staff_1 take an unassigned copy, and staff_2, opening it too, is told who holds it; staff_2 opening a
+copy given to staff_1 is refused.
+"""
+import contextlib
+import json
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import VIEWPORT, unnamed_controls
+
+pytestmark = pytest.mark.browser
+
+GRADER = "staff_1"
+OTHER_GRADER = "staff_2"
+INSTRUCTOR = "instructor_1"
+GRADER_NAME = "Paul Langevin"
+#: points given to the demo scheme's leaf questions (within each maximum and step)
+POINTS = {"q2": "1.5", "q3": "2.5", "q4": "3.75", "q5": "4", "q6": "2"}
+
+#: run by ``manage.py shell``: the copy (COPY_CODE) as the database holds it, one JSON line
+COPY_SCRIPT = """
+import json
+from viatique_xblock.models import Annotation, Copy
+copy = Copy.objects.get(anonymous_code=COPY_CODE)
+print(json.dumps({
+    "state": copy.grading_state, "graded_pdf_name": copy.graded_pdf_name or "",
+    "total": None if copy.total_points is None else str(copy.total_points),
+    "general_comment": copy.general_comment,
+    "points": {row.question_id: str(row.points.normalize()) for row in copy.points.all()},
+    "annotations": sorted([annotation.kind, annotation.page.position, annotation.text]
+                          for annotation in Annotation.objects.filter(copy=copy)),
+}))
+"""
+
+
+def copy_in_db(host, code):
+    output = host.manage("shell", "-v", "0", "-c", f"COPY_CODE = {code!r}\n" + COPY_SCRIPT)
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def open_dashboard(page, host, student):
+    with page.expect_response(re.compile(r"/list_copies/")):
+        page.goto(host.url(student=student))
+
+
+def open_copy(page, code):
+    """Open a copy from the list; returns the workspace once its copy is on screen."""
+    with page.expect_response(re.compile(r"/open_copy/")):
+        page.get_by_role("button", name=f"Open copy {code}").click()
+    workspace = page.get_by_role("region", name=f"Copy {code}")
+    expect(workspace).to_be_visible()
+    expect(workspace.locator("[data-region='page-image']")).to_be_visible()
+    return workspace
+
+
+def click_at(page, sheet, x, y):
+    sheet.scroll_into_view_if_needed()
+    box = sheet.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
+
+
+def drag(page, sheet, start, end):
+    sheet.scroll_into_view_if_needed()
+    box = sheet.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=5)
+    page.mouse.up()
+
+
+def focused(page):
+    return page.locator(":focus")
+
+
+@contextlib.contextmanager
+def second_page(chromium, browser_errors):
+    """A page of a browser context of its own (another person), watched for JS errors like ``page``."""
+    context = chromium.new_context(viewport=VIEWPORT, locale="en-US")
+    context.set_default_timeout(10_000)
+    try:
+        other_page = context.new_page()
+        other_page.on("console", browser_errors.on_console)
+        other_page.on("pageerror", browser_errors.on_page_error)
+        yield other_page
+    finally:
+        context.close()
+
+
+def expect_held_by_grader(workspace):
+    """The workspace says the grader holds the copy, and opened it read-only."""
+    alert = workspace.get_by_role("alert")
+    expect(alert).to_contain_text(f"{GRADER_NAME} is grading this copy until")
+    expect(workspace).to_have_attribute("data-editable", "false")
+    expect(workspace.get_by_role("button", name="Finalize")).to_have_count(0)
+    expect(workspace.locator("[data-field='points'][data-question='q2']")).to_be_disabled()
+    expect(workspace.get_by_role("button", name="Tick", exact=True)).to_be_disabled()
+
+
+def test_grader_annotates_marks_reloads_and_finalizes_while_a_second_grader_is_kept_out(
+        page, chromium, fresh_demo_host, demo_facts, browser_errors):
+    host = fresh_demo_host
+    code = next(copy["code"] for copy in demo_facts.copies
+                if copy["grader"] == GRADER and copy["state"] == "ready")
+    browser_errors.allow_http(409, "/acquire_lease")  # the second grader, on purpose
+    browser_errors.allow_http(400, "/finalize")       # finalized once with a question left blank, on purpose
+    open_dashboard(page, host, GRADER)
+    workspace = open_copy(page, code)
+    expect(workspace).to_have_attribute("data-editable", "true")
+    expect(workspace.get_by_role("heading", name=f"Copy {code}")).to_be_focused()
+    assert unnamed_controls(page, "[data-region='grading']") == []
+
+    sheet = workspace.get_by_role("application", name=re.compile(r"^Page 1 of \d+$"))
+    pages = int(re.search(r"of (\d+)", sheet.get_attribute("aria-label")).group(1))
+    assert pages >= 2
+    thumbs = workspace.get_by_role("navigation", name="Pages of the copy").get_by_role("button")
+    expect(thumbs).to_have_count(pages)
+    expect(thumbs.first).to_have_attribute("aria-current", "page")
+    annotations = workspace.locator("[data-region='annotations'] > li")
+    status = workspace.locator("[data-region='save-status']")
+
+    # --- page 1 with the mouse: a tick (click), a comment box (drag) whose text is typed at once
+    tick = workspace.get_by_role("button", name="Tick", exact=True)
+    tick.click()
+    expect(tick).to_have_attribute("aria-pressed", "true")
+    click_at(page, sheet, 0.5, 0.3)
+    expect(annotations).to_have_count(1)
+    expect(annotations.first).to_have_attribute("data-kind", "tick")
+    workspace.get_by_role("button", name="Comment box").click()
+    expect(tick).to_have_attribute("aria-pressed", "false")
+    drag(page, sheet, (0.1, 0.5), (0.6, 0.6))
+    expect(annotations).to_have_count(2)
+    comment_text = focused(page)
+    expect(comment_text).to_have_attribute("data-field", "annotation-text")
+    page.keyboard.type("Bonne idée <b>mais</b> à justifier")
+    mark = workspace.locator("[data-region='overlay'] [data-kind='comment']")
+    expect(mark).to_have_text("Bonne idée <b>mais</b> à justifier")  # text, never markup
+    width = mark.evaluate("node => node.getBoundingClientRect().width / node.parentNode.getBoundingClientRect().width")
+    assert 0.45 < width < 0.55, width  # the box is as wide as it was dragged
+    page.keyboard.press("Enter")
+    expect(sheet).to_be_focused()
+    # the comment goes to the bank (for the next copies)
+    with page.expect_response(re.compile(r"/add_bank_comment/")):
+        workspace.get_by_role("button", name="Add the text of annotation 2 to the comment bank").click()
+    expect(workspace.locator("[data-region='grading-outcome']")).to_have_text("Added to the comment bank.")
+
+    # --- page 2 with the keyboard: "]" turns the page, a tool letter, arrows move the cursor, Enter places
+    sheet.focus()
+    page.keyboard.press("]")
+    sheet = workspace.get_by_role("application", name=re.compile(r"^Page 2 of"))
+    expect(sheet).to_be_focused()
+    expect(thumbs.nth(1)).to_have_attribute("aria-current", "page")
+    expect(annotations).to_have_count(0)
+    page.keyboard.press("x")
+    expect(workspace.get_by_role("button", name="Cross")).to_have_attribute("aria-pressed", "true")
+    for key in ["Home"] + ["ArrowRight"] * 5 + ["Shift+ArrowDown"] * 2:
+        page.keyboard.press(key)
+    expect(workspace.locator("[data-region='cursor-text']")).to_have_text("Cursor at 10 % across, 20 % down")
+    page.keyboard.press("Enter")
+    expect(annotations).to_have_count(1)
+    expect(annotations.first).to_contain_text("Cross at 10 % across, 20 % down")
+    page.keyboard.press("f")
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Enter")
+    expect(focused(page)).to_have_attribute("data-field", "annotation-text")
+    page.keyboard.type("Justifier le passage à la limite")
+    page.keyboard.press("Enter")
+    expect(sheet).to_be_focused()
+    # the bank in two keystrokes: "b" opens it filtered on nothing, Enter inserts its first comment
+    page.keyboard.press("b")
+    expect(workspace.get_by_role("combobox", name="Filter the comments")).to_be_focused()
+    bank = workspace.get_by_role("listbox", name="Comments of the bank")
+    expect(bank.get_by_role("option").first).to_contain_text("Bonne idée <b>mais</b> à justifier")
+    assert unnamed_controls(page, "[data-region='grading']") == []
+    page.keyboard.press("Enter")
+    expect(annotations).to_have_count(3)
+    expect(sheet).to_be_focused()
+    expect(bank).to_have_count(0)
+    # a highlight, then the cross carries half a point of question q4
+    page.keyboard.press("h")
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Enter")
+    expect(annotations).to_have_count(4)
+    cross = workspace.locator("[data-region='annotations'] > li[data-kind='cross']")
+    cross.get_by_role("combobox", name=re.compile(r"^Question of annotation")).select_option("q4")
+    cross_points = cross.get_by_role("textbox", name=re.compile(r"^Points of annotation"))
+    cross_points.fill("0.3")
+    expect(cross_points).to_have_attribute("aria-invalid", "true")
+    expect(cross).to_contain_text("Use steps of 0.25 points.")
+    cross_points.fill("0.5")
+    expect(cross_points).not_to_have_attribute("aria-invalid", "true")
+
+    # --- points, checked as they are typed; invalid values are shown, never sent
+    def points_field(question_id):
+        return workspace.locator(f"[data-field='points'][data-question='{question_id}']")
+
+    total = workspace.locator("[data-region='total']")
+    field = points_field("q3")
+    field.fill("7")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(workspace.locator("#" + field.get_attribute("aria-describedby"))).to_have_text("At most 3 points.")
+    field.fill("2.3")
+    expect(workspace.locator("#" + field.get_attribute("aria-describedby"))).to_have_text("Use steps of 0.5 points.")
+    expect(total).to_have_text("Total: 0 / 20")
+    for question_id, value in POINTS.items():
+        if question_id != "q6":  # left blank for now
+            points_field(question_id).fill(value)
+    expect(field).not_to_have_attribute("aria-invalid", "true")
+    expect(total).to_have_text("Total: 11.75 / 20")
+    workspace.locator("[data-field='question-comment'][data-question='q5']").fill("Figure soignée")
+    workspace.get_by_role("textbox", name="General comment").fill("Copie sérieuse.")
+    expect(status).to_have_text(re.compile(r"^Saved at "), timeout=15_000)
+
+    # --- meanwhile an instructor opens the same copy: told who holds it, read-only, may force the release
+    with second_page(chromium, browser_errors) as other_page:
+        open_dashboard(other_page, host, INSTRUCTOR)
+        other_workspace = open_copy(other_page, code)
+        expect_held_by_grader(other_workspace)
+        expect(other_workspace.get_by_role("button", name="Force release")).to_be_visible()
+        expect(other_workspace.locator("[data-field='points'][data-question='q2']")).to_have_value("1.5")
+        assert unnamed_controls(other_page, "[data-region='grading']") == []
+
+    # --- the browser page reloads mid-way: the work comes back from the server
+    page.reload()
+    workspace = open_copy(page, code)
+    expect(workspace).to_have_attribute("data-editable", "true")
+    expect(annotations).to_have_count(2)  # page 1: the tick and the comment box
+    expect(workspace.locator("[data-region='overlay'] [data-kind='comment']")).to_have_text(
+        "Bonne idée <b>mais</b> à justifier")
+    for question_id, value in POINTS.items():
+        expect(points_field(question_id)).to_have_value("" if question_id == "q6" else value)
+    expect(workspace.get_by_role("textbox", name="General comment")).to_have_value("Copie sérieuse.")
+    workspace.get_by_role("button", name="Page 2", exact=True).click()
+    expect(annotations).to_have_count(4)
+    expect(workspace.locator("[data-region='annotations'] > li[data-kind='cross'] [data-field='annotation-points']")
+           ).to_have_value("0.5")
+
+    # --- finalize: refused while a question has no points, then the copy becomes graded with its PDF
+    finalize = workspace.get_by_role("button", name="Finalize")
+    finalize.click()
+    outcome = workspace.locator("[data-region='grading-outcome']")
+    expect(outcome).to_contain_text("Not finalized: points are missing for")
+    expect(outcome).to_contain_text("Exercice 4 : fonction exponentielle")
+    expect(points_field("q6")).to_be_focused()
+    page.keyboard.type(POINTS["q6"])
+    expect(total).to_have_text("Total: 13.75 / 20")
+    finalize.click()
+    expect(workspace).to_have_attribute("data-copy-state", "graded", timeout=30_000)
+    expect(workspace.locator("[data-region='grading-state']")).to_have_text("State: Graded")
+    expect(workspace).to_have_attribute("data-editable", "false")
+    expect(workspace.get_by_role("link", name=f"Graded PDF of copy {code}")).to_be_visible()
+
+    saved = copy_in_db(host, code)
+    assert saved["state"] == "graded"
+    assert saved["graded_pdf_name"]
+    assert saved["points"] == POINTS
+    assert saved["general_comment"] == "Copie sérieuse."
+    kinds = [(kind, position) for kind, position, _text in saved["annotations"]]
+    assert sorted(kinds) == sorted([("tick", 1), ("comment", 1), ("cross", 2), ("text", 2), ("comment", 2),
+                                    ("highlight", 2)])
+    texts = {text for _kind, _position, text in saved["annotations"]}
+    assert {"Bonne idée <b>mais</b> à justifier", "Justifier le passage à la limite"} <= texts
+
+    # closing the workspace gives the focus back to the list
+    workspace.get_by_role("button", name="Close the copy").click()
+    expect(workspace).to_be_hidden()
+    expect(page.get_by_role("button", name=f"Open copy {code}")).to_be_focused()
+
+
+def test_a_second_grader_is_told_who_holds_the_copy(page, chromium, fresh_demo_host, demo_facts, browser_errors):
+    host = fresh_demo_host
+    free = next(copy["code"] for copy in demo_facts.copies if not copy["grader"] and copy["state"] == "ready")
+    given = next(copy["code"] for copy in demo_facts.copies if copy["grader"] == GRADER and copy["state"] == "ready")
+    browser_errors.allow_http(409, "/acquire_lease")
+    browser_errors.allow_http(403, "/open_copy")
+    open_dashboard(page, host, GRADER)
+    workspace = open_copy(page, free)
+    expect(workspace).to_have_attribute("data-editable", "true")
+
+    with second_page(chromium, browser_errors) as other_page:
+        open_dashboard(other_page, host, OTHER_GRADER)
+        other_workspace = open_copy(other_page, free)
+        expect_held_by_grader(other_workspace)
+        expect(other_workspace.get_by_role("button", name="Force release")).to_have_count(0)  # instructors only
+        assert unnamed_controls(other_page, "[data-region='grading']") == []
+        # a copy given to staff_1 is not staff_2's to open
+        with other_page.expect_response(re.compile(r"/open_copy/")):
+            other_page.get_by_role("button", name=f"Open copy {given}").click()
+        expect(other_page.get_by_role("region", name="Grading").get_by_role("alert")).to_have_text(
+            "This copy was given to another grader.")
+
+    # staff_1 closes the copy: the lease is given back, so staff_2 could take it now
+    with page.expect_response(re.compile(r"/release_lease/")) as released:
+        workspace.get_by_role("button", name="Close the copy").click()
+    assert released.value.json() == {"released": True}
