@@ -24,7 +24,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from . import anonymity, audit, conf, leases, scheme as scheme_module, signals
-from .errors import InvalidRequest, NotFound, PermissionDenied, ViatiqueError
+from .errors import AccessDenied, InvalidRequest, ObjectNotFound, PermissionDenied, ViatiqueError
 from .i18n import N_, gettext as _
 from .models import Annotation, BankComment, Copy, Draft, Page, QuestionPoints
 from .states import Grading, IllegalTransition, check_grading_transition
@@ -99,15 +99,15 @@ def get_copy(exam, viewer, copy_id, lock=False):
     try:
         pk = int(copy_id)
     except (TypeError, ValueError):
-        raise NotFound(N_("This copy does not exist.")) from None
+        raise ObjectNotFound(N_("This copy does not exist.")) from None
     queryset = Copy.objects.filter(exam=exam, pk=pk)
     if lock:
         queryset = queryset.select_for_update()
     copy = queryset.first()
     if copy is None:
-        raise NotFound(N_("This copy does not exist."))
+        raise ObjectNotFound(N_("This copy does not exist."))
     if not viewer.is_instructor and copy.grader not in ("", viewer.username):
-        raise PermissionDenied(N_("This copy was given to another grader."))
+        raise AccessDenied(N_("This copy was given to another grader."))
     copy.exam = exam
     return copy
 

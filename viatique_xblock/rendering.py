@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import audit, conf, scans, scheme as scheme_module, signals, storage
+from .errors import ViatiqueError
 from .models import AuditEvent, Copy
 from .states import Grading, check_grading_transition
 
@@ -100,7 +101,7 @@ def render_copy(copy_pk, scale=None):
             raise
         except Exception as exc:  # the renderer's own failure: shown to staff, retryable
             log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
-            return mark_failed(copy_pk, f"{type(exc).__name__}: {exc}")
+            return mark_failed(copy_pk, failure_reason(exc))
     name = storage.overwrite(graded_pdf_name(copy), data)
     return _mark_graded(copy_pk, name)
 
@@ -119,6 +120,13 @@ def _mark_graded(copy_pk, name):
         if isinstance(result, Exception):
             log.error("Viatique: %s failed on copy_graded for copy %s: %r", receiver, copy_pk, result)
     return copy.grading_state
+
+
+def failure_reason(exc):
+    """Words for staff: the message of one of our typed errors (e.g. a scan page missing), else the exception."""
+    if isinstance(exc, ViatiqueError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
 
 
 def mark_failed(copy_pk, reason):

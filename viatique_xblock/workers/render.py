@@ -25,7 +25,7 @@ class RenderTask(Task):
         if isinstance(exc, SoftTimeLimitExceeded):
             reason = "The graded PDF took longer than the time limit to render."
         else:
-            reason = f"{type(exc).__name__}: {exc}"
+            reason = rendering.failure_reason(exc)
         log.error("Viatique task %s failed on copy %s: %s", self.name, args[:1], exc)
         if args:
             rendering.mark_failed(args[0], reason)
