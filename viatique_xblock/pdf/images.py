@@ -5,26 +5,33 @@ Public API:
 - ``page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85, image=None)
   -> PageImage(data, mime, width, height)``: the image of page ``index`` upright after
   turning it clockwise by ``rotate`` (0, 90, 180 or 270, as :mod:`.decode` finds).
+  ``width`` and ``height`` are those of the image as shown (upright).
 - ``thumbnail(doc, index, width=180, rotate=0, quality=75) -> PageImage``.
 - ``mask_area(data, area, quality=85) -> PageImage``: the image with the normalised
-  ``area`` ``(x0, y0, x1, y1)`` painted over (the name on an anonymous copy's cover).
+  ``area`` ``(x0, y0, x1, y1)`` of the upright page painted over (the name on an anonymous
+  copy's cover).
 - ``crop_area(data, area, width=600, quality=85) -> PageImage``: only that area, scaled to
   ``width`` (the identification desk's view of the name).
 - ``release_caches()``: empty MuPDF's own cache (between ranges of pages, to keep memory flat).
 - ``thumbnail_from_image(data, width=180, quality=75) -> PageImage``: a thumbnail of a page
   image already made (a JPEG or PNG), decoded at a reduced scale straight from the JPEG's
   DCT coefficients (Pillow's draft mode): a few milliseconds, made when first asked for.
-- ``passthrough_jpeg(doc, index, max_pixels) -> PageImage | None``: the scanner's JPEG,
-  byte for byte, when the page is exactly that one image (:func:`.pages.scanner_image`)
-  with nothing to change: no /Rotate, grey or RGB, 8 bits, no mask or decode array, no
-  EXIF orientation, within ``max_pixels``. A browser shows it as the PDF does.
+- ``passthrough_jpeg(doc, index, max_pixels, image=None, rotate=0) -> PageImage | None``: the
+  scanner's JPEG, its coded pixels untouched, when the page is exactly that one image
+  (:func:`.pages.scanner_image`): grey or RGB, 8 bits, no mask or decode array, no EXIF
+  orientation of its own, within ``max_pixels``. Byte for byte when the page is upright;
+  a page to turn (its /Rotate, plus ``rotate``) gets an Exif orientation instead
+  (:func:`.jpeg.with_orientation`): browsers show it upright as the PDF does, without
+  re-encoding a pixel (about nothing, where a rendering costs 10-40 ms a page).
 
 - ``encode_jpeg(pixmap, quality) -> bytes``.
 
-Renderings are JPEG (grey when the page is a grey scan, RGB otherwise), at most
-``max_pixels`` pixels (the resolution is lowered to fit). One page's pixmap is alive at a
-time, and released before the function returns. The document must have passed
-:func:`.validate.validate_pdf`.
+Stored page images may thus carry an Exif orientation: :func:`mask_area`, :func:`crop_area`
+and :func:`thumbnail_from_image` turn them upright first (their areas are in the upright
+page), and return upright images without it. Renderings are JPEG (grey when the page is a
+grey scan, RGB otherwise), at most ``max_pixels`` pixels (the resolution is lowered to fit).
+One page's pixmap is alive at a time, and released before the function returns. The
+document must have passed :func:`.validate.validate_pdf`.
 """
 import io
 import math
@@ -45,10 +52,11 @@ class PageImage(NamedTuple):
     height: int
 
 
-def passthrough_jpeg(doc, index, max_pixels, image=None):
-    """The page's scanner JPEG unchanged, or None when it must be rendered."""
+def passthrough_jpeg(doc, index, max_pixels, image=None, rotate=0):
+    """The page's scanner JPEG (tagged with the turn that shows it upright), or None when it
+    must be rendered."""
     image = image or scanner_image(doc, index)
-    if (image is None or image.filters != ("DCTDecode",) or not image.plain or image.page_rotation
+    if (image is None or image.filters != ("DCTDecode",) or not image.plain
             or image.colorspace not in ("gray", "rgb") or image.bits != 8
             or image.width * image.height > max_pixels):
         return None
@@ -57,7 +65,13 @@ def passthrough_jpeg(doc, index, max_pixels, image=None):
     if (header is None or header.orientation != 1 or header.process == "other" or header.precision != 8
             or header.components not in (1, 3) or (header.width, header.height) != (image.width, image.height)):
         return None
-    return PageImage(data, JPEG, image.width, image.height)
+    turn = (image.page_rotation + int(rotate)) % 360
+    if turn:
+        data = jpeg.with_orientation(data, turn, header)
+        if data is None:
+            return None
+    width, height = (image.height, image.width) if turn in (90, 270) else (image.width, image.height)
+    return PageImage(data, JPEG, width, height)
 
 
 def encode_jpeg(pix, quality):
@@ -94,10 +108,9 @@ def page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85,
     """The browser image of a page (see the module docstring)."""
     rotate = int(rotate) % 360
     image = image or scanner_image(doc, index)
-    if rotate == 0:
-        passed = passthrough_jpeg(doc, index, max_pixels, image)
-        if passed is not None:
-            return passed
+    passed = passthrough_jpeg(doc, index, max_pixels, image, rotate)
+    if passed is not None:
+        return passed
     page = doc.load_page(index)
     zoom = dpi / 72.0
     pixels = page.rect.width * zoom * page.rect.height * zoom
@@ -114,21 +127,51 @@ def thumbnail(doc, index, width=180, rotate=0, quality=75):
     return _render(page, width / shown_width, rotate, _is_gray(scanner_image(doc, index)), quality)
 
 
+#: Exif orientations that show an image turned a quarter (its width becomes its height)
+_SIDEWAYS = (5, 6, 7, 8)
+
+
+def _orientation(image):
+    return image.getexif().get(0x0112, 1) if image.format == "JPEG" else 1
+
+
+def _shown_size(image):
+    """(width, height) of an opened stored page image once upright."""
+    return (image.height, image.width) if _orientation(image) in _SIDEWAYS else image.size
+
+
+def _upright(image, size=None):
+    """An opened Pillow ``image`` of a stored page image, in grey or RGB, turned as its Exif
+    orientation says; with ``size`` (upright), decoded at the smallest DCT scale that still
+    gives at least that size (Pillow's draft mode), not resized."""
+    from PIL import ImageOps  # noqa: PLC0415 - a dependency of the package; imported where used
+
+    orientation = _orientation(image)
+    if size and image.format == "JPEG":
+        wanted = (size[1], size[0]) if orientation in _SIDEWAYS else size
+        image.draft(image.mode if image.mode in ("L", "RGB") else "RGB", wanted)
+    if orientation != 1:
+        image = ImageOps.exif_transpose(image)
+    return image.convert("L" if image.mode in ("L", "1", "LA") else "RGB")
+
+
+def _jpeg_page_image(image, quality):
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return PageImage(out.getvalue(), JPEG, image.width, image.height)
+
+
 def thumbnail_from_image(data, width=180, quality=75):
     """A ``width``-pixel-wide JPEG of a stored page image (see the module docstring)."""
-    import io
-
     from PIL import Image  # noqa: PLC0415 - a dependency of the package; imported where used
 
     with Image.open(io.BytesIO(data)) as image:
-        height = max(1, round(image.height * width / image.width))
-        if image.format == "JPEG":
-            image.draft(image.mode if image.mode in ("L", "RGB") else "RGB", (width, height))
-        small = image.convert("L" if image.mode in ("L", "1", "LA") else "RGB")
-        small.thumbnail((width, height))
-        out = io.BytesIO()
-        small.save(out, "JPEG", quality=quality)
-    return PageImage(out.getvalue(), JPEG, small.width, small.height)
+        shown_width, shown_height = _shown_size(image)
+        size = (width, max(1, round(shown_height * width / shown_width)))
+        small = _upright(image, size)
+        if small.width > width:
+            small = small.resize(size, Image.Resampling.LANCZOS)
+        return _jpeg_page_image(small, quality)
 
 
 def release_caches():
@@ -144,29 +187,22 @@ def _pixel_box(image, area):
 
 
 def mask_area(data, area, quality=85):
-    """The page image with ``area`` painted over in grey (nothing under it can be recovered)."""
-    import io
-
+    """The upright page image with ``area`` painted over in grey (nothing under it can be recovered)."""
     from PIL import Image, ImageDraw  # noqa: PLC0415
 
-    with Image.open(io.BytesIO(data)) as image:
-        image = image.convert("L" if image.mode in ("L", "1", "LA") else "RGB")
+    with Image.open(io.BytesIO(data)) as opened:
+        image = _upright(opened)
         ImageDraw.Draw(image).rectangle(_pixel_box(image, area), fill=128 if image.mode == "L" else (128, 128, 128))
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=quality)
-    return PageImage(out.getvalue(), JPEG, image.width, image.height)
+        return _jpeg_page_image(image, quality)
 
 
 def crop_area(data, area, width=600, quality=85):
-    """Only ``area`` of the page image, ``width`` pixels wide at most."""
-    import io
-
+    """Only ``area`` of the upright page image, ``width`` pixels wide at most."""
     from PIL import Image  # noqa: PLC0415
 
-    with Image.open(io.BytesIO(data)) as image:
-        part = image.convert("L" if image.mode in ("L", "1", "LA") else "RGB").crop(_pixel_box(image, area))
+    with Image.open(io.BytesIO(data)) as opened:
+        image = _upright(opened)
+        part = image.crop(_pixel_box(image, area))
         if part.width > width:
             part = part.resize((width, max(1, round(part.height * width / part.width))))
-        out = io.BytesIO()
-        part.save(out, "JPEG", quality=quality)
-    return PageImage(out.getvalue(), JPEG, part.width, part.height)
+        return _jpeg_page_image(part, quality)

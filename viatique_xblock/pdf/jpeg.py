@@ -9,6 +9,11 @@ Public API:
   rows. A sequential (baseline) JPEG is coded from the top down, so a decoder stops after
   those rows: reading the top of a page costs a fraction of decoding all of it. None for
   progressive and other JPEGs, which must be decoded whole.
+- ``with_orientation(data, turn, header=None) -> bytes | None``: the same JPEG, its coded
+  pixels untouched, with an Exif orientation saying to turn it clockwise by ``turn`` (0, 90,
+  180 or 270) to show it: browsers (and :mod:`.images`) show it upright, nothing is
+  re-encoded. None when the JPEG already carries Exif data (which would then say two things).
+- ``ORIENTATIONS``: the Exif orientation of each clockwise turn.
 """
 from dataclasses import dataclass
 
@@ -29,6 +34,8 @@ class JpegInfo:
     orientation: int
     adobe: bool
     sof_offset: int  # where the frame header's marker is
+    exif: bool = False  # an APP1 Exif segment is present
+    app0_end: int = 2  # where the JFIF (APP0) segment that opens the file ends, else just after SOI
 
 
 def _segments(data):
@@ -78,9 +85,12 @@ def _exif_orientation(payload):
 
 def info(data):
     """What the headers of a JPEG say, or None when they cannot be read."""
-    orientation, adobe = 1, False
+    orientation, adobe, exif, app0_end = 1, False, False, 2
     for marker, offset, payload in _segments(data):
-        if marker == 0xE1:
+        if marker == 0xE0 and offset == 2:
+            app0_end = offset + 4 + len(payload)
+        elif marker == 0xE1 and payload.startswith(b"Exif\0\0"):
+            exif = True
             orientation = _exif_orientation(payload)
         elif marker == 0xEE and payload.startswith(b"Adobe"):
             adobe = True
@@ -93,7 +103,8 @@ def info(data):
                 "baseline" if marker in _SOF_SEQUENTIAL
                 else "progressive" if marker in _SOF_PROGRESSIVE else "other"
             )
-            return JpegInfo(width, height, payload[5], payload[0], process, orientation, adobe, offset)
+            return JpegInfo(width, height, payload[5], payload[0], process, orientation, adobe, offset, exif,
+                            app0_end)
     return None
 
 
@@ -104,3 +115,22 @@ def top_rows(data, rows, header=None):
         return None
     at = header.sof_offset + 5  # marker (2), length (2), precision (1), then the height
     return data[:at] + rows.to_bytes(2, "big") + data[at + 2:]
+
+
+#: Exif orientation of each clockwise turn that shows the image upright
+ORIENTATIONS = {0: 1, 90: 6, 180: 3, 270: 8}
+
+
+def with_orientation(data, turn, header=None):
+    """The JPEG tagged to be shown turned clockwise by ``turn`` (see the module docstring)."""
+    header = header or info(data)
+    if header is None or header.exif:
+        return None
+    orientation = ORIENTATIONS[int(turn) % 360]
+    # a big-endian TIFF header, one IFD of one entry: Orientation (0x0112), SHORT, 1 value
+    tiff = (b"MM\0*" + (8).to_bytes(4, "big") + (1).to_bytes(2, "big")
+            + b"\x01\x12" + (3).to_bytes(2, "big") + (1).to_bytes(4, "big") + orientation.to_bytes(2, "big")
+            + b"\0\0" + (0).to_bytes(4, "big"))
+    payload = b"Exif\0\0" + tiff
+    segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    return data[:header.app0_end] + segment + data[header.app0_end:]

@@ -1,8 +1,13 @@
 """Page images for the browser: the scanner's JPEG passed through untouched, or a bounded rendering."""
+import io
+
 import pymupdf
 import pytest
+from PIL import Image, ImageOps
 
-from viatique_xblock.pdf.images import PageImage, page_image, passthrough_jpeg, thumbnail
+from viatique_xblock.pdf import jpeg
+from viatique_xblock.pdf.images import (PageImage, crop_area, mask_area, page_image, passthrough_jpeg, thumbnail,
+                                        thumbnail_from_image)
 
 from . import builders
 
@@ -62,15 +67,77 @@ def test_scan_larger_than_the_budget_is_rendered_smaller():
     assert passthrough_jpeg(doc, 0, 500_000) is None
 
 
+def shown(data):
+    """The image as a browser shows it: turned upright by its Exif orientation."""
+    with Image.open(io.BytesIO(data)) as image:
+        return ImageOps.exif_transpose(image).convert("L")
+
+
+def marked_jpeg(width=400, height=566):
+    """A baseline grey JPEG, white with a black square in its top-left corner."""
+    image = Image.new("L", (width, height), 255)
+    image.paste(0, (0, 0, width // 5, height // 5))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def dark_corner(image):
+    """Which corner of a grey Pillow image is dark: (0 or 1 horizontally, 0 or 1 vertically)."""
+    corners = {(x, y): image.getpixel((x * (image.width - 1 - 20) + 10, y * (image.height - 1 - 20) + 10))
+               for x in (0, 1) for y in (0, 1)}
+    return min(corners, key=corners.get)
+
+
 @pytest.mark.parametrize("rotate", [90, 180, 270])
-def test_turning_a_scan_renders_it(rotate):
-    original = builders.jpeg(width=400, height=566)
+def test_turning_a_scan_tags_it_without_re_encoding(rotate):
+    original = marked_jpeg()
     doc = scan_doc(original)
     image = page_image(doc, 0, dpi=72, max_pixels=MAX, rotate=rotate)
-    assert image.data != original
-    expected = (842, 595) if rotate in (90, 270) else (595, 842)
+    header = jpeg.info(image.data)
+    assert header.orientation == jpeg.ORIENTATIONS[rotate]
+    # the scanner's coded pixels are all there, byte for byte, after the added Exif segment
+    assert image.data.endswith(original[header.app0_end:]) and image.data.startswith(original[:header.app0_end])
+    assert len(image.data) - len(original) < 64
+    expected = (566, 400) if rotate in (90, 270) else (400, 566)
     assert (image.width, image.height) == expected
-    assert decoded(image).n == 1  # a grey scan stays grey
+    upright = shown(image.data)
+    assert upright.size == expected
+    # the top-left corner of the scan, turned clockwise by ``rotate``
+    assert dark_corner(upright) == {90: (1, 0), 180: (1, 1), 270: (0, 1)}[rotate]
+
+
+def test_upright_scan_is_not_tagged():
+    original = marked_jpeg()
+    assert page_image(scan_doc(original), 0, rotate=0).data == original
+
+
+def test_scan_with_exif_data_of_its_own_is_rendered_when_turned():
+    original = builders.exif_orientation(marked_jpeg(), 1)
+    doc = scan_doc(original)
+    assert page_image(doc, 0, dpi=72).data == original
+    turned = page_image(doc, 0, dpi=72, rotate=180)
+    assert jpeg.info(turned.data).orientation == 1 and (turned.width, turned.height) == (595, 842)
+    assert dark_corner(shown(turned.data)) == (1, 1)
+
+
+@pytest.mark.parametrize("rotate", [90, 180])
+def test_derived_images_of_a_tagged_page_are_upright(rotate):
+    page = page_image(scan_doc(marked_jpeg()), 0, rotate=rotate).data
+    corner = dark_corner(shown(page))
+    # the thumbnail, the masked cover and the name crop are all of the upright page, untagged
+    thumb = thumbnail_from_image(page, width=100)
+    assert jpeg.info(thumb.data).orientation == 1 and thumb.width == 100
+    assert thumb.height == round(100 * shown(page).height / shown(page).width)
+    assert dark_corner(shown(thumb.data)) == corner
+    area = (corner[0] * 0.7, corner[1] * 0.7, corner[0] * 0.7 + 0.3, corner[1] * 0.7 + 0.3)
+    masked = shown(mask_area(page, area).data)
+    assert masked.size == shown(page).size
+    x, y = (int(corner[0] * (masked.width - 21) + 10), int(corner[1] * (masked.height - 21) + 10))
+    assert 100 < masked.getpixel((x, y)) < 160  # the square painted over in grey, not black any more
+    crop = crop_area(page, area, width=600)
+    assert jpeg.info(crop.data).orientation == 1
+    assert sum(shown(crop.data).tobytes()) / (crop.width * crop.height) < 200  # the dark square is in it
 
 
 def test_upside_down_rendering_really_turns_the_page():
@@ -81,11 +148,15 @@ def test_upside_down_rendering_really_turns_the_page():
     assert top_ink(upright) > top_ink(turned) * 1.5
 
 
-def test_page_with_rotate_key_is_rendered_upright_as_displayed():
-    doc = scan_doc(builders.jpeg(width=400, height=566))
+def test_page_with_rotate_key_is_shown_upright_as_displayed():
+    doc = scan_doc(marked_jpeg())
     doc[0].set_rotation(90)
     image = page_image(doc, 0, dpi=72)
-    assert (image.width, image.height) == (842, 595)
+    assert jpeg.info(image.data).orientation == jpeg.ORIENTATIONS[90]
+    assert (image.width, image.height) == (566, 400) == shown(image.data).size
+    assert dark_corner(shown(image.data)) == (1, 0)
+    # and the code's rotation comes on top of the page's own
+    assert dark_corner(shown(page_image(doc, 0, dpi=72, rotate=90).data)) == (1, 1)
 
 
 def test_exif_orientation_prevents_pass_through():
