@@ -17,3 +17,4 @@ class ViatiqueConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
+        from . import release  # noqa: F401  (connects the gradebook to the grading domain's signals)
