@@ -85,7 +85,7 @@ function ViatiqueReports(runtime, element, args) {
       return fmt(_('from {low} to {high}: {count}'), {low: bin.low, high: bin.high, count: bin.count});
     }).join('; ');
     var chart = svg('svg', {viewBox: '0 0 ' + width + ' ' + height, width: width, height: height, role: 'img',
-      'aria-labelledby': id + '-title ' + id + '-desc', 'class': 'viatique-histogram', focusable: 'false'});
+      'aria-labelledby': id + '-title', 'aria-describedby': id + '-desc', 'class': 'viatique-histogram', focusable: 'false'});
     chart.appendChild(svg('title', {id: id + '-title'}, fmt(_('Histogram of {name}'), {name: name})));
     chart.appendChild(svg('desc', {id: id + '-desc'}, fmt(_('Copies per range of points: {ranges}.'), {ranges: words})));
     bins.forEach(function (bin, index) {
@@ -101,6 +101,10 @@ function ViatiqueReports(runtime, element, args) {
       chart.appendChild(svg('text', {x: index * step + 1, y: height - 6, 'class': 'viatique-axis',
         'aria-hidden': 'true'}, String(bin.low)));
     });
+    if (bins.length) {
+      chart.appendChild(svg('text', {x: width - 1, y: height - 6, 'text-anchor': 'end', 'class': 'viatique-axis',
+        'aria-hidden': 'true'}, String(bins[bins.length - 1].high)));
+    }
     chart.appendChild(svg('line', {x1: 0, x2: width, y1: height - bottom, y2: height - bottom, 'class': 'viatique-axis-line'}));
     return chart;
   }
@@ -117,7 +121,8 @@ function ViatiqueReports(runtime, element, args) {
 
   function figureBlock(id, title, item, dataAttrs) {
     var headingId = idPrefix + '-' + id;
-    var box = el('section', Object.assign({'class': 'viatique-stat', 'aria-labelledby': headingId}, dataAttrs || {}), [
+    var box = el('div', Object.assign({'class': 'viatique-stat', role: 'group', 'aria-labelledby': headingId},
+      dataAttrs || {}), [
       heading(5, headingId, title), figures(item)
     ]);
     if (item.histogram && item.histogram.length) { box.appendChild(histogramSvg(title, item.histogram)); }
@@ -337,7 +342,8 @@ function ViatiqueReports(runtime, element, args) {
     });
     renderActions(body.actions || []);
     var last = Math.min(body.offset + body.events.length, body.count);
-    say(auditStatus, body.count ? fmt(_('{count} events'), {count: body.count}) : _('No event matches these filters.'));
+    say(auditStatus, body.count ? fmt(_('Matching events: {count}'), {count: body.count}) :
+      _('No event matches these filters.'));
     pageLabel.textContent = body.count ? fmt(_('{first}–{last} of {count}'), {first: body.offset + 1, last: last,
       count: body.count}) : '';
     previous.disabled = body.offset <= 0;
