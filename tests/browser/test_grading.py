@@ -119,6 +119,20 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_a_second_grader_is_k
     expect(workspace).to_have_attribute("data-editable", "true")
     expect(workspace.get_by_role("heading", name=f"Copy {code}")).to_be_focused()
     assert unnamed_controls(page, "[data-region='grading']") == []
+    # "?" lists every shortcut; Escape puts the list away
+    page.keyboard.press("?")
+    help_list = workspace.locator("[data-region='grading-help']")
+    expect(help_list).to_contain_text("Choose a tool: comment box, tick, cross, highlight, free text")
+    expect(workspace.get_by_role("button", name="Keyboard shortcuts (?)")).to_have_attribute("aria-expanded", "true")
+    assert unnamed_controls(page, "[data-region='grading']") == []
+    page.keyboard.press("Escape")
+    expect(help_list).to_have_count(0)
+    # zoom in, then "0" fits the page again
+    stage = workspace.locator("[data-region='stage']")
+    workspace.get_by_role("button", name="Zoom in").click()
+    expect(stage).to_have_attribute("data-zoom", "1.25")
+    page.keyboard.press("0")
+    expect(stage).to_have_attribute("data-zoom", "1.00")
 
     sheet = workspace.get_by_role("application", name=re.compile(r"^Page 1 of \d+$"))
     pages = int(re.search(r"of (\d+)", sheet.get_attribute("aria-label")).group(1))
@@ -199,6 +213,7 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_a_second_grader_is_k
     expect(cross).to_contain_text("Use steps of 0.25 points.")
     cross_points.fill("0.5")
     expect(cross_points).not_to_have_attribute("aria-invalid", "true")
+    expect(workspace.locator("[data-region='overlay'] [data-kind='cross']")).to_have_text("✗0.5 pt")
 
     # --- points, checked as they are typed; invalid values are shown, never sent
     def points_field(question_id):
@@ -303,3 +318,67 @@ def test_a_second_grader_is_told_who_holds_the_copy(page, chromium, fresh_demo_h
     with page.expect_response(re.compile(r"/release_lease/")) as released:
         workspace.get_by_role("button", name="Close the copy").click()
     assert released.value.json() == {"released": True}
+
+
+def test_a_lost_lease_and_a_stale_draft_stop_the_page_and_reload_loses_nothing(
+        page, chromium, fresh_demo_host, demo_facts, browser_errors):
+    host = fresh_demo_host
+    code = next(copy["code"] for copy in demo_facts.copies if copy["grader"] == GRADER and copy["state"] == "ready")
+    browser_errors.allow_http(409, "/acquire_lease")
+    browser_errors.allow_http(409, "/save_draft")
+    open_dashboard(page, host, GRADER)
+    workspace = open_copy(page, code)
+    expect(workspace).to_have_attribute("data-editable", "true")
+    status = workspace.locator("[data-region='save-status']")
+    q2 = workspace.locator("[data-field='points'][data-question='q2']")
+    q3 = workspace.locator("[data-field='points'][data-question='q3']")
+    q2.fill("1")
+    expect(status).to_have_text(re.compile(r"^Saved at "))
+
+    # --- an instructor forces the lease away and takes the copy: the grader's next save is refused
+    with second_page(chromium, browser_errors) as other_page:
+        open_dashboard(other_page, host, INSTRUCTOR)
+        other_workspace = open_copy(other_page, code)
+        expect_held_by_grader(other_workspace)
+        other_workspace.get_by_role("button", name="Force release").click()
+        expect(other_workspace).to_have_attribute("data-editable", "true")
+
+        q3.fill("2")
+        alert = workspace.get_by_role("alert")
+        expect(alert).to_contain_text("You no longer hold this copy")
+        expect(status).to_have_text("Not saved: your lease on this copy was lost.")
+        expect(workspace).to_have_attribute("data-editable", "false")
+        expect(q3).to_be_disabled()
+        expect(q3).to_have_value("2")  # still on screen
+        other_workspace.get_by_role("button", name="Close the copy").click()
+        expect(other_workspace).to_be_hidden()
+
+    # Reload takes the copy again; the change the server refused comes back from this browser and is saved
+    with page.expect_response(re.compile(r"/acquire_lease/")):
+        workspace.get_by_role("button", name="Reload").click()
+    expect(workspace).to_have_attribute("data-editable", "true")
+    expect(workspace.locator("[data-region='grading-outcome']")).to_have_text(
+        "Changes not yet saved from this browser were restored.")
+    expect(q3).to_have_value("2")
+    expect(status).to_have_text(re.compile(r"^Saved at "))
+    assert copy_in_db(host, code)["points"] == {"q2": "1", "q3": "2"}
+
+    # --- a second tab of the same grader shares the lease; the older tab's next save is stale
+    second = page.context.new_page()
+    second.on("console", browser_errors.on_console)
+    second.on("pageerror", browser_errors.on_page_error)
+    open_dashboard(second, host, GRADER)
+    second_workspace = open_copy(second, code)
+    expect(second_workspace).to_have_attribute("data-editable", "true")
+    second_workspace.get_by_role("textbox", name="General comment").fill("Vu dans le second onglet.")
+    expect(second_workspace.locator("[data-region='save-status']")).to_have_text(re.compile(r"^Saved at "))
+    second.close()
+
+    workspace.get_by_role("textbox", name="General comment").fill("Écrit dans le premier onglet.")
+    expect(workspace.get_by_role("alert")).to_contain_text("changed in another window or tab")
+    expect(status).to_have_text("Not saved: this copy was saved from another window.")
+    expect(workspace).to_have_attribute("data-editable", "false")
+    workspace.get_by_role("button", name="Reload").click()
+    expect(workspace.get_by_role("textbox", name="General comment")).to_have_value("Vu dans le second onglet.")
+    expect(workspace).to_have_attribute("data-editable", "true")
+    assert copy_in_db(host, code)["general_comment"] == "Vu dans le second onglet."

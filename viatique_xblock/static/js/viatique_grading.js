@@ -89,6 +89,7 @@ function ViatiqueGrading(runtime, element, args) {
   var bankTarget = null;   // the text field the bank inserts into (null: a comment box on the page)
   var bankActive = 0;
   var openSeq = 0;
+  var tabId = uuid4();
 
   function url(name, suffix) { return runtime.handlerUrl(element, name, suffix); }
 
@@ -362,6 +363,24 @@ function ViatiqueGrading(runtime, element, args) {
     try { window.localStorage.removeItem(backupKey(copyId)); } catch (error) { /* nothing to drop */ }
   }
 
+  /* Tabs of this browser holding a copy: the same grader's tabs share one lease, so a tab that leaves
+   * gives the lease back only when no other tab still has the copy open (each tab notes itself at
+   * every heartbeat; a note older than three heartbeats is a tab that died). Returns how many others. */
+  function noteTab(copyId, present) {
+    var key = 'viatique-tabs:' + url('save_draft') + ':' + copyId;
+    try {
+      var tabs = JSON.parse(window.localStorage.getItem(key) || '{}');
+      var now = Date.now();
+      var oldest = now - 3 * ((data && data.settings.heartbeat_seconds) || 30) * 1000;
+      Object.keys(tabs).forEach(function (tab) { if (tabs[tab] < oldest) { delete tabs[tab]; } });
+      if (present) { tabs[tabId] = now; } else { delete tabs[tabId]; }
+      var others = Object.keys(tabs).filter(function (tab) { return tab !== tabId; }).length;
+      if (Object.keys(tabs).length) { window.localStorage.setItem(key, JSON.stringify(tabs)); }
+      else { window.localStorage.removeItem(key); }
+      return others;
+    } catch (error) { return 0; }
+  }
+
   /* --------------------------------------------------------------- autosave */
 
   function payload() {
@@ -478,6 +497,7 @@ function ViatiqueGrading(runtime, element, args) {
         if (seq !== openSeq || !lease) { return; }
         if (result.ok) {
           lease.expires_at = result.body.expires_at;
+          noteTab(data.copy.id, true);
         } else if (result.body && result.body.error === 'lease_lost') {
           leaseLost();
           return;
@@ -489,6 +509,7 @@ function ViatiqueGrading(runtime, element, args) {
 
   function leaseLost() {
     lease = null;
+    noteTab(data.copy.id, false);
     if (dirty) { writeBackup(); }
     halt();
     setSaveStatus(dirty ? _('Not saved: your lease on this copy was lost.') : '', 'error');
@@ -502,6 +523,7 @@ function ViatiqueGrading(runtime, element, args) {
       if (seq !== openSeq) { return; }
       if (result.ok) {
         lease = result.body;
+        noteTab(data.copy.id, true);
         alertWith('');
         setEditable(true);
         heartbeat();
@@ -544,7 +566,7 @@ function ViatiqueGrading(runtime, element, args) {
       var held = lease;
       lease = null;
       openSeq += 1;
-      if (!held) { return; }
+      if (!held || noteTab(copyId, false)) { return; }  // another tab of ours still grades it
       return call('release_lease', {copy_id: copyId, token: held.token});
     });
   }
@@ -555,7 +577,7 @@ function ViatiqueGrading(runtime, element, args) {
       writeBackup();
       sendOnUnload('save_draft', {copy_id: data.copy.id, fencing: lease.fencing, version: version, payload: payload()});
     }
-    sendOnUnload('release_lease', {copy_id: data.copy.id, token: lease.token});
+    if (!noteTab(data.copy.id, false)) { sendOnUnload('release_lease', {copy_id: data.copy.id, token: lease.token}); }
   });
 
   /* ---------------------------------------------------------------- opening */
@@ -1152,6 +1174,7 @@ function ViatiqueGrading(runtime, element, args) {
     // the server released the lease with the finalize
     lease = null;
     stopHeartbeat();
+    noteTab(data.copy.id, false);
     dropBackup(data.copy.id);
     data.copy.state = result.body.state;
     setEditable(false);
