@@ -135,7 +135,7 @@ STEPS = [
     ("page_images", "viatique_xblock.pdf.images", "page_image"),
     ("store_images", "viatique_xblock.storage", "overwrite"),
     ("assemble", "viatique_xblock.scans", "assemble_batch"),
-    ("assemble_copies", "viatique_xblock.scans", "_booklet_copy"),
+    ("assemble_copies", "viatique_xblock.scans", "_booklet_copies"),
 ]
 
 

@@ -240,13 +240,13 @@ def assemble_batch(batch_pk):
             taken = set(Page.objects.filter(exam=exam, copy__isnull=False, copy__booklet_number__isnull=False)
                         .exclude(batch=batch).values_list("copy__booklet_number", "position"))
             split = splitting.split_qr(scanned, exam_ref(exam), taken)
-            copies = {number: _booklet_copy(exam, number) for number in split.copies}
+            copies = _booklet_copies(exam, split.copies)
         else:
             if mode == "fixed":
                 split = splitting.split_fixed(scanned, batch.pages_per_copy or exam.pages_per_copy)
             else:
                 split = splitting.split_per_file(scanned, 1)
-            copies = {group: _group_copy(exam, batch, group) for group in split.copies}
+            copies = _group_copies(exam, batch, split.copies)
         _place(split.placements, copies)
         ScanBatch.objects.filter(pk=batch.pk).update(state=BatchState.DONE)
         audit.record(exam, "scan.processed", details={
@@ -297,25 +297,86 @@ def _code(text):
     return (payload.exam_ref, payload.copy, payload.page)
 
 
-def _booklet_copy(exam, number):
-    """The copy of a booklet number; a prenamed booklet's copy is identified as it is created."""
-    copy = Copy.objects.filter(exam=exam, booklet_number=number).first()
-    if copy is not None:
-        return copy
-    from .printing import prenamed_identity
-    booklet = prenamed_identity(exam, number)
-    if booklet is None or Copy.objects.filter(exam=exam, learner_anonymous_id=booklet.learner_anonymous_id).exists():
-        return _create_copy(exam, booklet_number=number)
-    copy = _create_copy(exam, booklet_number=number, identity_state=Identity.IDENTIFIED,
-                        learner_anonymous_id=booklet.learner_anonymous_id,
-                        learner_username=booklet.learner_username, learner_name=booklet.learner_name)
-    audit.record(exam, "copy.identified", copy=copy, details={"source": "prenamed_booklet", "booklet": number})
-    return copy
+#: rows looked up or written per query in the assembly (below every database's parameter limit)
+CHUNK = 500
 
 
-def _group_copy(exam, batch, group):
-    copy = Copy.objects.filter(source_batch=batch, source_group=group).first()
-    return copy or _create_copy(exam, source_batch=batch, source_group=group)
+def _chunks(items, size=CHUNK):
+    items = list(items)
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def _existing(queryset, key, values):
+    """``{value of key: row}`` of the rows of ``queryset`` whose ``key`` is in ``values``, one query per chunk."""
+    return {getattr(row, key): row for part in _chunks(values)
+            for row in queryset.filter(**{f"{key}__in": part})}
+
+
+def _booklet_copies(exam, numbers):
+    """The copy of each booklet number (a dict): those that exist read in one query, the others
+    created in one; a prenamed booklet's copy is identified as it is created (audited), unless
+    its learner already has a copy of this exam."""
+    from .models import Booklet
+
+    copies = _existing(Copy.objects.filter(exam=exam), "booklet_number", numbers)
+    missing = [number for number in numbers if number not in copies]
+    if not missing:
+        return copies
+    prenamed = _existing(Booklet.objects.filter(exam=exam, learner_anonymous_id__isnull=False), "number", missing)
+    has_copy = set(_existing(Copy.objects.filter(exam=exam), "learner_anonymous_id",
+                             {booklet.learner_anonymous_id for booklet in prenamed.values()}))
+    new = []
+    for number in missing:
+        booklet = prenamed.get(number)
+        if booklet is None or booklet.learner_anonymous_id in has_copy:
+            new.append({"booklet_number": number})
+            continue
+        has_copy.add(booklet.learner_anonymous_id)
+        new.append({"booklet_number": number, "identity_state": Identity.IDENTIFIED,
+                    "learner_anonymous_id": booklet.learner_anonymous_id,
+                    "learner_username": booklet.learner_username, "learner_name": booklet.learner_name})
+    created = _create_copies(exam, new, "booklet_number")
+    for fields in new:
+        if fields.get("identity_state") == Identity.IDENTIFIED:
+            number = fields["booklet_number"]
+            audit.record(exam, "copy.identified", copy=created[number],
+                         details={"source": "prenamed_booklet", "booklet": number})
+    copies.update(created)
+    return copies
+
+
+def _group_copies(exam, batch, groups):
+    """The copy of each group of pages of a scan without codes (a dict), created in one query where missing."""
+    copies = _existing(Copy.objects.filter(exam=exam, source_batch=batch), "source_group", groups)
+    new = [{"source_batch": batch, "source_group": group} for group in groups if group not in copies]
+    copies.update(_create_copies(exam, new, "source_group", source_batch=batch))
+    return copies
+
+
+def _create_copies(exam, new, key, **scope):
+    """Create a copy of each dict of fields in ``new`` with random anonymous codes, in one insert
+    per chunk; return them by their ``key`` field. ``scope``: the fields they share, to read them
+    back where the database returns no ids from a bulk insert (MySQL). When the insert is refused
+    (a code already taken in this exam, a copy made meanwhile), one by one as :func:`_create_copy`.
+    """
+    if not new:
+        return {}
+    drawn = set()
+    rows = []
+    for fields in new:
+        code = codes.new_code()
+        while code in drawn:
+            code = codes.new_code()
+        drawn.add(code)
+        rows.append(Copy(exam=exam, anonymous_code=code, **fields))
+    try:
+        with transaction.atomic():
+            Copy.objects.bulk_create(rows, batch_size=CHUNK)
+    except IntegrityError:
+        return {fields[key]: _create_copy(exam, **fields) for fields in new}
+    if any(row.pk is None for row in rows):
+        return _existing(Copy.objects.filter(exam=exam, **scope), key, [fields[key] for fields in new])
+    return {getattr(row, key): row for row in rows}
 
 
 def _create_copy(exam, **fields):

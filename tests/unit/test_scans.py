@@ -242,3 +242,100 @@ def test_operator_commands_share_the_upload_path(tmp_path, capsys):
         call_command("viatique_check_pdf", str(bad), "--json")
     assert exited.value.code == 1
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["code"] == "not_a_pdf"
+
+
+def reassembly_queries(batch):
+    """Run the assembly of ``batch`` again (as a redelivered task would) and count its queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ScanBatch.objects.filter(pk=batch.pk).update(state=BatchState.ASSEMBLING)
+    with CaptureQueriesContext(connection) as captured:
+        scans.assemble_batch(batch.pk)
+    return len(captured)
+
+
+@pytest.mark.parametrize("mode", ["qr", "fixed"])
+def test_assembly_queries_do_not_grow_with_the_copies_and_a_redelivery_creates_nothing(ingest, mode):
+    counts = {}
+    for copies in (2, 9):
+        exam = make_block(usage=f"block-v1:Viatique+T101+2026+type@viatique+block@{mode}{copies}").get_exam()
+        if mode == "qr":
+            pdf, _first = printing.print_booklets(exam, copies=copies, blank_pages=2)
+            batch = ingest(exam, synthetic.scan(pdf))
+        else:
+            batch = ingest(exam, builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(4 * copies)]))
+        placed = sorted(Page.objects.filter(batch=batch).values_list("source_index", "copy_id", "position"))
+        codes = set(Copy.objects.filter(exam=exam).values_list("anonymous_code", flat=True))
+        assert len(codes) == copies
+        reassembly_queries(batch)  # the copies exist: found, not made again
+        assert set(Copy.objects.filter(exam=exam).values_list("anonymous_code", flat=True)) == codes
+        assert sorted(Page.objects.filter(batch=batch).values_list("source_index", "copy_id", "position")) == placed
+        Copy.objects.filter(exam=exam).delete()
+        counts[copies] = reassembly_queries(batch)  # every copy made again
+        assert Copy.objects.filter(exam=exam).count() == copies
+        assert not Page.objects.filter(batch=batch, copy__isnull=True).exists()
+    assert counts[2] == counts[9]
+
+
+def test_a_code_already_taken_makes_the_copies_one_by_one(exam, ingest, monkeypatch):
+    taken = Copy.objects.create(exam=exam, anonymous_code="AAAAA").anonymous_code
+    drawn = iter([taken, "CCCCC", "DDDDD", "EEEEE"])
+    monkeypatch.setattr(scans.codes, "new_code", lambda: next(drawn))
+    pdf, first = printing.print_booklets(exam, copies=2, blank_pages=1)
+    ingest(exam, synthetic.scan(pdf))
+    made = dict(Copy.objects.filter(exam=exam, booklet_number__isnull=False).values_list("booklet_number",
+                                                                                         "anonymous_code"))
+    assert made == {first: "DDDDD", first + 1: "EEEEE"}
+
+
+def test_copies_are_read_back_where_a_bulk_insert_returns_no_ids(exam, ingest, monkeypatch):
+    bulk_create = Copy.objects.bulk_create
+
+    def without_ids(rows, **options):  # as Django does on MySQL
+        made = bulk_create(rows, **options)
+        for row in rows:
+            row.pk = row.id = None
+        return made
+    monkeypatch.setattr(Copy.objects, "bulk_create", without_ids)
+    learners = [Learner("learner_1", "Chloé Dubois", "anon-1"), Learner("learner_1", "Chloé Dubois", "anon-1")]
+    pdf, first = printing.print_booklets(exam, blank_pages=2, learners=learners)  # printed twice for her
+    ingest(exam, synthetic.scan(pdf))
+    copies = {copy.booklet_number: copy for copy in Copy.objects.filter(exam=exam)}
+    assert copies[first].learner_anonymous_id == "anon-1" and copies[first + 1].learner_anonymous_id is None
+    assert not Page.objects.filter(exam=exam, copy__isnull=True).exists()
+    event = AuditEvent.objects.get(exam=exam, action="copy.identified")
+    assert (event.copy_id_ref, event.details["booklet"]) == (copies[first].pk, first)
+
+
+def test_an_upside_down_cover_is_tagged_and_graders_get_its_upright_name_area_masked(exam, ingest):
+    from PIL import Image, ImageOps
+
+    from viatique_xblock.pdf import jpeg
+
+    learners = [Learner("learner_1", "Chloé Dubois", "anon-1")]
+    pdf, _first = printing.print_booklets(exam, blank_pages=2, learners=learners)
+    ingest(exam, synthetic.scan(pdf, upside_down=(0,)))
+    cover = Page.objects.get(exam=exam, position=1)
+    assert cover.rotation == 180
+    stored = storage.get_storage().open(cover.image_name).read()
+    assert jpeg.info(stored).orientation == jpeg.ORIENTATIONS[180], "the scanner's JPEG, tagged, not re-encoded"
+    instructor = make_block()
+    assert instructor.handle("page_image", Request.blank("/"), f"{cover.pk}").body == stored
+    with Image.open(io.BytesIO(stored)) as image:
+        upright = ImageOps.exif_transpose(image).convert("L")
+    masked_body = make_block("staff_1", "staff").handle("page_image", Request.blank("/"), f"{cover.pk}").body
+    masked = Image.open(io.BytesIO(masked_body)).convert("L")
+    assert jpeg.info(masked_body).orientation == 1 and masked.size == upright.size
+    band = int(masked.height * exam.name_area_height / 100)
+
+    def samples(image, top, bottom):
+        return [image.getpixel((x, y)) for x in range(5, image.width - 5, 23) for y in range(top + 2, bottom - 2, 7)]
+    painted = samples(masked, 0, band)
+    assert max(painted) - min(painted) <= 6, "the name area of the upright cover is painted over"
+    assert max(samples(upright, 0, band)) - min(samples(upright, 0, band)) > 60, "where the printed name is"
+    assert max(samples(masked, masked.height - band, masked.height)) > 200, "the foot of the page is left as it is"
+    crop = instructor.handle("name_area", Request.blank("/"), f"{cover.copy_id}")
+    assert crop.status_code == 200 and jpeg.info(crop.body).orientation == 1
+    name = Image.open(io.BytesIO(crop.body)).convert("L")
+    assert max(samples(name, 0, name.height)) - min(samples(name, 0, name.height)) > 60, "the printed name is in it"
