@@ -43,6 +43,8 @@ setup(
         "edx-opaque-keys>=2.5",
         # PyMuPDF 2.x drags in layout-analysis models (onnxruntime); the 1.x line is all we use.
         "PyMuPDF>=1.24,<2",
+        # Unicode fonts (FiraGO, Noto Sans Math) embedded in the graded PDFs, the same on every machine
+        "pymupdf-fonts>=1.0.5",
         "django-redis>=5.4",
         "zxing-cpp>=2.2",
         "segno>=1.6",

@@ -110,3 +110,11 @@ class QrChecksumMismatch(PdfError):
         "The page code \"{text}\" was misread or mistyped: its check characters do not match. "
         "Read the code printed next to the QR code again."
     )
+
+
+class SourcePageMissing(PdfError):
+    code = "source_page_missing"
+    status = 500
+    default_message = N_(
+        "Page {page} of this copy is no longer in its scan file. Import the scan again, then retry."
+    )
