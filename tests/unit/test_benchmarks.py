@@ -59,3 +59,12 @@ def test_pdf_ops_reports_its_figures(tmp_path):
                 "bare_render_150dpi_pages_per_second", "validate_code_and_image_ratio_to_bare_render", "max_rss_mb"):
         assert positive(result[key]), key
     assert result["unread_codes"] == 0
+
+
+def test_exports_times_a_small_grades_csv_against_its_baseline(tmp_path):
+    result = run("exports.py", "--copies", "30", "--questions", "3", "--repeat", "1", tmp_path=tmp_path)
+
+    for key in ("csv_seconds", "csv_semicolon_seconds", "baseline_seconds", "ratio", "statistics_seconds"):
+        assert positive(result[key]), key
+    assert (result["copies"], result["rows"], result["database"]) == (30, 30, "sqlite")
+    assert list(tmp_path.iterdir()) == [], "the database is deleted"
