@@ -11,9 +11,13 @@ Used by ``manage.py viatique_demo_seed``; not reachable from any handler. :func:
 4. imports the scan through the upload's own path (validation, batch, processing and
    assembly, run in this process): prenamed copies are identified from their booklets,
    the duplicated page waits in the anomaly queue and the copy missing a page is listed;
-5. gives a few copies grading states (:data:`PLAN`): graded with points on every question,
-   in progress, assigned to graders. These rows are written directly, as an import of
-   already-graded work would be.
+5. gives a few copies grading states (:data:`PLAN`): graded with points and a comment on
+   every question, a few annotations (:data:`ANNOTATIONS`) and a general comment, in
+   progress, assigned to graders. These rows are written directly, as an import of
+   already-graded work would be; the graded copies are then finalized as the grading
+   workspace does (``submitted``) and their graded PDF rendered by the render task's own
+   code (:func:`viatique_xblock.rendering.render_copy`), which makes them ``graded``.
+   Results stay unreleased: the instructor releases them.
 
 A second call changes nothing: the exam already has a scan batch.
 """
@@ -25,8 +29,8 @@ import pymupdf
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit, printing, scans, scheme as scheme_module
-from .models import Copy, QuestionPoints, ScanBatch
+from . import audit, printing, rendering, scans, scheme as scheme_module
+from .models import Annotation, Copy, QuestionPoints, ScanBatch
 from .pdf import synthetic
 from .states import BatchState, Grading
 
@@ -78,6 +82,22 @@ PLAN = [
     (Grading.READY, "staff_2", None),
 ]
 GENERAL_COMMENT = "Travail sérieux ; soignez la rédaction."
+#: the comment of each question of a graded copy
+QUESTION_COMMENTS = {
+    "q2": "Conjecture juste, à justifier par le calcul des premiers termes.",
+    "q3": "L'hérédité est bien menée ; l'initialisation manque.",
+    "q4": "Arbre pondéré correct.",
+    "q5": "Vecteur normal juste, équation du plan à vérifier.",
+    "q6": "Bonne étude des variations.",
+}
+#: annotations of a graded copy: (page position, kind, x, y, width, height, text, question id, points)
+ANNOTATIONS = [
+    (1, "tick", 0.72, 0.30, 0, 0, "", "q2", Decimal("1")),
+    (2, "comment", 0.52, 0.22, 0.4, 0.07, "Initialisation oubliée", "q3", None),
+    (2, "highlight", 0.08, 0.45, 0.84, 0.05, "", "", None),
+    (3, "cross", 0.66, 0.52, 0, 0, "", "q5", None),
+    (4, "text", 0.10, 0.80, 0.5, 0.05, "Très bonne fin de copie", "", None),
+]
 
 #: the fake copies that earlier versions of this module wrote (codes C001...; no page)
 OLD_FAKE_CODE = re.compile(r"^C\d{3}$")
@@ -169,24 +189,39 @@ def seed(exam, learners, anonymous_names=(), anonymous=ANONYMOUS_BOOKLETS):
     return batch
 
 
-def grade(exam, learners):
-    """Give the copies of the first learners the grading states of :data:`PLAN`."""
+def _annotate(copy, grader):
+    pages = {page.position: page for page in copy.pages.filter(discarded=False)}
+    Annotation.objects.bulk_create(
+        Annotation(copy=copy, page=pages[position], kind=kind, x=x, y=y, width=width, height=height, text=text,
+                   question_id=question_id, points=points, author=grader)
+        for position, kind, x, y, width, height, text, question_id, points in ANNOTATIONS if position in pages
+    )
+
+
+def grade(exam, learners, scale=DEMO_SETTINGS["grade_scale"]):
+    """Give the copies of the first learners the grading states of :data:`PLAN`; render the graded ones."""
     leaves = scheme_module.leaves(exam.scheme)
-    graded = 0
+    finalized = []
     with transaction.atomic():
         for learner, (state, grader, fraction) in zip(learners, PLAN):
             copy = Copy.objects.get(exam=exam, learner_anonymous_id=learner.anonymous_id)
             copy.grading_state, copy.grader = state, grader
             if fraction is not None:
                 points = [
-                    QuestionPoints(copy=copy, question_id=leaf["id"], points=_points(leaf, fraction), grader=grader)
+                    QuestionPoints(copy=copy, question_id=leaf["id"], points=_points(leaf, fraction), grader=grader,
+                                   comment=QUESTION_COMMENTS.get(leaf["id"], ""))
                     for leaf in leaves
                 ]
                 QuestionPoints.objects.bulk_create(points)
+                _annotate(copy, grader)
                 copy.total_points = sum(p.points for p in points)
                 copy.general_comment = GENERAL_COMMENT
-                copy.finalized_at = copy.graded_at = timezone.now()
-                graded += 1
+                copy.finalized_at = timezone.now()
+                # finalized: the render below makes it graded, with its PDF
+                copy.grading_state = Grading.SUBMITTED
+                finalized.append(copy.pk)
             copy.save()
-        audit.record(exam, "demo.seeded", details={"batch_file": SCAN_NAME, "graded": graded,
+        audit.record(exam, "demo.seeded", details={"batch_file": SCAN_NAME, "graded": len(finalized),
                                                    "assigned": len(PLAN[:len(learners)])})
+    for pk in finalized:
+        rendering.render_copy(pk, scale=scale)

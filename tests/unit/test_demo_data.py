@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from tests.harness import make_block
-from viatique_xblock import anomalies, demo_data, scheme
+from viatique_xblock import anomalies, demo_data, scheme, storage
 from viatique_xblock.compat import Learner
 from viatique_xblock.models import AuditEvent, Booklet, Copy, Page, QuestionPoints, ScanBatch
 from viatique_xblock.states import BatchState, Grading, Identity
@@ -80,6 +80,11 @@ def test_the_class_scan_is_imported_by_the_pipeline_with_its_faults_then_graded_
             assert 0 <= value <= Decimal(str(leaf["max"]))
             assert value % Decimal(str(leaf["step"])) == 0
         assert copy.total_points == sum(points.values()) and copy.graded_at is not None
+        # with comments, annotations and the graded PDF rendered by the render task's code
+        assert set(QuestionPoints.objects.filter(copy=copy).values_list("comment", flat=True)) <= \
+            set(demo_data.QUESTION_COMMENTS.values())
+        assert copy.annotations.count() == len(demo_data.ANNOTATIONS)
+        assert copy.graded_pdf_name and storage.get_storage().exists(copy.graded_pdf_name)
     assert copy_of(exam, 1).total_points == 16
     others = Copy.objects.filter(exam=exam).exclude(learner_anonymous_id__in=[f"anon-{n}" for n in range(1, 7)])
     assert set(others.values_list("grading_state", "grader")) == {(Grading.READY, "")}

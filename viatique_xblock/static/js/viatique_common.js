@@ -69,7 +69,23 @@
     return node;
   }
 
+  /* The handler calls of one section of a block: call(name, data, method) resolves with {status, ok, body}
+   * (status 0 when the connection was lost), failure(result) is the message to show for a refused call. */
+  function sectionCalls(runtime, element, gettext) {
+    function call(name, data, method) {
+      return callHandler(runtime.handlerUrl(element, name), data, method)
+        .catch(function () { return {status: 0, ok: false, body: {}}; });
+    }
+    function failure(result) {
+      if (result.body && result.body.message) { return result.body.message; }
+      return result.status ? format(gettext('The server answered with an error ({status}).'), {status: result.status})
+        : gettext('The connection to the server was lost.');
+    }
+    return {call: call, failure: failure};
+  }
+
   global.ViatiqueCommon = {
+    sectionCalls: sectionCalls,
     rootElement: rootElement,
     makeGettext: makeGettext,
     format: format,

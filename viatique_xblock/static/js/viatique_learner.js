@@ -1,0 +1,314 @@
+/* Viatique learner view: once results are released, the learner's own results from the my_results handler:
+ * total (and on the grade scale), points and comments per question, the general comment, the pages with
+ * the annotations drawn over them (zoom, keyboard navigation between pages), the same annotations as a
+ * text list for screen readers, the graded PDF, and regrade requests.
+ *
+ * Everything lives under the block's root element; the server decides what is the learner's own. */
+function ViatiqueLearner(runtime, element, args) {
+  'use strict';
+  var common = window.ViatiqueCommon;
+  var root = common.rootElement(element);
+  var region = root.querySelector('[data-region="learner-results"]');
+  if (!region || args.status !== 'released') { return; }
+  var _ = common.makeGettext(args.i18n);
+  var fmt = common.format;
+  var el = common.el;
+  var idPrefix = (region.getAttribute('data-id-prefix') || 'viatique') + '-learner';
+  var ZOOMS = [1, 1.25, 1.5, 2, 2.5, 3];
+  var KINDS = {comment: _('Comment'), tick: _('Tick'), cross: _('Cross'), highlight: _('Highlight'),
+    text: _('Text')};
+  var SYMBOLS = {tick: '\u2713', cross: '\u2717'};
+  var STATES = {open: _('Waiting for an answer'), answered: _('Answered')};
+  var data = null;
+  var pageIndex = 0;
+  var zoomIndex = 0;
+
+  function url(name, suffix) { return runtime.handlerUrl(element, name, suffix); }
+
+  var calls = common.sectionCalls(runtime, element, _);
+  var call = calls.call;
+  var failure = calls.failure;
+
+  function questionLabel(id) {
+    var question = (data.questions || []).filter(function (item) { return item.id === id; })[0];
+    return question ? question.path : id;
+  }
+
+  function pointsText(points, max) {
+    return points === null || points === undefined ? _('not graded') : fmt(_('{points} / {max}'), {points: points, max: max});
+  }
+
+  /* ---------------------------------------------------------------- summary and questions */
+
+  function summary() {
+    var copy = data.copy;
+    var children = [
+      el('h3', {id: idPrefix + '-summary', text: _('Your result')}),
+      el('p', {'class': 'viatique-learner-total', 'data-region': 'total',
+        text: fmt(_('Total: {total} / {max}'), {total: copy.total, max: copy.max})})
+    ];
+    if (copy.scale) {
+      children.push(el('p', {'class': 'viatique-learner-scaled', 'data-region': 'scale-total',
+        text: fmt(_('On a scale of {scale}: {points}'), {scale: copy.scale, points: copy.scale_total})}));
+    }
+    if (copy.grader) {
+      children.push(el('p', {text: fmt(_('Graded by {grader}'), {grader: copy.grader})}));
+    }
+    if (copy.graded_pdf) {
+      children.push(el('p', {}, [el('a', {href: url('graded_pdf', String(copy.id)), 'class': 'viatique-button',
+        'data-action': 'download-pdf', download: '', text: _('Download your graded copy (PDF)')})]));
+    }
+    return el('section', {'class': 'viatique-section', 'aria-labelledby': idPrefix + '-summary'}, children);
+  }
+
+  function questionsTable() {
+    var rows = data.questions.map(function (question) {
+      return el('tr', {'data-question': question.id}, [
+        el('th', {scope: 'row', text: question.path}),
+        el('td', {'data-field': 'points', text: pointsText(question.points, question.max)}),
+        el('td', {'data-field': 'comment', text: question.comment || '—'})
+      ]);
+    });
+    var parts = [
+      el('h3', {text: _('Points per question')}),
+      el('table', {'class': 'viatique-table', 'data-region': 'questions'}, [
+        el('caption', {'class': 'viatique-sr-only', text: _('Points and comments per question')}),
+        el('thead', {}, [el('tr', {}, [el('th', {scope: 'col', text: _('Question')}),
+          el('th', {scope: 'col', text: _('Points')}), el('th', {scope: 'col', text: _('Comment')})])]),
+        el('tbody', {}, rows)
+      ])
+    ];
+    if (data.copy.general_comment) {
+      parts.push(el('h3', {text: _('General comment')}));
+      parts.push(el('p', {'class': 'viatique-learner-comment', 'data-region': 'general-comment',
+        text: data.copy.general_comment}));
+    }
+    return el('section', {'class': 'viatique-section'}, parts);
+  }
+
+  /* ---------------------------------------------------------------- pages and annotations */
+
+  function annotationsOf(page) {
+    return data.annotations.filter(function (note) { return note.page_id === page.id; });
+  }
+
+  function describe(note) {
+    var parts = [KINDS[note.kind] || note.kind];
+    if (note.text) { parts.push(fmt(_('“{text}”'), {text: note.text})); }
+    if (note.question_id) { parts.push(fmt(_('question {question}'), {question: questionLabel(note.question_id)})); }
+    if (note.points !== null && note.points !== undefined) { parts.push(fmt(_('{points} points'), {points: note.points})); }
+    return parts.join(' — ');
+  }
+
+  function mark(note, number) {
+    var style = 'left:' + (note.x * 100) + '%;top:' + (note.y * 100) + '%;';
+    var boxed = note.kind === 'comment' || note.kind === 'highlight' || note.kind === 'text';
+    if (boxed && note.width > 0) {
+      style += 'width:' + (note.width * 100) + '%;';
+      if (note.height > 0) { style += 'min-height:' + (note.height * 100) + '%;'; }
+    }
+    var children = [el('span', {'class': 'viatique-mark-number', text: String(number)})];
+    if (SYMBOLS[note.kind]) { children.push(el('span', {'class': 'viatique-mark-symbol', text: SYMBOLS[note.kind]})); }
+    if (note.text && note.kind !== 'highlight') { children.push(el('span', {'class': 'viatique-mark-text', text: note.text})); }
+    if (note.points !== null && note.points !== undefined) {
+      children.push(el('span', {'class': 'viatique-mark-points', text: fmt(_('{points} pts'), {points: note.points})}));
+    }
+    return el('div', {'class': 'viatique-mark viatique-mark-' + note.kind, style: style, 'data-kind': note.kind,
+      title: describe(note)}, children);
+  }
+
+  var viewer, pageLabel, zoomLabel, frame, previousButton, nextButton, zoomInButton, zoomOutButton;
+
+  function showPage() {
+    var page = data.pages[pageIndex];
+    var notes = annotationsOf(page);
+    var number = data.annotations.indexOf(notes[0]) + 1;
+    frame.textContent = '';
+    frame.style.width = (ZOOMS[zoomIndex] * 100) + '%';
+    frame.setAttribute('data-page-id', page.id);
+    frame.appendChild(el('img', {src: url('learner_page_image', String(page.id)), 'class': 'viatique-learner-image',
+      alt: fmt(_('Page {number} of your copy, with {count} annotations (listed below)'),
+        {number: page.position || pageIndex + 1, count: notes.length})}));
+    var overlay = el('div', {'class': 'viatique-marks', 'aria-hidden': 'true'});
+    notes.forEach(function (note, index) { overlay.appendChild(mark(note, number + index)); });
+    frame.appendChild(overlay);
+    pageLabel.textContent = fmt(_('Page {number} of {count}'), {number: pageIndex + 1, count: data.pages.length});
+    zoomLabel.textContent = fmt(_('Zoom {percent} %'), {percent: Math.round(ZOOMS[zoomIndex] * 100)});
+    previousButton.disabled = pageIndex <= 0;
+    nextButton.disabled = pageIndex >= data.pages.length - 1;
+    zoomOutButton.disabled = zoomIndex <= 0;
+    zoomInButton.disabled = zoomIndex >= ZOOMS.length - 1;
+  }
+
+  function goTo(index) {
+    if (index < 0 || index >= data.pages.length) { return; }
+    pageIndex = index;
+    showPage();
+  }
+
+  function zoom(step) {
+    var next = Math.min(ZOOMS.length - 1, Math.max(0, zoomIndex + step));
+    if (next !== zoomIndex) { zoomIndex = next; showPage(); }
+  }
+
+  function onKey(event) {
+    var keys = {ArrowLeft: -1, PageUp: -1, ArrowRight: 1, PageDown: 1};
+    if (Object.prototype.hasOwnProperty.call(keys, event.key)) {
+      event.preventDefault();
+      goTo(pageIndex + keys[event.key]);
+    } else if (event.key === 'Home' || event.key === 'End') {
+      event.preventDefault();
+      goTo(event.key === 'Home' ? 0 : data.pages.length - 1);
+    } else if (event.key === '+' || event.key === '=') {
+      event.preventDefault(); zoom(1);
+    } else if (event.key === '-') {
+      event.preventDefault(); zoom(-1);
+    }
+  }
+
+  function pagesSection() {
+    var titleId = idPrefix + '-pages';
+    previousButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'previous-page',
+      text: _('Previous page'), onclick: function () { goTo(pageIndex - 1); }});
+    nextButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'next-page',
+      text: _('Next page'), onclick: function () { goTo(pageIndex + 1); }});
+    zoomOutButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'zoom-out',
+      'aria-label': _('Zoom out'), text: '−', onclick: function () { zoom(-1); }});
+    zoomInButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'zoom-in',
+      'aria-label': _('Zoom in'), text: '+', onclick: function () { zoom(1); }});
+    pageLabel = el('span', {'data-region': 'page-label', 'aria-live': 'polite'});
+    zoomLabel = el('span', {'data-region': 'zoom-label'});
+    frame = el('div', {'class': 'viatique-learner-page', 'data-region': 'page'});
+    viewer = el('div', {'class': 'viatique-learner-viewer', tabindex: '0', role: 'group', 'data-region': 'viewer',
+      'aria-roledescription': _('page viewer'),
+      'aria-label': _('Your annotated copy. Left and right arrows change the page, plus and minus zoom.'),
+      onkeydown: onKey}, [frame]);
+    return el('section', {'class': 'viatique-section', 'aria-labelledby': titleId}, [
+      el('h3', {id: titleId, text: _('Your annotated copy')}),
+      el('div', {'class': 'viatique-pager', role: 'toolbar', 'aria-label': _('Pages and zoom')}, [
+        previousButton, pageLabel, nextButton, zoomOutButton, zoomLabel, zoomInButton]),
+      viewer
+    ]);
+  }
+
+  function annotationList() {
+    var titleId = idPrefix + '-notes';
+    var list = el('ol', {'class': 'viatique-learner-notes', 'data-region': 'annotation-list'});
+    var number = 0;
+    data.pages.forEach(function (page, index) {
+      var notes = annotationsOf(page);
+      var items = notes.map(function (note) {
+        number += 1;
+        return el('li', {value: String(number), 'data-kind': note.kind, text: describe(note)});
+      });
+      list.appendChild(el('li', {'class': 'viatique-learner-notes-page'}, [
+        el('span', {text: fmt(_('Page {number}'), {number: page.position || index + 1})}),
+        items.length ? el('ol', {}, items) : el('p', {'class': 'viatique-hint', text: _('No annotation on this page.')})
+      ]));
+    });
+    return el('section', {'class': 'viatique-section', 'aria-labelledby': titleId}, [
+      el('h3', {id: titleId, text: _('Annotations, page by page')}), list]);
+  }
+
+  /* ---------------------------------------------------------------- regrade requests */
+
+  function regradeSection() {
+    var regrade = data.regrade;
+    var titleId = idPrefix + '-regrade';
+    var parts = [el('h3', {id: titleId, text: _('Regrade requests')})];
+    var messages = el('div', {'class': 'viatique-messages', role: 'status', 'aria-live': 'polite',
+      'data-region': 'regrade-messages'});
+    if (regrade.open) {
+      var available = data.questions.filter(function (question) {
+        return regrade.open_questions.indexOf(question.id) === -1;
+      });
+      parts.push(el('p', {'class': 'viatique-hint', text: fmt(_('You may ask for a regrade of one question at a time until {date}.'),
+        {date: new Date(regrade.closes_at).toLocaleString()})}));
+      if (available.length) {
+        var select = el('select', {id: idPrefix + '-question', name: 'question_id', 'data-field': 'question'},
+          available.map(function (question) { return el('option', {value: question.id, text: question.path}); }));
+        var message = el('textarea', {id: idPrefix + '-message', name: 'message', rows: '4', maxlength: '2000',
+          'data-field': 'message', required: true});
+        var send = el('button', {type: 'submit', 'class': 'viatique-button', 'data-action': 'request-regrade',
+          text: _('Ask for a regrade')});
+        parts.push(el('form', {'class': 'viatique-regrade-form', 'data-region': 'regrade-form', onsubmit: function (event) {
+          event.preventDefault();
+          if (!message.value.trim()) {
+            message.setAttribute('aria-invalid', 'true');
+            messages.textContent = _('Write a message.');
+            message.focus();
+            return;
+          }
+          send.disabled = true;
+          call('request_regrade', {question_id: select.value, message: message.value}).then(function (result) {
+            send.disabled = false;
+            if (!result.ok) { messages.textContent = failure(result); return; }
+            data = result.body;
+            render(_('Your request was sent.'));
+          });
+        }}, [
+          el('div', {'class': 'viatique-field'}, [el('label', {'for': select.id, text: _('Question')}), ' ', select]),
+          el('div', {'class': 'viatique-field'}, [el('label', {'for': message.id, text: _('Why should it be looked at again?')}),
+            message]),
+          send
+        ]));
+      } else {
+        parts.push(el('p', {'class': 'viatique-hint', text: _('Every question already has a request waiting for an answer.')}));
+      }
+    } else {
+      parts.push(el('p', {'class': 'viatique-hint', text: _('Regrade requests are closed for this exam.')}));
+    }
+    parts.push(messages);
+    if (regrade.requests.length) {
+      parts.push(el('ul', {'class': 'viatique-regrade-list', 'data-region': 'my-requests'}, regrade.requests.map(function (item) {
+        var lines = [
+          el('p', {}, [el('strong', {text: questionLabel(item.question_id)}), ' — ',
+            el('span', {'data-field': 'state', text: STATES[item.state] || item.state})]),
+          el('p', {text: fmt(_('Your message: {message}'), {message: item.message})})
+        ];
+        if (item.answer) {
+          lines.push(el('p', {'data-field': 'answer', text: fmt(_('Answer: {answer}'), {answer: item.answer})}));
+        }
+        return el('li', {'data-request': item.id}, lines);
+      })));
+    }
+    return el('section', {'class': 'viatique-section', 'aria-labelledby': titleId, 'data-region': 'regrade'}, parts);
+  }
+
+  /* ---------------------------------------------------------------- load */
+
+  function render(notice) {
+    region.textContent = '';
+    if (!data.released) {
+      region.appendChild(el('p', {'class': 'viatique-hint', text: data.message}));
+      return;
+    }
+    region.appendChild(summary());
+    region.appendChild(questionsTable());
+    if (data.pages.length) {
+      region.appendChild(pagesSection());
+      region.appendChild(annotationList());
+      pageIndex = Math.min(pageIndex, data.pages.length - 1);
+      showPage();
+    }
+    region.appendChild(regradeSection());
+    if (notice) {
+      var messages = region.querySelector('[data-region="regrade-messages"]');
+      messages.textContent = notice;
+    }
+  }
+
+  function load() {
+    call('my_results', null, 'GET').then(function (result) {
+      if (!result.ok) {
+        region.textContent = '';
+        region.appendChild(el('p', {'class': 'viatique-error', role: 'alert', text: failure(result)}));
+        return;
+      }
+      data = result.body;
+      render();
+    });
+  }
+
+  load();
+}
