@@ -54,6 +54,19 @@ def open_dashboard(page, host, student):
         page.goto(host.url(student=student))
 
 
+def ready_copy(facts, grader):
+    """The code of a copy still ``ready`` given to ``grader`` ("" for a copy nobody was given)."""
+    return next(copy["code"] for copy in facts.copies if copy["grader"] == grader and copy["state"] == "ready")
+
+
+def grade_as_grader(page, host, code):
+    """staff_1's dashboard with ``code`` open and its lease taken; returns the workspace."""
+    open_dashboard(page, host, GRADER)
+    workspace = open_copy(page, code)
+    expect(workspace).to_have_attribute("data-editable", "true")
+    return workspace
+
+
 def open_copy(page, code):
     """Open a copy from the list; returns the workspace once its copy is on screen."""
     with page.expect_response(re.compile(r"/open_copy/")):
@@ -110,13 +123,10 @@ def expect_held_by_grader(workspace):
 def test_grader_annotates_marks_reloads_and_finalizes_while_a_second_grader_is_kept_out(
         page, chromium, fresh_demo_host, demo_facts, browser_errors):
     host = fresh_demo_host
-    code = next(copy["code"] for copy in demo_facts.copies
-                if copy["grader"] == GRADER and copy["state"] == "ready")
+    code = ready_copy(demo_facts, GRADER)
     browser_errors.allow_http(409, "/acquire_lease")  # the second grader, on purpose
     browser_errors.allow_http(400, "/finalize")       # finalized once with a question left blank, on purpose
-    open_dashboard(page, host, GRADER)
-    workspace = open_copy(page, code)
-    expect(workspace).to_have_attribute("data-editable", "true")
+    workspace = grade_as_grader(page, host, code)
     expect(workspace.get_by_role("heading", name=f"Copy {code}")).to_be_focused()
     assert unnamed_controls(page, "[data-region='grading']") == []
     # "?" lists every shortcut; Escape puts the list away
@@ -294,13 +304,10 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_a_second_grader_is_k
 
 def test_a_second_grader_is_told_who_holds_the_copy(page, chromium, fresh_demo_host, demo_facts, browser_errors):
     host = fresh_demo_host
-    free = next(copy["code"] for copy in demo_facts.copies if not copy["grader"] and copy["state"] == "ready")
-    given = next(copy["code"] for copy in demo_facts.copies if copy["grader"] == GRADER and copy["state"] == "ready")
+    free, given = ready_copy(demo_facts, ""), ready_copy(demo_facts, GRADER)
     browser_errors.allow_http(409, "/acquire_lease")
     browser_errors.allow_http(403, "/open_copy")
-    open_dashboard(page, host, GRADER)
-    workspace = open_copy(page, free)
-    expect(workspace).to_have_attribute("data-editable", "true")
+    workspace = grade_as_grader(page, host, free)
 
     with second_page(chromium, browser_errors) as other_page:
         open_dashboard(other_page, host, OTHER_GRADER)
@@ -323,12 +330,10 @@ def test_a_second_grader_is_told_who_holds_the_copy(page, chromium, fresh_demo_h
 def test_a_lost_lease_and_a_stale_draft_stop_the_page_and_reload_loses_nothing(
         page, chromium, fresh_demo_host, demo_facts, browser_errors):
     host = fresh_demo_host
-    code = next(copy["code"] for copy in demo_facts.copies if copy["grader"] == GRADER and copy["state"] == "ready")
+    code = ready_copy(demo_facts, GRADER)
     browser_errors.allow_http(409, "/acquire_lease")
     browser_errors.allow_http(409, "/save_draft")
-    open_dashboard(page, host, GRADER)
-    workspace = open_copy(page, code)
-    expect(workspace).to_have_attribute("data-editable", "true")
+    workspace = grade_as_grader(page, host, code)
     status = workspace.locator("[data-region='save-status']")
     q2 = workspace.locator("[data-field='points'][data-question='q2']")
     q3 = workspace.locator("[data-field='points'][data-question='q3']")

@@ -67,8 +67,10 @@ QUICK = {"binarizer": zxingcpp.Binarizer.GlobalHistogram, "try_rotate": False, "
 
 
 def _barcodes(pix, quick=False):
-    """QR codes in a grey pixmap without alpha (whose stride is its width), or a grey Pillow image."""
-    view = pix.samples_mv.cast("B", (pix.height, pix.width)) if isinstance(pix, pymupdf.Pixmap) else pix
+    """QR codes in a grey pixmap without alpha (whose stride is its width), or a grey Pillow image
+    (handed over as one buffer: zxing-cpp's own reading of a Pillow image copies it twice)."""
+    samples = pix.samples_mv if isinstance(pix, pymupdf.Pixmap) else memoryview(pix.tobytes())
+    view = samples.cast("B", (pix.height, pix.width))
     return zxingcpp.read_barcodes(view, formats=zxingcpp.BarcodeFormat.QRCode, try_invert=False,
                                   **(QUICK if quick else {}))
 
