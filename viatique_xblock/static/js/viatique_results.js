@@ -36,7 +36,7 @@ function ViatiqueResults(runtime, element, args) {
 
   /* ---------------------------------------------------------------- release (instructors) */
 
-  var releaseState, releaseButton, unreleaseButton, releaseMessages, dialog, dialogText, confirmButton;
+  var releaseState, releaseButton, releaseMessages, dialog, dialogText, confirmButton;
   var pending = null;  // 'release' or 'unrelease' while the dialog is open
 
   function counts() {
@@ -50,8 +50,10 @@ function ViatiqueResults(runtime, element, args) {
       ? fmt(_('Results were released on {date}: learners see their graded copies.'),
         {date: new Date(summary.released_at).toLocaleString()})
       : _('Results are not released: learners only see the state of their copy.');
-    releaseButton.hidden = summary.released;
-    unreleaseButton.hidden = !summary.released;
+    // one button, which releases or takes the results back
+    releaseButton.textContent = summary.released ? _('Unrelease the results…') : _('Release the results…');
+    releaseButton.setAttribute('data-action', summary.released ? 'unrelease' : 'release');
+    releaseButton.hidden = false;
     var counter = root.querySelector('dd[data-count="released"]');
     if (counter) { counter.textContent = summary.released ? _('released') : _('not released'); }
   }
@@ -82,7 +84,7 @@ function ViatiqueResults(runtime, element, args) {
     var action = pending;
     pending = null;
     if (dialog.open) { dialog.close(); }
-    (action === 'unrelease' ? unreleaseButton : releaseButton).focus();
+    releaseButton.focus();
   }
 
   function confirm() {
@@ -97,7 +99,7 @@ function ViatiqueResults(runtime, element, args) {
       say(releaseMessages, action === 'release'
         ? fmt(_('Results released: {count} scores sent to the gradebook.'), {count: summary.published})
         : _('Results taken back: the scores were withdrawn from the gradebook.'));
-      (summary.released ? unreleaseButton : releaseButton).focus();
+      releaseButton.focus();
       return call('scan_progress', null, 'GET').then(function (counters) {
         root.dispatchEvent(new CustomEvent(COPIES_CHANGED, {
           detail: {progress: counters.ok ? counters.body.progress : null, source: SOURCE}
@@ -112,9 +114,9 @@ function ViatiqueResults(runtime, element, args) {
     var dialogDescription = idPrefix + '-dialog-text';
     releaseState = el('p', {'class': 'viatique-release-state', 'data-region': 'release-state'});
     releaseButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'release', hidden: true,
-      'aria-haspopup': 'dialog', text: _('Release the results…'), onclick: function () { ask('release'); }});
-    unreleaseButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'unrelease', hidden: true,
-      'aria-haspopup': 'dialog', text: _('Unrelease the results…'), onclick: function () { ask('unrelease'); }});
+      'aria-haspopup': 'dialog', text: _('Release the results…'), onclick: function () {
+        ask(summary && summary.released ? 'unrelease' : 'release');
+      }});
     releaseMessages = el('div', {'class': 'viatique-messages', role: 'status', 'aria-live': 'polite',
       'data-region': 'release-messages'});
     dialogText = el('p', {id: dialogDescription, 'data-region': 'release-counts'});
@@ -128,7 +130,7 @@ function ViatiqueResults(runtime, element, args) {
         'data-action': 'cancel-release', text: _('Cancel'), onclick: closeDialog})])
     ]);
     dialog.addEventListener('cancel', function (event) { event.preventDefault(); closeDialog(); });
-    [releaseState, el('div', {'class': 'viatique-buttons'}, [releaseButton, unreleaseButton]), releaseMessages, dialog]
+    [releaseState, el('div', {'class': 'viatique-buttons'}, [releaseButton]), releaseMessages, dialog]
       .forEach(function (node) { region.appendChild(node); });
     loadSummary();
     root.addEventListener(COPIES_CHANGED, function (event) {
