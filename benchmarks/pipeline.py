@@ -374,7 +374,7 @@ def main():
     parser.add_argument("--pages", type=int, help="pages in the scan (default copies x pages per copy)")
     parser.add_argument("--dpi", type=int, default=150, help="resolution of the scanner images (default 150)")
     parser.add_argument("--upside-down-every", type=int, default=17, metavar="N",
-                        help="one page in N is fed upside down (rendered, not passed through); 0: none")
+                        help="one page in N is fed upside down (its code read from the whole image); 0: none")
     parser.add_argument("--repeat", type=int, default=3, help="ingestions and renders; the best counts")
     parser.add_argument("--jobs", type=int, default=1, help="processes generating the scan")
     parser.add_argument("--database-url", help="e.g. mysql://root@127.0.0.1:3306/x: a throwaway database "
