@@ -8,11 +8,13 @@
 A copy or page that is not in this exam, or not the learner's, is :class:`~.errors.ObjectNotFound`
 (the two are not told apart, and both count towards the lockout). A learner's own copy before
 release is a plain refusal that does not count. Every graded PDF download is audited
-(``download.graded_pdf``). Download names never carry the learner's identity for graders.
+(``download.graded_pdf``). Graders of an anonymous exam never get the learner's identity: not in
+download names, and their graded PDF has the cover's name area painted over (the scan pages keep
+the name the learner wrote).
 """
 from django.utils.text import slugify
 
-from . import anonymity, audit, conf, signed_urls
+from . import anonymity, audit, conf, scans, signed_urls, storage
 from .errors import InvalidRequest, NotFound, ObjectNotFound, PermissionDenied
 from .i18n import N_
 from .models import Copy, Page
@@ -82,18 +84,44 @@ def download_name(exam, user, copy):
     return "-".join(part for part in parts if part) + ".pdf"
 
 
-def graded_pdf(exam, user, copy_id, signature=None, client_ip=None, publish=None):
-    """Check and audit a graded PDF download; returns ``(stored name, download name)``.
+def hides_identity(exam, user):
+    """Graders of an anonymous exam (learners see their own copy as it is; instructors see everything)."""
+    return user.is_staff and anonymity.hides_identity(exam, user)
 
-    ``signature``: the ``sig`` of a signed link (checked against this user and copy when signed
-    links are enabled; ignored otherwise, since the permission check alone decides)."""
+
+def _has_cover(copy):
+    return Page.objects.filter(copy=copy, position=1, discarded=False).exists()
+
+
+def graded_pdf(exam, user, copy_id, signature=None, client_ip=None, publish=None):
+    """Check and audit a graded PDF download; returns ``(stored name, download name, data)``.
+
+    ``data`` is None (stream the stored file) except for graders of an anonymous exam: the PDF
+    with the cover's name area painted over, made for them. ``signature``: the ``sig`` of a
+    signed link (checked against this user and copy when signed links are enabled; ignored
+    otherwise, since the permission check alone decides)."""
     signed = bool(signature) and conf.get("SIGNED_URLS_ENABLED")
     if signed:
         signed_urls.verify(signature, user, exam, _as_id(copy_id), GRADED_PDF)
     copy = graded_pdf_copy(exam, user, copy_id)
+    data = None
+    if hides_identity(exam, user) and _has_cover(copy):
+        data = _masked_pdf(exam, copy)
     audit.record(exam, "download.graded_pdf", actor=user, copy=copy, client_ip=client_ip, publish=publish,
                  details={"signed": signed})
-    return copy.graded_pdf_name, download_name(exam, user, copy)
+    return copy.graded_pdf_name, download_name(exam, user, copy), data
+
+
+def _masked_pdf(exam, copy):
+    """The graded PDF with the name area of its first page (the cover: scan pages come first, in order)
+    painted over."""
+    from .pdf.redact import redact_area
+
+    store = storage.get_storage()
+    if not store.exists(copy.graded_pdf_name):
+        raise NoGradedPdf(N_("This copy has no graded PDF yet."))
+    with store.open(copy.graded_pdf_name, "rb") as handle:
+        return redact_area(handle.read(), 0, exam.name_area)
 
 
 def sign_download(exam, user, copy_id, kind):
@@ -119,3 +147,11 @@ def learner_page(exam, user, page_id):
         raise ObjectNotFound(N_("This page does not exist."))
     _check_released(exam)
     return page
+
+
+def page_image_name(exam, user, page, thumbnail=False):
+    """The image of ``page`` for ``user``: learners get their own pages as scanned, staff what
+    :func:`anonymity.image_name` gives them (the cover masked for graders of an anonymous exam)."""
+    if user.is_staff:
+        return anonymity.image_name(exam, user, page, thumbnail=thumbnail)
+    return scans.thumbnail_name(page) if thumbnail else page.image_name

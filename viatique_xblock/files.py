@@ -34,9 +34,9 @@ def _chunks(handle, size=256 * 1024):
         handle.close()
 
 
-def bytes_response(data, content_type, download_name=None):
-    """Bytes made on the fly (booklets, a name crop), private and not sniffable."""
-    return _private(Response(body=data, content_type=content_type), download_name)
+def bytes_response(data, content_type, download_name=None, inline=False):
+    """Bytes made on the fly (booklets, a name crop, a masked PDF), private and not sniffable."""
+    return _private(Response(body=data, content_type=content_type), download_name, inline)
 
 
 def _private(response, download_name, inline=False):

@@ -8,7 +8,7 @@ handlers take no role permission: a learner reaches them for their own copy.
 """
 from urllib.parse import urlencode
 
-from . import anonymity, compat, downloads, files, lockout, permissions
+from . import compat, downloads, files, lockout, permissions
 from .jsonapi import api_handler
 
 
@@ -20,9 +20,12 @@ class DownloadHandlers:
         """The graded PDF of a copy (suffix: the copy id): staff of the block, or the copy's learner
         once results are released. ``?sig=`` a signed link's token (see ``download_url``);
         ``?inline=1`` to show it in the browser instead of saving it."""
-        name, download_name = downloads.graded_pdf(self.get_exam(), user, suffix.strip("/"),
-                                                   signature=data.get("sig"), **self._audit_context(request))
-        return files.stored_file_response(name, download_name, inline=data.get("inline") in ("1", "true"))
+        name, download_name, masked = downloads.graded_pdf(self.get_exam(), user, suffix.strip("/"),
+                                                           signature=data.get("sig"), **self._audit_context(request))
+        inline = data.get("inline") in ("1", "true")
+        if masked is not None:
+            return files.bytes_response(masked, "application/pdf", download_name, inline=inline)
+        return files.stored_file_response(name, download_name, inline=inline)
 
     @api_handler()
     def download_url(self, request, user, data, suffix=""):
@@ -39,7 +42,7 @@ class DownloadHandlers:
         page_id, _, kind = suffix.partition("/")
         exam = self.get_exam()
         page = downloads.learner_page(exam, user, page_id)
-        return files.stored_file_response(anonymity.image_name(exam, user, page, thumbnail=kind == "thumb"))
+        return files.stored_file_response(downloads.page_image_name(exam, user, page, thumbnail=kind == "thumb"))
 
     @api_handler(permission=permissions.instructor, methods=("GET",))
     def lockouts(self, request, user, data, suffix=""):

@@ -3,6 +3,7 @@ with a stored PDF and page images (files removed by the ``stored_files`` fixture
 import io
 import json
 
+import pymupdf
 import pytest
 from django.utils import timezone
 from PIL import Image
@@ -14,7 +15,18 @@ from viatique_xblock.models import Copy, Exam, Page, ScanBatch
 from viatique_xblock.states import Grading, Identity
 
 ADDRESS = "203.0.113.7"
-PDF = b"%PDF-1.4\n% a graded copy\n%%EOF\n"
+
+
+def _graded_pdf():
+    """A one-page graded PDF: the learner's name in the cover's top band, an answer below."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_text((60, 50), "Chloe Dubois", fontsize=14)
+    page.insert_text((60, 400), "Answer one", fontsize=14)
+    return doc.tobytes()
+
+
+PDF = _graded_pdf()
 
 
 def learner(username, **kwargs):

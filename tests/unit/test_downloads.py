@@ -1,13 +1,14 @@
 """Graded PDF downloads, learners' page images and signed links, through the LMS-like harness."""
 from urllib.parse import parse_qs, urlparse
 
+import pymupdf
 import pytest
 from django.test import override_settings
 
 from tests.harness import make_block
 from tests.unit.downloads_support import (PDF, body, graded_copy, learner, release, send,
                                           stored_files)  # noqa: F401  (fixture)
-from viatique_xblock import files
+from viatique_xblock import files, storage
 from viatique_xblock.models import AuditEvent, LockoutRecord
 from viatique_xblock.states import Grading
 
@@ -50,10 +51,26 @@ def test_instructor_downloads_any_graded_pdf_named_with_the_learner_and_it_is_au
             {"exam_id": event.exam_id, "copy_id": copies["learner_1"].pk, "signed": False}) in block.runtime.events
 
 
-def test_grader_downloads_under_the_anonymous_code_only(copies):
-    response = send(make_block("staff_2", "staff"), "graded_pdf", str(copies["learner_2"].pk))
+def pdf_text(data):
+    with pymupdf.open(stream=data, filetype="pdf") as doc:
+        return "".join(page.get_text() for page in doc)
+
+
+def test_grader_of_an_anonymous_exam_gets_the_code_as_name_and_the_cover_without_the_name(copies):
+    response = send(make_block("staff_2", "staff"), "graded_pdf", str(copies["learner_2"].pk), query="inline=1")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Disposition"] == 'inline; filename="paper-exam-m3x9.pdf"'
+    text = pdf_text(response.body)
+    assert "Chloe" not in text and "Answer one" in text
+    assert AuditEvent.objects.get(action="download.graded_pdf").actor == "staff_2"
+
+
+def test_grader_of_a_named_exam_gets_the_pdf_as_it_is(copies):
+    response = send(make_block("staff_2", "staff", fields={"anonymous_grading": False}), "graded_pdf",
+                    str(copies["learner_2"].pk))
     assert_private_pdf(response, "paper-exam-m3x9.pdf")
-    assert b"learner_2" not in response.headers["Content-Disposition"].encode()
 
 
 def test_learner_gets_their_own_graded_pdf_only_after_release(exam, copies):
@@ -100,14 +117,19 @@ def test_learner_page_images_own_pages_after_release_only(exam, copies):
     assert (response.status_code, body(response)["error"]) == (403, "not_released")
     release(exam)
     response = send(learner("learner_1"), "learner_page_image", str(own.pk))
-    assert response.status_code == 200 and response.body[:2] == b"\xff\xd8"
+    assert response.status_code == 200 and response.body == stored(own.image_name)  # their cover, as scanned
     assert response.headers["Cache-Control"] == "private, no-store"
     thumb = send(learner("learner_1"), "learner_page_image", f"{own.pk}/thumb")
-    assert thumb.status_code == 200 and thumb.body != response.body
+    assert thumb.status_code == 200 and thumb.body == stored(own.thumbnail_name)
     response = send(learner("learner_1"), "learner_page_image", str(other.pk))
     assert (response.status_code, body(response)["error"]) == (404, "not_found")
     # staff get what page_image gives them
     assert send(make_block("staff_1", "staff"), "learner_page_image", str(other.pk)).status_code == 200
+
+
+def stored(name):
+    with storage.get_storage().open(name, "rb") as handle:
+        return handle.read()
 
 
 def signed_link(block, copy_id, kind="graded_pdf"):
