@@ -27,7 +27,6 @@ import http.cookiejar
 import json
 import os
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -259,8 +258,8 @@ def scan_of_copies(path, copies):
 def prepare(base_url, env, graders):
     from stack import manage
 
-    page = Client(base_url, None, "instructor_1").page()
-    usage_id = re.search(r'data-usage(?:-id)?="([^"]+)"', page)[1]
+    usage_id = manage(env, "shell", "-c", "from workbench.scenarios import get_scenarios; "
+                      "print(get_scenarios()['viatique.0'].usage_id)").stdout.strip().splitlines()[-1]
     with tempfile.TemporaryDirectory(prefix="viatique-load-") as folder:
         scan = os.path.join(folder, "load.pdf")
         scan_of_copies(scan, graders)
