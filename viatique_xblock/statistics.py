@@ -35,25 +35,28 @@ def _round(value):
 
 def histogram(values, maximum, step):
     """Equal bins over ``[0, maximum]``: ``[{"low", "high", "count"}]``."""
-    maximum = Decimal(str(maximum))
-    possible = int(maximum / Decimal(str(step or 1))) + 1 if step else MAX_BINS
+    possible = int(Decimal(str(maximum)) / Decimal(str(step))) + 1 if step else MAX_BINS
     bins = max(1, min(MAX_BINS, possible))
     counts = [0] * bins
+    scale = bins / float(maximum) if maximum else 0.0
     for value in values:
-        index = int(math.floor(Decimal(value) * bins / maximum)) if maximum else 0
+        # points have at most 3 decimals: rounding to 9 keeps a value on a bin's edge in that bin
+        index = math.floor(round(value * scale, 9))
         counts[min(max(index, 0), bins - 1)] += 1
-    width = maximum / bins
+    width = float(maximum) / bins
     return [{"low": _round(width * index), "high": _round(width * (index + 1)), "count": count}
             for index, count in enumerate(counts)]
 
 
 def describe(values):
-    """Count, mean, median and population standard deviation of a list of numbers (floats)."""
+    """Count, mean, median and population standard deviation of a list of floats."""
     if not values:
         return {"count": 0, "mean": None, "median": None, "stdev": None}
     numbers = [float(value) for value in values]
-    return {"count": len(numbers), "mean": _round(stats.fmean(numbers)), "median": _round(stats.median(numbers)),
-            "stdev": _round(stats.pstdev(numbers))}
+    mean = math.fsum(numbers) / len(numbers)
+    variance = math.fsum((number - mean) ** 2 for number in numbers) / len(numbers)
+    return {"count": len(numbers), "mean": _round(mean), "median": _round(stats.median(numbers)),
+            "stdev": _round(math.sqrt(variance))}
 
 
 def questions(exam):
@@ -62,7 +65,7 @@ def questions(exam):
     rows = (QuestionPoints.objects.filter(copy__exam=exam, copy__grading_state=Grading.GRADED)
             .values_list("question_id", "points"))
     for question_id, points in rows:
-        by_question.setdefault(question_id, []).append(points)
+        by_question.setdefault(question_id, []).append(float(points))
     result = []
     for leaf in scheme_module.leaves(exam.scheme):
         values = by_question.get(leaf["id"], [])
@@ -87,8 +90,8 @@ def graders(exam, viewer):
 def exam_statistics(exam, viewer):
     """Everything the statistics panel shows."""
     total_max = scheme_module.total(exam.scheme)
-    graded_totals = list(Copy.objects.filter(exam=exam, grading_state=Grading.GRADED)
-                         .exclude(total_points=None).values_list("total_points", flat=True))
+    graded_totals = [float(total) for total in Copy.objects.filter(exam=exam, grading_state=Grading.GRADED)
+                     .exclude(total_points=None).values_list("total_points", flat=True)]
     return {
         "progress": api.progress(exam),
         "total": {"max": scheme_module.plain_number(total_max), **describe(graded_totals),

@@ -96,7 +96,7 @@ def test_statistics_query_count_does_not_grow_with_copies(exam, django_assert_ma
 
 
 def test_histogram_of_a_question_with_few_values():
-    bins = statistics.histogram([Decimal(0), Decimal(1), Decimal(2), Decimal(2)], 2, 1)
+    bins = statistics.histogram([0.0, 1.0, 2.0, 2.0], 2, 1)
     assert [(item["low"], item["high"], item["count"]) for item in bins] == [
         (0.0, 0.667, 1), (0.667, 1.333, 1), (1.333, 2.0, 2)]
 
