@@ -35,15 +35,9 @@ function ViatiqueReports(runtime, element, args) {
     return base + (base.indexOf('?') === -1 ? '?' : '&') + parts.join('&');
   }
 
-  function call(name, data, method) {
-    return common.callHandler(url(name), data, method).catch(function () { return {status: 0, ok: false, body: {}}; });
-  }
-
-  function failure(result) {
-    if (result.body && result.body.message) { return result.body.message; }
-    return result.status ? fmt(_('The server answered with an error ({status}).'), {status: result.status})
-      : _('The connection to the server was lost.');
-  }
+  var calls = common.sectionCalls(runtime, element, _);
+  var call = calls.call;
+  var failure = calls.failure;
 
   function say(box, text, isError) {
     box.textContent = '';
