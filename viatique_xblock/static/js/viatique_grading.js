@@ -93,15 +93,9 @@ function ViatiqueGrading(runtime, element, args) {
 
   function url(name, suffix) { return runtime.handlerUrl(element, name, suffix); }
 
-  function call(name, body, method) {
-    return common.callHandler(url(name), body, method).catch(function () { return {status: 0, ok: false, body: {}}; });
-  }
-
-  function failure(result) {
-    if (result.body && result.body.message) { return result.body.message; }
-    return result.status ? fmt(_('The server answered with an error ({status}).'), {status: result.status})
-      : _('The connection to the server was lost.');
-  }
+  var calls = common.sectionCalls(runtime, element, _);
+  var call = calls.call;
+  var failure = calls.failure;
 
   /* A request that must still leave when the page goes away: fetch with keepalive carries the CSRF
    * header the LMS requires (navigator.sendBeacon cannot). */
@@ -781,13 +775,13 @@ function ViatiqueGrading(runtime, element, args) {
   function renderOverlay() {
     overlay.textContent = '';
     pageAnnotations().forEach(function (item) {
-      var mark = el('div', {'class': 'viatique-mark viatique-mark-' + item.kind, 'data-uid': item.uid,
+      var mark = el('div', {'class': 'viatique-annot viatique-annot-' + item.kind, 'data-uid': item.uid,
         'data-kind': item.kind});
       if (item.kind === 'tick') { mark.textContent = '✓'; }
       else if (item.kind === 'cross') { mark.textContent = '✗'; }
       else { mark.textContent = item.text || ''; }
       if (item.points !== null && item.points !== undefined && item.points !== '') {
-        mark.appendChild(el('span', {'class': 'viatique-mark-points', text: fmt(_('{points} pt'), {points: item.points})}));
+        mark.appendChild(el('span', {'class': 'viatique-annot-points', text: fmt(_('{points} pt'), {points: item.points})}));
       }
       place(mark, item);
       overlay.appendChild(mark);
@@ -920,10 +914,11 @@ function ViatiqueGrading(runtime, element, args) {
     var heading = describe(item, number);
     var error = el('span', {'class': 'viatique-error', id: base + '-error', 'data-region': 'field-error'});
     var text = el('input', {type: 'text', id: base + '-text', value: item.text || '', 'data-field': 'annotation-text',
-      'data-bank-target': '', 'data-editable': '', 'aria-label': fmt(_('Text of annotation {number}'), {number: number})});
+      'data-bank-target': '', 'data-editable': '', placeholder: _('Text'),
+      'aria-label': fmt(_('Text of annotation {number}'), {number: number})});
     var points = el('input', {type: 'text', inputmode: 'decimal', id: base + '-points', 'class': 'viatique-number',
       value: item.points === null || item.points === undefined ? '' : item.points, 'data-field': 'annotation-points',
-      'data-editable': '', 'aria-describedby': error.id,
+      'data-editable': '', 'aria-describedby': error.id, placeholder: _('Points'),
       'aria-label': fmt(_('Points of annotation {number}'), {number: number})});
     var question = questionSelect(base + '-question', item.question_id, function () {
       item.question_id = question.value;
