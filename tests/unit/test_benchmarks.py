@@ -68,3 +68,14 @@ def test_exports_times_a_small_grades_csv_against_its_baseline(tmp_path):
         assert positive(result[key]), key
     assert (result["copies"], result["rows"], result["database"]) == (30, 30, "sqlite")
     assert list(tmp_path.iterdir()) == [], "the database is deleted"
+
+
+def test_render_reports_its_figures(tmp_path):
+    result = run("render.py", "--pages", "2", "--annotations", "5", "--questions", "2", "--repeat", "2",
+                 tmp_path=tmp_path)
+
+    assert (result["pages"], result["annotations"], result["graded_pages"]) == (2, 5, 3)
+    for key in ("render_ms", "baseline_ms", "ratio", "render_cpu_ms", "baseline_cpu_ms", "scan_kb", "graded_kb"):
+        assert positive(result[key]), key
+    assert result["goal_ms"] == 100 and isinstance(result["within_goal"], bool)
+    assert list(tmp_path.iterdir()) == []

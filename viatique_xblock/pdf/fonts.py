@@ -15,7 +15,8 @@ Public API:
 - ``Embedded(doc)``: the fonts of a PDF, each embedded once when first used (Type0,
   Identity-H): ``.name(style)`` its resource name, ``.glyphs(text, style)`` the hex glyph
   string of a run for ``<...> Tj`` (whatever the text, nothing in it can be read as PDF
-  syntax), ``.add_to_page(page, styles)``, and ``.finish()`` once everything is drawn:
+  syntax), ``.resources(styles)`` the /Font dictionary naming them, and ``.finish()`` once
+  everything is drawn:
   fonts subset, widths and a ToUnicode map (text extraction gives the characters back) of
   the glyphs shown, font files deflated.
 
@@ -44,23 +45,24 @@ def font(style):
 
 
 _GLYPHS = {REGULAR: {}, BOLD: {}, MATH: {}}
+_CACHED = 20_000
 
 
-def _glyph(char, style):
-    """``(glyph index, advance in ems)`` of ``char`` in ``style``, looked up once per process."""
-    known = _GLYPHS[style].get(char)
-    if known is None:
-        code = ord(char)
-        known = _GLYPHS[style][char] = (font(style).has_glyph(code), font(style).glyph_advance(code))
+def _lookup(char, style):
+    """``(style drawing it, glyph index, advance in ems)`` of ``char`` written in ``style``: the
+    style itself, else the maths font when it has the glyph. Looked up once per process."""
+    code = ord(char)
+    drawn = style
+    if char != " " and not font(style).has_glyph(code) and font(MATH).has_glyph(code):
+        drawn = MATH
+    known = (drawn, font(drawn).has_glyph(code), font(drawn).glyph_advance(code))
+    if len(_GLYPHS[style]) < _CACHED:  # bounded, whatever characters the texts hold
+        _GLYPHS[style][char] = known
     return known
 
 
-@functools.lru_cache(maxsize=4096)
-def _style_of(char, style):
-    """The style that draws ``char``: ``style`` itself, else the maths font when it has the glyph."""
-    if char == " " or _glyph(char, style)[0] or not _glyph(char, MATH)[0]:
-        return style
-    return MATH
+def _glyph(char, style):
+    return _GLYPHS[style].get(char) or _lookup(char, style)
 
 
 def clean(text):
@@ -72,7 +74,7 @@ def clean(text):
 def runs(text, style=REGULAR):
     parts = []
     for char in text:
-        current = _style_of(char, style)
+        current = _glyph(char, style)[0]
         if parts and parts[-1][0] == current:
             parts[-1][1].append(char)
         else:
@@ -81,7 +83,8 @@ def runs(text, style=REGULAR):
 
 
 def measure(text, size, style=REGULAR):
-    return size * sum(_glyph(char, _style_of(char, style))[1] for char in text)
+    known = _GLYPHS[style]
+    return size * sum((known.get(char) or _lookup(char, style))[2] for char in text)
 
 
 def _cut(word, width, size, style):
@@ -118,7 +121,7 @@ def wrap(text, width, size, style=REGULAR):
 
 class Embedded:
     """The fonts of one PDF document, each embedded when first used, named ``NAMES[style]`` in
-    the resources of the pages that use it; ``finish()`` trims them to the glyphs shown."""
+    the resources that use it; ``finish()`` trims them to the glyphs shown."""
 
     def __init__(self, doc):
         self.doc = doc
@@ -139,27 +142,14 @@ class Embedded:
         shown = self.shown[style]
         codes = []
         for char in text:
-            glyph = _glyph(char, style)[0]
+            glyph = _glyph(char, style)[1]
             shown.setdefault(glyph, char)
             codes.append(f"{glyph:04x}")
         return "".join(codes)
 
-    def add_to_page(self, page, styles):
-        """Name ``styles`` in the page's resources (its own, or the dictionary it shares)."""
-        doc = self.doc
-        target, path = self._dictionary(page.xref, "Resources")
-        target, path = self._dictionary(target, f"{path}Font")
-        for style in styles:
-            doc.xref_set_key(target, f"{path}{self.name(style)}", f"{self.xrefs[style]} 0 R")
-
-    def _dictionary(self, xref, key):
-        """``(xref, path prefix)`` of the dictionary at ``key`` of object ``xref``, created if missing."""
-        kind, value = self.doc.xref_get_key(xref, key)
-        if kind == "xref":
-            return int(value.split()[0]), ""
-        if kind != "dict":
-            self.doc.xref_set_key(xref, key, "<<>>")
-        return xref, f"{key}/"
+    def resources(self, styles):
+        """The /Font dictionary (PDF source) that names ``styles``."""
+        return "<<" + "".join(f"/{self.name(style)} {self.xrefs[style]} 0 R" for style in sorted(styles)) + ">>"
 
     def finish(self):
         """Subset the fonts, give them widths and a ToUnicode map of the glyphs shown only (MuPDF
@@ -174,7 +164,7 @@ class Embedded:
         for style, xref in self.xrefs.items():
             shown = sorted(self.shown[style].items())
             descendant = _reference(doc, xref, "DescendantFonts")
-            widths = " ".join(f"{glyph} [{round(_glyph(char, style)[1] * 1000)}]" for glyph, char in shown)
+            widths = " ".join(f"{glyph} [{round(_glyph(char, style)[2] * 1000)}]" for glyph, char in shown)
             doc.xref_set_key(descendant, "W", f"[{widths}]")
             _deflate(doc, _reference(doc, xref, "ToUnicode"), _unicode_map(shown))
             descriptor = _reference(doc, descendant, "FontDescriptor")

@@ -40,6 +40,7 @@ import pymupdf
 from .. import i18n
 from ..i18n import N_
 from . import fonts
+from .overlay import Surface
 from .errors import NotAPdf, SourcePageMissing
 from .validate import open_document
 
@@ -76,49 +77,6 @@ GENERAL_COMMENT = N_("General comment")
 NOTES = N_("Comments continued from the pages")
 NOTE = N_("Note {number}, page {page}")
 NOTE_OF_QUESTION = N_("Note {number}, page {page}, {question}")
-
-
-# -- drawing on one page, in upright coordinates ----------------------------------------------
-
-
-class _Surface:
-    """One output page, drawn in the coordinates of the page as it is read (upright, origin
-    top-left): graphics with a PyMuPDF shape, text as PDF operators showing glyph indexes of the
-    embedded fonts; all in one content stream over the page's own, written by ``commit``."""
-
-    def __init__(self, page, embedded):
-        self.page = page
-        self.embedded = embedded
-        self.styles = set()
-        self.shape = page.new_shape()
-        self.matrix = page.derotation_matrix
-        self.to_pdf = self.matrix * ~page.transformation_matrix
-        self.width, self.height = page.rect.width, page.rect.height
-        self.text = []
-
-    def rect(self, rect, color=None, fill=None, width=1.0, fill_opacity=1.0):
-        self.shape.draw_rect(pymupdf.Rect(rect) * self.matrix)
-        self.shape.finish(color=color, fill=fill, width=width, fill_opacity=fill_opacity)
-
-    def strokes(self, points, color, width):
-        self.shape.draw_polyline([pymupdf.Point(point) * self.matrix for point in points])
-        self.shape.finish(color=color, width=width, closePath=False, lineCap=1, lineJoin=1)
-
-    def line(self, x, baseline, text, size=SIZE, style=fonts.REGULAR, color=BLACK):
-        self.text.append("%.3f %.3f %.3f rg" % tuple(color))
-        for current, part in fonts.runs(text, style):
-            if part:
-                a, b, c, d, e, f = pymupdf.Matrix(1, 0, 0, -1, x, baseline) * self.to_pdf
-                self.styles.add(current)
-                self.text.append(f"/{self.embedded.name(current)} {size:g} Tf {a:g} {b:g} {c:g} {d:g} {e:.2f} {f:.2f} Tm "
-                                 f"<{self.embedded.glyphs(part, current)}> Tj")
-            x += fonts.measure(part, size, current)
-
-    def commit(self):
-        if self.text:
-            self.embedded.add_to_page(self.page, sorted(self.styles))
-            self.shape.text_cont += "\nq BT 0 Tr\n" + "\n".join(self.text) + "\nET Q\n"
-        self.shape.commit()
 
 
 # -- the scan pages ---------------------------------------------------------------------------
@@ -313,7 +271,7 @@ class _Flow:
 
     def new_page(self):
         self.commit()  # a new page orphans the Page objects of the others
-        self.surface = _Surface(self.doc.new_page(-1, width=A4[0], height=A4[1]), self.embedded)
+        self.surface = Surface(self.doc.new_page(-1, width=A4[0], height=A4[1]), self.embedded)
         self.y = MARGIN
         if self.on_new_page:
             self.on_new_page()
@@ -433,7 +391,7 @@ def render_graded_pdf(sources, pages, annotations, summary, gettext=None):
         notes = _Notes(gettext or i18n.gettext)
         embedded = fonts.Embedded(doc)
         for number in sorted(by_page):
-            surface = _Surface(doc[number], embedded)
+            surface = Surface(doc[number], embedded)
             for annotation in by_page[number]:
                 _annotate(surface, annotation, notes, number + 1)
             surface.commit()
