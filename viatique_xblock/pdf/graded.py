@@ -82,32 +82,35 @@ NOTE_OF_QUESTION = N_("Note {number}, page {page}, {question}")
 # -- the scan pages ---------------------------------------------------------------------------
 
 
-def _open_sources(sources, pages):
-    opened = {}
-    for key in dict.fromkeys(page["source"] for page in pages):
-        if key not in sources:
-            raise SourcePageMissing(page=1)
-        source = sources[key]
+def _open_source(source, number):
+    """The PyMuPDF document of a scan (path or bytes), refused unless it is a readable PDF."""
+    try:
         if isinstance(source, (bytes, bytearray, memoryview)):
             head = bytes(source[:1024])
         else:
             with open(source, "rb") as handle:
                 head = handle.read(1024)
-        if b"%PDF-" not in head:
-            raise NotAPdf()
-        opened[key] = open_document(source)
-    return opened
+    except OSError as error:  # the stored scan is gone
+        raise SourcePageMissing(page=number) from error
+    if b"%PDF-" not in head:
+        raise NotAPdf()
+    return open_document(source)
 
 
 def _copy_pages(doc, sources, pages):
-    opened = _open_sources(sources, pages)
+    """Each page of the scans, as it is, in the order of ``pages``, turned by its rotation."""
+    opened = {}
     try:
-        for number, page in enumerate(pages):
-            source = opened[page["source"]]
+        for number, page in enumerate(pages, 1):
+            key = page["source"]
+            if key not in opened:
+                if key not in sources:
+                    raise SourcePageMissing(page=number)
+                opened[key] = _open_source(sources[key], number)
             index = int(page["index"])
-            if not 0 <= index < source.page_count:
-                raise SourcePageMissing(page=number + 1)
-            doc.insert_pdf(source, from_page=index, to_page=index, links=False, annots=False, widgets=False,
+            if not 0 <= index < opened[key].page_count:
+                raise SourcePageMissing(page=number)
+            doc.insert_pdf(opened[key], from_page=index, to_page=index, links=False, annots=False, widgets=False,
                            final=False)
             copied = doc[-1]
             copied.set_rotation((copied.rotation + int(page.get("rotation") or 0)) % 360)

@@ -331,5 +331,26 @@ def test_a_page_missing_from_its_source_is_refused():
     with pytest.raises(SourcePageMissing) as refused:
         render_graded_pdf({"s": scan(2)}, pages_of(3), [], summary())
     assert refused.value.code == "source_page_missing" and refused.value.params == {"page": 3}
+    with pytest.raises(SourcePageMissing) as refused:
+        render_graded_pdf({"s": scan(2)}, pages_of(1) + [{"source": "other", "index": 0, "rotation": 0}], [],
+                          summary())
+    assert refused.value.params == {"page": 2}
+
+
+def test_a_scan_file_no_longer_stored_is_refused(tmp_path):
     with pytest.raises(SourcePageMissing):
-        render_graded_pdf({"s": scan(2)}, [{"source": "other", "index": 0, "rotation": 0}], [], summary())
+        render_graded_pdf({"s": tmp_path / "gone.pdf"}, pages_of(1), [], summary())
+
+
+def test_labels_are_translated_by_the_given_gettext():
+    french = {"Total: {total} / {max}": "Note : {total} / {max}", "Question": "Question", "Points": "Points",
+              "Comment": "Appréciation", "General comment": "Appréciation générale", "Copy {code}": "Copie {code}"}
+    data = render_graded_pdf({"s": scan(1)}, pages_of(1), [], summary(), gettext=lambda text: french.get(text, text))
+
+    for text in both_texts(data):
+        assert "Note:14.5/20" in text and "CopieMATH112-3" in text and "Appréciationgénérale" in text
+
+
+def test_an_annotation_on_a_page_the_copy_does_not_have_is_a_programming_error():
+    with pytest.raises(ValueError):
+        render_graded_pdf({"s": scan(1)}, pages_of(1), [annotation(page=1, text="x")], summary())
