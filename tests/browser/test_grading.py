@@ -120,7 +120,7 @@ def expect_held_by_grader(workspace):
     expect(workspace.get_by_role("button", name="Tick", exact=True)).to_be_disabled()
 
 
-def test_grader_annotates_marks_reloads_and_finalizes_while_a_second_grader_is_kept_out(
+def test_grader_annotates_marks_reloads_and_finalizes_while_an_instructor_sees_who_holds_it(
         page, chromium, fresh_demo_host, demo_facts, browser_errors):
     host = fresh_demo_host
     code = ready_copy(demo_facts, GRADER)
@@ -321,10 +321,23 @@ def test_a_second_grader_is_told_who_holds_the_copy(page, chromium, fresh_demo_h
         expect(other_page.get_by_role("region", name="Grading").get_by_role("alert")).to_have_text(
             "This copy was given to another grader.")
 
-    # staff_1 closes the copy: the lease is given back, so staff_2 could take it now
+    # staff_1 goes on to a neighbouring copy without the list: the lease of this one is given back
+    grading = page.locator("[data-region='grading']")
+    step = workspace.get_by_role("button", name="Next copy")
+    if step.is_disabled():
+        step = workspace.get_by_role("button", name="Previous copy")
     with page.expect_response(re.compile(r"/release_lease/")) as released:
-        workspace.get_by_role("button", name="Close the copy").click()
+        step.click()
     assert released.value.json() == {"released": True}
+    title = grading.locator("[data-region='grading-title']")
+    expect(title).to_have_text(re.compile(r"^Copy \w+$"))
+    expect(title).not_to_have_text(f"Copy {free}")
+    expect(grading).to_have_attribute("data-editable", "true")
+    # and closes it: its lease is given back too
+    with page.expect_response(re.compile(r"/release_lease/")) as released:
+        grading.get_by_role("button", name="Close the copy").click()
+    assert released.value.json() == {"released": True}
+    expect(grading).to_be_hidden()
 
 
 def test_a_lost_lease_and_a_stale_draft_stop_the_page_and_reload_loses_nothing(
