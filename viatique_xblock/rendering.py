@@ -7,14 +7,13 @@ the PDF under one name per copy (private, streamed by the download handler after
 permission check), and moves the copy ``submitted -> graded`` (``copy_graded`` sent)
 or ``submitted -> render_failed`` with the reason kept in ``render_error``.
 """
-import contextlib
 import logging
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit, conf, scans, scheme as scheme_module, signals, storage
+from . import audit, conf, scheme as scheme_module, signals, storage
 from .errors import ViatiqueError
 from .models import AuditEvent, Copy
 from .states import Grading, check_grading_transition
@@ -74,11 +73,17 @@ def render_inputs(copy, scale=None):
     return pages, annotations, summary
 
 
-@contextlib.contextmanager
 def _sources(names):
-    """Local paths of the scans (the files themselves on a filesystem storage, else temporary copies)."""
-    with contextlib.ExitStack() as stack:
-        yield {name: stack.enter_context(scans.local_copy(name)) for name in names}
+    """What the renderer reads of each scan: a local path when the storage has one, else the bytes."""
+    store = storage.get_storage()
+    sources = {}
+    for name in names:
+        try:
+            sources[name] = store.path(name)
+        except NotImplementedError:
+            with store.open(name, "rb") as handle:
+                sources[name] = handle.read()
+    return sources
 
 
 def render_copy(copy_pk, scale=None):
@@ -93,15 +98,15 @@ def render_copy(copy_pk, scale=None):
     if copy is None or copy.grading_state != Grading.SUBMITTED:
         return copy.grading_state if copy else None
     names = set(copy.pages.filter(discarded=False).values_list("batch__file_name", flat=True))
-    with _sources(names) as sources:
-        pages, annotations, summary = render_inputs(copy, scale)
-        try:
-            data = render_graded_pdf(sources, pages, annotations, summary)
-        except (OSError, MemoryError):
-            raise
-        except Exception as exc:  # the renderer's own failure: shown to staff, retryable
-            log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
-            return mark_failed(copy_pk, failure_reason(exc))
+    sources = _sources(names)
+    pages, annotations, summary = render_inputs(copy, scale)
+    try:
+        data = render_graded_pdf(sources, pages, annotations, summary)
+    except (OSError, MemoryError):
+        raise
+    except Exception as exc:  # the renderer's own failure: shown to staff, retryable
+        log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
+        return mark_failed(copy_pk, failure_reason(exc))
     name = storage.overwrite(graded_pdf_name(copy), data)
     return _mark_graded(copy_pk, name)
 
