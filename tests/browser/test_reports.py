@@ -1,8 +1,9 @@
 """Reports on the demo exam, as an instructor: statistics with a drawn histogram, the grades CSV
-downloaded, the audit log filtered. One flow on a host of its own (downloads are audited)."""
+and the ZIP of graded PDFs downloaded, the audit log filtered. One flow on a host of its own (downloads are audited)."""
 import csv
 import io
 import re
+import zipfile
 
 import pytest
 from playwright.sync_api import expect
@@ -43,7 +44,15 @@ def test_instructor_reads_statistics_downloads_the_csv_and_filters_the_audit_log
     assert rows[0][:3] == ["Code", "Username", "Name"] and rows[0][-1].endswith(")")
     assert sorted(row[0] for row in rows[1:]) == sorted(demo_facts.codes)
 
-    # the audit log: filtered by action, then by actor, where the download just made shows
+    # the ZIP of graded PDFs, named by username, built by the (eager) task, then downloaded
+    reports.get_by_role("button", name="Build a ZIP of the graded PDFs").click()
+    expect(reports.locator("[data-region='export-status']")).to_contain_text("is ready")
+    with page.expect_download() as download_info:
+        reports.get_by_role("link", name="Download the ZIP").click()
+    with zipfile.ZipFile(download_info.value.path()) as archive:
+        assert sorted(archive.namelist()) == sorted(f"{copy['username']}.pdf" for copy in graded)
+
+    # the audit log: filtered by action, then by actor, where the downloads just made show
     audit = reports.get_by_role("region", name="Audit log")
     events = audit.locator("[data-region='audit-events'] tbody tr")
     expect(events.first).to_be_visible()
@@ -54,7 +63,8 @@ def test_instructor_reads_statistics_downloads_the_csv_and_filters_the_audit_log
     audit.get_by_role("button", name="Clear the filters").click()
     audit.get_by_label("Actor (username)").fill("instructor_1")
     audit.get_by_label("Actor (username)").press("Enter")
-    expect(events.first).to_have_attribute("data-action", "export.grades_csv")
+    for index, action in enumerate(["export.zip_downloaded", "export.zip_requested", "export.grades_csv"]):
+        expect(events.nth(index)).to_have_attribute("data-action", action)
     expect(audit.get_by_role("status")).to_have_text(re.compile(r"^Matching events: \d+$"))
     expect(audit.get_by_role("link", name="Download these events as CSV")).to_have_attribute(
         "href", re.compile(r"audit_log_csv.*actor=instructor_1"))
