@@ -283,7 +283,10 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_an_instructor_sees_w
     expect(workspace).to_have_attribute("data-copy-state", "graded", timeout=30_000)
     expect(workspace.locator("[data-region='grading-state']")).to_have_text("State: Graded")
     expect(workspace).to_have_attribute("data-editable", "false")
-    expect(workspace.get_by_role("link", name=f"Graded PDF of copy {code}")).to_be_visible()
+    pdf_link = workspace.get_by_role("link", name=f"Graded PDF of copy {code}")
+    expect(pdf_link).to_be_visible()
+    pdf = page.request.get(host.base_url + pdf_link.get_attribute("href"))
+    assert pdf.status == 200 and pdf.body().startswith(b"%PDF-")
 
     saved = copy_in_db(host, code)
     assert saved["state"] == "graded"
@@ -295,6 +298,18 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_an_instructor_sees_w
                                     ("highlight", 2)])
     texts = {text for _kind, _position, text in saved["annotations"]}
     assert {"Bonne idée <b>mais</b> à justifier", "Justifier le passage à la limite"} <= texts
+
+    # an instructor reopens the graded copy: it can be edited again
+    with second_page(chromium, browser_errors) as other_page:
+        open_dashboard(other_page, host, INSTRUCTOR)
+        other_workspace = open_copy(other_page, code)
+        expect(other_workspace.get_by_role("button", name="Finalize")).to_have_count(0)
+        other_workspace.get_by_role("button", name="Reopen").click()
+        expect(other_workspace).to_have_attribute("data-copy-state", "reopened")
+        expect(other_workspace).to_have_attribute("data-editable", "true")
+        expect(other_workspace.locator("[data-field='points'][data-question='q6']")).to_have_value(POINTS["q6"])
+        other_workspace.get_by_role("button", name="Close the copy").click()
+    assert copy_in_db(host, code)["state"] == "reopened"
 
     # closing the workspace gives the focus back to the list
     workspace.get_by_role("button", name="Close the copy").click()
