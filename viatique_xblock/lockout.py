@@ -208,14 +208,17 @@ def as_json(record, now=None):
 
 
 def lift(course_key, record_id, exam, actor=None, client_ip=None, publish=None):
-    """End a lockout of this course at once: its lock and failure counters go, the record says who lifted it."""
+    """End a lockout of this course at once: its lock and failure counters go, the record says who lifted it.
+
+    A record no longer in force (lifted, or expired) changes nothing: a lock the same subject got
+    since then has a record of its own, maybe in another course."""
     try:
         record = LockoutRecord.objects.get(course_key=course_key, pk=int(record_id))
     except (LockoutRecord.DoesNotExist, TypeError, ValueError) as exc:
         raise NotFound(N_("This lockout does not exist.")) from exc
-    _clear(_cache(), record.kind, record.subject)
     was_active = record.lifted_at is None and record.locked_until > timezone.now()
-    if record.lifted_at is None:
+    if was_active:
+        _clear(_cache(), record.kind, record.subject)
         record.lifted_at = timezone.now()
         record.lifted_by = getattr(actor, "username", "") or ""
         record.save(update_fields=["lifted_at", "lifted_by"])

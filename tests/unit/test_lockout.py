@@ -170,3 +170,14 @@ def test_a_per_process_cache_applies_the_same_policy():
         lockout.check(user, None)
     assert WINDOW - 5 <= locked.value.retry_after <= WINDOW
     cache.clear()
+
+
+def test_lifting_an_old_record_leaves_a_newer_lock_alone(released):
+    deny(learner("learner_1"), 5)
+    first = LockoutRecord.objects.get()
+    assert send(make_block(), "lift_lockout", data={"id": first.pk}, method="POST").status_code == 200
+    deny(learner("learner_1"), 5)  # locked again: a record of its own
+    assert LockoutRecord.objects.count() == 2
+    response = send(make_block(), "lift_lockout", data={"id": first.pk}, method="POST")
+    assert response.status_code == 200 and len(body(response)["lockouts"]) == 1
+    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 429
