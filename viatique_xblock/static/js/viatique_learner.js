@@ -96,7 +96,7 @@ function ViatiqueLearner(runtime, element, args) {
     var parts = [KINDS[note.kind] || note.kind];
     if (note.text) { parts.push(fmt(_('“{text}”'), {text: note.text})); }
     if (note.question_id) { parts.push(fmt(_('question {question}'), {question: questionLabel(note.question_id)})); }
-    if (note.points !== null && note.points !== undefined) { parts.push(fmt(_('{points} points'), {points: note.points})); }
+    if (note.points !== null && note.points !== undefined) { parts.push(fmt(_('points: {points}'), {points: note.points})); }
     return parts.join(' — ');
   }
 
@@ -109,7 +109,7 @@ function ViatiqueLearner(runtime, element, args) {
     }
     var children = [el('span', {'class': 'viatique-mark-number', text: String(number)})];
     if (SYMBOLS[note.kind]) { children.push(el('span', {'class': 'viatique-mark-symbol', text: SYMBOLS[note.kind]})); }
-    if (note.text && note.kind !== 'highlight') { children.push(el('span', {'class': 'viatique-mark-text', text: note.text})); }
+    if (note.text && note.kind !== 'highlight') { children.push(el('span', {'class': 'viatique-mark-label', text: note.text})); }
     if (note.points !== null && note.points !== undefined) {
       children.push(el('span', {'class': 'viatique-mark-points', text: fmt(_('{points} pts'), {points: note.points})}));
     }
