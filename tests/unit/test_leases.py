@@ -1,10 +1,13 @@
 """Grading leases on django-redis (real Redis, atomic Lua scripts) and on the per-process fallback:
 re-entrance, holders, fencing, renew/release/force, an unreachable Redis, and the lease column of
 list_copies (one cache round trip, queries independent of the number of copies)."""
+import concurrent.futures
+import threading
 import uuid
 
 import pytest
 from django.core.cache import caches
+from django.db import connection
 from django_redis import get_redis_connection
 
 from tests.harness import call
@@ -195,3 +198,29 @@ def test_list_copies_shows_holders_with_one_cache_round_trip(store_kind, exam, c
     assert holders["B000"]["holder"] == "Paul Langevin"
     assert holders[f"B{count - 1:03d}"]["holder"] == "Irène Joliot"
     assert sum(1 for lease in holders.values() if lease) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_graders_at_once_in_threads_get_one_lease(store_kind):
+    """The atomic acquire (Lua on Redis, the process lock on the fallback) under real concurrency."""
+    exam = helpers.exam()
+    copy = helpers.make_copy(exam, "T001", pages=0)
+    barrier = threading.Barrier(20)
+
+    def grab(index):
+        barrier.wait()
+        try:
+            return leases.acquire_lease(Copy.objects.get(pk=copy.pk), helpers.user(f"staff_{index + 10}"))
+        except leases.LeaseHeld as held:
+            return held
+        finally:
+            connection.close()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(grab, range(20)))
+    granted = [outcome for outcome in outcomes if isinstance(outcome, leases.Lease)]
+    assert len(granted) == 1 and granted[0].fencing == 1
+    assert Copy.objects.get(pk=copy.pk).lease_fencing == 1
+    assert AuditEvent.objects.filter(action="lease.acquired", copy_id_ref=copy.pk).count() == 1
+    assert all(isinstance(outcome, leases.LeaseHeld) for outcome in outcomes if outcome not in granted)
+    leases.force_release(copy, INSTRUCTOR)
