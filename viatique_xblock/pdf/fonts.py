@@ -26,11 +26,12 @@ every machine, whatever fonts the system has. A document embeds them whole, then
 """
 import functools
 import re
-import zlib
 
 import pymupdf
 import pymupdf_fonts
 from pymupdf import mupdf
+
+from .objects import store_deflated
 
 REGULAR = "figo"
 BOLD = "figbo"
@@ -166,12 +167,12 @@ class Embedded:
             descendant = _reference(doc, xref, "DescendantFonts")
             widths = " ".join(f"{glyph} [{round(_glyph(char, style)[2] * 1000)}]" for glyph, char in shown)
             doc.xref_set_key(descendant, "W", f"[{widths}]")
-            _deflate(doc, _reference(doc, xref, "ToUnicode"), _unicode_map(shown))
+            store_deflated(doc, _reference(doc, xref, "ToUnicode"), _unicode_map(shown))
             descriptor = _reference(doc, descendant, "FontDescriptor")
             for key in ("FontFile2", "FontFile3", "FontFile"):
                 stream = _reference(doc, descriptor, key)
                 if stream and doc.xref_get_key(stream, "Filter")[0] == "null":
-                    _deflate(doc, stream, doc.xref_stream(stream))
+                    store_deflated(doc, stream, doc.xref_stream(stream))
 
 
 def _reference(doc, xref, key):
@@ -181,12 +182,6 @@ def _reference(doc, xref, key):
     if kind == "array" and value.strip("[] "):
         return int(value.strip("[] ").split()[0])
     return None
-
-
-def _deflate(doc, xref, data):
-    """Store ``data`` deflated at zlib's default level (MuPDF's is several times slower)."""
-    doc.update_stream(xref, zlib.compress(data), compress=False)
-    doc.xref_set_key(xref, "Filter", "/FlateDecode")
 
 
 def _unicode_map(shown):

@@ -40,7 +40,7 @@ import pymupdf
 from .. import i18n
 from ..i18n import N_
 from . import fonts
-from .overlay import Surface
+from .overlay import Drawing
 from .errors import NotAPdf, SourcePageMissing
 from .validate import open_document
 
@@ -265,16 +265,16 @@ def _number(value):
 class _Flow:
     """Lines of text down summary pages, a new page when one is full."""
 
-    def __init__(self, doc, embedded):
+    def __init__(self, doc, drawing):
         self.doc = doc
-        self.embedded = embedded
+        self.drawing = drawing
         self.surface = None
         self.y = 0.0
         self.on_new_page = None
 
     def new_page(self):
         self.commit()  # a new page orphans the Page objects of the others
-        self.surface = Surface(self.doc.new_page(-1, width=A4[0], height=A4[1]), self.embedded)
+        self.surface = self.drawing.surface(self.doc.new_page(-1, width=A4[0], height=A4[1]))
         self.y = MARGIN
         if self.on_new_page:
             self.on_new_page()
@@ -340,9 +340,9 @@ def _table(flow, questions, _):
     flow.on_new_page = None
 
 
-def _summary(doc, summary, notes, embedded):
+def _summary(doc, summary, notes, drawing):
     _ = notes.gettext
-    flow = _Flow(doc, embedded)
+    flow = _Flow(doc, drawing)
     flow.new_page()
     flow.paragraph(summary.get("title") or "", 16, fonts.BOLD)
     flow.space(4)
@@ -392,14 +392,14 @@ def render_graded_pdf(sources, pages, annotations, summary, gettext=None):
                 raise ValueError(f"annotation on page {number}, the copy has {len(pages)} pages")
             by_page.setdefault(number, []).append(annotation)
         notes = _Notes(gettext or i18n.gettext)
-        embedded = fonts.Embedded(doc)
+        drawing = Drawing(doc)
         for number in sorted(by_page):
-            surface = Surface(doc[number], embedded)
+            surface = drawing.surface(doc[number])
             for annotation in by_page[number]:
                 _annotate(surface, annotation, notes, number + 1)
             surface.commit()
-        _summary(doc, summary, notes, embedded)
-        embedded.finish()
+        _summary(doc, summary, notes, drawing)
+        drawing.finish()
         return doc.tobytes(garbage=1)
     finally:
         doc.close()

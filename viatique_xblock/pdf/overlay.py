@@ -2,9 +2,11 @@
 
 Public API:
 
-- ``Surface(page, embedded)``: drawing on ``page`` in upright coordinates (the page as shown,
-  after its /Rotate: origin top-left, ``width`` x ``height`` points), with the fonts of
-  ``embedded`` (a :class:`.fonts.Embedded` of the page's document):
+- ``Drawing(doc)``: what the drawings on the pages of ``doc`` share: ``.fonts`` (a
+  :class:`.fonts.Embedded`), ``.surface(page)``, and ``.finish()`` once every surface is
+  committed (the fonts subset).
+- ``Surface(page, drawing)``: drawing on ``page`` in upright coordinates (the page as shown,
+  after its /Rotate: origin top-left, ``width`` x ``height`` points):
   ``rect(rect, color=None, fill=None, width=1, fill_opacity=1)``,
   ``strokes(points, color, width)`` (an open polyline, round caps and joins),
   ``line(x, baseline, text, size=9, style=REGULAR, color=black)`` (one line of text, no wrapping), and
@@ -19,6 +21,7 @@ resources get one more entry. PyMuPDF's own drawing calls cost ten times more he
 import pymupdf
 
 from . import fonts
+from .objects import new_stream
 
 _BBOX = "[-20000 -20000 20000 20000]"  # larger than any page (PDF pages are at most 14,400 units)
 
@@ -27,10 +30,30 @@ def _colour(color):
     return " ".join(f"{component:.3f}" for component in color)
 
 
+class Drawing:
+    def __init__(self, doc):
+        self.doc = doc
+        self.fonts = fonts.Embedded(doc)
+        self._opening = None
+
+    def opening(self):
+        """The stream ``q`` put before the content of every page drawn on (one per document)."""
+        if self._opening is None:
+            self._opening = new_stream(self.doc, "<<>>", b"q\n", deflate=False)
+        return self._opening
+
+    def surface(self, page):
+        return Surface(page, self)
+
+    def finish(self):
+        self.fonts.finish()
+
+
 class Surface:
-    def __init__(self, page, embedded):
+    def __init__(self, page, drawing):
         self.page = page
-        self.embedded = embedded
+        self.drawing = drawing
+        self.embedded = drawing.fonts
         self.to_pdf = page.derotation_matrix * ~page.transformation_matrix
         self.width, self.height = page.rect.width, page.rect.height
         self.operators = []
@@ -78,7 +101,7 @@ class Surface:
                          sorted(self.opacities))
         resources = f"/Font {self.embedded.resources(self.styles)}" if self.styles else ""
         resources += f"/ExtGState <<{states}>>" if states else ""
-        form = _new_stream(doc, f"<</Type/XObject/Subtype/Form/BBox {_BBOX}/Resources <<{resources}>>>>",
+        form = new_stream(doc, f"<</Type/XObject/Subtype/Form/BBox {_BBOX}/Resources <<{resources}>>>>",
                            "\n".join(self.operators).encode())
         name = f"VqDrawing{form}"
         target, path = _dictionary(doc, self.page.xref, "Resources")
@@ -86,17 +109,9 @@ class Surface:
         doc.xref_set_key(target, f"{path}{name}", f"{form} 0 R")
         kind, value = doc.xref_get_key(self.page.xref, "Contents")
         existing = value.strip("[]") if kind == "array" else (value if kind == "xref" else "")
-        before = _new_stream(doc, "<<>>", b"q\n")
-        after = _new_stream(doc, "<<>>", f"\nQ q /{name} Do Q\n".encode())
-        doc.xref_set_key(self.page.xref, "Contents", f"[{before} 0 R {existing} {after} 0 R]")
+        after = new_stream(doc, "<<>>", f"\nQ q /{name} Do Q\n".encode(), deflate=False)
+        doc.xref_set_key(self.page.xref, "Contents", f"[{self.drawing.opening()} 0 R {existing} {after} 0 R]")
         self.operators = []
-
-
-def _new_stream(doc, dictionary, data):
-    xref = doc.get_new_xref()
-    doc.update_object(xref, dictionary)
-    doc.update_stream(xref, data, compress=len(data) > 512)
-    return xref
 
 
 def _dictionary(doc, xref, key):
