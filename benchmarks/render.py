@@ -110,8 +110,8 @@ def main():
     pages = [{"source": "scan", "index": index, "rotation": 180 if index == upside_down else 0}
              for index in range(args.pages)]
     annotations, summary = grading(args.pages, args.annotations, args.questions)
-    render_seconds, render_cpu, graded = best_of(args.repeat, lambda: render_graded_pdf({"scan": scan}, pages, annotations,
-                                                                           summary, gettext=str))
+    render_seconds, render_cpu, graded = best_of(
+        args.repeat, lambda: render_graded_pdf({"scan": scan}, pages, annotations, summary, gettext=str))
     baseline_seconds, baseline_cpu, copied = best_of(args.repeat, lambda: baseline(scan, pages))
     with pymupdf.open(stream=graded, filetype="pdf") as doc:
         graded_pages = doc.page_count

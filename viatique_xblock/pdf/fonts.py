@@ -11,14 +11,13 @@ Public API:
 - ``wrap(text, width, size, style) -> [line, ...]``: the text in lines of at most ``width``
   points, cut at spaces, words longer than a line cut between characters; line breaks of the
   text kept; nothing dropped but the spaces where lines break.
-- ``clean(text) -> str``: tabs made spaces, other control characters removed.
+- ``clean(text) -> str``: tabs made spaces, other control characters (and lone surrogates) removed.
 - ``Embedded(doc)``: the fonts of a PDF, each embedded once when first used (Type0,
   Identity-H): ``.name(style)`` its resource name, ``.glyphs(text, style)`` the hex glyph
   string of a run for ``<...> Tj`` (whatever the text, nothing in it can be read as PDF
   syntax), ``.resources(styles)`` the /Font dictionary naming them, and ``.finish()`` once
-  everything is drawn:
-  fonts subset, widths and a ToUnicode map (text extraction gives the characters back) of
-  the glyphs shown, font files deflated.
+  everything is drawn: fonts subset, widths and a ToUnicode map (text extraction gives the
+  characters back) of the glyphs shown, font files deflated.
 
 The fonts come with the ``pymupdf-fonts`` package (a dependency), so they are the same on
 every machine, whatever fonts the system has. A document embeds them whole, then
@@ -37,7 +36,7 @@ REGULAR = "figo"
 BOLD = "figbo"
 MATH = "math"
 NAMES = {REGULAR: "VqRegular", BOLD: "VqBold", MATH: "VqMath"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
 
 
 @functools.lru_cache(maxsize=None)
@@ -144,7 +143,8 @@ class Embedded:
         codes = []
         for char in text:
             glyph = _glyph(char, style)[1]
-            shown.setdefault(glyph, char)
+            if glyph:  # not .notdef, the glyph of every character no font has
+                shown.setdefault(glyph, char)
             codes.append(f"{glyph:04x}")
         return "".join(codes)
 

@@ -30,8 +30,10 @@ What it makes:
 Text is drawn with embedded Unicode fonts (:mod:`.fonts`, subset at the end) as glyph
 indexes, so accents, mathematical signs and any PDF syntax in a comment are just text.
 Labels are translated by ``gettext`` (default: :func:`viatique_xblock.i18n.gettext`, the
-active language; scripts without Django settings pass their own, e.g. ``str``). A page whose source is not a
-PDF, cannot be read or has no such page raises a :class:`.errors.PdfError`.
+active language; scripts without Django settings pass their own, e.g. ``str``). A page whose
+source is not a PDF, cannot be read, is no longer stored or has no such page raises a
+:class:`.errors.PdfError` (``not_a_pdf``, ``pdf_unreadable``, ``pdf_encrypted``,
+``source_page_missing``); an annotation on a page the copy does not have, a ``ValueError``.
 """
 from decimal import Decimal, InvalidOperation
 
@@ -40,8 +42,8 @@ import pymupdf
 from .. import i18n
 from ..i18n import N_
 from . import fonts
-from .overlay import Drawing
 from .errors import NotAPdf, SourcePageMissing
+from .overlay import Drawing
 from .validate import open_document
 
 A4 = (595.0, 842.0)
@@ -331,8 +333,7 @@ def _table(flow, questions, _):
     repeat_header()
     flow.on_new_page = repeat_header
     for question in questions:
-        points = _(POINTS_OF_MAX).format(points=_number(question.get("points")),
-                                            max=_number(question.get("max")))
+        points = _(POINTS_OF_MAX).format(points=_number(question.get("points")), max=_number(question.get("max")))
         _row(flow, _cells((question.get("label") or "", points, question.get("comment") or "")))
         flow.space(2)
         flow.rule()
@@ -348,12 +349,11 @@ def _summary(doc, summary, notes, drawing):
     flow.space(4)
     flow.paragraph(_(COPY).format(code=summary.get("code") or ""), 11, color=GREY)
     flow.space(8)
-    flow.paragraph(_(TOTAL).format(total=_number(summary.get("total")),
-                                                     max=_number(summary.get("max"))), 13, fonts.BOLD)
+    flow.paragraph(_(TOTAL).format(total=_number(summary.get("total")), max=_number(summary.get("max"))),
+                   13, fonts.BOLD)
     if summary.get("scale") not in (None, ""):
-        flow.paragraph(_(ON_SCALE).format(scale=_number(summary.get("scale")),
-                                                                total=_number(summary.get("scale_total"))),
-                       13, fonts.BOLD)
+        scaled = _(ON_SCALE).format(scale=_number(summary.get("scale")), total=_number(summary.get("scale_total")))
+        flow.paragraph(scaled, 13, fonts.BOLD)
     if summary.get("grader"):
         flow.paragraph(_(GRADED_BY).format(grader=summary["grader"]), 10, color=GREY)
     flow.space(12)
@@ -382,6 +382,7 @@ def _summary(doc, summary, notes, drawing):
 
 
 def render_graded_pdf(sources, pages, annotations, summary, gettext=None):
+    """The graded PDF of a copy, as bytes (see the module's docstring)."""
     doc = pymupdf.open()
     try:
         _copy_pages(doc, sources, pages)

@@ -84,7 +84,7 @@ class Surface:
 
     def line(self, x, baseline, text, size=9.0, style=fonts.REGULAR, color=(0, 0, 0)):
         shown = []
-        for current, part in fonts.runs(text, style):
+        for current, part in fonts.runs(fonts.clean(text).replace("\n", " "), style):
             a, b, c, d, e, f = pymupdf.Matrix(1, 0, 0, -1, x, baseline) * self.to_pdf
             self.styles.add(current)
             shown.append(f"/{self.embedded.name(current)} {size:g} Tf {a:g} {b:g} {c:g} {d:g} {e:.2f} {f:.2f} Tm "

@@ -354,3 +354,12 @@ def test_labels_are_translated_by_the_given_gettext():
 def test_an_annotation_on_a_page_the_copy_does_not_have_is_a_programming_error():
     with pytest.raises(ValueError):
         render_graded_pdf({"s": scan(1)}, pages_of(1), [annotation(page=1, text="x")], summary())
+
+
+def test_control_characters_and_lone_surrogates_are_dropped():
+    text = "avant\x00\x07\x1b[31m\ud800\u2028après\tfin"
+    data = render_graded_pdf({"s": scan(1)}, pages_of(1), [annotation(text=text, label="Q\x0c1", points="1")],
+                             summary(title=text))
+
+    for extracted in both_texts(data):
+        assert extracted.count("avant[31maprèsfin") == 2 and "Q1:1" in extracted
