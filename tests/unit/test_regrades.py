@@ -1,6 +1,7 @@
 """The learner's own results (my_results), regrade requests and staff answers, through the block's handlers."""
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import override_settings
@@ -9,8 +10,8 @@ from submissions import api as submissions_api
 
 from tests.harness import call
 from tests.unit.results_helpers import block, classroom, learner_block, release
-from viatique_xblock import release as release_module
-from viatique_xblock.models import AuditEvent, Copy, Exam, RegradeRequest
+from viatique_xblock import release as release_module, signals
+from viatique_xblock.models import AuditEvent, Copy, Exam, QuestionPoints, RegradeRequest
 from viatique_xblock.states import Grading
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +173,21 @@ def test_reopen_from_an_answer_withdraws_the_score_until_graded_again(released):
     assert Copy.objects.get(pk=released["learner_1"].pk).grading_state == Grading.REOPENED
     assert submissions_api.get_score(release_module.student_item(exam, "anon-learner_1")) is None
     assert results("learner_1")["status"] == "grading"
+
+
+def test_after_a_reopened_regrade_the_learner_sees_the_answer_and_the_new_points(released):
+    exam = Exam.objects.get()
+    copy = released["learner_1"]
+    ask("learner_1", "q3")
+    call(block(), "answer_regrade", {"id": RegradeRequest.objects.get().pk, "answer": "Corrected", "reopen": True})
+    # the grader changes the points and the copy is graded again (what finalize and the render task do)
+    QuestionPoints.objects.filter(copy=copy, question_id="q3").update(points=Decimal("4.75"))
+    Copy.objects.filter(pk=copy.pk).update(grading_state=Grading.GRADED, total_points=Decimal("8.25"))
+    signals.copy_graded.send(sender=Copy, copy=Copy.objects.get(pk=copy.pk), actor=None)
+    body = results("learner_1")
+    assert body["copy"]["total"] == "8.25"
+    assert [q["points"] for q in body["questions"] if q["id"] == "q3"] == ["4.75"]
+    request = body["regrade"]["requests"][0]
+    assert (request["state"], request["answer"], request["points_before"]) == ("answered", "Corrected", "3.75")
+    found = submissions_api.get_score(release_module.student_item(exam, "anon-learner_1"))
+    assert (found["points_earned"], found["points_possible"]) == (33, 40)

@@ -268,6 +268,11 @@ function ViatiqueLearner(runtime, element, args) {
         ];
         if (item.answer) {
           lines.push(el('p', {'data-field': 'answer', text: fmt(_('Answer: {answer}'), {answer: item.answer})}));
+          var question = data.questions.filter(function (entry) { return entry.id === item.question_id; })[0];
+          if (question && item.points_before !== null && question.points !== item.points_before) {
+            lines.push(el('p', {'data-field': 'new-points', text: fmt(_('Points for this question: {before} before, {now} now.'),
+              {before: item.points_before, now: question.points})}));
+          }
         }
         return el('li', {'data-request': item.id}, lines);
       })));
