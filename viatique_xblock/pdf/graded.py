@@ -92,7 +92,7 @@ def _open_source(source, number):
         else:
             with open(source, "rb") as handle:
                 head = handle.read(1024)
-    except OSError as error:  # the stored scan is gone
+    except FileNotFoundError as error:  # the stored scan is gone (other I/O errors may be transient: raised)
         raise SourcePageMissing(page=number) from error
     if b"%PDF-" not in head:
         raise NotAPdf()
