@@ -2,7 +2,7 @@
 import pymupdf
 import pytest
 
-from viatique_xblock.pdf import jpeg
+from viatique_xblock.pdf import jpeg, pages
 from viatique_xblock.pdf.pages import _placement, scanner_image
 
 from . import builders
@@ -90,6 +90,35 @@ def test_hand_written_scanner_page_with_offset_mediabox():
                      b"q\n1 0 0 1 10 20 cm\n595 0 0 842 0 0 cm\n/Scan Do\nQ\n")], [image])
     found = scanner_image(pymupdf.open(stream=data, filetype="pdf"), 0)
     assert found is not None and found.colorspace == "rgb" and found.filters == ()
+
+
+def test_image_of_inherited_resources_or_with_a_soft_mask():
+    doc = pymupdf.open(stream=builders.image_pdf([builders.jpeg(width=400, height=566)]), filetype="pdf")
+    page = doc[0]
+    own = scanner_image(doc, 0)
+    # the resources moved up to the page tree: found the long way, the same image
+    kind, resources = doc.xref_get_key(page.xref, "Resources")
+    if kind == "xref":
+        resources = doc.xref_object(int(resources.split()[0]), compressed=True)
+    doc.xref_set_key(int(doc.xref_get_key(page.xref, "Parent")[1].split()[0]), "Resources", resources)
+    doc.xref_set_key(page.xref, "Resources", "null")
+    assert pages._own_image(doc, page, "fzImg0") is None and doc.get_page_images(0)
+    assert scanner_image(doc, 0) == own
+    # a soft mask: the page shows more than the image's own pixels
+    doc = pymupdf.open(stream=builders.image_pdf([builders.jpeg(width=400, height=566)]), filetype="pdf")
+    mask = doc.get_new_xref()
+    doc.update_object(mask, "<</Type/XObject/Subtype/Image/Width 1/Height 1/BitsPerComponent 8"
+                            "/ColorSpace/DeviceGray>>")
+    doc.update_stream(mask, b"\x80")
+    doc.xref_set_key(own.xref, "SMask", f"{mask} 0 R")
+    masked = scanner_image(doc, 0)
+    assert masked is not None and not masked.plain
+
+
+def test_form_drawn_over_the_page_is_not_a_scanner_page():
+    form = ("<</Type/XObject/Subtype/Form/BBox[0 0 1 1]>>", b"0 0 1 1 re f")
+    data = raw_pdf([(page_source("<</XObject<</Im0 5 0 R>>>>"), b"q 595 0 0 842 0 0 cm /Im0 Do Q")], [form])
+    assert scanner_image(pymupdf.open(stream=data, filetype="pdf"), 0) is None
 
 
 @pytest.mark.parametrize("content, drawn", [
