@@ -77,12 +77,16 @@ def own_copy(exam, learner):
     return copy
 
 
+def _number(value):
+    return None if value is None else str(scheme_module.plain_number(value))
+
+
 def request_json(item, show_grader=False):
     """A request as its learner sees it (who answered only when the course shows grader identities)."""
     body = {"id": item.pk, "question_id": item.question_id, "message": item.message, "state": item.state,
             "answer": item.answer, "created_at": item.created_at.isoformat(),
             "answered_at": item.answered_at.isoformat() if item.answered_at else None,
-            "points_before": None if item.points_before is None else str(scheme_module.plain_number(item.points_before))}
+            "points_before": _number(item.points_before)}
     if show_grader:
         body["answered_by"] = item.answered_by
     return body
@@ -141,7 +145,7 @@ def open_requests(exam, viewer):
         row = {"id": item.pk, "copy_id": item.copy_id, "code": item.copy.anonymous_code,
                "copy_state": item.copy.grading_state, "grader": item.copy.grader,
                "question_id": item.question_id, "question": labels.get(item.question_id, item.question_id),
-               "points": None if current is None else str(scheme_module.plain_number(current.points)),
+               "points": _number(current.points if current else None),
                "message": item.message, "created_at": item.created_at.isoformat()}
         if show_names:
             row.update(name=item.copy.learner_name, username=item.copy.learner_username)

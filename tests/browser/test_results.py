@@ -91,7 +91,8 @@ def test_learners_see_their_own_results_only_after_release(fresh_demo_host, page
     expect(region.locator('[data-region="page-label"]')).to_have_text("Page 1 of 4")
     # the same annotations as text
     notes = region.locator('[data-region="annotation-list"]')
-    expect(notes).to_contain_text("Comment — “Initialisation oubliée” — question Exercice 1 : suites › 1. b) Récurrence")
+    expect(notes).to_contain_text(
+        "Comment — “Initialisation oubliée” — question Exercice 1 : suites › 1. b) Récurrence")
     expect(notes.locator("li[data-kind]")).to_have_count(5)
     assert unnamed_controls(page, BLOCK) == []
 
