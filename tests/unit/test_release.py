@@ -7,8 +7,9 @@ from submissions import api as submissions_api
 from submissions.models import Submission
 
 from tests.harness import call, make_block
+from tests.unit import grading_helpers as helpers
 from tests.unit.results_helpers import FACTOR, FIELDS, block, classroom, graded_copy, learner_block, release
-from viatique_xblock import grading, release as release_module, signals
+from viatique_xblock import grading, release as release_module, signals, storage
 from viatique_xblock.compat import ViatiqueUser
 from viatique_xblock.models import AuditEvent, Copy, Exam
 from viatique_xblock.states import Grading
@@ -146,3 +147,48 @@ def test_release_of_one_exam_never_touches_another():
     release(instructor)
     assert submissions_api.get_score(release_module.student_item(other_exam, "anon-learner_1")) is None
     assert Exam.objects.get(pk=other_exam.pk).released_at is None
+
+
+def test_a_regrade_after_release_reaches_the_gradebook_through_the_real_grading_path(
+        django_capture_on_commit_callbacks):
+    """Grade and finalize through the workspace's handlers (lease, draft, render), release, a regrade
+    request answered with a reopen, graded again: the gradebook follows each step."""
+    exam = helpers.exam()
+    copy = helpers.make_copy(exam, "A001", grader="staff_1")
+    learner = make_block("learner_1", "learner", fields=helpers.FIELDS, anonymous_id=copy.learner_anonymous_id)
+    grader = helpers.block("staff_1", "staff")
+    first, second = copy.pages.order_by("position").values_list("pk", flat=True)
+
+    def grade(q3, version):
+        lease = call(grader, "acquire_lease", {"copy_id": copy.pk})[1]
+        payload = {"annotations": [helpers.annotation(first, kind="tick", width=0, height=0, question_id="q2")],
+                   "points": {"q2": {"points": "3.5", "comment": "Bien"}, "q3": {"points": q3, "comment": ""}},
+                   "general_comment": "Travail sérieux"}
+        assert call(grader, "save_draft", {"copy_id": copy.pk, "fencing": lease["fencing"], "version": version,
+                                           "payload": payload})[0] == 200
+        with django_capture_on_commit_callbacks(execute=True):
+            assert call(grader, "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})[0] == 200
+        assert Copy.objects.get(pk=copy.pk).grading_state == Grading.GRADED
+
+    try:
+        grade("4.25", 0)
+        student = release_module.student_item(exam, copy.learner_anonymous_id)
+        assert submissions_api.get_score(student) is None  # graded, not released
+        assert release(helpers.block())[0] == 200
+        assert submissions_api.get_score(student)["points_earned"] == 31  # 7.75 / 10 in quarter points
+        status, body = call(learner, "request_regrade", {"question_id": "q3", "message": "Question 2 again?"})
+        assert status == 200, body
+        request_id = body["regrade"]["requests"][0]["id"]
+        status, body = call(helpers.block(), "answer_regrade", {"id": request_id, "answer": "Yes", "reopen": True})
+        assert status == 200 and body["reopened"] is True
+        assert submissions_api.get_score(student) is None
+        grade("5.5", 1)
+        assert submissions_api.get_score(student)["points_earned"] == 36  # 9 / 10
+        assert call(learner, "my_results", method="GET")[1]["copy"]["total"] == "9"
+        assert len(submissions_api.get_submissions(student)) == 1
+    finally:
+        store = storage.get_storage()
+        for name in Copy.objects.filter(exam=exam).exclude(graded_pdf_name="").values_list("graded_pdf_name",
+                                                                                            flat=True):
+            store.delete(name)
+        helpers.remove_files(exam)
