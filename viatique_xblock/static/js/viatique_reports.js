@@ -250,7 +250,7 @@ function ViatiqueReports(runtime, element, args) {
     'data-region': 'exports'}, [
     heading(4, exportsTitle, _('Exports')),
     el('p', {'class': 'viatique-hint', text: _('One row per copy and one column per question, headed with the ' +
-      'question\'s id, which never changes. Choose the semicolon for a spreadsheet set up for French.')}),
+      'id of the question, which never changes. Choose the semicolon for a spreadsheet set up for French.')}),
     el('div', {'class': 'viatique-buttons'}, [el('label', {'for': separatorSelect.id, text: _('Separator')}), ' ',
       separatorSelect, ' ', csvLink]),
     namings, el('div', {'class': 'viatique-buttons'}, [zipButton, ' ', zipLink]), zipProgress, zipStatus
