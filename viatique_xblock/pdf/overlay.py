@@ -19,6 +19,7 @@ The page's content streams and images are not touched: only its /Contents array 
 resources get one more entry. PyMuPDF's own drawing calls cost ten times more here.
 """
 import pymupdf
+from pymupdf import mupdf
 
 from . import fonts
 from .objects import new_stream
@@ -54,7 +55,7 @@ class Surface:
         self.page = page
         self.drawing = drawing
         self.embedded = drawing.fonts
-        self.to_pdf = page.derotation_matrix * ~page.transformation_matrix
+        self.to_pdf = _upright_to_pdf(page)
         self.width, self.height = page.rect.width, page.rect.height
         self.operators = []
         self.styles = set()
@@ -112,6 +113,15 @@ class Surface:
         after = new_stream(doc, "<<>>", f"\nQ q /{name} Do Q\n".encode(), deflate=False)
         doc.xref_set_key(self.page.xref, "Contents", f"[{self.drawing.opening()} 0 R {existing} {after} 0 R]")
         self.operators = []
+
+
+def _upright_to_pdf(page):
+    """The matrix from the page as shown (after /Rotate, origin top-left of the crop box) to PDF
+    user space: the inverse of MuPDF's page transform. (PyMuPDF's ``transformation_matrix``
+    leaves out the crop box's offset on a turned page.)"""
+    ctm = mupdf.FzMatrix()
+    mupdf.pdf_page_transform(pymupdf._as_pdf_page(page), mupdf.FzRect(mupdf.FzRect.Fixed_UNIT), ctm)
+    return ~pymupdf.Matrix(ctm.a, ctm.b, ctm.c, ctm.d, ctm.e, ctm.f)
 
 
 def _dictionary(doc, xref, key):

@@ -4,6 +4,7 @@ import io
 import pymupdf
 import pypdf
 import pytest
+from PIL import Image, ImageChops
 
 from viatique_xblock.pdf.errors import NotAPdf, PdfUnreadable, SourcePageMissing
 from viatique_xblock.pdf.graded import render_graded_pdf
@@ -363,3 +364,30 @@ def test_control_characters_and_lone_surrogates_are_dropped():
 
     for extracted in both_texts(data):
         assert extracted.count("avant[31maprèsfin") == 2 and "Q1:1" in extracted
+
+
+def red_pixels_box(page):
+    """The box (in pixels at 72 dpi, the page as shown) of what is drawn in the grader's red."""
+    pix = page.get_pixmap(dpi=72, colorspace=pymupdf.csRGB, alpha=False)
+    red, green, blue = Image.frombytes("RGB", (pix.width, pix.height), pix.samples).split()
+    mask = ImageChops.multiply(ImageChops.multiply(red.point(lambda v: 255 if v > 150 else 0),
+                                                   green.point(lambda v: 255 if v < 80 else 0)),
+                               blue.point(lambda v: 255 if v < 80 else 0))
+    return mask.getbbox(), (pix.width, pix.height)
+
+
+@pytest.mark.parametrize("own_rotation", [0, 90])
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_drawing_lands_where_it_was_placed_on_a_cropped_and_turned_page(own_rotation, rotation):
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    page.set_cropbox(pymupdf.Rect(20, 30, 592, 772))
+    page.set_rotation(own_rotation)
+    data = render_graded_pdf({"s": doc.tobytes()}, pages_of(1, rotation=rotation),
+                             [annotation(0, "cross", 0.1, 0.2, 0.1, 0.05)], summary())
+
+    with pymupdf.open(stream=data, filetype="pdf") as out:
+        box, (width, height) = red_pixels_box(out[0])
+    assert (width, height) == ((742, 572) if (own_rotation + rotation) % 180 else (572, 742))
+    expected = (0.1 * width, 0.2 * height, 0.2 * width, 0.25 * height)
+    assert box == pytest.approx(expected, abs=2.5)
