@@ -30,6 +30,8 @@ function ViatiqueGrading(runtime, element, args) {
   var COPIES_CHANGED = 'viatique:copies-changed';
   var EDITABLE_STATES = {ready: true, in_progress: true, reopened: true};
   var POLL_MS = 1000;
+  var POLL_MAX_MS = 5000;
+  var OPENER_WAIT_MS = 5000;
   var MAX_RETRY_S = 60;
   var CURSOR_STEP = 0.02;
   var CURSOR_BIG_STEP = 0.1;
@@ -55,14 +57,14 @@ function ViatiqueGrading(runtime, element, args) {
   };
   var SHORTCUTS = [
     ['c, t, x, h, f', _('Choose a tool: comment box, tick, cross, highlight, free text')],
-    ['Esc', _('Put the tool down (or close the open panel)')],
+    [_('Esc'), _('Put the tool down (or close the open panel)')],
     [_('Arrow keys'), _('On the focused page: move the placement cursor (with Shift: in bigger steps)')],
-    ['Home', _('On the focused page: bring the cursor to the top left corner')],
-    ['Enter', _('On the focused page: place the chosen tool at the cursor')],
-    ['[ ]  PageUp PageDown', _('Previous or next page')],
+    [_('Home'), _('On the focused page: bring the cursor to the top left corner')],
+    [_('Enter'), _('On the focused page: place the chosen tool at the cursor')],
+    [_('[ ] or Page Up, Page Down'), _('Previous or next page')],
     ['+ - 0', _('Zoom in, zoom out, fit the page')],
     ['b', _('Comment bank: type to filter, Enter inserts (in a text field: Alt+B)')],
-    ['Ctrl+S', _('Save now')],
+    [_('Ctrl+S'), _('Save now')],
     ['?', _('Show or hide this list')]
   ];
 
@@ -673,10 +675,28 @@ function ViatiqueGrading(runtime, element, args) {
       data = null;
       region.hidden = true;
       region.removeAttribute('data-copy-id');
+      if (copyId) { focusOpener(copyId); }
       root.dispatchEvent(new CustomEvent(COPIES_CHANGED, {detail: {progress: null, source: 'grading'}}));
-      var opener = copyId && root.querySelector('tr[data-copy-id="' + copyId + '"] [data-action="open-copy"]');
-      if (opener) { opener.focus(); }
     });
+  }
+
+  /* The focus goes back to the copy's "Open" button in the list, and again when the list, reloaded
+   * after the workspace closed, replaces that button (unless the focus went somewhere else meanwhile). */
+  function focusOpener(copyId) {
+    var tbody = root.querySelector('[data-region="copies"] tbody');
+    function focus() {
+      var opener = root.querySelector('tr[data-copy-id="' + copyId + '"] [data-action="open-copy"]');
+      if (opener) { opener.focus(); }
+      return !!opener;
+    }
+    focus();
+    if (!tbody || !window.MutationObserver) { return; }
+    var observer = new MutationObserver(function () {
+      var lost = !document.activeElement || document.activeElement === document.body;
+      if (lost && focus()) { observer.disconnect(); }
+    });
+    observer.observe(tbody, {childList: true});
+    window.setTimeout(function () { observer.disconnect(); }, OPENER_WAIT_MS);
   }
 
   function showState() {
@@ -818,6 +838,7 @@ function ViatiqueGrading(runtime, element, args) {
     renderOverlay();
     renderAnnotationList();
     changed();
+    say(fmt(_('{kind} placed on page {number}.'), {kind: KIND_LABELS[kind] || kind, number: pageIndex + 1}));
     var field = annotationList.querySelector('[data-uid="' + item.uid + '"] [data-field="annotation-text"]');
     if (field && (kind === 'comment' || kind === 'text') && !item.text) { field.focus(); }
     return item;
@@ -995,6 +1016,7 @@ function ViatiqueGrading(runtime, element, args) {
         value: entry.points === null ? '' : entry.points});
       var comment = el('input', {type: 'text', id: base + '-comment', 'data-field': 'question-comment',
         'data-question': question.id, 'data-bank-target': '', 'data-editable': '', value: entry.comment || '',
+        placeholder: _('Comment'),
         'aria-label': fmt(_('Comment on {question}'), {question: questionLabel(question)})});
       input.addEventListener('input', function () {
         var result = checkPoints(input.value, question);
@@ -1178,20 +1200,20 @@ function ViatiqueGrading(runtime, element, args) {
     poll();
   }
 
-  function poll() {
+  /* Read the copy again until its PDF is made (or failed), less and less often (1 s, then up to 5 s). */
+  function poll(attempt) {
+    attempt = attempt || 0;
     window.clearTimeout(pollTimer);
     var seq = openSeq;
     var copyId = data.copy.id;
     pollTimer = window.setTimeout(function () {
       call('open_copy', {copy_id: copyId}, 'GET').then(function (result) {
         if (seq !== openSeq) { return; }
-        if (!result.ok) { return poll(); }
-        var state = result.body.copy.state;
-        if (state === 'submitted') { return poll(); }
+        if (!result.ok || result.body.copy.state === 'submitted') { return poll(attempt + 1); }
         showCopy(result.body, false);
-        if (state === 'graded') { say(_('Graded: the graded PDF is ready.')); }
+        if (result.body.copy.state === 'graded') { say(_('Graded: the graded PDF is ready.')); }
       });
-    }, POLL_MS);
+    }, Math.min(POLL_MS * (1 + attempt / 2), POLL_MAX_MS));
   }
 
   function retryRender() {
