@@ -33,10 +33,10 @@ def learner(username, **kwargs):
     return make_block(username, "learner", anonymous_id=f"anon-{username}", **kwargs)
 
 
-def send(block, handler, suffix="", query="", data=None, method="GET", address=ADDRESS):
+def send(block, handler, suffix="", query="", data=None, method="GET", address=ADDRESS, headers=None):
     """Call a handler as the LMS would, from ``address``; returns the webob response."""
     request = Request.blank(f"/handler/{handler}/{suffix}" + (f"?{query}" if query else ""),
-                            environ={"REMOTE_ADDR": address})
+                            environ={"REMOTE_ADDR": address}, headers=headers)
     request.method = method
     if method == "POST":
         request.body = json.dumps(data or {}).encode()

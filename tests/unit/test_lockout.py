@@ -181,3 +181,14 @@ def test_lifting_an_old_record_leaves_a_newer_lock_alone(released):
     response = send(make_block(), "lift_lockout", data={"id": first.pk}, method="POST")
     assert response.status_code == 200 and len(body(response)["lockouts"]) == 1
     assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 429
+
+
+@override_settings(VIATIQUE={"LOCKOUT_ADDRESS_FAILURES": 3})
+def test_a_forged_forwarded_for_header_changes_neither_the_address_counted_nor_the_lock(released):
+    for index, forged in enumerate(("10.9.9.1", "10.9.9.2", "10.9.9.3")):
+        response = send(learner(f"learner_{index + 5}"), "graded_pdf", "999999", headers={"X-Forwarded-For": forged})
+        assert response.status_code == 404
+    assert [(record.kind, record.subject) for record in LockoutRecord.objects.all()] == [("address", ADDRESS)]
+    response = send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk),
+                    headers={"X-Forwarded-For": "198.51.100.9"})
+    assert response.status_code == 429
