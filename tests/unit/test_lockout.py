@@ -192,3 +192,15 @@ def test_a_forged_forwarded_for_header_changes_neither_the_address_counted_nor_t
     response = send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk),
                     headers={"X-Forwarded-For": "198.51.100.9"})
     assert response.status_code == 429
+
+
+def test_every_handler_of_the_block_answers_429_to_a_locked_out_user(released):
+    deny(learner("learner_1"), 5)
+    block = learner("learner_1")
+    handlers = sorted(name for name in dir(type(block))
+                      if getattr(getattr(type(block), name), "_is_xblock_handler", False))
+    assert {"graded_pdf", "download_url", "learner_page_image", "lockouts", "lift_lockout"} <= set(handlers)
+    for name in handlers:
+        for method in ("GET", "POST"):
+            response = send(block, name, "1", method=method, data={})
+            assert (response.status_code, response.headers.get("Retry-After") is not None) == (429, True), name
