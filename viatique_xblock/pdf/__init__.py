@@ -9,7 +9,7 @@ Modules and their public API (each module's docstring says more):
 - :mod:`.images`: ``page_image``, ``thumbnail``, ``passthrough_jpeg``, ``encode_jpeg``.
 - :mod:`.errors`: the typed refusals (``code``, ``status``, translated ``message``).
 - :mod:`.graded`: ``render_graded_pdf(sources, pages, annotations, summary) -> bytes``.
-- helpers: :mod:`.pages` (``scanner_image``), :mod:`.jpeg` (``info``, ``top_rows``),
+- helpers: :mod:`.pages` (``scanner_image``), :mod:`.jpeg` (``info``, ``top_rows``, ``with_orientation``),
   :mod:`.fonts` (embedded Unicode fonts), :mod:`.overlay` (vector drawing over a page),
   :mod:`.objects` (fast stream writing),
   :mod:`.inline` (``inline_image_sizes``), :mod:`.synthetic` (``scan``: fake scans for
