@@ -8,7 +8,9 @@ graded with its graded PDF. Meanwhile an instructor opening the same copy is tol
 
 Graders open only their own copies and unassigned ones (grading.get_copy): so the second test has
 staff_1 take an unassigned copy, and staff_2, opening it too, is told who holds it; staff_2 opening a
-copy given to staff_1 is refused.
+copy given to staff_1 is refused. The third test loses the network (the change waits in the browser and
+is retried until saved), has the lease forced away by an instructor (the refused change comes back from
+the browser after Reload) and a second tab save first (the older tab is told to reload).
 """
 import contextlib
 import json
@@ -367,6 +369,17 @@ def test_a_lost_lease_and_a_stale_draft_stop_the_page_and_reload_loses_nothing(
     q3 = workspace.locator("[data-field='points'][data-question='q3']")
     q2.fill("1")
     expect(status).to_have_text(re.compile(r"^Saved at "))
+
+    # --- the network drops: the change stays on the page and in this browser, retried less and less often
+    page.context.set_offline(True)
+    q3.fill("0.5")
+    expect(status).to_have_text("Not saved — retrying in 2 s. Your work is kept in this browser.")
+    expect(status).to_have_text(re.compile(r"^Not saved — retrying in 4 s\."), timeout=10_000)
+    page.context.set_offline(False)
+    expect(status).to_have_text(re.compile(r"^Saved at "), timeout=15_000)
+    assert copy_in_db(host, code)["points"] == {"q2": "1", "q3": "0.5"}
+    # Chromium reports each request the offline browser could not send; those, and only those, are expected
+    browser_errors.errors = [error for error in browser_errors.errors if "ERR_INTERNET_DISCONNECTED" not in error]
 
     # --- an instructor forces the lease away and takes the copy: the grader's next save is refused
     with second_page(chromium, browser_errors) as other_page:
