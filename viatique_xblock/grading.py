@@ -4,11 +4,12 @@ Every function takes the :class:`~viatique_xblock.models.Exam` first and looks c
 up in it only. Graders see the copies of the exam dealt to them or to nobody;
 instructors see all. Every write:
 
-1. validates what it was sent (annotations, points against the scheme's maximum and
-   step, text lengths), before touching the database;
-2. in ONE transaction: locks the copy row (``select_for_update``), checks the lease's
-   fencing number (:func:`viatique_xblock.leases.check_write`) and the copy's state,
-   moves the grader's draft version on (a draft save also checks the version it was
+1. in ONE transaction: locks the copy row (``select_for_update``), checks the lease's
+   fencing number (:func:`viatique_xblock.leases.check_write`), then that the copy is the
+   requester's and that its state allows changes;
+2. validates what it was sent (annotations, points against the scheme's maximum and
+   step, text lengths): :class:`InvalidWork` lists every fault and nothing is written;
+3. moves the grader's draft version on (a draft save also checks the version it was
    based on: :class:`StaleDraft`), writes the rows (annotations by ``uid``, points by
    question id, general comment, total) and moves ``ready``/``reopened`` to
    ``in_progress`` through :func:`~viatique_xblock.states.check_grading_transition`.
@@ -94,8 +95,15 @@ def visible_copies(exam, viewer):
     return queryset
 
 
-def get_copy(exam, viewer, copy_id, lock=False):
-    """A copy of ``exam`` that ``viewer`` may open (``lock``: ``select_for_update``, inside a transaction)."""
+#: ``get_copy``'s ``fencing`` when the call is not a write
+READ = object()
+
+
+def get_copy(exam, viewer, copy_id, lock=False, fencing=READ):
+    """A copy of ``exam`` that ``viewer`` may open (``lock``: ``select_for_update``, inside a transaction).
+
+    With ``fencing`` (a write), the lease is checked before the copy's owner: a tab whose lease
+    ended while the copy went to another grader is told ``lease_lost``, like any stale tab."""
     try:
         pk = int(copy_id)
     except (TypeError, ValueError):
@@ -106,6 +114,8 @@ def get_copy(exam, viewer, copy_id, lock=False):
     copy = queryset.first()
     if copy is None:
         raise ObjectNotFound(N_("This copy does not exist."))
+    if fencing is not READ:
+        leases.check_write(copy, fencing, viewer)
     if not viewer.is_instructor and copy.grader not in ("", viewer.username):
         raise AccessDenied(N_("This copy was given to another grader."))
     copy.exam = exam
@@ -336,8 +346,7 @@ def validate_work(exam, copy, payload):
 
 def _write(exam, user, copy_id, fencing):
     """The copy, locked for this transaction, once the lease and the state allow a write."""
-    copy = get_copy(exam, user, copy_id, lock=True)
-    leases.check_write(copy, fencing, user)
+    copy = get_copy(exam, user, copy_id, lock=True, fencing=fencing)
     if not can_edit(copy):
         raise IllegalTransition(N_("This copy was finalized: an instructor must reopen it before it changes."))
     return copy
@@ -411,12 +420,17 @@ def _finish(exam, copy, user, draft, changes, context):
     """Common end of every write: total, draft, state ``-> in_progress``, audit."""
     copy.total_points = _total(exam, copy)
     fields = ["total_points", "general_comment", "updated_at"]
+    if not copy.grader:
+        # a copy dealt to nobody belongs to whoever starts it: dispatch never moves started work
+        copy.grader = user.username
+        fields.append("grader")
     if copy.grading_state != Grading.IN_PROGRESS:
         before = copy.grading_state
         check_grading_transition(before, Grading.IN_PROGRESS)
         copy.grading_state = Grading.IN_PROGRESS
         fields.append("grading_state")
-        audit.record(exam, "copy.started", actor=user, copy=copy, details={"from": before}, **context)
+        audit.record(exam, "copy.started", actor=user, copy=copy, details={"from": before, "grader": copy.grader},
+                     **context)
     copy.save(update_fields=fields)
     draft.payload = work_json(copy)
     draft.save()
@@ -437,9 +451,9 @@ def save_draft(exam, user, copy_id, fencing, version, payload, client_ip=None, p
     the grader's current draft version, :class:`~viatique_xblock.leases.LeaseLost` when
     ``fencing`` is not the current lease's.
     """
-    work = validate_work(exam, get_copy(exam, user, copy_id), payload)
     with transaction.atomic():
         copy = _write(exam, user, copy_id, fencing)
+        work = validate_work(exam, copy, payload)
         draft = _next_version(copy, user, version)
         _store_annotations(copy, work.annotations, user, replace=True)
         changes = _store_points(copy, work.points, user, replace=True)
@@ -463,11 +477,11 @@ def save_points(exam, user, copy_id, fencing, question_id, points, comment="", c
 
 def save_annotation(exam, user, copy_id, fencing, annotation, client_ip=None, publish=None):
     """Add or update (by uid) one annotation."""
-    checker = _Checker(exam, get_copy(exam, user, copy_id))
-    item = checker.annotation(annotation, "annotation")
-    checker.done()
     with transaction.atomic():
         copy = _write(exam, user, copy_id, fencing)
+        checker = _Checker(exam, copy)
+        item = checker.annotation(annotation, "annotation")
+        checker.done()
         if copy.annotations.exclude(uid=item["uid"]).count() >= MAX_ANNOTATIONS:
             raise InvalidWork([{"path": "annotation", "message": _("A copy holds at most {limit} annotations.")
                                 .format(limit=MAX_ANNOTATIONS)}])
@@ -536,9 +550,8 @@ def finalize(exam, user, copy_id, fencing, scale=None, client_ip=None, publish=N
     scale (e.g. 20), for the PDF's summary.
     """
     with transaction.atomic():
-        copy = get_copy(exam, user, copy_id, lock=True)
+        copy = get_copy(exam, user, copy_id, lock=True, fencing=fencing)
         check_grading_transition(copy.grading_state, Grading.SUBMITTED)
-        leases.check_write(copy, fencing, user)
         missing = missing_questions(exam, copy)
         if missing:
             raise Incomplete(missing)

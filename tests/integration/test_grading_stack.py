@@ -128,11 +128,13 @@ def test_a_write_with_the_fencing_of_an_ended_lease_is_refused(stack, demo, clie
     copy_id = demo["copies"][1]
     status, old = client.call("staff_1", "acquire_lease", {"copy_id": copy_id})
     assert status == 200
-    assert client.call("staff_1", "save_comment", {"copy_id": copy_id, "fencing": old["fencing"],
-                                                   "general_comment": "Début"})[0] == 200
+    # staff_1's lease ends (an instructor frees it, as expiry would), staff_2 takes the copy and writes
     assert client.call("instructor_1", "force_release_lease", {"copy_id": copy_id}) == (200, {"released": True})
     status, new = client.call("staff_2", "acquire_lease", {"copy_id": copy_id})
     assert status == 200 and new["fencing"] == old["fencing"] + 1
+    assert client.call("staff_2", "save_comment", {"copy_id": copy_id, "fencing": new["fencing"],
+                                                   "general_comment": "Début"})[0] == 200
+    # staff_1's tab, unaware, writes with the old number: refused, the next grader's work stays
     status, body = client.call("staff_1", "save_comment", {"copy_id": copy_id, "fencing": old["fencing"],
                                                            "general_comment": "Écrasé ?"})
     assert status == 409 and body["error"] == "lease_lost"

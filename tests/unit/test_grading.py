@@ -106,7 +106,8 @@ def test_a_draft_is_stored_in_rows_with_its_version_and_the_copy_starts(copy):
     assert sorted(copy.annotations.values_list("kind", flat=True)) == ["comment", "tick"]
     assert Draft.objects.get(copy=copy, grader="staff_1").version == 1
     started = AuditEvent.objects.get(action="copy.started", copy_id_ref=copy.pk)
-    assert started.details == {"from": "ready"} and started.actor == "staff_1"
+    assert started.details == {"from": "ready", "grader": "staff_1"} and started.actor == "staff_1"
+    assert copy.grader == "staff_1"  # dealt to nobody: it is the grader's who started it
     changed = AuditEvent.objects.get(action="copy.points_changed", copy_id_ref=copy.pk)
     assert changed.details["changes"] == {"q2": [None, "3.5"], "q3": [None, "4.25"]}
     # what open_copy gives back is what was saved
@@ -230,8 +231,10 @@ def test_finalize_refuses_an_incomplete_copy_then_submits_once_and_renders(copy,
         pdf = pymupdf.open(stream=handle.read(), filetype="pdf")
     text = "".join(page.get_text() for page in pdf)
     assert pdf.page_count >= 3 and "A001" in text and "7.75" in text and "Travail sérieux" in text
-    # a second finalize finds it graded; a write is refused too
+    # the lease went with the finalize; with a new one, a second finalize finds the copy graded
     status, body = call(block, "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})
+    assert status == 409 and body["error"] == "lease_lost"
+    status, body = call(block, "finalize", {"copy_id": copy.pk, "fencing": take(copy)["fencing"]})
     assert status == 409 and body["error"] == "illegal_transition"
     assert rendering.render_copy(copy.pk) == Grading.GRADED  # a redelivered task does nothing
     assert AuditEvent.objects.filter(action="copy.graded", copy_id_ref=copy.pk).count() == 1
@@ -274,11 +277,15 @@ def test_reopen_by_instructors_only_then_grading_goes_on(copy, exam):
         signals.copy_reopened.disconnect(receiver)
     assert reopened == ["instructor_1"]
     event = AuditEvent.objects.get(action="copy.reopened", copy_id_ref=copy.pk)
+    Copy.objects.filter(pk=copy.pk).update(grader="staff_2")  # another grader did it first
     assert event.details == {"from": "graded"} and event.actor_role == "instructor"
     assert call(helpers.block(), "reopen_copy", {"copy_id": copy.pk})[1]["error"] == "illegal_transition"
-    lease = take(copy)
-    assert save(copy, lease, 0, full_payload(copy))[0] == 200
-    assert Copy.objects.get(pk=copy.pk).grading_state == Grading.IN_PROGRESS
+    lease = take(copy, helpers.block("staff_2", "staff"))
+    assert save(copy, lease, 0, full_payload(copy), helpers.block("staff_2", "staff"))[0] == 200
+    copy.refresh_from_db()
+    assert (copy.grading_state, copy.grader) == (Grading.IN_PROGRESS, "staff_2")
+    assert AuditEvent.objects.filter(action="copy.started").first().details == {"from": "reopened",
+                                                                               "grader": "staff_2"}
 
 
 def test_a_submitted_copy_cannot_change(copy):

@@ -128,6 +128,10 @@ def test_writes_are_fenced_after_the_lease_moved_on(store_kind, copy, exam):
     assert lost.value.status == 409 and lost.value.code == "lease_lost"
     # the holder's own writes pass; another user with the right number does not
     assert grading.save_comment(exam, OTHER, copy.pk, taken.fencing, "Bien")["version"] == 1
+    # the copy is staff_2's now; staff_1's stale tab is still told its lease ended (not "forbidden")
+    assert Copy.objects.get(pk=copy.pk).grader == "staff_2"
+    with pytest.raises(leases.LeaseLost):
+        grading.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
     with pytest.raises(leases.LeaseLost):
         grading.save_comment(exam, INSTRUCTOR, copy.pk, taken.fencing, "Not mine")
     assert Copy.objects.get(pk=copy.pk).general_comment == "Bien"
