@@ -122,6 +122,19 @@ def get_copy(exam, viewer, copy_id, lock=False, fencing=READ):
     return copy
 
 
+def lease_copy(exam, copy_id):
+    """A copy of ``exam`` for renewing or releasing a lease: the token proves the holder, so a tab
+    whose copy went to another grader meanwhile is told ``lease_lost``, not ``forbidden``."""
+    try:
+        copy = Copy.objects.filter(exam=exam, pk=int(copy_id)).first()
+    except (TypeError, ValueError):
+        copy = None
+    if copy is None:
+        raise ObjectNotFound(N_("This copy does not exist."))
+    copy.exam = exam
+    return copy
+
+
 def _leaves(exam):
     return {leaf["id"]: leaf for leaf in scheme_module.leaves(exam.scheme)}
 

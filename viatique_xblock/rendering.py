@@ -8,6 +8,7 @@ permission check), and moves the copy ``submitted -> graded`` (``copy_graded`` s
 or ``submitted -> render_failed`` with the reason kept in ``render_error``.
 """
 import logging
+import os
 from decimal import Decimal
 
 from django.db import transaction
@@ -74,13 +75,18 @@ def render_inputs(copy, scale=None):
 
 
 def _sources(names):
-    """What the renderer reads of each scan: a local path when the storage has one, else the bytes."""
+    """What the renderer reads of each scan: a local path when the storage has the file on this
+    machine, else the bytes (an object store; Django's InMemoryStorage names a path it never wrote)."""
     store = storage.get_storage()
     sources = {}
     for name in names:
         try:
-            sources[name] = store.path(name)
+            path = store.path(name)
         except NotImplementedError:
+            path = None
+        if path and os.path.isfile(path):
+            sources[name] = path
+        else:
             with store.open(name, "rb") as handle:
                 sources[name] = handle.read()
     return sources

@@ -319,3 +319,22 @@ def test_a_copy_write_takes_a_row_lock(copy, exam):
         grading.save_comment(exam, GRADER, copy.pk, lease["fencing"], "Bien")
     locks = [query["sql"] for query in queries.captured_queries if "FOR UPDATE" in query["sql"]]
     assert any("viatique_xblock_copy" in sql for sql in locks)
+
+
+def test_the_pdf_renders_from_a_storage_without_local_paths(settings, django_capture_on_commit_callbacks):
+    """A storage whose files are not on this machine (an object store): the renderer gets the scan's bytes."""
+    settings.STORAGES = {**settings.STORAGES, "viatique-memory": {
+        "BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    settings.VIATIQUE = {**settings.VIATIQUE, "STORAGE": "viatique-memory"}
+    exam = helpers.exam()
+    copy = helpers.make_copy(exam, "M001")
+    source = rendering._sources([copy.pages.first().batch.file_name]).popitem()[1]
+    assert isinstance(source, bytes) and source.startswith(b"%PDF-")
+    lease = take(copy)
+    save(copy, lease, 0, full_payload(copy))
+    with django_capture_on_commit_callbacks(execute=True):
+        call(grader_block(), "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})
+    copy.refresh_from_db()
+    assert copy.grading_state == Grading.GRADED, copy.render_error
+    with storage.get_storage().open(copy.graded_pdf_name, "rb") as handle:
+        assert handle.read(5) == b"%PDF-"

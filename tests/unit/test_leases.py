@@ -128,10 +128,18 @@ def test_writes_are_fenced_after_the_lease_moved_on(store_kind, copy, exam):
     assert lost.value.status == 409 and lost.value.code == "lease_lost"
     # the holder's own writes pass; another user with the right number does not
     assert grading.save_comment(exam, OTHER, copy.pk, taken.fencing, "Bien")["version"] == 1
-    # the copy is staff_2's now; staff_1's stale tab is still told its lease ended (not "forbidden")
+    # the copy is staff_2's now; staff_1's stale tab is still told its lease ended (not "forbidden",
+    # which would count towards the lockout at every heartbeat)
     assert Copy.objects.get(pk=copy.pk).grader == "staff_2"
     with pytest.raises(leases.LeaseLost):
         grading.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
+    stale_tab = helpers.block("staff_1", "staff")
+    status, body = call(stale_tab, "renew_lease", {"copy_id": copy.pk, "token": stale.token})
+    assert (status, body["error"]) == (409, "lease_lost")
+    assert call(stale_tab, "release_lease", {"copy_id": copy.pk, "token": stale.token}) == (200, {"released": False})
+    assert call(stale_tab, "save_comment", {"copy_id": copy.pk, "fencing": stale.fencing,
+                                            "general_comment": "x"})[1]["error"] == "lease_lost"
+    assert call(stale_tab, "renew_lease", {"copy_id": 10 ** 9, "token": stale.token})[0] == 404
     with pytest.raises(leases.LeaseLost):
         grading.save_comment(exam, INSTRUCTOR, copy.pk, taken.fencing, "Not mine")
     assert Copy.objects.get(pk=copy.pk).general_comment == "Bien"
