@@ -75,6 +75,7 @@ function ViatiqueResults(runtime, element, args) {
         : fmt(_('The {published} scores sent to the gradebook are withdrawn, and learners no longer see their ' +
           'graded copies until you release again.'), {published: summary.published});
       confirmButton.textContent = action === 'release' ? _('Release') : _('Unrelease');
+      region.appendChild(dialog);  // in the page only while open: its controls are never hidden
       dialog.showModal();
       confirmButton.focus();
     });
@@ -84,6 +85,7 @@ function ViatiqueResults(runtime, element, args) {
     var action = pending;
     pending = null;
     if (dialog.open) { dialog.close(); }
+    if (dialog.parentNode) { dialog.parentNode.removeChild(dialog); }
     releaseButton.focus();
   }
 
@@ -130,7 +132,7 @@ function ViatiqueResults(runtime, element, args) {
         'data-action': 'cancel-release', text: _('Cancel'), onclick: closeDialog})])
     ]);
     dialog.addEventListener('cancel', function (event) { event.preventDefault(); closeDialog(); });
-    [releaseState, el('div', {'class': 'viatique-buttons'}, [releaseButton]), releaseMessages, dialog]
+    [releaseState, el('div', {'class': 'viatique-buttons'}, [releaseButton]), releaseMessages]
       .forEach(function (node) { region.appendChild(node); });
     loadSummary();
     root.addEventListener(COPIES_CHANGED, function (event) {
