@@ -79,6 +79,16 @@ def test_grader_identity_only_when_the_course_shows_it(released):
         assert results("learner_1")["copy"]["grader"] == "staff_1"
 
 
+def test_the_learner_view_starts_the_learner_script_with_the_status_only():
+    classroom(block().get_exam())
+    frag = learner_block("learner_1").student_view()
+    assert frag.js_init_fn == "ViatiqueLearner" and frag.json_init_args["status"] == "awaiting_release"
+    urls = [resource.data for resource in frag.resources]
+    assert "/xblock/resource/viatique/static/js/viatique_learner.js" in urls
+    assert "/xblock/resource/viatique/static/css/viatique_results.css" in urls
+    assert 'data-region="learner-results"' in frag.content and "AAA1" not in frag.content
+
+
 # ------------------------------------------------------------------ regrade requests
 
 def test_no_regrade_before_release():
