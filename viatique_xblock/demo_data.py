@@ -167,9 +167,11 @@ def seed(exam, learners, anonymous_names=(), anonymous=ANONYMOUS_BOOKLETS):
     ``learners`` (:class:`~viatique_xblock.compat.Learner`, in booklet order) get the
     prenamed booklets; ``anonymous_names`` are written by hand on the covers of the
     anonymous booklets. Returns the new :class:`~.models.ScanBatch`, or None when the
-    exam already had a scan.
+    exam already had a scan (whose graded copies an earlier version of this module left without
+    comments, annotations and PDF are then completed: :func:`complete_graded`).
     """
     if ScanBatch.objects.filter(exam=exam).exists():
+        complete_graded(exam, learners)
         return None
     pages = exam.pages_per_copy
     with transaction.atomic():
@@ -198,6 +200,33 @@ def _annotate(copy, grader):
     )
 
 
+def _finalize_and_render(copy_pks, scale):
+    """The graded demo copies, finalized (``submitted``), are rendered: ``graded`` with their PDF."""
+    for pk in copy_pks:
+        rendering.render_copy(pk, scale=scale)
+
+
+def complete_graded(exam, learners, scale=DEMO_SETTINGS["grade_scale"]):
+    """Give the graded copies of :data:`PLAN` that have no graded PDF (seeded by an earlier version of this
+    module) their comments, annotations and PDF; returns how many. Nothing to do on a current seed."""
+    pending = []
+    with transaction.atomic():
+        for learner, (_state, grader, fraction) in zip(learners, PLAN):
+            copy = Copy.objects.filter(exam=exam, learner_anonymous_id=learner.anonymous_id,
+                                       grading_state=Grading.GRADED, graded_pdf_name="").first()
+            if fraction is None or copy is None:
+                continue
+            for question_id, comment in QUESTION_COMMENTS.items():
+                QuestionPoints.objects.filter(copy=copy, question_id=question_id, comment="").update(comment=comment)
+            if not copy.annotations.exists():
+                _annotate(copy, grader)
+            copy.grading_state = Grading.SUBMITTED
+            copy.save(update_fields=["grading_state", "updated_at"])
+            pending.append(copy.pk)
+    _finalize_and_render(pending, scale)
+    return len(pending)
+
+
 def grade(exam, learners, scale=DEMO_SETTINGS["grade_scale"]):
     """Give the copies of the first learners the grading states of :data:`PLAN`; render the graded ones."""
     leaves = scheme_module.leaves(exam.scheme)
@@ -223,5 +252,4 @@ def grade(exam, learners, scale=DEMO_SETTINGS["grade_scale"]):
             copy.save()
         audit.record(exam, "demo.seeded", details={"batch_file": SCAN_NAME, "graded": len(finalized),
                                                    "assigned": len(PLAN[:len(learners)])})
-    for pk in finalized:
-        rendering.render_copy(pk, scale=scale)
+    _finalize_and_render(finalized, scale)

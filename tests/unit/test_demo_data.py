@@ -95,3 +95,14 @@ def test_a_second_seed_changes_nothing(seeded):
     before = counts(exam)
     assert demo_data.seed(exam, LEARNERS, anonymous_names=WRITERS) is None
     assert counts(exam) == before
+    # a demo database seeded by an earlier version (graded copies without comments, annotations or PDF)
+    # gets them on the next seed
+    old = copy_of(exam, 1)
+    old.annotations.all().delete()
+    QuestionPoints.objects.filter(copy=old).update(comment="")
+    Copy.objects.filter(pk=old.pk).update(graded_pdf_name="")
+    assert demo_data.seed(exam, LEARNERS, anonymous_names=WRITERS) is None
+    old.refresh_from_db()
+    assert old.grading_state == Grading.GRADED and old.graded_pdf_name
+    assert old.annotations.count() == len(demo_data.ANNOTATIONS)
+    assert not QuestionPoints.objects.filter(copy=old, comment="").exists()
