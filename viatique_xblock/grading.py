@@ -21,7 +21,6 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from . import anonymity, audit, conf, leases, scheme as scheme_module, signals
@@ -379,15 +378,29 @@ def _next_version(copy, user, expected=None):
     return draft
 
 
+ANNOTATION_FIELDS = ("page_id", "kind", "x", "y", "width", "height", "text", "question_id", "points")
+
+
 def _store_annotations(copy, items, user, replace):
-    """Upsert annotations by uid; with ``replace``, delete those not sent."""
+    """Upsert annotations by uid, writing only new and changed ones (an autosave resends them all);
+    with ``replace``, delete those not sent."""
     existing = {row.uid: row for row in copy.annotations.all()}
+    new, changed = [], []
+    now = timezone.now()
     for item in items:
-        row = existing.get(item["uid"]) or Annotation(copy=copy, uid=item["uid"], author=user.username)
-        for name in ("kind", "x", "y", "width", "height", "text", "question_id", "points"):
-            setattr(row, name, item[name])
-        row.page_id = item["page_id"]
-        row.save()
+        row = existing.get(item["uid"])
+        if row is None:
+            new.append(Annotation(copy=copy, uid=item["uid"], author=user.username,
+                                  **{name: item[name] for name in ANNOTATION_FIELDS}))
+        elif any(getattr(row, name) != item[name] for name in ANNOTATION_FIELDS):
+            for name in ANNOTATION_FIELDS:
+                setattr(row, name, item[name])
+            row.updated_at = now
+            changed.append(row)
+    if new:
+        Annotation.objects.bulk_create(new)
+    if changed:
+        Annotation.objects.bulk_update(changed, [*ANNOTATION_FIELDS, "updated_at"])
     if replace:
         sent = {item["uid"] for item in items}
         gone = [row.pk for uid, row in existing.items() if uid not in sent]
@@ -398,41 +411,63 @@ def _store_annotations(copy, items, user, replace):
 def _store_points(copy, points, user, replace):
     """Upsert points by question id (None points: delete); with ``replace``, delete questions not sent.
 
-    Returns ``{question id: [before, after]}`` for the points that changed (text, None for none)."""
+    Returns ``(changes, given)``: ``{question id: [before, after]}`` for the points that changed
+    (text, None for none), and the points the copy holds now by question id."""
     existing = {row.question_id: row for row in copy.points.all()}
+    given = {question_id: row.points for question_id, row in existing.items()}
     changes = {}
+    gone = []
     for question_id, (value, comment) in points.items():
         row = existing.get(question_id)
         before = _text(row.points) if row else None
         if value is None:
             if row is not None:
-                row.delete()
+                gone.append(row.pk)
+                given.pop(question_id)
                 changes[question_id] = [before, None]
             continue
-        if row is None:
-            row = QuestionPoints(copy=copy, question_id=question_id)
+        given[question_id] = value
         if before != _text(value):
             changes[question_id] = [before, _text(value)]
-        if row.pk is None or before != _text(value) or row.comment != comment:
+        if row is None or before != _text(value) or row.comment != comment:
+            row = row or QuestionPoints(copy=copy, question_id=question_id)
             row.points, row.comment, row.grader = value, comment, user.username
             row.save()
     if replace:
         for question_id, row in existing.items():
             if question_id not in points:
-                row.delete()
+                gone.append(row.pk)
+                given.pop(question_id)
                 changes[question_id] = [_text(row.points), None]
-    return changes
+    if gone:
+        QuestionPoints.objects.filter(copy=copy, pk__in=gone).delete()
+    return changes, given
 
 
-def _total(exam, copy):
-    ids = list(_leaves(exam))
-    return copy.points.filter(question_id__in=ids).aggregate(total=Sum("points"))["total"]
+def _total(exam, given):
+    """The total of the points given to the scheme's questions, or None when none has points."""
+    values = [given[question_id] for question_id in _leaves(exam) if question_id in given]
+    return sum(values) if values else None
 
 
-def _finish(exam, copy, user, draft, changes, context):
-    """Common end of every write: total, draft, state ``-> in_progress``, audit."""
-    copy.total_points = _total(exam, copy)
-    fields = ["total_points", "general_comment", "updated_at"]
+def _work_payload(work):
+    """The draft's copy of validated work, as JSON."""
+    return {
+        "annotations": [{**item, "uid": str(item["uid"]), "points": _text(item["points"])}
+                        for item in work.annotations],
+        "points": {question_id: {"points": _text(value), "comment": comment}
+                   for question_id, (value, comment) in work.points.items()},
+        "general_comment": work.general_comment,
+    }
+
+
+def _finish(exam, copy, user, draft, changes, context, given=None, payload=None):
+    """Common end of every write: total (when points were written: ``given``), the draft (``payload``,
+    else the rows), state ``-> in_progress``, audit."""
+    fields = ["general_comment", "updated_at"]
+    if given is not None:
+        copy.total_points = _total(exam, given)
+        fields.append("total_points")
     if not copy.grader:
         # a copy dealt to nobody belongs to whoever starts it: dispatch never moves started work
         copy.grader = user.username
@@ -445,7 +480,7 @@ def _finish(exam, copy, user, draft, changes, context):
         audit.record(exam, "copy.started", actor=user, copy=copy, details={"from": before, "grader": copy.grader},
                      **context)
     copy.save(update_fields=fields)
-    draft.payload = work_json(copy)
+    draft.payload = payload if payload is not None else work_json(copy)
     draft.save()
     if changes:
         audit.record(exam, "copy.points_changed", actor=user, copy=copy, **context,
@@ -469,9 +504,10 @@ def save_draft(exam, user, copy_id, fencing, version, payload, client_ip=None, p
         work = validate_work(exam, copy, payload)
         draft = _next_version(copy, user, version)
         _store_annotations(copy, work.annotations, user, replace=True)
-        changes = _store_points(copy, work.points, user, replace=True)
+        changes, given = _store_points(copy, work.points, user, replace=True)
         copy.general_comment = work.general_comment
-        return _finish(exam, copy, user, draft, changes, _context(client_ip, publish))
+        return _finish(exam, copy, user, draft, changes, _context(client_ip, publish), given=given,
+                       payload=_work_payload(work))
 
 
 def save_points(exam, user, copy_id, fencing, question_id, points, comment="", client_ip=None, publish=None):
@@ -482,8 +518,8 @@ def save_points(exam, user, copy_id, fencing, question_id, points, comment="", c
     with transaction.atomic():
         copy = _write(exam, user, copy_id, fencing)
         draft = _next_version(copy, user)
-        changes = _store_points(copy, {question_id: (value, comment)}, user, replace=False)
-        result = _finish(exam, copy, user, draft, changes, _context(client_ip, publish))
+        changes, given = _store_points(copy, {question_id: (value, comment)}, user, replace=False)
+        result = _finish(exam, copy, user, draft, changes, _context(client_ip, publish), given=given)
     return {"question_id": question_id, "points": _text(value), "comment": comment, "total": result["total"],
             "version": result["version"]}
 
@@ -570,7 +606,7 @@ def finalize(exam, user, copy_id, fencing, scale=None, client_ip=None, publish=N
             raise Incomplete(missing)
         before = copy.grading_state
         copy.grading_state = Grading.SUBMITTED
-        copy.total_points = _total(exam, copy)
+        copy.total_points = _total(exam, dict(copy.points.values_list("question_id", "points")))
         copy.finalized_at = timezone.now()
         copy.render_error = ""
         copy.save(update_fields=["grading_state", "total_points", "finalized_at", "render_error", "updated_at"])
