@@ -165,7 +165,7 @@ class ViatiqueXBlock(GradingHandlers, ResultsHandlers, ReportsHandlers, Download
                 "staff_dashboard.html",
                 {"user": user, "progress": api.progress(exam), **self._settings_context()},
                 js_class="ViatiqueStaffDashboard",
-                js_args={"role": user.role, "anonymous": self.anonymous_grading,
+                js_args={"role": user.role, "username": user.username, "anonymous": self.anonymous_grading,
                          "pages_per_copy": self.pages_per_copy},
                 scripts=STAFF_SCRIPTS, css=STAFF_CSS,
             )

@@ -310,13 +310,16 @@ function ViatiqueGrading(runtime, element, args) {
   ]);
   var bodySlot = slot(body);
 
-  region.setAttribute('aria-labelledby', titleId);
-  [
+  // the whole workspace is out of the page while no copy is open (no hidden control is left behind)
+  var workspace = el('div', {'class': 'viatique-workspace', 'data-region': 'workspace'}, [
     title,
     el('div', {'class': 'viatique-buttons viatique-grading-bar'}, [previousCopyButton, nextCopyButton, closeButton,
       helpButton]),
     stateText, alertBox, saveStatus, helpSlot.anchor, bodySlot.anchor
-  ].forEach(function (node) { region.appendChild(node); });
+  ]);
+  var workspaceSlot = slot(workspace);
+  region.setAttribute('aria-labelledby', titleId);
+  region.appendChild(workspaceSlot.anchor);
 
   /* --------------------------------------------------------------- messages */
 
@@ -590,6 +593,7 @@ function ViatiqueGrading(runtime, element, args) {
     retryDelay = 0;
     invalid = {};
     window.clearTimeout(saveTimer);
+    workspaceSlot.show(true);
     region.hidden = false;
     alertWith('');
     say('');
@@ -674,6 +678,7 @@ function ViatiqueGrading(runtime, element, args) {
       var copyId = data && data.copy.id;
       data = null;
       region.hidden = true;
+      workspaceSlot.show(false);
       region.removeAttribute('data-copy-id');
       if (copyId) { focusOpener(copyId); }
       root.dispatchEvent(new CustomEvent(COPIES_CHANGED, {detail: {progress: null, source: 'grading'}}));

@@ -32,7 +32,10 @@ function ViatiqueStaffDashboard(runtime, element, args) {
       cells.push(el('td', {'data-state': copy.state, text: STATES[copy.state] || copy.state}));
       cells.push(el('td', {text: copy.grader || '—'}));
       cells.push(el('td', {text: copy.total === null ? '—' : copy.total}));
-      cells.push(el('td', {}, [el('button', {
+      // graders open their own copies and those nobody was given (opening another's is refused, and
+      // refusals count towards the lockout)
+      var mayOpen = args.role === 'instructor' || !copy.grader || copy.grader === args.username;
+      cells.push(el('td', {}, !mayOpen ? [] : [el('button', {
         type: 'button', 'class': 'viatique-button', 'data-action': 'open-copy',
         'aria-label': fmt(_('Open copy {code}'), {code: copy.code}), text: _('Open'),
         onclick: function () {
