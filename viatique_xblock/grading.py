@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from . import anonymity, audit, conf, leases, scheme as scheme_module, signals
+from . import anonymity, audit, conf, leases, rendering, scheme as scheme_module, signals
 from .errors import AccessDenied, InvalidRequest, ObjectNotFound, PermissionDenied, ViatiqueError
 from .i18n import N_, gettext as _
 from .models import Annotation, BankComment, Copy, Draft, Page, QuestionPoints
@@ -570,9 +570,8 @@ def save_comment(exam, user, copy_id, fencing, general_comment, client_ip=None, 
 
 # ------------------------------------------------------------------ finalize and after
 
-def missing_questions(exam, copy):
-    """``[{"id", "label"}]`` of the questions without points within their bounds."""
-    given = dict(copy.points.values_list("question_id", "points"))
+def missing_questions(exam, given):
+    """``[{"id", "label"}]`` of the questions without points within their bounds (``given``: by question id)."""
     missing = []
     for leaf in scheme_module.leaves(exam.scheme):
         points = given.get(leaf["id"])
@@ -583,10 +582,11 @@ def missing_questions(exam, copy):
     return missing
 
 
-def _queue_render(copy_pk, scale):
-    from .workers import dispatch
-    from .workers.render import render_graded_copy
-    dispatch.send(render_graded_copy, copy_pk, scale=scale)
+def _queue_render(copy_pk):
+    """Queue the render task once the copy is submitted (``robust`` on_commit: a broker or, with eager
+    tasks, a render that fails is logged; the copy stays ``submitted`` and
+    ``manage.py viatique_render_submitted`` sends the task again)."""
+    rendering.queue_renders([copy_pk])
 
 
 def finalize(exam, user, copy_id, fencing, scale=None, client_ip=None, publish=None):
@@ -601,28 +601,29 @@ def finalize(exam, user, copy_id, fencing, scale=None, client_ip=None, publish=N
     with transaction.atomic():
         copy = get_copy(exam, user, copy_id, lock=True, fencing=fencing)
         check_grading_transition(copy.grading_state, Grading.SUBMITTED)
-        missing = missing_questions(exam, copy)
+        given = dict(copy.points.values_list("question_id", "points"))
+        missing = missing_questions(exam, given)
         if missing:
             raise Incomplete(missing)
         before = copy.grading_state
         copy.grading_state = Grading.SUBMITTED
-        copy.total_points = _total(exam, dict(copy.points.values_list("question_id", "points")))
+        copy.total_points = _total(exam, given)
         copy.finalized_at = timezone.now()
         copy.render_error = ""
         copy.save(update_fields=["grading_state", "total_points", "finalized_at", "render_error", "updated_at"])
         audit.record(exam, "copy.finalized", actor=user, copy=copy, client_ip=client_ip, publish=publish,
                      details={"from": before, "total": _text(copy.total_points), "fencing": copy.lease_fencing,
-                              "grader_name": user.full_name})
-        transaction.on_commit(lambda: _after_finalize(copy, fencing, scale))
+                              "grader_name": user.full_name, "scale": scale})
+        transaction.on_commit(lambda: _after_finalize(copy, fencing), robust=True)
     return {"state": copy.grading_state}
 
 
-def _after_finalize(copy, fencing, scale):
+def _after_finalize(copy, fencing):
     try:
         leases.release_fencing(copy, fencing)
     except leases.LeaseUnavailable:
         pass  # it expires by itself; the copy is submitted, so nobody can write to it anyway
-    _queue_render(copy.pk, scale)
+    _queue_render(copy.pk)
 
 
 def reopen(exam, user, copy_id, client_ip=None, publish=None):
@@ -641,7 +642,7 @@ def reopen(exam, user, copy_id, client_ip=None, publish=None):
     return {"state": copy.grading_state}
 
 
-def retry_render(exam, user, copy_id, scale=None, client_ip=None, publish=None):
+def retry_render(exam, user, copy_id, client_ip=None, publish=None):
     """Render a copy whose render failed again: ``render_failed -> submitted``, then queue the task."""
     with transaction.atomic():
         copy = get_copy(exam, user, copy_id, lock=True)
@@ -653,7 +654,7 @@ def retry_render(exam, user, copy_id, scale=None, client_ip=None, publish=None):
         copy.save(update_fields=["grading_state", "render_error", "updated_at"])
         audit.record(exam, "copy.render_retried", actor=user, copy=copy, client_ip=client_ip, publish=publish,
                      details={"error": error[:500]})
-        transaction.on_commit(lambda: _queue_render(copy.pk, scale))
+        transaction.on_commit(lambda: _queue_render(copy.pk), robust=True)
     return {"state": copy.grading_state}
 
 

@@ -92,8 +92,7 @@ class GradingHandlers:
     @api_handler(permission=permissions.staff)
     def retry_render(self, request, user, data, suffix=""):
         """``{copy_id}``: render the PDF of a ``render_failed`` copy again."""
-        return grading.retry_render(self.get_exam(), user, data.get("copy_id"), scale=self._scale(),
-                                    **self._audit_context(request))
+        return grading.retry_render(self.get_exam(), user, data.get("copy_id"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff, methods=("GET",))
     def comment_bank(self, request, user, data, suffix=""):

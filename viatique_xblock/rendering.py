@@ -30,17 +30,23 @@ def _text(number):
     return None if number is None else str(scheme_module.plain_number(number))
 
 
-def _grader_name(copy):
+def _finalized(copy):
+    """The details of the copy's last ``copy.finalized`` audit event (grader's name, grade scale)."""
+    event = AuditEvent.objects.filter(exam_id=copy.exam_id, copy_id_ref=copy.pk, action="copy.finalized").first()
+    return dict(event.details, actor=event.actor) if event else {}
+
+
+def _grader_name(finalized, copy):
     """The name shown on the PDF: only when the course lets learners see who graded (``SHOW_GRADER_IDENTITY``)."""
     if not conf.get("SHOW_GRADER_IDENTITY"):
         return None
-    event = AuditEvent.objects.filter(exam_id=copy.exam_id, copy_id_ref=copy.pk, action="copy.finalized").first()
-    return (event.details.get("grader_name") or event.actor) if event else (copy.grader or None)
+    return finalized.get("grader_name") or finalized.get("actor") or copy.grader or None
 
 
 def render_inputs(copy, scale=None):
     """``(pages, annotations, summary)`` for :func:`viatique_xblock.pdf.graded.render_graded_pdf`;
-    a page's ``source`` is the storage name of its scan (the key of the renderer's ``sources``)."""
+    a page's ``source`` is the storage name of its scan (the key of the renderer's ``sources``).
+    ``scale``: the grade scale to report the total on; None takes the one the copy was finalized with."""
     exam = copy.exam
     rows = list(copy.pages.filter(discarded=False).select_related("batch").order_by("position", "id"))
     index = {page.pk: position for position, page in enumerate(rows)}
@@ -54,6 +60,9 @@ def render_inputs(copy, scale=None):
          "points": _text(item.points)}
         for item in copy.annotations.order_by("created_at", "id") if item.page_id in index
     ]
+    finalized = _finalized(copy)
+    if scale is None:
+        scale = finalized.get("scale")  # the block's grade scale when the copy was finalized
     given = {row.question_id: row for row in copy.points.all()}
     total = sum((given[leaf["id"]].points for leaf in leaves if leaf["id"] in given), start=0)
     maximum = scheme_module.total(exam.scheme)
@@ -69,7 +78,7 @@ def render_inputs(copy, scale=None):
                        "comment": given[leaf["id"]].comment if leaf["id"] in given else ""}
                       for leaf in leaves],
         "general_comment": copy.general_comment,
-        "grader": _grader_name(copy),
+        "grader": _grader_name(finalized, copy),
     }
     return pages, annotations, summary
 
@@ -151,3 +160,19 @@ def mark_failed(copy_pk, reason):
         copy.save(update_fields=["grading_state", "render_error", "updated_at"])
         audit.record(copy.exam, "copy.render_failed", copy=copy, details={"error": reason[:500]})
     return copy.grading_state
+
+
+def stuck_copies(finalized_before, usage_key=None):
+    """Ids of the copies still ``submitted`` that were finalized before ``finalized_before``."""
+    queryset = Copy.objects.filter(grading_state=Grading.SUBMITTED, finalized_at__lt=finalized_before)
+    if usage_key:
+        queryset = queryset.filter(exam__usage_key=usage_key)
+    return list(queryset.order_by("pk").values_list("pk", flat=True))
+
+
+def queue_renders(copy_ids):
+    """Send the render task for each copy (with the grade scale it was finalized with)."""
+    from .workers import dispatch
+    from .workers.render import render_graded_copy
+    for copy_id in copy_ids:
+        dispatch.send(render_graded_copy, copy_id)

@@ -1,10 +1,16 @@
 """The grading workspace through its handlers (LMS-like harness) and domain API: what graders see,
 drafts (versions, validation, one transaction), single writes, finalize, render, reopen, retry,
 comment bank. Leases on the real Redis of the test settings."""
+import datetime
+import io
+import json
+
 import pymupdf
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.harness import call
 from tests.unit import grading_helpers as helpers
@@ -231,6 +237,8 @@ def test_finalize_refuses_an_incomplete_copy_then_submits_once_and_renders(copy,
         pdf = pymupdf.open(stream=handle.read(), filetype="pdf")
     text = "".join(page.get_text() for page in pdf)
     assert pdf.page_count >= 3 and "A001" in text and "7.75" in text and "Travail sérieux" in text
+    assert "15.5" in text  # on the block's grade scale (/20), kept with the finalize for later renders
+    assert AuditEvent.objects.get(action="copy.finalized").details["scale"] == 20
     # the lease went with the finalize; with a new one, a second finalize finds the copy graded
     status, body = call(block, "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})
     assert status == 409 and body["error"] == "lease_lost"
@@ -338,3 +346,20 @@ def test_the_pdf_renders_from_a_storage_without_local_paths(settings, django_cap
     assert copy.grading_state == Grading.GRADED, copy.render_error
     with storage.get_storage().open(copy.graded_pdf_name, "rb") as handle:
         assert handle.read(5) == b"%PDF-"
+
+
+def test_copies_left_submitted_are_sent_to_render_again_by_the_operator_command(copy, exam):
+    lease = take(copy)
+    save(copy, lease, 0, full_payload(copy))
+    grading.finalize(exam, GRADER, copy.pk, lease["fencing"], scale=20)  # the broker "was down": no render
+    Copy.objects.filter(pk=copy.pk).update(finalized_at=timezone.now() - datetime.timedelta(minutes=30))
+    fresh = helpers.make_copy(exam, "A002", state=Grading.SUBMITTED, pages=0, username="learner_2")
+    Copy.objects.filter(pk=fresh.pk).update(finalized_at=timezone.now())
+    out = io.StringIO()
+    call_command("viatique_render_submitted", "--dry-run", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {"copies": [copy.pk], "sent": False}
+    assert Copy.objects.get(pk=copy.pk).grading_state == Grading.SUBMITTED
+    call_command("viatique_render_submitted", "--usage", exam.usage_key, stdout=io.StringIO())
+    copy.refresh_from_db()
+    assert copy.grading_state == Grading.GRADED and copy.graded_pdf_name
+    assert Copy.objects.get(pk=fresh.pk).grading_state == Grading.SUBMITTED  # finalized a moment ago
