@@ -11,7 +11,8 @@ Each simulated grader (``staff_load_<n>``, a grader of the demo host) runs what 
 workspace does: ``open_copy``, ``acquire_lease``, then ``--rounds`` rounds of work separated by
 a think time (uniform in [0.5, 1.5] x ``--think`` seconds): a ``save_draft`` of the whole work
 (annotations and points growing), a ``save_points`` every third round, a ``renew_lease``
-(heartbeat) every fourth; at the end ``finalize``. Graders start together, so requests overlap.
+(heartbeat) every fourth; at the end ``finalize``. Graders start within the first two think
+times (uniformly), so all 50 work at once and their requests overlap.
 
 Measured: latency of every request, p50 and p99 per operation (goal: p99 < 50 ms, SPEC section 6);
 and correctness: once every grader is done, the instructor reads every copy back (``open_copy``)
@@ -135,6 +136,8 @@ def grader_run(client, copy_id, rounds, think, recorder, outcome, start_gate):
     """What one grader does; ``outcome`` receives the last confirmed work."""
     client.page()
     start_gate.wait()
+    # graders open their copies within the first couple of think times, not all in one instant
+    time.sleep(random.uniform(0, 2 * think))
     status, opened, seconds = client.call("open_copy", {"copy_id": copy_id}, "GET")
     recorder.add("open_copy", status, seconds)
     if status != 200:
@@ -227,6 +230,7 @@ def lost_updates(instructor, copy_id, confirmed):
 def baseline_run(client, calls, think, recorder, start_gate):
     client.page()
     start_gate.wait()
+    time.sleep(random.uniform(0, 2 * think))
     for _ in range(calls):
         time.sleep(random.uniform(0.5, 1.5) * think)
         status, _body, seconds = client.call("comment_bank", {}, "GET")

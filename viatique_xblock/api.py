@@ -46,6 +46,11 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
     return exam
 
 
+def exam_row(usage_key):
+    """The exam row of a usage key as stored (None when the block was never shown or saved)."""
+    return Exam.objects.filter(usage_key=usage_key).first()
+
+
 def exam_for_usage(usage_key):
     """The exam of a usage id, created when needed (operators' commands, before the block is shown).
 

@@ -68,8 +68,9 @@ def test_grader_of_an_anonymous_exam_gets_the_code_as_name_and_the_cover_without
 
 
 def test_grader_of_a_named_exam_gets_the_pdf_as_it_is(copies):
-    response = send(make_block("staff_2", "staff", fields={"anonymous_grading": False}), "graded_pdf",
-                    str(copies["learner_2"].pk))
+    block = make_block("staff_2", "staff", fields={"anonymous_grading": False})
+    block.sync_exam()  # as showing the block does: the exam row follows the settings
+    response = send(block, "graded_pdf", str(copies["learner_2"].pk))
     assert_private_pdf(response, "paper-exam-m3x9.pdf")
 
 

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         block = WorkbenchRuntime("instructor_1").get_block(scenario.usage_id)
         if demo_data.configure(block):
             self.stdout.write("Demo exam configured (title, marking scheme, pages per copy, scale).")
-        exam = block.get_exam()
+        exam = block.sync_exam()
         roster = {learner.username: learner for learner in DemoRosterService().enrolled(exam.course_key)}
         batch = demo_data.seed(exam, [roster[name] for name in PRENAMED],
                                anonymous_names=[roster[name].name for name in ANONYMOUS])
