@@ -177,6 +177,15 @@ def work_json(copy):
     }
 
 
+def _add_comments_without_points(work, payload):
+    """Question comments written before any points (kept only in the grader's draft, since a
+    points row needs points) go back into the work shown, so a reload does not lose them."""
+    for question_id, entry in ((payload or {}).get("points") or {}).items():
+        comment = (entry or {}).get("comment") if isinstance(entry, dict) else None
+        if comment and question_id not in work["points"]:
+            work["points"][question_id] = {"points": None, "comment": comment}
+
+
 def _neighbours(exam, viewer, copy):
     queryset = visible_copies(exam, viewer).values_list("pk", flat=True)
     previous = queryset.filter(anonymous_code__lt=copy.anonymous_code).order_by("-anonymous_code").first()
@@ -200,8 +209,10 @@ def open_copy(exam, viewer, copy_id):
     if not anonymity.hides_identity(exam, viewer):
         info.update(name=copy.learner_name, username=copy.learner_username)
     pages = copy.pages.filter(discarded=False).order_by("position", "id")
-    draft = Draft.objects.filter(copy=copy, grader=viewer.username).values_list("version", flat=True).first()
+    draft = Draft.objects.filter(copy=copy, grader=viewer.username).values_list("version", "payload").first()
     work = work_json(copy)
+    if draft is not None:
+        _add_comments_without_points(work, draft[1])
     return {
         "copy": info,
         "pages": [{"id": page.pk, "position": page.position, "width_pt": page.width_pt,
@@ -209,7 +220,7 @@ def open_copy(exam, viewer, copy_id):
         "questions": questions(exam),
         "points": work["points"],
         "annotations": work["annotations"],
-        "draft": {"version": draft or 0},
+        "draft": {"version": draft[0] if draft else 0},
         "neighbours": _neighbours(exam, viewer, copy),
         "lease": leases.current(exam, viewer, copy),
         "settings": {"heartbeat_seconds": conf.get("LEASE_HEARTBEAT_SECONDS"),

@@ -124,6 +124,18 @@ def test_a_draft_is_stored_in_rows_with_its_version_and_the_copy_starts(copy):
     assert opened["lease"]["holder"] == "Staff_1"
 
 
+def test_a_question_comment_written_before_its_points_survives_a_reload(copy):
+    lease = take(copy)
+    payload = full_payload(copy)
+    payload["points"]["q3"] = {"points": None, "comment": "Démonstration à reprendre"}
+    status, body = save(copy, lease, 0, payload)
+    assert status == 200, body
+    assert not QuestionPoints.objects.filter(copy=copy, question_id="q3").exists()  # no points yet
+    status, opened = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.pk}")
+    assert opened["points"]["q3"] == {"points": None, "comment": "Démonstration à reprendre"}
+    assert opened["points"]["q2"] == {"points": "3.5", "comment": "Bien"}
+
+
 def test_the_next_draft_replaces_the_work_and_audits_only_points_that_changed(copy):
     lease = take(copy)
     payload = full_payload(copy)
