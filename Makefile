@@ -10,8 +10,9 @@ HOST ?= 127.0.0.1
 MANAGE := $(PY) demo/manage.py
 STAMP := $(VENV)/.installed
 # Debian packages: chromium for the browser tests; the MariaDB client headers
-# to build mysqlclient; gettext for msgfmt checks.
-DEB_PACKAGES := chromium libmariadb-dev pkg-config gettext
+# to build mysqlclient; gettext for msgfmt checks; LibreOffice Calc (no GUI) to open
+# the grades CSV as a spreadsheet does in the export tests.
+DEB_PACKAGES := chromium libmariadb-dev pkg-config gettext libreoffice-calc-nogui
 
 .PHONY: help venv system-packages demo serve test test-fast translations extract-translations clean
 
