@@ -11,11 +11,17 @@ from .jsonapi import api_handler
 CSV_TYPE = "text/csv; charset=utf-8"
 
 
-def _int(raw, default):
+#: the largest offset asked of the database (an absurd one made MariaDB refuse the query: a 500)
+MAX_OFFSET = 10 ** 9
+
+
+def _int(raw, default, high=MAX_OFFSET):
+    """A whole number from a query parameter, ``default`` when it is none, kept within ``[0, high]``."""
     try:
-        return int(raw)
+        value = int(raw)
     except (TypeError, ValueError):
         return default
+    return min(max(value, 0), high)
 
 
 class ReportsHandlers:
@@ -60,7 +66,7 @@ class ReportsHandlers:
     def audit_log(self, request, user, data, suffix=""):
         """One page of the audit log: ``?copy=&actor=&action=&date_from=&date_to=&offset=&limit=``."""
         return audit_log.page(self.get_exam(), data, offset=_int(data.get("offset"), 0),
-                              limit=_int(data.get("limit"), audit_log.DEFAULT_LIMIT))
+                              limit=_int(data.get("limit"), audit_log.DEFAULT_LIMIT, audit_log.MAX_LIMIT))
 
     @api_handler(permission=permissions.instructor, methods=("GET",))
     def audit_log_csv(self, request, user, data, suffix=""):
