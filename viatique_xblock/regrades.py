@@ -108,7 +108,7 @@ def request_regrade(exam, learner, window_days, question_id, message, client_ip=
     if not is_open(exam, window_days):
         raise RegradeClosed(N_("The time for regrade requests is over."))
     leaves = {leaf["id"]: leaf for leaf in scheme_module.leaves(exam.scheme)}
-    if question_id not in leaves:
+    if not isinstance(question_id, str) or question_id not in leaves:  # a list or object: 400, not a 500
         raise InvalidRequest(N_("Choose a question of the marking scheme."), field="question_id")
     message = _text(message, MAX_MESSAGE, "message")
     before = QuestionPoints.objects.filter(copy=copy, question_id=question_id).values_list("points", flat=True).first()
