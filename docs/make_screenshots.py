@@ -1,4 +1,6 @@
-"""Take the README screenshots: the instructor dashboard and the Studio editor (1280x900).
+"""Take the README screenshots (1280x900): the instructor dashboard, the Studio editor, a grader's
+workspace on a copy dealt to them, and a learner's results (the script releases the results of the
+demo exam it runs on: give it a throwaway demo host, the default).
 
     .venv/bin/python docs/make_screenshots.py                # a temporary demo host, removed afterwards
     .venv/bin/python docs/make_screenshots.py --base-url http://127.0.0.1:8000   # a running `make demo`
@@ -31,6 +33,23 @@ def take(base_url):
         page.goto(f"{base_url}{SCENARIO}studio_view/?student=instructor_1")
         expect(page.locator(".viatique-question-row").first).to_be_visible()
         page.screenshot(path=str(DOCS_DIR / "screenshot-studio.png"))
+
+        page.goto(f"{base_url}{SCENARIO}?student=staff_2")
+        page.locator("[data-region='copies'] tr:has(td[data-state='ready']) [data-action='open-copy']").first.click()
+        workspace = page.locator("[data-region='grading']")
+        expect(workspace.locator("img").first).to_be_visible()
+        workspace.scroll_into_view_if_needed()
+        page.screenshot(path=str(DOCS_DIR / "screenshot-grading.png"))
+
+        page.goto(f"{base_url}{SCENARIO}?student=instructor_1")
+        results = page.locator("[data-region='results']")
+        results.get_by_role("button", name="Release the results…").click()
+        page.get_by_role("dialog", name="Release the results?").get_by_role("button").first.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("dd[data-count='released']")).to_have_text("released")
+        page.goto(f"{base_url}{SCENARIO}?student=learner_1")
+        expect(page.locator(".viatique-learner img").first).to_be_visible()
+        page.screenshot(path=str(DOCS_DIR / "screenshot-learner.png"), full_page=True)
         browser.close()
 
 
