@@ -111,7 +111,7 @@ function ViatiqueLearner(runtime, element, args) {
     if (SYMBOLS[note.kind]) { children.push(el('span', {'class': 'viatique-mark-symbol', text: SYMBOLS[note.kind]})); }
     if (note.text && note.kind !== 'highlight') { children.push(el('span', {'class': 'viatique-mark-label', text: note.text})); }
     if (note.points !== null && note.points !== undefined) {
-      children.push(el('span', {'class': 'viatique-mark-points', text: fmt(_('{points} pts'), {points: note.points})}));
+      children.push(el('span', {'class': 'viatique-mark-points', text: fmt(_('{points} pt'), {points: note.points})}));
     }
     return el('div', {'class': 'viatique-mark viatique-mark-' + note.kind, style: style, 'data-kind': note.kind,
       title: describe(note)}, children);
