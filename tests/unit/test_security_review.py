@@ -4,6 +4,7 @@ import pytest
 
 from tests.harness import call
 from tests.unit import results_helpers
+from tests.unit.downloads_support import stored_files  # noqa: F401  (fixture)
 from viatique_xblock.models import AuditEvent, RegradeRequest
 
 pytestmark = pytest.mark.django_db
@@ -28,3 +29,45 @@ def test_a_regrade_request_naming_a_question_by_a_list_or_object_is_invalid_not_
                         {"question_id": question_id, "message": "Please look again."})
     assert (status, body["error"]) == (400, "invalid_request")
     assert not RegradeRequest.objects.exists()
+
+
+def _grey_rows(jpeg_bytes, top, bottom):
+    """True when every sampled pixel between the fractions ``top`` and ``bottom`` of the height is mask grey."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg_bytes)) as image:
+        grey = image.convert("L")
+        rows = range(int(grey.height * top) + 2, int(grey.height * bottom) - 2, 3)
+        return all(abs(grey.getpixel((x, y)) - 128) <= 8 for y in rows for x in range(2, grey.width - 2, 5))
+
+
+def test_a_taller_name_area_is_masked_again_for_graders_not_served_from_the_old_mask(stored_files):  # noqa: F811
+    from tests.unit.downloads_support import graded_copy, jpeg, send
+    from viatique_xblock import scans, storage
+    from viatique_xblock.models import Exam, Page, ScanBatch
+
+    instructor = results_helpers.block()
+    exam = instructor.get_exam()
+    copy = graded_copy(exam, stored_files, "K7Q2", "learner_1")
+    cover = Page.objects.get(copy=copy, position=1)
+    Page.objects.filter(pk=cover.pk).update(image_name=stored_files.put("cover.jpg", jpeg("black")),
+                                            thumbnail_name="")
+    grader = results_helpers.block("staff_1", "staff")
+    try:
+        first = send(grader, "page_image", str(cover.pk))
+        assert _grey_rows(first.body, 0, 0.12) and not _grey_rows(first.body, 0.12, 0.30)
+        # the instructor finds names written lower: the name area grows to 30 % of the cover
+        Exam.objects.filter(pk=exam.pk).update(name_area_height=30)
+        again = send(grader, "page_image", str(cover.pk))
+        assert again.status_code == 200 and _grey_rows(again.body, 0, 0.30)
+        thumb = send(grader, "page_image", f"{cover.pk}/thumb")
+        assert thumb.status_code == 200 and _grey_rows(thumb.body, 0, 0.30)
+    finally:  # the masked images made for the grader
+        store = storage.get_storage()
+        batch = ScanBatch(pk=cover.batch_id, exam_id=cover.exam_id)
+        for kind in ("masked12", "masked30", "masked12thumb", "masked30thumb"):
+            name = scans.image_name(batch, cover.source_index, kind, "jpg")
+            if store.exists(name):
+                store.delete(name)
