@@ -7,7 +7,7 @@ lookup can never cross blocks or courses.
 from django.db import transaction
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 
-from . import audit, leases, scheme as scheme_module
+from . import audit, conf, leases, scheme as scheme_module
 from .errors import NotFound, ViatiqueError
 from .i18n import N_, gettext as _
 from .models import Copy, Exam, QuestionPoints
@@ -225,6 +225,18 @@ def learner_status(exam, anonymous_id):
     return code, _(LEARNER_STATUS[code])
 
 
+def _hide_other_graders(exam, viewer, rows):
+    """Under ``HIDE_GRADER_IDENTITIES`` a grader sees the copies dealt to other graders as dealt to
+    "Grader N", the label their leases carry (one query, only then); their own and instructors' views
+    keep usernames."""
+    if viewer.is_instructor or not conf.get("HIDE_GRADER_IDENTITIES"):
+        return
+    others = [row for row in rows if row["grader"] not in ("", viewer.username)]
+    numbers = leases.grader_numbers(exam) if others else {}
+    for row in others:
+        row["grader"] = leases.holder_label(exam, viewer, {"user": row["grader"]}, numbers)
+
+
 def list_copies(exam, viewer, offset=0, limit=50, identity=None):
     """One page of an exam's copies as the viewer may see them.
 
@@ -260,6 +272,7 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None):
             row["username"] = item["learner_username"]
             row["name"] = item["learner_name"]
         rows.append(row)
+    _hide_other_graders(exam, viewer, rows)
     # who holds each copy's grading lease: one cache round trip (MGET) for the whole page
     holders = leases.holders(exam, viewer, [row["id"] for row in rows])
     for row in rows:

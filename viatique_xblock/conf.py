@@ -75,8 +75,8 @@ SETTINGS = {
     "SHOW_GRADER_IDENTITY": (False, "Whether learners see who graded their copy (course policy)."),
     "HIDE_GRADER_IDENTITIES": (
         False,
-        "Whether graders see another grader holding a copy's lease as an anonymous label (\"Grader 3\", "
-        "stable within the exam) instead of their name; instructors always see names.",
+        "Whether graders see another grader holding a copy's lease, or given a copy, as an anonymous label "
+        "(\"Grader 3\", stable within the exam) instead of their name; instructors always see names.",
     ),
 }
 

@@ -71,3 +71,19 @@ def test_a_taller_name_area_is_masked_again_for_graders_not_served_from_the_old_
             name = scans.image_name(batch, cover.source_index, kind, "jpg")
             if store.exists(name):
                 store.delete(name)
+
+
+def test_hidden_grader_identities_also_hide_other_graders_in_the_copy_list(settings):
+    from tests.unit import grading_helpers
+
+    settings.VIATIQUE = {**settings.VIATIQUE, "HIDE_GRADER_IDENTITIES": True}
+    exam = grading_helpers.exam()
+    for code, grader in (("A001", "staff_1"), ("A002", "staff_2"), ("A003", "staff_3"), ("A004", "")):
+        grading_helpers.make_copy(exam, code, grader=grader, pages=0, username=f"learner_{code}")
+    AuditEvent.objects.create(exam=exam, action="lease.acquired", actor="staff_2")  # staff_2 is "Grader 1"
+    status, body = call(grading_helpers.block("staff_1", "staff"), "list_copies", method="GET")
+    assert status == 200
+    assert [row["grader"] for row in body["copies"]] == ["staff_1", "Grader 1", "Grader 2", ""]
+    assert "staff_2" not in str(body) and "staff_3" not in str(body)
+    status, body = call(grading_helpers.block(), "list_copies", method="GET")
+    assert [row["grader"] for row in body["copies"]] == ["staff_1", "staff_2", "staff_3", ""]
