@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from . import audit, conf, scheme as scheme_module, signals, storage
 from .errors import ViatiqueError
+from .i18n import gettext as _
 from .models import AuditEvent, Copy
 from .states import Grading, check_grading_transition
 
@@ -143,10 +144,12 @@ def _mark_graded(copy_pk, name):
 
 
 def failure_reason(exc):
-    """Words for staff: the message of one of our typed errors (e.g. a scan page missing), else the exception."""
+    """Words for staff: the message of one of our typed errors (e.g. a scan page missing), else the kind
+    of failure only: an exception's own text may name server paths or internals (it is in the logs)."""
     if isinstance(exc, ViatiqueError):
         return exc.message
-    return f"{type(exc).__name__}: {exc}"
+    return _("The PDF renderer failed ({kind}); the details are in the server's logs.").format(
+        kind=type(exc).__name__)
 
 
 def mark_failed(copy_pk, reason):

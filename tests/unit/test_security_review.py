@@ -87,3 +87,30 @@ def test_hidden_grader_identities_also_hide_other_graders_in_the_copy_list(setti
     assert "staff_2" not in str(body) and "staff_3" not in str(body)
     status, body = call(grading_helpers.block(), "list_copies", method="GET")
     assert [row["grader"] for row in body["copies"]] == ["staff_1", "staff_2", "staff_3", ""]
+
+
+
+def test_a_render_failure_shown_to_staff_names_no_server_path(monkeypatch):
+    from tests.unit import grading_helpers
+    from viatique_xblock import rendering
+    from viatique_xblock.models import Copy
+    from viatique_xblock.pdf import graded
+    from viatique_xblock.states import Grading
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("code=2: cannot read /srv/edx/var/viatique/scans/7/3f2a.pdf at offset 1234")
+
+    monkeypatch.setattr(graded, "render_graded_pdf", broken)
+    exam = grading_helpers.exam()
+    copy = grading_helpers.make_copy(exam, "A001", grader="staff_1", state=Grading.SUBMITTED)
+    try:
+        assert rendering.render_copy(copy.pk) == Grading.RENDER_FAILED
+        status, body = call(grading_helpers.block("staff_1", "staff"), "open_copy", method="GET",
+                            query=f"copy_id={copy.pk}")
+    finally:
+        grading_helpers.remove_files(exam)
+    reason = body["copy"]["render_error"]
+    assert status == 200 and reason == Copy.objects.get(pk=copy.pk).render_error
+    assert "RuntimeError" in reason and "/srv" not in reason and "offset" not in reason
+    event = AuditEvent.objects.get(action="copy.render_failed")
+    assert "/srv" not in str(event.details)
