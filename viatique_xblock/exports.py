@@ -197,7 +197,25 @@ def get_job(exam, public_id):
 def job_status(job):
     return {"id": str(job.public_id), "state": job.state, "naming": job.naming, "done": job.done,
             "total": job.total, "created_at": job.created_at, "created_by": job.created_by,
-            "error": job.error_message, "ready": job.state == "done"}
+            "error": error_text(job.error_message), "ready": job.state == "done"}
+
+
+#: a job's ``error_message`` is ``<code>:<detail>``, put in words in the reader's language by :func:`error_text`
+#: (never an exception's own text: it may name server paths; that stays in the logs)
+ERROR_TIMEOUT, ERROR_FAILED, ERROR_MISSING = "timeout", "failed", "missing"
+
+
+def error_text(stored):
+    """The translated words of a job's stored error (``""`` for none)."""
+    if not stored:
+        return ""
+    code, _sep, detail = stored.partition(":")
+    if code == ERROR_MISSING:
+        return _("Missing graded PDFs: {codes}").format(codes=detail)
+    if code == ERROR_TIMEOUT:
+        return _("The export took longer than the time limit.")
+    return _("The export failed ({kind}); the details are in the server's logs.").format(
+        kind=detail if code == ERROR_FAILED else "?")
 
 
 def recent_jobs(exam, limit=5):
@@ -260,14 +278,15 @@ def build_zip(job_pk, progress_every=None):
         saved = store.save(name, File(handle, name=os.path.basename(name)))
     message = ""
     if missing:
-        message = "Missing graded PDFs: " + ", ".join(missing)
-        log.warning("Viatique export %s: %s", job.public_id, message)
+        message = f"{ERROR_MISSING}:" + ", ".join(missing)
+        log.warning("Viatique export %s: missing graded PDFs of %s", job.public_id, ", ".join(missing))
     ExportJob.objects.filter(pk=job.pk).update(state="done", done=total, file_name=saved, error_message=message)
     return saved
 
 
-def fail_job(job_pk, message):
-    ExportJob.objects.filter(pk=job_pk).update(state="failed", error_message=message[:2000])
+def fail_job(job_pk, code, detail=""):
+    """Mark a job failed with a stable ``code`` (:data:`ERROR_TIMEOUT`, :data:`ERROR_FAILED`) and a short detail."""
+    ExportJob.objects.filter(pk=job_pk).update(state="failed", error_message=f"{code}:{detail}"[:2000])
 
 
 def download(exam, public_id, actor=None, client_ip=None, publish=None):

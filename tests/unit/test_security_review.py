@@ -114,3 +114,28 @@ def test_a_render_failure_shown_to_staff_names_no_server_path(monkeypatch):
     assert "RuntimeError" in reason and "/srv" not in reason and "offset" not in reason
     event = AuditEvent.objects.get(action="copy.render_failed")
     assert "/srv" not in str(event.details)
+
+
+def test_export_job_errors_are_words_in_the_readers_language_never_the_exceptions_text():
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from viatique_xblock.models import ExportJob
+    from viatique_xblock.workers.export import ExportTask
+
+    instructor = results_helpers.block()
+    exam = instructor.get_exam()
+    missing = ExportJob.objects.create(exam=exam, naming="code", total=2, state="done", error_message="missing:K7Q2")
+    slow = ExportJob.objects.create(exam=exam, naming="code", total=2)
+    broken = ExportJob.objects.create(exam=exam, naming="code", total=2)
+    ExportTask().on_failure(SoftTimeLimitExceeded(), "task-id", (slow.pk,), {}, None)
+    ExportTask().on_failure(OSError(28, "No space left on device", "/srv/edx/media/x.zip"), "task-id",
+                            (broken.pk,), {}, None)
+    errors = {}
+    for job in (missing, slow, broken):
+        status, body = call(instructor, "export_status", method="GET", query=f"id={job.public_id}")
+        assert status == 200
+        errors[job.pk] = body["error"]
+    assert errors[missing.pk] == "Missing graded PDFs: K7Q2"
+    assert errors[slow.pk] == "The export took longer than the time limit."
+    assert errors[broken.pk] == "The export failed (OSError); the details are in the server's logs."
+    assert "/srv" not in ExportJob.objects.get(pk=broken.pk).error_message

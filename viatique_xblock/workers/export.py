@@ -20,13 +20,12 @@ class ExportTask(Task):
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         from .. import exports
-        if isinstance(exc, SoftTimeLimitExceeded):
-            message = "The export took longer than the time limit."
-        else:
-            message = f"{type(exc).__name__}: {exc}"
         log.error("Viatique task %s failed on export job %s: %s", self.name, args[:1], exc)
         if args:
-            exports.fail_job(args[0], message)
+            if isinstance(exc, SoftTimeLimitExceeded):
+                exports.fail_job(args[0], exports.ERROR_TIMEOUT)
+            else:  # the kind of failure only: the exception's text (in the log above) may name server paths
+                exports.fail_job(args[0], exports.ERROR_FAILED, type(exc).__name__)
 
 
 @shared_task(name="viatique.build_export_zip", base=ExportTask, **COMMON)
