@@ -17,11 +17,15 @@ def instructor(block, user):
 
 
 def author(block, user):
-    """Editing the block's settings: course staff, who may edit the course in Studio anyway.
+    """Editing the block's settings: in Studio, whoever Studio lets edit the course; elsewhere
+    (the LMS, the workbench) instructors only.
 
     Studio checks course-author access before it calls a handler; the LMS and the
-    workbench do not, so a learner is refused here.
+    workbench do not. A grader posting the settings from the LMS would otherwise turn
+    anonymous grading off for the exam (its row is updated at once) and see the names.
     """
-    if compat.is_studio(block) or user.is_staff:
+    if compat.is_studio(block) or user.is_instructor:
         return
+    if user.is_staff:
+        raise PermissionDenied(N_("Only instructors can change the exam settings here; use Studio."))
     raise PermissionDenied(N_("Only the course team can change the exam settings."))

@@ -139,3 +139,23 @@ def test_export_job_errors_are_words_in_the_readers_language_never_the_exception
     assert errors[slow.pk] == "The export took longer than the time limit."
     assert errors[broken.pk] == "The export failed (OSError); the details are in the server's logs."
     assert "/srv" not in ExportJob.objects.get(pk=broken.pk).error_message
+
+
+def test_a_grader_cannot_turn_anonymous_grading_off_from_the_lms():
+    from tests.unit import grading_helpers
+    from viatique_xblock.models import Exam
+
+    exam = grading_helpers.exam()
+    grading_helpers.make_copy(exam, "A001", grader="staff_1", pages=0, username="chloe_dubois")
+    grader = grading_helpers.block("staff_1", "staff")
+    settings = {"display_name": "Bac blanc", "marking_scheme": grading_helpers.SCHEME, "pages_per_copy": 2,
+                "grade_scale": 20, "weight": 1, "anonymous_grading": False, "regrade_window_days": 7,
+                "name_area_height": 12}
+    status, body = call(grader, "studio_submit", settings)
+    assert (status, body["error"]) == (403, "forbidden")
+    assert Exam.objects.get(pk=exam.pk).anonymous_grading is True
+    assert not AuditEvent.objects.filter(action="settings.saved").exists()
+    status, body = call(grader, "list_copies", method="GET")
+    assert "chloe_dubois" not in str(body) and "Chloe" not in str(body)
+    status, body = call(grading_helpers.block(), "studio_submit", settings)
+    assert status == 200 and Exam.objects.get(pk=exam.pk).anonymous_grading is False
