@@ -159,3 +159,33 @@ def test_a_grader_cannot_turn_anonymous_grading_off_from_the_lms():
     assert "chloe_dubois" not in str(body) and "Chloe" not in str(body)
     status, body = call(grading_helpers.block(), "studio_submit", settings)
     assert status == 200 and Exam.objects.get(pk=exam.pk).anonymous_grading is False
+
+
+INSTRUCTOR_ONLY = [
+    "force_release_lease", "reopen_copy", "release_summary", "release_results", "unrelease_results", "grades_csv",
+    "export_zip", "export_status", "export_download", "audit_log", "audit_log_csv", "lockouts", "lift_lockout",
+    "upload_start", "upload_chunk", "upload_status", "upload_finish", "anomaly_queue", "fix_page", "merge_copies",
+    "print_booklets", "upload_roster", "roster_search", "name_area", "identify", "unidentify", "reveal_identity",
+    "graders", "dispatch", "assign_copy", "rebalance", "studio_submit",
+]
+
+
+def test_graders_are_refused_every_instructor_only_action_and_the_refusals_never_lock_them_out():
+    from tests.unit import grading_helpers
+    from tests.unit.downloads_support import send
+    from viatique_xblock.models import Copy, LockoutRecord
+
+    exam = grading_helpers.exam()
+    copy = grading_helpers.make_copy(exam, "A001", grader="staff_1", pages=0, state="graded")
+    grader = grading_helpers.block("staff_1", "staff")
+    for name in INSTRUCTOR_ONLY:
+        answers = {method: send(grader, name, str(copy.pk), method=method, data={"copy_id": copy.pk})
+                   for method in ("GET", "POST")}
+        statuses = {method: response.status_code for method, response in answers.items()}
+        assert 403 in statuses.values() and set(statuses.values()) <= {403, 405}, (name, statuses)
+        refused = next(response for response in answers.values() if response.status_code == 403)
+        assert refused.json["error"] == "forbidden", name
+    assert not LockoutRecord.objects.exists()
+    assert Copy.objects.get(pk=copy.pk).grading_state == "graded"
+    status, _body = call(grader, "list_copies", method="GET")
+    assert status == 200  # still not locked out
