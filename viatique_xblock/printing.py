@@ -42,6 +42,15 @@ def _reserve(exam, learners, copies, actor):
     raise InvalidRequest(N_("Booklet numbers could not be reserved; try again."))
 
 
+def _check_pages(pages, copies):
+    """Refuse, before any booklet number is reserved, booklets the PDF maker would not make."""
+    if not 1 <= pages <= pdf_booklets.MAX_BOOKLET_PAGES:
+        raise InvalidRequest(N_("A booklet has from 1 to {max} pages."), max=pdf_booklets.MAX_BOOKLET_PAGES)
+    if pages * copies > pdf_booklets.MAX_TOTAL_PAGES:
+        raise InvalidRequest(N_("At most {max} pages can be printed at once: print fewer booklets."),
+                             max=pdf_booklets.MAX_TOTAL_PAGES)
+
+
 def print_booklets(exam, *, copies=None, subject=None, blank_pages=None, learners=None, actor=None,
                    client_ip=None, publish=None):
     """The PDF (bytes) of ``copies`` anonymous booklets, or one prenamed booklet per learner.
@@ -61,9 +70,13 @@ def print_booklets(exam, *, copies=None, subject=None, blank_pages=None, learner
     if not 1 <= copies <= MAX_COPIES:
         raise InvalidRequest(N_("Choose from 1 to {max} booklets."), max=MAX_COPIES)
     if subject:
-        scans.validate_bytes(subject)
+        pages = scans.validate_bytes(subject).pages
     else:
-        blank_pages = int(blank_pages or exam.pages_per_copy)
+        try:
+            blank_pages = pages = int(blank_pages or exam.pages_per_copy)
+        except (TypeError, ValueError):
+            pages = 0
+    _check_pages(pages, copies)
     first = _reserve(exam, learners, copies, actor)
     pdf = pdf_booklets.make_booklets(
         subject or None, blank_pages=None if subject else blank_pages, copies=copies,

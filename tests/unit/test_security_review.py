@@ -189,3 +189,16 @@ def test_graders_are_refused_every_instructor_only_action_and_the_refusals_never
     assert Copy.objects.get(pk=copy.pk).grading_state == "graded"
     status, _body = call(grader, "list_copies", method="GET")
     assert status == 200  # still not locked out
+
+
+@pytest.mark.parametrize("query", ["copies=2&blank_pages=abc", "copies=2&blank_pages=-3", "copies=2&blank_pages=201",
+                                   "copies=5000&blank_pages=20"])
+def test_booklets_the_pdf_maker_would_refuse_are_a_400_and_reserve_no_number(query):
+    from webob import Request
+
+    from viatique_xblock.models import Booklet
+
+    block = results_helpers.block()
+    response = block.handle("print_booklets", Request.blank(f"/?{query}", method="POST", body=b""))
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert not Booklet.objects.exists()
