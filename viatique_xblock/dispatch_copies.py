@@ -24,6 +24,8 @@ class CopyStarted(ViatiqueError):
 
 
 def _check_graders(graders, staff):
+    if not isinstance(graders or [], list) or not all(isinstance(grader, str) for grader in graders or []):
+        raise InvalidRequest(N_("Name the graders by their usernames."))
     graders = [grader for grader in dict.fromkeys(graders or []) if grader]
     if not graders:
         raise InvalidRequest(N_("Choose at least one grader."))

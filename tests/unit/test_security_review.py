@@ -202,3 +202,19 @@ def test_booklets_the_pdf_maker_would_refuse_are_a_400_and_reserve_no_number(que
     response = block.handle("print_booklets", Request.blank(f"/?{query}", method="POST", body=b""))
     assert response.status_code == 400 and response.json["error"] == "invalid_request"
     assert not Booklet.objects.exists()
+
+
+@pytest.mark.parametrize("handler,data", [
+    ("dispatch", {"graders": [["staff_1"]]}), ("dispatch", {"graders": 5}), ("dispatch", {"graders": "staff_1"}),
+    ("rebalance", {"graders": [{"u": "staff_1"}]}), ("assign_copy", {"grader": ["staff_1"]}),
+    ("assign_copy", {"grader": 7}),
+])
+def test_graders_named_by_anything_but_usernames_are_a_400_not_a_server_error(handler, data):
+    from tests.unit.test_identification import block, copies
+    from viatique_xblock.models import Copy
+
+    instructor = block()
+    copy = copies(instructor.get_exam(), 1)[0]
+    status, body = call(instructor, handler, {"copy_id": copy.pk, **data})
+    assert (status, body["error"]) == (400, "invalid_request")
+    assert Copy.objects.get(pk=copy.pk).grader == ""
