@@ -5,6 +5,7 @@ platform's XBlock services under the LMS's own attribute names, so the same
 code runs in the LMS, in Studio and in the xblock-sdk workbench (where the demo
 host provides a user service with the same attributes).
 """
+import functools
 from dataclasses import dataclass
 
 # Attribute names of the LMS user service (DjangoXBlockUserService.opt_attrs).
@@ -156,6 +157,17 @@ def publish_event(block, name, data):
     block.runtime.publish(block, name, data)
 
 
+@functools.lru_cache(maxsize=None)
+def _platform_client_ip():
+    """edx-django-utils' ``get_safest_client_ip``, or None outside the LMS. Looked up once: Python
+    does not remember a failed import, which searched sys.path again on every handler call."""
+    try:
+        from edx_django_utils.ip import get_safest_client_ip
+    except ImportError:
+        return None
+    return get_safest_client_ip
+
+
 def client_ip(request):
     """The client address as the platform computes it (trusted proxies honoured).
 
@@ -165,10 +177,7 @@ def client_ip(request):
     ``request`` is the webob request of an XBlock handler or a Django request.
     """
     django_request = getattr(request, "_request", request)
-    try:
-        from edx_django_utils.ip import get_safest_client_ip
-    except ImportError:
-        get_safest_client_ip = None
+    get_safest_client_ip = _platform_client_ip()
     if get_safest_client_ip is not None and hasattr(django_request, "META"):
         return get_safest_client_ip(django_request)
     meta = getattr(django_request, "META", None) or getattr(request, "environ", {}) or {}

@@ -124,8 +124,8 @@ def get_copy(exam, viewer, copy_id, lock=False, fencing=READ):
 def lease_copy(exam, copy_id):
     """A copy of ``exam`` for renewing or releasing a lease: the token proves the holder, so a tab
     whose copy went to another grader meanwhile is told ``lease_lost``, not ``forbidden``."""
-    try:
-        copy = Copy.objects.filter(exam=exam, pk=int(copy_id)).first()
+    try:  # only its id is used: the token is checked in the cache
+        copy = Copy.objects.filter(exam=exam, pk=int(copy_id)).only("pk", "exam_id").first()
     except (TypeError, ValueError):
         copy = None
     if copy is None:
@@ -161,18 +161,27 @@ def _text(number):
 
 # ------------------------------------------------------------------ reading
 
+#: an annotation's fields as :func:`annotation_json` gives them (:func:`work_json` reads them as values)
+JSON_FIELDS = ("uid", "page_id", "kind", "x", "y", "width", "height", "text", "question_id", "points")
+
+
+def _annotation_values_json(row):
+    """:func:`annotation_json` of the values of ``JSON_FIELDS``, in that order."""
+    return {**dict(zip(JSON_FIELDS, row)), "uid": str(row[0]), "points": _text(row[-1])}
+
+
 def annotation_json(annotation):
-    return {"uid": str(annotation.uid), "page_id": annotation.page_id, "kind": annotation.kind,
-            "x": annotation.x, "y": annotation.y, "width": annotation.width, "height": annotation.height,
-            "text": annotation.text, "question_id": annotation.question_id, "points": _text(annotation.points)}
+    return _annotation_values_json([getattr(annotation, name) for name in JSON_FIELDS])
 
 
 def work_json(copy):
-    """The work stored on a copy, in the shape of a draft's payload."""
+    """The work stored on a copy, in the shape of a draft's payload (read as values: an autosave
+    of a copy with many annotations builds no model instance of them)."""
+    annotations = copy.annotations.order_by("created_at", "id").values_list(*JSON_FIELDS)
+    points = copy.points.order_by("question_id").values_list("question_id", "points", "comment")
     return {
-        "annotations": [annotation_json(item) for item in copy.annotations.order_by("created_at", "id")],
-        "points": {row.question_id: {"points": _text(row.points), "comment": row.comment}
-                   for row in copy.points.order_by("question_id")},
+        "annotations": [_annotation_values_json(row) for row in annotations],
+        "points": {question_id: {"points": _text(value), "comment": comment} for question_id, value, comment in points},
         "general_comment": copy.general_comment,
     }
 
@@ -377,7 +386,9 @@ def _write(exam, user, copy_id, fencing):
 
 def _next_version(copy, user, expected=None):
     """The grader's draft with its version moved on; ``expected`` (a draft save) must be the current one."""
-    draft, _created = Draft.objects.select_for_update().get_or_create(copy=copy, grader=user.username)
+    # the payload is not read: every write replaces it (see _finish)
+    draft, _created = Draft.objects.select_for_update().defer("payload").get_or_create(copy=copy,
+                                                                                      grader=user.username)
     if expected is not None:
         try:
             expected = int(expected)
@@ -395,26 +406,24 @@ ANNOTATION_FIELDS = ("page_id", "kind", "x", "y", "width", "height", "text", "qu
 def _store_annotations(copy, items, user, replace):
     """Upsert annotations by uid, writing only new and changed ones (an autosave resends them all);
     with ``replace``, delete those not sent."""
-    existing = {row.uid: row for row in copy.annotations.all()}
+    # (pk, uid, *ANNOTATION_FIELDS) by uid, read as values: only the changed rows become instances
+    existing = {row[1]: row for row in copy.annotations.values_list("pk", "uid", *ANNOTATION_FIELDS)}
     new, changed = [], []
     now = timezone.now()
     for item in items:
         row = existing.get(item["uid"])
+        fields = {name: item[name] for name in ANNOTATION_FIELDS}
         if row is None:
-            new.append(Annotation(copy=copy, uid=item["uid"], author=user.username,
-                                  **{name: item[name] for name in ANNOTATION_FIELDS}))
-        elif any(getattr(row, name) != item[name] for name in ANNOTATION_FIELDS):
-            for name in ANNOTATION_FIELDS:
-                setattr(row, name, item[name])
-            row.updated_at = now
-            changed.append(row)
+            new.append(Annotation(copy=copy, uid=item["uid"], author=user.username, **fields))
+        elif any(stored != item[name] for name, stored in zip(ANNOTATION_FIELDS, row[2:])):
+            changed.append(Annotation(pk=row[0], copy=copy, uid=row[1], updated_at=now, **fields))
     if new:
         Annotation.objects.bulk_create(new)
     if changed:
         Annotation.objects.bulk_update(changed, [*ANNOTATION_FIELDS, "updated_at"])
     if replace:
         sent = {item["uid"] for item in items}
-        gone = [row.pk for uid, row in existing.items() if uid not in sent]
+        gone = [row[0] for uid, row in existing.items() if uid not in sent]
         if gone:
             Annotation.objects.filter(copy=copy, pk__in=gone).delete()
 
