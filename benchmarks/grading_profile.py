@@ -206,6 +206,8 @@ def measure(args):
                                           "redis_commands": 0, "redis_seconds": 0.0, "statuses": {}})
         entry["calls"] += 1
         entry["seconds"] += seconds
+        entry["max_seconds"] = max(entry.get("max_seconds", 0.0), seconds)
+        entry["max_commit_seconds"] = max(entry.get("max_commit_seconds", 0.0), commits.seconds - commit_seconds)
         entry["cpu_seconds"] += cpu_seconds
         entry["queries"] += sql.queries - queries
         entry["sql_seconds"] += sql.seconds - sql_seconds
@@ -241,6 +243,8 @@ def measure(args):
         calls = entry["calls"]
         result[name] = {"calls": calls, "ms": round(entry["seconds"] * 1000 / calls, 2),
                         "cpu_ms": round(entry["cpu_seconds"] * 1000 / calls, 2),
+                        "max_ms": round(entry["max_seconds"] * 1000, 2),
+                        "max_commit_ms": round(entry["max_commit_seconds"] * 1000, 2),
                         "queries": round(entry["queries"] / calls, 1),
                         "sql_ms": round(entry["sql_seconds"] * 1000 / calls, 2),
                         "commit_ms": round(entry["commit_seconds"] * 1000 / calls, 2),
@@ -274,8 +278,9 @@ def main():
     baseline = handlers.get("comment_bank", {}).get("ms")
     print("per call (mean of the rounds, one client, no concurrency):")
     for name, entry in handlers.items():
-        print(f"  {name:14s} {entry['ms']:6.2f} ms (CPU {entry['cpu_ms']:6.2f} ms)  {entry['queries']:5.1f} queries ({entry['sql_ms']:6.2f} ms, "
-              f"commit {entry['commit_ms']:5.2f} ms)  "
+        print(f"  {name:14s} {entry['ms']:6.2f} ms (CPU {entry['cpu_ms']:6.2f} ms, max {entry['max_ms']:6.1f} ms)  "
+              f"{entry['queries']:5.1f} queries ({entry['sql_ms']:6.2f} ms, "
+              f"commit {entry['commit_ms']:5.2f} ms, max {entry['max_commit_ms']:5.1f})  "
               f"{entry['redis_commands']:4.1f} Redis commands ({entry['redis_ms']:5.2f} ms)  {entry['statuses']}")
         for statement in entry.get("statements", []):
             print(f"      {statement}")

@@ -126,6 +126,74 @@ def _stop(process, log_path):
         process.wait(timeout=30)
 
 
+# ------------------------------------------------------------------ what the stack did, from outside
+
+#: one access log line of scripts/serve.sh's gunicorn (``%(M)s``: the worker's time on the request,
+#: from reading it to the response; the wait in the listen queue for a free worker is not in it)
+ACCESS_LINE = re.compile(r'^gunicorn \S+ "(?P<method>[A-Z]+) /handler/[^/ ]+/(?P<handler>\w+)/\S*?[?&]student='
+                         r'(?P<student>[^& "]+)\S* HTTP/[\d.]+" (?P<status>\d{3}) \S+ (?P<ms>\d+)ms pid=<?(?P<pid>\d+)')
+
+
+def log_size(path):
+    """Where the log ends now (to read what a phase of a benchmark added to it)."""
+    return os.path.getsize(path) if path else 0
+
+
+def access_log(path, start=0, end=None):
+    """The handler requests gunicorn logged between two offsets of ``path``: dicts of ``ACCESS_LINE``'s groups."""
+    if not path:
+        return []
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        text = handle.read(None if end is None else max(0, end - start)).decode(errors="replace")
+    return [match.groupdict() for match in map(ACCESS_LINE.match, text.splitlines()) if match]
+
+
+def stack_groups(log_path):
+    """``{"web": gunicorn's process group, "celery": the Celery worker's}`` from serve.sh's log."""
+    if not log_path:
+        return {}
+    with open(log_path, errors="replace") as handle:
+        found = re.search(r"gunicorn master pid (\d+), Celery worker pid (\d+)", handle.read())
+    return {"web": int(found[1]), "celery": int(found[2])} if found else {}
+
+
+def cpu_snapshot(groups):
+    """CPU seconds used so far by the stack's parts: ``web`` and ``celery`` (their process groups,
+    children included), ``mariadb`` and ``redis`` (the machine's servers, shared with whatever else
+    uses them), ``client`` (this process); and the machine's ``busy`` and ``capacity`` seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(("web", "celery", "mariadb", "redis"), 0.0)
+    by_group = {pgid: name for name, pgid in groups.items()}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        command = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        name = by_group.get(int(fields[2])) or {"mariadbd": "mariadb", "mysqld": "mariadb",
+                                                 "redis-server": "redis"}.get(command)
+        if name:
+            used[name] += seconds
+    times = os.times()
+    used["client"] = times.user + times.system
+    with open("/proc/stat") as handle:
+        ticks = [int(value) for value in handle.readline().split()[1:]]
+    used["busy"] = (sum(ticks[:8]) - ticks[3] - ticks[4]) / tick  # all but idle and iowait
+    used["capacity"] = sum(ticks[:8]) / tick
+    return used
+
+
+def cpu_used(before, after):
+    """CPU seconds each part used between two :func:`cpu_snapshot`."""
+    return {name: round(after[name] - before[name], 2) for name in after}
+
+
 def manage(env, *args, timeout=600):
     """``demo/manage.py`` with the stack's environment (its database, cache and storage)."""
     env = dict(env, DJANGO_SETTINGS_MODULE="demo_host.settings", DEBUG="0")
