@@ -3,7 +3,7 @@
 Handlers turn any :class:`ViatiqueError` into ``{"error": code, "message": text, ...}``
 with ``status``; the code never changes between releases, the message is translated.
 """
-from .i18n import gettext as _
+from .i18n import N_, gettext as _
 
 
 class ViatiqueError(Exception):
@@ -52,6 +52,27 @@ class NotFound(ViatiqueError):
 class InvalidRequest(ViatiqueError):
     code = "invalid_request"
     status = 400
+
+
+class MethodNotAllowed(ViatiqueError):
+    """A handler called with an HTTP method it does not answer (``Allow`` lists those it does)."""
+
+    code = "method_not_allowed"
+    status = 405
+
+    def __init__(self, methods):
+        self.methods = tuple(methods)
+        super().__init__(N_("Use {methods}."), methods=" / ".join(self.methods))
+
+    def headers(self):
+        return {"Allow": ", ".join(self.methods)}
+
+
+class ServerError(ViatiqueError):
+    """Anything unexpected in a handler: logged with its traceback, answered without it."""
+
+    code = "server_error"
+    status = 500
 
 
 class AccessDenied(PermissionDenied):

@@ -94,6 +94,16 @@ def visible_copies(exam, viewer):
     return queryset
 
 
+def copy_pk(copy_id):
+    """A copy id as sent (a number, or its digits as text); a request without one, or with
+    something else (``true``, ``1.9``, a list), is refused as invalid, which is no lockout matter."""
+    if isinstance(copy_id, int) and not isinstance(copy_id, bool):
+        return copy_id
+    if isinstance(copy_id, str) and copy_id.strip().isdigit():
+        return int(copy_id)
+    raise InvalidRequest(N_("The request must name a copy by its id."))
+
+
 #: ``get_copy``'s ``fencing`` when the call is not a write
 READ = object()
 
@@ -103,11 +113,7 @@ def get_copy(exam, viewer, copy_id, lock=False, fencing=READ):
 
     With ``fencing`` (a write), the lease is checked before the copy's owner: a tab whose lease
     ended while the copy went to another grader is told ``lease_lost``, like any stale tab."""
-    try:
-        pk = int(copy_id)
-    except (TypeError, ValueError):
-        raise ObjectNotFound(N_("This copy does not exist.")) from None
-    queryset = Copy.objects.filter(exam=exam, pk=pk)
+    queryset = Copy.objects.filter(exam=exam, pk=copy_pk(copy_id))
     if lock:
         queryset = queryset.select_for_update()
     copy = queryset.first()
@@ -124,10 +130,8 @@ def get_copy(exam, viewer, copy_id, lock=False, fencing=READ):
 def lease_copy(exam, copy_id):
     """A copy of ``exam`` for renewing or releasing a lease: the token proves the holder, so a tab
     whose copy went to another grader meanwhile is told ``lease_lost``, not ``forbidden``."""
-    try:  # only its id is used: the token is checked in the cache
-        copy = Copy.objects.filter(exam=exam, pk=int(copy_id)).only("pk", "exam_id").first()
-    except (TypeError, ValueError):
-        copy = None
+    # only its id is used: the token is checked in the cache
+    copy = Copy.objects.filter(exam=exam, pk=copy_pk(copy_id)).only("pk", "exam_id").first()
     if copy is None:
         raise ObjectNotFound(N_("This copy does not exist."))
     copy.exam = exam
@@ -297,6 +301,15 @@ class _Checker:
             return 0.0
         return min(max(float(raw), 0.0), 1.0)
 
+    def question(self, raw, path):
+        """A question id of the scheme (a leaf), or "" for none; anything else is a problem."""
+        if raw in (None, ""):
+            return ""
+        if not isinstance(raw, str) or raw not in self.leaves:
+            self.fail(path, N_("There is no question “{id}” in the marking scheme."), id=str(raw)[:64])
+            return ""
+        return raw
+
     def annotation(self, raw, path):
         if not isinstance(raw, dict):
             self.fail(path, N_("An annotation must be an object."))
@@ -310,15 +323,12 @@ class _Checker:
         if isinstance(page_id, bool) or not isinstance(page_id, int) or page_id not in self.pages():
             self.fail(path + ".page_id", N_("This page is not a page of the copy."))
         kind = raw.get("kind")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             self.fail(path + ".kind", N_("Unknown kind of annotation “{kind}”."), kind=str(kind)[:20])
         box = {name: self.coordinate(raw.get(name, 0), f"{path}.{name}") for name in ("x", "y", "width", "height")}
         if box["x"] + box["width"] > 1 + EPSILON or box["y"] + box["height"] > 1 + EPSILON:
             self.fail(path, N_("The annotation goes beyond the edge of the page."))
-        question_id = raw.get("question_id") or ""
-        if question_id and question_id not in self.leaves:
-            self.fail(path + ".question_id", N_("There is no question “{id}” in the marking scheme."),
-                      id=str(question_id)[:64])
+        question_id = self.question(raw.get("question_id"), path + ".question_id")
         points = raw.get("points")
         if points not in (None, "") and not question_id:
             self.fail(path + ".points", N_("Points on an annotation need a question."))
@@ -331,7 +341,7 @@ class _Checker:
         """``(Decimal or None, comment)`` of one entry of ``points``."""
         if not isinstance(raw, dict):
             raw = {"points": raw}
-        if question_id not in self.leaves:
+        if not isinstance(question_id, str) or question_id not in self.leaves:
             self.fail(path, N_("There is no question “{id}” in the marking scheme."), id=str(question_id)[:64])
             return None, ""
         return (self.points(question_id, raw.get("points"), path + ".points"),
@@ -696,9 +706,7 @@ def add_bank_comment(exam, user, text, question_id="", points=None, client_ip=No
     text = checker.text(text, "text", MAX_TEXT).strip()
     if not text:
         checker.fail("text", N_("A comment cannot be empty."))
-    question_id = question_id or ""
-    if question_id and question_id not in checker.leaves:
-        checker.fail("question_id", N_("There is no question “{id}” in the marking scheme."), id=str(question_id)[:64])
+    question_id = checker.question(question_id, "question_id")
     value = checker.points(question_id, points, "points") if question_id else None
     if points not in (None, "") and not question_id:
         checker.fail("points", N_("Points on a comment need a question."))

@@ -16,7 +16,7 @@ from webob import Response
 from xblock.core import XBlock
 
 from . import compat, lockout
-from .errors import InvalidRequest, ViatiqueError
+from .errors import InvalidRequest, MethodNotAllowed, ServerError, ViatiqueError
 from .i18n import N_
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,7 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
                 user = compat.current_user(block)
                 lockout.check(user, compat.client_ip(request))
                 if request.method not in methods:
-                    return json_response(
-                        {"error": "method_not_allowed", "message": f"Use {' or '.join(methods)}."},
-                        status=405, headers={"Allow": ", ".join(methods)},
-                    )
+                    raise MethodNotAllowed(methods)
                 if permission is not None:
                     permission(block, user)
                 if raw_body:
@@ -106,5 +103,10 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
                 if exc.counts_for_lockout:
                     _count_denial(block, request, user, exc)
                 return json_response(exc.as_json(), status=exc.status, headers=exc.headers())
+            except Exception:  # noqa: BLE001  (logged with its traceback; the user gets a stable code)
+                log.exception("Viatique handler %s failed", method.__name__)
+                error = ServerError(N_("The server could not do this. Try again; if it fails again, "
+                                       "tell the course team."))
+                return json_response(error.as_json(), status=error.status)
         return wrapper
     return decorate

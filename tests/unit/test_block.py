@@ -1,6 +1,6 @@
 """The block through an LMS-like runtime: views by role, handlers, permissions, audit and events."""
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.harness import USAGE, call, make_block
 from viatique_xblock.models import AuditEvent, Copy, Exam, QuestionPoints
@@ -168,10 +168,26 @@ def test_learners_cannot_change_settings():
     assert body == {"error": "forbidden", "message": "Only the course team can change the exam settings."}
 
 
+def test_an_unexpected_failure_is_a_500_with_a_stable_code_and_no_traceback(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("/srv/secret/path exploded")
+
+    monkeypatch.setattr("viatique_xblock.api.list_copies", broken)
+    status, body = call(make_block(), "list_copies", method="GET")
+    assert status == 500 and body["error"] == "server_error"
+    assert "secret" not in body["message"] and "Traceback" not in body["message"]
+    assert "exploded" in caplog.text  # the operator still gets it in the log
+
+
 def test_handlers_refuse_the_wrong_method_and_bad_json():
     block = make_block()
     status, body = call(block, "studio_submit", method="GET")
     assert status == 405 and body["error"] == "method_not_allowed"
+    response = block.handle("studio_submit", __import__("webob").Request.blank("/", method="GET"))
+    assert response.headers["Allow"] == "POST"
+    with translation.override("fr"):
+        status, body = call(block, "studio_submit", method="GET")
+    assert body["message"] == "Utilisez POST."
     from webob import Request
     request = Request.blank("/", method="POST", body=b"{not json")
     response = block.handle("studio_submit", request)

@@ -93,7 +93,11 @@ def test_graders_cannot_open_another_graders_copy_or_another_exams(copy, exam):
     assert status == 403 and body["error"] == "forbidden"
     assert call(grader_block(), "acquire_lease", {"copy_id": theirs.pk})[0] == 403
     assert call(grader_block(), "open_copy", method="GET", query="copy_id=999999")[0] == 404
-    assert call(grader_block(), "open_copy", method="GET", query="copy_id=abc")[0] == 404
+    # something that is not a copy id at all is an invalid request (not a probe for the lockout)
+    assert call(grader_block(), "open_copy", method="GET", query="copy_id=abc")[0] == 400
+    for sent in (True, 1.9, None, [copy.pk]):
+        status, body = call(grader_block(), "acquire_lease", {"copy_id": sent})
+        assert (status, body["error"]) == (400, "invalid_request"), sent
     elsewhere = helpers.make_block("staff_1", "staff", usage="block-v1:Viatique+T101+2026+type@viatique+block@b2")
     assert call(elsewhere, "open_copy", method="GET", query=f"copy_id={copy.pk}")[0] == 404
     assert call(helpers.block("learner_1", "learner"), "open_copy", method="GET",
@@ -375,3 +379,19 @@ def test_copies_left_submitted_are_sent_to_render_again_by_the_operator_command(
     copy.refresh_from_db()
     assert copy.grading_state == Grading.GRADED and copy.graded_pdf_name
     assert Copy.objects.get(pk=fresh.pk).grading_state == Grading.SUBMITTED  # finalized a moment ago
+
+
+def test_values_of_the_wrong_type_are_invalid_work_never_a_server_error(copy):
+    lease = take(copy)
+    first, _second = page_ids(copy)
+    write = {"copy_id": copy.pk, "fencing": lease["fencing"]}
+    status, body = call(grader_block(), "save_points", {**write, "question_id": [], "points": 1})
+    assert status == 400 and body["error"] == "invalid_work", body
+    status, body = call(grader_block(), "add_bank_comment", {"text": "x", "question_id": [1]})
+    assert status == 400 and body["problems"][0]["path"] == "question_id", body
+    for hostile in ({"kind": []}, {"question_id": {"a": 1}}):
+        status, body = save(copy, lease, 0, {"annotations": [annotation(first, **hostile)], "points": {},
+                                             "general_comment": ""})
+        assert status == 400 and body["error"] == "invalid_work", (hostile, body)
+    assert not copy.annotations.exists() and not copy.points.exists()
+    assert not BankComment.objects.exists()
