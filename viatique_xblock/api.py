@@ -47,8 +47,11 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
 
 
 def exam_row(usage_key):
-    """The exam row of a usage key as stored (None when the block was never shown or saved)."""
-    return Exam.objects.filter(usage_key=usage_key).first()
+    """The exam row of a usage key as stored (None when the block was never shown or saved).
+
+    The roster CSV's names (``roster_details``, which grows with the class) are left out: the
+    identification handlers that need them load them when they read them."""
+    return Exam.objects.filter(usage_key=usage_key).defer("roster_details").first()
 
 
 def exam_for_usage(usage_key):
