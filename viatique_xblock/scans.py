@@ -191,9 +191,10 @@ def process_range(batch_pk, start, stop, send=None):
 
 
 def put_page_file(page, kind, image):
-    """Store a derived image of a page (thumbnail, masked cover) next to its page image."""
+    """Store a derived image of a page (thumbnail, masked cover) next to its page image, made on
+    request: concurrent requests for the same one keep the first stored (never delete it)."""
     batch = ScanBatch(pk=page.batch_id, exam_id=page.exam_id)
-    return storage.overwrite(image_name(batch, page.source_index, kind, _extension(image.mime)), image.data)
+    return storage.write_once(image_name(batch, page.source_index, kind, _extension(image.mime)), image.data)
 
 
 def thumbnail_name(page, source=None, kind="thumb"):

@@ -37,3 +37,18 @@ def overwrite(name, data):
     if saved != name:  # a concurrent writer of the same content took the name first
         store.delete(saved)
     return name
+
+
+def write_once(name, data):
+    """Write ``data`` under ``name`` unless a file is there already; returns the name.
+
+    For images derived on request (thumbnails, masked covers), whose name says what they hold:
+    two requests making the same one at once must not delete the file the other is streaming,
+    which :func:`overwrite` would do."""
+    store = get_storage()
+    if store.exists(name):
+        return name
+    saved = store.save(name, ContentFile(data))
+    if saved != name:  # another request stored it first: keep theirs
+        store.delete(saved)
+    return name

@@ -351,4 +351,14 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("screenshot", str(path)))
         except Exception as exc:  # the page may have crashed: the report matters more
             report.sections.append(("screenshot", f"not taken: {exc}"))
+    if report.failed and report.when == "call":
+        # the demo host's log (tracebacks of server errors) next to the screenshot
+        for fixture in ("fresh_demo_host", "demo_host"):
+            host = getattr(item, "funcargs", {}).get(fixture)
+            if host is not None:
+                ARTIFACTS_DIR.mkdir(exist_ok=True)
+                name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)[-180:]
+                log_path = ARTIFACTS_DIR / f"{name}.{fixture}.log"
+                log_path.write_text(host.server_log())
+                report.sections.append(("demo host log", str(log_path)))
     return report

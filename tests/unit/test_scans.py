@@ -339,3 +339,21 @@ def test_an_upside_down_cover_is_tagged_and_graders_get_its_upright_name_area_ma
     assert crop.status_code == 200 and jpeg.info(crop.body).orientation == 1
     name = Image.open(io.BytesIO(crop.body)).convert("L")
     assert max(samples(name, 0, name.height)) - min(samples(name, 0, name.height)) > 60, "the printed name is in it"
+
+
+def test_an_image_made_on_request_is_never_deleted_under_a_reader():
+    """Two requests making the same thumbnail at once: the second keeps the first's file (the first
+    may be streaming it) instead of deleting and writing it again, as overwrite would."""
+    name = storage.file_name("test-write-once", "page-thumb.jpg")
+    store = storage.get_storage()
+    try:
+        assert storage.write_once(name, b"first") == name
+        reader = store.open(name, "rb")
+        assert storage.write_once(name, b"second") == name
+        assert reader.read() == b"first"
+        reader.close()
+        with store.open(name, "rb") as handle:
+            assert handle.read() == b"first"
+        assert store.listdir(storage.file_name("test-write-once"))[1] == ["page-thumb.jpg"]
+    finally:
+        store.delete(name)
