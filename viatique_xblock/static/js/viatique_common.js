@@ -84,7 +84,19 @@
     return {call: call, failure: failure};
   }
 
+  /* The dashboard section ``name`` of one block, claimed once (a second call finds it built):
+   * {root, region, idPrefix}, or null when the block has no such section or ``allowed`` is false. */
+  function claimSection(element, name, allowed) {
+    var root = rootElement(element);
+    var region = root.querySelector('[data-region="' + name + '"]');
+    if (!region || allowed === false || region.hasAttribute('data-built')) { return null; }
+    region.setAttribute('data-built', '');
+    return {root: root, region: region,
+            idPrefix: (region.getAttribute('data-id-prefix') || 'viatique') + '-' + name};
+  }
+
   global.ViatiqueCommon = {
+    claimSection: claimSection,
     sectionCalls: sectionCalls,
     rootElement: rootElement,
     makeGettext: makeGettext,

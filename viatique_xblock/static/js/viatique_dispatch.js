@@ -10,14 +10,14 @@
 function ViatiqueDispatch(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
-  var root = common.rootElement(element);
-  var region = root.querySelector('[data-region="dispatch"]');
-  if (!region || args.role !== 'instructor' || region.hasAttribute('data-built')) { return; }
-  region.setAttribute('data-built', '');
+  var section = common.claimSection(element, 'dispatch', args.role === 'instructor');
+  if (!section) { return; }
+  var root = section.root;
+  var region = section.region;
   var _ = common.makeGettext(args.i18n);
   var fmt = common.format;
   var el = common.el;
-  var idPrefix = (region.getAttribute('data-id-prefix') || 'viatique') + '-dispatch';
+  var idPrefix = section.idPrefix;
   var COPIES_CHANGED = 'viatique:copies-changed';
   var SOURCE = 'dispatch';
   var graders = [];  // [{username, name, copies}] from the graders handler

@@ -19,14 +19,14 @@
 function ViatiqueGrading(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
-  var root = common.rootElement(element);
-  var region = root.querySelector('[data-region="grading"]');
-  if (!region || region.hasAttribute('data-built')) { return; }
-  region.setAttribute('data-built', '');
+  var section = common.claimSection(element, 'grading');
+  if (!section) { return; }
+  var root = section.root;
+  var region = section.region;
   var _ = common.makeGettext(args.i18n);
   var fmt = common.format;
   var el = common.el;
-  var idPrefix = (region.getAttribute('data-id-prefix') || 'viatique') + '-grading';
+  var idPrefix = section.idPrefix;
   var COPIES_CHANGED = 'viatique:copies-changed';
   var EDITABLE_STATES = {ready: true, in_progress: true, reopened: true};
   var POLL_MS = 1000;

@@ -15,14 +15,14 @@
 function ViatiqueIdentify(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
-  var root = common.rootElement(element);
-  var region = root.querySelector('[data-region="identify"]');
-  if (!region || args.role !== 'instructor' || region.hasAttribute('data-built')) { return; }
-  region.setAttribute('data-built', '');
+  var section = common.claimSection(element, 'identify', args.role === 'instructor');
+  if (!section) { return; }
+  var root = section.root;
+  var region = section.region;
   var _ = common.makeGettext(args.i18n);
   var fmt = common.format;
   var el = common.el;
-  var idPrefix = (region.getAttribute('data-id-prefix') || 'viatique') + '-identify';
+  var idPrefix = section.idPrefix;
   var SEARCH_DELAY_MS = 150;
   var QUEUE_SIZE = 50;
   var COPIES_CHANGED = 'viatique:copies-changed';

@@ -5,14 +5,14 @@
 function ViatiqueLockouts(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
-  var root = common.rootElement(element);
-  var region = root.querySelector('[data-region="lockouts"]');
-  if (!region || args.role !== 'instructor' || region.hasAttribute('data-built')) { return; }
-  region.setAttribute('data-built', '');
+  var section = common.claimSection(element, 'lockouts', args.role === 'instructor');
+  if (!section) { return; }
+  var root = section.root;
+  var region = section.region;
   var _ = common.makeGettext(args.i18n);
   var fmt = common.format;
   var el = common.el;
-  var idPrefix = (region.getAttribute('data-id-prefix') || 'viatique') + '-lockouts';
+  var idPrefix = section.idPrefix;
   var titleId = idPrefix + '-title';
 
   function call(name, data, method) {

@@ -13,15 +13,15 @@
 function ViatiqueReports(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
-  var root = common.rootElement(element);
-  var region = root.querySelector('[data-region="reports"]');
-  if (!region || region.hasAttribute('data-built')) { return; }
-  region.setAttribute('data-built', '');
+  var section = common.claimSection(element, 'reports');
+  if (!section) { return; }
+  var root = section.root;
+  var region = section.region;
   var _ = common.makeGettext(args.i18n);
   var fmt = common.format;
   var el = common.el;
   var isInstructor = args.role === 'instructor';
-  var idPrefix = (region.getAttribute('data-id-prefix') || 'viatique') + '-reports';
+  var idPrefix = section.idPrefix;
   var SVG_NS = 'http://www.w3.org/2000/svg';
   var POLL_MS = 1500;
   var AUDIT_PAGE = 25;

@@ -8,15 +8,15 @@
 function ViatiqueResults(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
-  var root = common.rootElement(element);
-  var region = root.querySelector('[data-region="results"]');
-  if (!region || region.hasAttribute('data-built')) { return; }
-  region.setAttribute('data-built', '');
+  var section = common.claimSection(element, 'results');
+  if (!section) { return; }
+  var root = section.root;
+  var region = section.region;
   var _ = common.makeGettext(args.i18n);
   var fmt = common.format;
   var el = common.el;
   var isInstructor = args.role === 'instructor';
-  var idPrefix = (region.getAttribute('data-id-prefix') || 'viatique') + '-results';
+  var idPrefix = section.idPrefix;
   var COPIES_CHANGED = 'viatique:copies-changed';
   var SOURCE = 'results';
   var summary = null;
