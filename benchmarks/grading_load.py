@@ -1,7 +1,7 @@
 """Load benchmark of the grading handlers: concurrent simulated graders against `make serve`.
 
 Usage: ``python benchmarks/grading_load.py [--graders 50] [--rounds 20] [--think 4.0]
-[--base-url URL --usage-id ID [--access-log FILE]]``
+[--base-url URL --usage-id ID [--access-log FILE]] [--keep-log FILE]``
 
 Without ``--base-url`` it starts its own production-like stack (``scripts/serve.sh``: 3 gunicorn
 workers, a Celery worker, Redis, a throwaway MariaDB database; see ``stack.py``), imports a scan
@@ -41,6 +41,7 @@ import http.cookiejar
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -416,6 +417,8 @@ def main():
     parser.add_argument("--usage-id", help="the block's usage id on --base-url")
     parser.add_argument("--access-log", help="with --base-url: the file of gunicorn's access log, for the "
                                              "server-side figures (serve.sh's format)")
+    parser.add_argument("--keep-log", metavar="FILE", help="without --base-url: copy the throwaway stack's log "
+                                                           "(gunicorn's access log, Celery) to FILE at the end")
     args = parser.parse_args()
     if args.base_url:
         result = run(args, args.base_url.rstrip("/"), args.usage_id)
@@ -424,7 +427,11 @@ def main():
 
         with serve_stack("grading") as (base_url, env):
             usage_id = prepare(base_url, env, args.graders)
-            result = run(args, base_url, usage_id, env)
+            try:
+                result = run(args, base_url, usage_id, env)
+            finally:
+                if args.keep_log:
+                    shutil.copyfile(env["VIATIQUE_BENCH_LOG"], args.keep_log)
     print(f"{result['graders']} graders x {result['rounds']} rounds, one autosave every {args.think} s on average, "
           f"in {result['seconds']} s, {result['requests']} requests; load average {result['load_average_before']} "
           f"before, {result['load_average']} after")

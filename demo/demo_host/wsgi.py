@@ -22,3 +22,14 @@ with open(os.path.join(settings.VAR_DIR, ".scenarios.lock"), "w") as _lock:
         get_scenarios()
     finally:
         fcntl.flock(_lock, fcntl.LOCK_UN)
+
+# Ready this worker for Viatique's handlers now rather than on its first graders' requests (the
+# Redis client, Celery's producer, the connections), then keep everything loaded so far out of
+# the garbage collector's full collections (see viatique_xblock/warmup.py).
+import sys  # noqa: E402
+
+from viatique_xblock.warmup import freeze_startup_objects, warm_up  # noqa: E402
+
+_warmed = warm_up()
+_frozen = freeze_startup_objects()
+print(f"viatique warm-up pid={os.getpid()} {_warmed} frozen_objects={_frozen}", file=sys.stderr, flush=True)

@@ -4,6 +4,7 @@ a Celery worker sharing database, cache and storage, and a clean stop on SIGTERM
 
 The tests share one stack (it takes a while to migrate); the last one stops it.
 """
+import ast
 import concurrent.futures
 import json
 import os
@@ -142,6 +143,19 @@ def test_requests_are_answered_by_three_gunicorn_workers(stack):
             if len(answered) == 3:
                 break
     assert answered == set(workers)
+
+
+def test_each_gunicorn_worker_is_warmed_up_before_its_first_request(stack):
+    # demo_host/wsgi.py runs viatique_xblock.warmup in every worker and logs what it did.
+    warmed = {int(pid): (ast.literal_eval(done), int(frozen)) for pid, done, frozen in
+              re.findall(r"viatique warm-up pid=(\d+) (\{.*\}) frozen_objects=(\d+)", stack.output())}
+    workers = children(stack.gunicorn_pid)
+    assert workers and set(workers) <= set(warmed)
+    for pid in workers:
+        done, frozen = warmed[pid]
+        assert done["errors"] == {}
+        assert {"modules", "cache", "celery", "database"} <= set(done)
+        assert frozen > 10000  # the Django application and its modules, kept out of full collections
 
 
 def test_a_celery_worker_runs_and_shares_database_cache_and_storage(stack):
