@@ -103,7 +103,9 @@ class RedisCounter:
         redis.client.Pipeline.execute = pipe_execute
 
 
-def setup(env):
+def setup(env, copies=2):
+    """Migrate the throwaway database, seed the demo host and import a scan of ``copies`` one-page
+    copies (none with 0); returns the usage id of the demo's first block."""
     os.environ.update(env, DJANGO_SETTINGS_MODULE="demo_host.settings", DEBUG="0", ALLOWED_HOSTS="testserver")
     import django
 
@@ -118,9 +120,11 @@ def setup(env):
         from workbench.scenarios import get_scenarios
 
         usage_id = str(get_scenarios()["viatique.0"].usage_id)
+        if not copies:
+            return usage_id
         with tempfile.TemporaryDirectory(prefix="viatique-profile-") as folder:
             scan = os.path.join(folder, "scan.pdf")
-            scan_of_copies(scan, 2)
+            scan_of_copies(scan, copies)
             call_command("viatique_import_scan", "--block", usage_id, "--pages-per-copy", "1", "--sync", scan,
                          stdout=quiet)
     return usage_id

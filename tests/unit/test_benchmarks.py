@@ -79,3 +79,21 @@ def test_render_reports_its_figures(tmp_path):
         assert positive(result[key]), key
     assert result["goal_ms"] == 100 and isinstance(result["within_goal"], bool)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_copy_list_compares_two_exam_sizes_with_the_same_queries(tmp_path):
+    # a throwaway MariaDB database and a reserved Redis database, both removed by the benchmark
+    result = run("copy_list.py", "--copies", "120", "--baseline-copies", "20", "--repeat", "2", tmp_path=tmp_path)
+
+    assert (result["copies"], result["baseline_copies"]) == (120, 20)
+    requests = result["requests"]
+    assert set(requests) == {"dashboard_page", "grader_page", "list_first_page", "list_last_page", "grader_list",
+                             "identification_queue", "all_copies_for_anomalies"}
+    for name, figures in requests.items():
+        assert positive(figures["median_ms"]) and positive(figures["baseline"]["median_ms"]), name
+        assert positive(figures["ratio"]), name
+        if name != "all_copies_for_anomalies":  # the SPEC's rule: queries independent of the copies
+            assert figures["queries"] == figures["baseline"]["queries"], name
+    # one list_copies call per 200 copies, three queries each
+    assert requests["all_copies_for_anomalies"]["queries"] == requests["list_first_page"]["queries"]
+    assert list(tmp_path.iterdir()) == []
