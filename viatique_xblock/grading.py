@@ -199,6 +199,20 @@ def _add_comments_without_points(work, payload):
             work["points"][question_id] = {"points": None, "comment": comment}
 
 
+def _rows_and_pending_comments(copy, draft, written):
+    """A single write's new draft payload: the rows, plus the question comments without points the
+    draft held (a single write must not drop them) and those ``written`` now."""
+    work = work_json(copy)
+    if draft.pk is not None and draft.version > 1:
+        previous = Draft.objects.filter(pk=draft.pk).values_list("payload", flat=True).first()
+        pending = {question_id: entry for question_id, entry in ((previous or {}).get("points") or {}).items()
+                   if question_id not in written and isinstance(entry, dict) and entry.get("points") in (None, "")}
+        _add_comments_without_points(work, {"points": pending})
+    _add_comments_without_points(work, {"points": {question_id: {"comment": comment}
+                                                   for question_id, comment in written.items() if comment}})
+    return work
+
+
 def _neighbours(exam, viewer, copy):
     queryset = visible_copies(exam, viewer).values_list("pk", flat=True)
     previous = queryset.filter(anonymous_code__lt=copy.anonymous_code).order_by("-anonymous_code").first()
@@ -491,9 +505,12 @@ def _work_payload(work):
     }
 
 
-def _finish(exam, copy, user, draft, changes, context, given=None, payload=None):
+def _finish(exam, copy, user, draft, changes, context, given=None, payload=None, written=None):
     """Common end of every write: total (when points were written: ``given``), the draft (``payload``,
-    else the rows), state ``-> in_progress``, audit."""
+    else the rows and the draft's question comments without points), state ``-> in_progress``, audit.
+
+    ``written``: ``{question id: comment without points, or None}`` of the questions a single write
+    just set, whose entries follow that write rather than the previous draft."""
     fields = ["general_comment", "updated_at"]
     if given is not None:
         copy.total_points = _total(exam, given)
@@ -510,7 +527,9 @@ def _finish(exam, copy, user, draft, changes, context, given=None, payload=None)
         audit.record(exam, "copy.started", actor=user, copy=copy, details={"from": before, "grader": copy.grader},
                      **context)
     copy.save(update_fields=fields)
-    draft.payload = payload if payload is not None else work_json(copy)
+    if payload is None:
+        payload = _rows_and_pending_comments(copy, draft, written or {})
+    draft.payload = payload
     draft.save()
     if changes:
         audit.record(exam, "copy.points_changed", actor=user, copy=copy, **context,
@@ -549,7 +568,8 @@ def save_points(exam, user, copy_id, fencing, question_id, points, comment="", c
         copy = _write(exam, user, copy_id, fencing)
         draft = _next_version(copy, user)
         changes, given = _store_points(copy, {question_id: (value, comment)}, user, replace=False)
-        result = _finish(exam, copy, user, draft, changes, _context(client_ip, publish), given=given)
+        result = _finish(exam, copy, user, draft, changes, _context(client_ip, publish), given=given,
+                         written={question_id: comment if value is None else None})
     return {"question_id": question_id, "points": _text(value), "comment": comment, "total": result["total"],
             "version": result["version"]}
 

@@ -140,6 +140,36 @@ def test_a_question_comment_written_before_its_points_survives_a_reload(copy):
     assert opened["points"]["q2"] == {"points": "3.5", "comment": "Bien"}
 
 
+def test_single_writes_keep_the_question_comments_written_before_their_points(copy):
+    lease = take(copy)
+    payload = full_payload(copy)
+    payload["points"]["q3"] = {"points": None, "comment": "Démonstration à reprendre"}
+    assert save(copy, lease, 0, payload)[0] == 200
+
+    def write(handler, data):
+        status, body = call(grader_block(), handler, {"copy_id": copy.pk, "fencing": lease["fencing"], **data})
+        assert status == 200, body
+
+    def opened_points():
+        return call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.pk}")[1]["points"]
+
+    # writes of other things (points of another question, the general comment, an annotation) keep it
+    write("save_points", {"question_id": "q2", "points": "2", "comment": "Juste"})
+    write("save_comment", {"general_comment": "Bon travail"})
+    write("save_annotation", {"annotation": annotation(page_ids(copy)[0], text="Ici")})
+    assert opened_points()["q3"] == {"points": None, "comment": "Démonstration à reprendre"}
+    assert opened_points()["q2"] == {"points": "2", "comment": "Juste"}
+    # save_points without points but with a comment writes such a comment; with neither, clears it
+    write("save_points", {"question_id": "q3", "points": None, "comment": "Autre remarque"})
+    assert opened_points()["q3"] == {"points": None, "comment": "Autre remarque"}
+    write("save_points", {"question_id": "q3", "points": "", "comment": ""})
+    assert "q3" not in opened_points()
+    # points given afterwards take the comment into the row
+    write("save_points", {"question_id": "q3", "points": "4", "comment": "Enfin"})
+    assert QuestionPoints.objects.get(copy=copy, question_id="q3").comment == "Enfin"
+    assert opened_points()["q3"] == {"points": "4", "comment": "Enfin"}
+
+
 def test_the_next_draft_replaces_the_work_and_audits_only_points_that_changed(copy):
     lease = take(copy)
     payload = full_payload(copy)
