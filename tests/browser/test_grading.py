@@ -3,7 +3,8 @@
 The demo seed dispatched copies to staff_1 and staff_2; staff_1 grades one of their copies still
 ``ready``: annotations on two pages with the mouse (click, drag) and the keyboard (shortcuts, arrow
 keys, Enter), a comment of the bank inserted in two keystrokes, points checked as they are typed,
-a reload of the browser page that finds the work the server saved, then finalize: the copy becomes
+a highlight resized and moved with the arrow keys, a reload of the browser page that finds the work the
+server saved, then finalize: the copy becomes
 graded with its graded PDF. Meanwhile an instructor opening the same copy is told who holds it.
 
 Graders open only their own copies and unassigned ones (grading.get_copy): so the second test has
@@ -42,6 +43,8 @@ print(json.dumps({
     "points": {row.question_id: str(row.points.normalize()) for row in copy.points.all()},
     "annotations": sorted([annotation.kind, annotation.page.position, annotation.text]
                           for annotation in Annotation.objects.filter(copy=copy)),
+    "boxes": {annotation.kind: [round(float(getattr(annotation, name)), 4) for name in ("x", "y", "width", "height")]
+              for annotation in Annotation.objects.filter(copy=copy, kind="highlight")},
 }))
 """
 
@@ -217,6 +220,21 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_an_instructor_sees_w
     page.keyboard.press("Shift+ArrowDown")
     page.keyboard.press("Enter")
     expect(annotations).to_have_count(4)
+    # the highlight (40 % x 3 % at 10 %, 40 %) made longer and taller, then moved, from the keyboard
+    highlight = workspace.locator("[data-region='annotations'] > li[data-kind='highlight']")
+    highlight.get_by_role("button", name=re.compile(r"^Resize annotation \d+$")).focus()
+    for key in ("ArrowRight", "ArrowRight", "ArrowDown"):
+        page.keyboard.press(key)
+    outcome = workspace.locator("[data-region='grading-outcome']")
+    expect(outcome).to_have_text(re.compile(r"^Annotation \d+: 10 % across, 40 % down, 44 % wide, 5 % high$"))
+    highlight.get_by_role("button", name=re.compile(r"^Move annotation \d+$")).focus()
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("ArrowUp")
+    expect(outcome).to_have_text(re.compile(r"^Annotation \d+: 20 % across, 38 % down, 44 % wide, 5 % high$"))
+    mark = workspace.locator("[data-region='overlay'] [data-kind='highlight']")
+    width = mark.evaluate("node => node.getBoundingClientRect().width / node.parentNode.getBoundingClientRect().width")
+    assert abs(width - 0.44) < 0.01, width
+    expect(highlight.get_by_role("button", name=re.compile(r"^Move annotation"))).to_be_focused()
     cross = workspace.locator("[data-region='annotations'] > li[data-kind='cross']")
     cross.get_by_role("combobox", name=re.compile(r"^Question of annotation")).select_option("q4")
     cross_points = cross.get_by_role("textbox", name=re.compile(r"^Points of annotation"))
@@ -298,6 +316,7 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_an_instructor_sees_w
     kinds = [(kind, position) for kind, position, _text in saved["annotations"]]
     assert sorted(kinds) == sorted([("tick", 1), ("comment", 1), ("cross", 2), ("text", 2), ("comment", 2),
                                     ("highlight", 2)])
+    assert saved["boxes"] == {"highlight": [0.2, 0.38, 0.44, 0.05]}
     texts = {text for _kind, _position, text in saved["annotations"]}
     assert {"Bonne idée <b>mais</b> à justifier", "Justifier le passage à la limite"} <= texts
 

@@ -41,6 +41,7 @@ function ViatiqueGrading(runtime, element, args) {
   var FIT_HEIGHT_VH = 78;  // "fit": the whole page in the stage
   var DRAG_MIN = 0.01;
   var DEFAULT_SIZE = {comment: [0.3, 0.08], highlight: [0.4, 0.03]};
+  var MIN_BOX = 0.02;  // the smallest width or height a box gets from the keyboard
 
   var TOOLS = [
     {kind: 'comment', key: 'c', label: _('Comment box'), hint: _('Comment box: click, or drag to size it')},
@@ -61,6 +62,7 @@ function ViatiqueGrading(runtime, element, args) {
     [_('Arrow keys'), _('On the focused page: move the placement cursor (with Shift: in bigger steps)')],
     [_('Home'), _('On the focused page: bring the cursor to the top left corner')],
     [_('Enter'), _('On the focused page: place the chosen tool at the cursor')],
+    [_('Arrow keys'), _('On an annotation\'s Move or Resize button: move it, or make it wider, narrower, taller or shorter')],
     [_('[ ] or Page Up, Page Down'), _('Previous or next page')],
     ['+ - 0', _('Zoom in, zoom out, fit the page')],
     ['b', _('Comment bank: type to filter, Enter inserts (in a text field: Alt+B)')],
@@ -258,6 +260,8 @@ function ViatiqueGrading(runtime, element, args) {
   var annotationList = el('ul', {'class': 'viatique-annotation-list', 'data-region': 'annotations'});
   var annotationsEmpty = el('p', {'class': 'viatique-hint', 'data-region': 'annotations-empty',
     text: _('No annotation yet.')});
+  var arrowHint = el('p', {'class': 'viatique-sr-only', id: idPrefix + '-arrow-hint',
+    text: _('Arrow keys move the annotation or change its size; with Shift, in bigger steps.')});
 
   var pointsRows = el('div', {'class': 'viatique-points-rows', 'data-region': 'points'});
   var totalText = el('p', {'class': 'viatique-total', 'aria-live': 'polite', 'data-region': 'total'});
@@ -298,7 +302,7 @@ function ViatiqueGrading(runtime, element, args) {
       stage,
       el('div', {'class': 'viatique-annotations', 'data-region': 'annotation-panel'}, [
         el('h4', {id: idPrefix + '-annotations-title', text: _('Annotations')}),
-        annotationsEmpty, annotationList
+        annotationsEmpty, annotationList, arrowHint
       ])
     ]),
     sheetHint, cursorText,
@@ -959,20 +963,62 @@ function ViatiqueGrading(runtime, element, args) {
     });
     points.addEventListener('input', function () { checkAnnotationPoints(item, points, error); renderOverlay(); changed(); });
     [text, points, question].forEach(function (node) { node.disabled = !editable; });
+    var title = el('p', {'class': 'viatique-annotation-title', text: heading});
+    var adjusters = [arrowButton('move-annotation', _('Move'), fmt(_('Move annotation {number}'), {number: number}))];
+    if (DEFAULT_SIZE[item.kind]) {
+      adjusters.push(arrowButton('resize-annotation', _('Resize'), fmt(_('Resize annotation {number}'), {number: number})));
+    }
+    adjusters.forEach(function (node) {
+      node.addEventListener('keydown', function (event) { adjustAnnotation(item, number, node, title, event); });
+    });
     var row = el('li', {'class': 'viatique-annotation', 'data-uid': item.uid, 'data-kind': item.kind}, [
-      el('p', {'class': 'viatique-annotation-title', text: heading}),
+      title,
       el('div', {'class': 'viatique-annotation-fields'}, [
-        text, question, points, error,
+        text, question, points, error].concat(adjusters).concat([
         button('add-to-bank', _('Add to bank'), function () { addToBank(item.text, item.question_id, item.points); },
           {'aria-label': fmt(_('Add the text of annotation {number} to the comment bank'), {number: number}),
             'data-editable': '', disabled: !editable}),
         button('delete-annotation', _('Delete'), function () { deleteAnnotation(item); },
           {'aria-label': fmt(_('Delete annotation {number}'), {number: number}), 'data-editable': '',
             disabled: !editable})
-      ])
+      ]))
     ]);
     checkAnnotationPoints(item, points, error);
     return row;
+  }
+
+  /* A button that arrow keys act on while it has the focus (moving or resizing an annotation from the
+     keyboard); a click says how to use it. */
+  function arrowButton(action, text, label) {
+    var node = button(action, text, function () {
+      say(action === 'move-annotation' ? _('Use the arrow keys to move the annotation (with Shift: in bigger steps).')
+        : _('Use the arrow keys to resize the box: Right and Down make it wider and taller (with Shift: in bigger steps).'));
+    }, {'aria-label': label, 'aria-describedby': idPrefix + '-arrow-hint', 'data-editable': '', disabled: !editable});
+    return node;
+  }
+
+  function adjustAnnotation(item, number, node, title, event) {
+    var step = event.shiftKey ? CURSOR_BIG_STEP : CURSOR_STEP;
+    var delta = {ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step]}[event.key];
+    if (!delta || event.altKey || event.ctrlKey || event.metaKey) { return; }
+    event.preventDefault();
+    if (!editable) { return; }
+    if (node.getAttribute('data-action') === 'move-annotation') {
+      item.x = round(clamp(item.x + delta[0], 0, 1 - item.width));
+      item.y = round(clamp(item.y + delta[1], 0, 1 - item.height));
+    } else {
+      item.width = round(clamp(item.width + delta[0], MIN_BOX, 1 - item.x));
+      item.height = round(clamp(item.height + delta[1], MIN_BOX, 1 - item.y));
+    }
+    title.textContent = describe(item, number);
+    renderOverlay();
+    changed();
+    say(DEFAULT_SIZE[item.kind]
+      ? fmt(_('Annotation {number}: {x} % across, {y} % down, {width} % wide, {height} % high'), {number: number,
+        x: Math.round(item.x * 100), y: Math.round(item.y * 100), width: Math.round(item.width * 100),
+        height: Math.round(item.height * 100)})
+      : fmt(_('Annotation {number}: {x} % across, {y} % down'), {number: number, x: Math.round(item.x * 100),
+        y: Math.round(item.y * 100)}));
   }
 
   function checkAnnotationPoints(item, input, error) {
