@@ -24,7 +24,8 @@ the username or address, never the value itself. When the cache cannot be reache
 skipped (logged): permission checks still apply to every request.
 
 Each lock that starts leaves a :class:`~.models.LockoutRecord` (what instructors list and lift),
-an audit event ``lockout.started`` and its tracking event.
+an audit event ``lockout.started`` and its tracking event. Operators list and lift lockouts of
+every course with ``manage.py viatique_lockouts`` (:func:`in_force`, :func:`lift_subject`).
 """
 import datetime
 import hashlib
@@ -38,7 +39,7 @@ from django.utils import timezone
 from . import audit, conf
 from .errors import LockedOut, NotFound
 from .i18n import N_
-from .models import LockoutRecord
+from .models import Exam, LockoutRecord
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +197,7 @@ def _lock_started(kind, subject, failures, user, address, course_key, exam, publ
 
 def current(course_key):
     """Lockouts started in this course and still in force, newest first."""
-    return LockoutRecord.objects.filter(course_key=course_key, lifted_at__isnull=True,
-                                        locked_until__gt=timezone.now()).order_by("-created_at", "-id")
+    return in_force(course_key)
 
 
 def as_json(record, now=None):
@@ -226,3 +226,39 @@ def lift(course_key, record_id, exam, actor=None, client_ip=None, publish=None):
                  details={"lockout_id": record.pk, "kind": record.kind, "subject": record.subject,
                           "was_active": was_active})
     return record
+
+
+# ------------------------------------------------------------------ operators
+
+#: ``lifted_by`` of the records an operator lifts from the command line
+OPERATOR = "operator"
+
+
+def in_force(course_key=None):
+    """Lockouts still in force in every course (or one), newest first: what an operator lists."""
+    queryset = LockoutRecord.objects.filter(lifted_at__isnull=True, locked_until__gt=timezone.now())
+    if course_key:
+        queryset = queryset.filter(course_key=course_key)
+    return queryset.order_by("-created_at", "-id")
+
+
+def lift_subject(kind, subject, by=OPERATOR):
+    """End the lock and failure counters of one user or address at once, wherever it started (an
+    operator's move: a lock is platform-wide), and mark its records still in force lifted.
+
+    Returns the records lifted (there may be none: a lock older than its record's course, or counters
+    with no lock yet, are cleared all the same). Each one is audited ``lockout.lifted`` under the
+    newest exam of its course, when the course has one."""
+    if kind not in (USER, ADDRESS):
+        raise ValueError(f"kind must be {USER!r} or {ADDRESS!r}")
+    _clear(_cache(), kind, subject)
+    records = list(in_force().filter(kind=kind, subject=subject))
+    now = timezone.now()
+    for record in records:
+        record.lifted_at, record.lifted_by = now, by
+        record.save(update_fields=["lifted_at", "lifted_by"])
+        exam = Exam.objects.filter(course_key=record.course_key).order_by("-id").first()
+        if exam is not None:
+            audit.record(exam, "lockout.lifted", details={"lockout_id": record.pk, "kind": kind, "subject": subject,
+                                                          "was_active": True, "by": by})
+    return records

@@ -204,3 +204,55 @@ def test_every_handler_of_the_block_answers_429_to_a_locked_out_user(released):
         for method in ("GET", "POST"):
             response = send(block, name, "1", method=method, data={})
             assert (response.status_code, response.headers.get("Retry-After") is not None) == (429, True), name
+
+
+def test_an_operator_lists_and_lifts_lockouts_of_every_course_from_the_command_line(released):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    deny(learner("learner_1"), 5)
+    deny(learner("learner_2"), 5)
+    out = io.StringIO()
+    call_command("viatique_lockouts", "--json", stdout=out)
+    listed = json.loads(out.getvalue().splitlines()[-1])
+    assert listed["lifted"] is None
+    assert sorted(row["subject"] for row in listed["in_force"]) == ["learner_1", "learner_2"]
+    assert {row["course_key"] for row in listed["in_force"]} == {"course-v1:Viatique+T101+2026"}
+    out = io.StringIO()
+    call_command("viatique_lockouts", "--course", "course-v1:Other+X+2026", stdout=out)
+    assert "No lockout in force." in out.getvalue()
+
+    out = io.StringIO()
+    call_command("viatique_lockouts", "--lift-user", "learner_1", "--json", stdout=out)
+    result = json.loads(out.getvalue().splitlines()[-1])
+    record = LockoutRecord.objects.get(subject="learner_1")
+    assert result["lifted"] == {"kind": "user", "subject": "learner_1", "records": [record.pk]}
+    assert [row["subject"] for row in result["in_force"]] == ["learner_2"]
+    assert (record.lifted_by, record.lifted_at is not None) == ("operator", True)
+    event = AuditEvent.objects.get(action="lockout.lifted")
+    assert event.details == {"lockout_id": record.pk, "kind": "user", "subject": "learner_1", "was_active": True,
+                             "by": "operator"}
+    # learner_1 is back, with its failures forgotten; learner_2 is still locked
+    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+    assert deny(learner("learner_1"), 4) == [404] * 4
+    assert send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk)).status_code == 429
+
+
+def test_an_operator_clears_an_address_even_without_a_record(released):
+    import io
+
+    from django.core.management import call_command
+
+    # four denials: counted, no lock and no record yet
+    assert deny(learner("learner_3"), 4) == [404] * 4
+    from django.conf import settings
+
+    with override_settings(VIATIQUE={**getattr(settings, "VIATIQUE", {}), "LOCKOUT_ADDRESS_FAILURES": 6}):
+        out = io.StringIO()
+        call_command("viatique_lockouts", "--lift-address", ADDRESS, stdout=out)
+        assert f"Lifted the lockout of address {ADDRESS} (records: none in force)." in out.getvalue()
+        # the address counter started again: two more denials (of another learner) do not reach 6
+        assert deny(learner("learner_2"), 2) == [404] * 2
+    assert not LockoutRecord.objects.filter(kind="address").exists()
