@@ -49,6 +49,11 @@ SETTINGS = {
     "LOCKOUT_WINDOW_SECONDS": (900, "Window over which denied requests are counted."),
     "LOCKOUT_SECONDS": (900, "How long a lockout lasts."),
     "SIGNED_URL_SECONDS": (300, "Lifetime of signed download URLs."),
+    "EXPORT_RETENTION_DAYS": (
+        7,
+        "ZIP exports of graded PDFs older than this many days are deleted by the viatique_purge_exports "
+        "command (run it daily); 0 keeps them.",
+    ),
     "SIGNED_URLS_ENABLED": (
         True,
         "Whether the download_url handler hands out short-lived signed links to graded PDFs (for a new tab "

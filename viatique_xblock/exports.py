@@ -28,6 +28,7 @@ ZIP of graded PDFs
     username (``naming="username"``, identified copies only) or the anonymous code.
 """
 import csv
+import datetime
 import io
 import logging
 import os
@@ -39,8 +40,9 @@ from decimal import Decimal
 
 from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
 
-from . import audit, scheme as scheme_module, storage
+from . import audit, conf, scheme as scheme_module, storage
 from .errors import InvalidRequest, NotFound, ViatiqueError
 from .i18n import N_, gettext as _
 from .models import Copy, ExportJob, QuestionPoints
@@ -150,6 +152,11 @@ class ExportNotReady(ViatiqueError):
     status = 409
 
 
+class ExportExpired(ViatiqueError):
+    code = "export_expired"
+    status = 410
+
+
 class NothingToExport(ViatiqueError):
     code = "nothing_to_export"
     status = 409
@@ -194,10 +201,21 @@ def get_job(exam, public_id):
     return job
 
 
+#: the state of a job whose ZIP :func:`purge` deleted
+EXPIRED = "expired"
+
+
 def job_status(job):
+    error = error_text(job.error_message)
+    if job.state == EXPIRED:
+        error = _("This ZIP was deleted after {days} days; build a new one.").format(days=_retention_days())
     return {"id": str(job.public_id), "state": job.state, "naming": job.naming, "done": job.done,
             "total": job.total, "created_at": job.created_at, "created_by": job.created_by,
-            "error": error_text(job.error_message), "ready": job.state == "done"}
+            "error": error, "ready": job.state == "done"}
+
+
+def _retention_days():
+    return conf.get("EXPORT_RETENTION_DAYS")
 
 
 #: a job's ``error_message`` is ``<code>:<detail>``, put in words in the reader's language by :func:`error_text`
@@ -292,8 +310,32 @@ def fail_job(job_pk, code, detail=""):
 def download(exam, public_id, actor=None, client_ip=None, publish=None):
     """The storage name and download name of a finished export (audited: ``export.zip_downloaded``)."""
     job = get_job(exam, public_id)
+    if job.state == EXPIRED:
+        raise ExportExpired(N_("This ZIP was deleted after {days} days; build a new one."), days=_retention_days())
     if job.state != "done" or not job.file_name:
         raise ExportNotReady(N_("This export is not ready yet."))
     audit.record(exam, "export.zip_downloaded", actor=actor, client_ip=client_ip, publish=publish,
                  details={"export": str(job.public_id), "naming": job.naming, "copies": job.total})
     return job.file_name, f"graded-copies-{download_slug(exam.title)}.zip"
+
+
+def purge(days=None, dry_run=False):
+    """Delete the ZIPs of exports finished more than ``days`` (default ``EXPORT_RETENTION_DAYS``; 0:
+    none) days ago and mark their jobs ``expired`` (the instructor then builds a new one). Jobs
+    still queued or running are left alone. Returns the public ids of the jobs purged (or that
+    would be, with ``dry_run``)."""
+    days = _retention_days() if days is None else days
+    if not days:
+        return []
+    cutoff = timezone.now() - datetime.timedelta(days=days)
+    jobs = list(ExportJob.objects.filter(state__in=("done", "failed"), updated_at__lt=cutoff)
+                .exclude(file_name="").order_by("id"))
+    if dry_run:
+        return [str(job.public_id) for job in jobs]
+    store = storage.get_storage()
+    for job in jobs:
+        if store.exists(job.file_name):
+            store.delete(job.file_name)
+        ExportJob.objects.filter(pk=job.pk).update(state=EXPIRED, file_name="")
+        log.info("Viatique export %s of exam %s deleted after %s days", job.public_id, job.exam_id, days)
+    return [str(job.public_id) for job in jobs]

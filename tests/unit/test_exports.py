@@ -267,3 +267,45 @@ def test_export_jobs_never_cross_exams(zip_exam):
     assert body == {"exports": []}
     status, body = call(other, "export_status", method="GET", query="id=not-a-uuid")
     assert status == 404
+
+
+def test_zips_older_than_the_retention_are_deleted_and_their_exports_say_so(zip_exam):
+    import datetime
+    import json
+
+    from django.core.management import CommandError, call_command
+    from django.utils import timezone
+
+    block, exam = zip_exam
+    old = exports.start_zip(exam, "code", send=lambda pk: None)
+    recent = exports.start_zip(exam, "username", send=lambda pk: None)
+    old_name, recent_name = exports.build_zip(old.pk), exports.build_zip(recent.pk)
+    ExportJob.objects.filter(pk=old.pk).update(updated_at=timezone.now() - datetime.timedelta(days=8))
+    store = storage.get_storage()
+
+    out = io.StringIO()
+    call_command("viatique_purge_exports", "--dry-run", "--json", stdout=out)
+    assert json.loads(out.getvalue().splitlines()[-1]) == {"exports": [str(old.public_id)], "deleted": False}
+    assert store.exists(old_name)
+
+    out = io.StringIO()
+    call_command("viatique_purge_exports", "--json", stdout=out)  # EXPORT_RETENTION_DAYS: 7
+    assert json.loads(out.getvalue().splitlines()[-1]) == {"exports": [str(old.public_id)], "deleted": True}
+    assert not store.exists(old_name) and store.exists(recent_name)
+    old.refresh_from_db()
+    assert (old.state, old.file_name) == ("expired", "")
+    status, body = call(block, "export_status", method="GET", query=f"id={old.public_id}")
+    assert (body["state"], body["ready"]) == ("expired", False)
+    assert body["error"] == "This ZIP was deleted after 7 days; build a new one."
+    status, body = call(block, "export_download", method="GET", suffix=str(old.public_id))
+    assert (status, body["error"]) == (410, "export_expired")
+    assert body["message"] == "This ZIP was deleted after 7 days; build a new one."
+    request = Request.blank(f"/handler/export_download/{recent.public_id}")
+    assert block.handle("export_download", request, str(recent.public_id)).status_code == 200
+    # nothing left to purge; a retention of less than a day is refused
+    out = io.StringIO()
+    call_command("viatique_purge_exports", stdout=out)
+    assert out.getvalue().strip() == "Deleted 0 ZIP exports: []"
+    with pytest.raises(CommandError):
+        call_command("viatique_purge_exports", "--days", "0")
+    store.delete(recent_name)

@@ -207,11 +207,15 @@ function ViatiqueReports(runtime, element, args) {
     text: _('Download the ZIP')});
   var pollTimer = null;
 
+  function ended(job) { return job.state === 'failed' || job.state === 'expired'; }
+
   function showJob(job) {
-    zipProgress.hidden = job.state === 'done' || job.state === 'failed';
+    zipProgress.hidden = job.state === 'done' || ended(job);
     zipProgress.max = Math.max(1, job.total);
     zipProgress.value = job.done;
-    if (job.state === 'failed') {
+    if (job.state === 'expired') {
+      say(zipStatus, job.error);
+    } else if (job.state === 'failed') {
       say(zipStatus, fmt(_('The ZIP could not be built: {error}'), {error: job.error || '—'}), true);
     } else if (job.ready) {
       say(zipStatus, fmt(_('The ZIP of {total} graded PDFs is ready.'), {total: job.total}));
@@ -220,7 +224,7 @@ function ViatiqueReports(runtime, element, args) {
     } else {
       say(zipStatus, fmt(_('Building the ZIP: {done} of {total} PDFs…'), {done: job.done, total: job.total}));
     }
-    zipButton.disabled = !(job.ready || job.state === 'failed');
+    zipButton.disabled = !(job.ready || ended(job));
   }
 
   function poll(id) {
@@ -228,7 +232,7 @@ function ViatiqueReports(runtime, element, args) {
     call('export_status', {id: id}, 'GET').then(function (result) {
       if (!result.ok) { zipButton.disabled = false; return say(zipStatus, failure(result), true); }
       showJob(result.body);
-      if (!result.body.ready && result.body.state !== 'failed') {
+      if (!result.body.ready && !ended(result.body)) {
         pollTimer = setTimeout(function () { poll(id); }, POLL_MS);
       }
     });
@@ -257,7 +261,7 @@ function ViatiqueReports(runtime, element, args) {
   ]));
   call('export_status', null, 'GET').then(function (result) {
     var latest = result.ok && result.body.exports && result.body.exports[0];
-    if (latest) { showJob(latest); if (!latest.ready && latest.state !== 'failed') { poll(latest.id); } }
+    if (latest) { showJob(latest); if (!latest.ready && !ended(latest)) { poll(latest.id); } }
   });
 
   // ---------------------------------------------------------------- audit log
