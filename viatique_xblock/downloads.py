@@ -94,34 +94,44 @@ def _has_cover(copy):
 
 
 def graded_pdf(exam, user, copy_id, signature=None, client_ip=None, publish=None):
-    """Check and audit a graded PDF download; returns ``(stored name, download name, data)``.
+    """Check and audit a graded PDF download; returns ``(stored name, download name)``.
 
-    ``data`` is None (stream the stored file) except for graders of an anonymous exam: the PDF
-    with the cover's name area painted over, made for them. ``signature``: the ``sig`` of a
-    signed link (checked against this user and copy when signed links are enabled; ignored
-    otherwise, since the permission check alone decides)."""
+    Graders of an anonymous exam get the PDF with the cover's name area painted over: a copy made
+    for them once per render and name area, and kept (:func:`masked_pdf_name`). ``signature``: the
+    ``sig`` of a signed link (checked against this user and copy when signed links are enabled;
+    ignored otherwise, since the permission check alone decides)."""
     signed = bool(signature) and conf.get("SIGNED_URLS_ENABLED")
     if signed:
         signed_urls.verify(signature, user, exam, _as_id(copy_id), GRADED_PDF)
     copy = graded_pdf_copy(exam, user, copy_id)
-    data = None
+    name = copy.graded_pdf_name
     if hides_identity(exam, user) and _has_cover(copy):
-        data = _masked_pdf(exam, copy)
+        name = masked_pdf_name(exam, copy)
     audit.record(exam, "download.graded_pdf", actor=user, copy=copy, client_ip=client_ip, publish=publish,
                  details={"signed": signed})
-    return copy.graded_pdf_name, download_name(exam, user, copy), data
+    return name, download_name(exam, user, copy)
 
 
-def _masked_pdf(exam, copy):
-    """The graded PDF with the name area of its first page (the cover: scan pages come first, in order)
-    painted over."""
-    from .pdf.redact import redact_area
+def masked_pdf_name(exam, copy):
+    """The stored name of the graded PDF with the name area of its first page (the cover: scan pages
+    come first, in order) painted over, made on the first request and kept.
 
+    The name says what it holds: the render it comes from (the copy's ``graded_at``, so a copy
+    graded again gets a new one) and the height of the name area (a taller area, a new one). It is
+    written once (:func:`storage.write_once`): never replaced under a reader. Older ones stay in the
+    storage, one per render and area."""
     store = storage.get_storage()
     if not store.exists(copy.graded_pdf_name):
         raise NoGradedPdf(N_("This copy has no graded PDF yet."))
-    with store.open(copy.graded_pdf_name, "rb") as handle:
-        return redact_area(handle.read(), 0, exam.name_area)
+    rendered = copy.graded_at or copy.updated_at
+    stamp = rendered.strftime("%Y%m%dT%H%M%S%f") if rendered else "0"
+    name = storage.file_name("graded", copy.exam_id, f"{copy.pk}-{stamp}-masked{exam.name_area_height}.pdf")
+    if not store.exists(name):
+        from .pdf.redact import redact_area
+
+        with store.open(copy.graded_pdf_name, "rb") as handle:
+            storage.write_once(name, redact_area(handle.read(), 0, exam.name_area))
+    return name
 
 
 def sign_download(exam, user, copy_id, kind):

@@ -20,12 +20,9 @@ class DownloadHandlers:
         """The graded PDF of a copy (suffix: the copy id): staff of the block, or the copy's learner
         once results are released. ``?sig=`` a signed link's token (see ``download_url``);
         ``?inline=1`` to show it in the browser instead of saving it."""
-        name, download_name, masked = downloads.graded_pdf(self.get_exam(), user, suffix.strip("/"),
-                                                           signature=data.get("sig"), **self._audit_context(request))
-        inline = data.get("inline") in ("1", "true")
-        if masked is not None:
-            return files.bytes_response(masked, "application/pdf", download_name, inline=inline)
-        return files.stored_file_response(name, download_name, inline=inline)
+        name, download_name = downloads.graded_pdf(self.get_exam(), user, suffix.strip("/"),
+                                                   signature=data.get("sig"), **self._audit_context(request))
+        return files.stored_file_response(name, download_name, inline=data.get("inline") in ("1", "true"))
 
     @api_handler()
     def download_url(self, request, user, data, suffix=""):

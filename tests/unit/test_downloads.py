@@ -4,12 +4,13 @@ from urllib.parse import parse_qs, urlparse
 import pymupdf
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from tests.harness import make_block
 from tests.unit.downloads_support import (PDF, body, graded_copy, learner, release, send,
                                           stored_files)  # noqa: F401  (fixture)
 from viatique_xblock import files, storage
-from viatique_xblock.models import AuditEvent, LockoutRecord
+from viatique_xblock.models import AuditEvent, Copy, LockoutRecord
 from viatique_xblock.states import Grading
 
 pytestmark = pytest.mark.django_db
@@ -197,3 +198,37 @@ def test_download_names_are_safe_in_the_header():
     assert "\r" not in value and "\n" not in value
     assert value.startswith('attachment; filename="Bac _blanc_X-Evil_ 1 _.pdf"; filename*=UTF-8\'\'Bac%20%22')
     assert files.content_disposition("a.pdf", inline=True) == 'inline; filename="a.pdf"'
+
+
+def test_the_masked_pdf_is_made_once_per_render_and_name_area(copies, exam):
+    from viatique_xblock import downloads
+    from viatique_xblock.models import Exam
+
+    copy = copies["learner_2"]
+    grader = make_block("staff_2", "staff")
+    store = storage.get_storage()
+    made = []
+    try:
+        first = send(grader, "graded_pdf", str(copy.pk))
+        assert first.status_code == 200 and "Chloe" not in pdf_text(first.body)
+        name = downloads.masked_pdf_name(exam, copy)
+        made.append(name)
+        assert store.exists(name) and name != copy.graded_pdf_name and "masked12" in name
+        stamp = store.get_modified_time(name)
+        again = send(grader, "graded_pdf", str(copy.pk))
+        assert again.body == first.body and store.get_modified_time(name) == stamp  # served, not made again
+        # the copy graded again (a new render), or a taller name area: another masked PDF
+        Copy.objects.filter(pk=copy.pk).update(graded_at=timezone.now())
+        copy.refresh_from_db()
+        made.append(downloads.masked_pdf_name(exam, copy))
+        Exam.objects.filter(pk=exam.pk).update(name_area_height=30)
+        exam.refresh_from_db()
+        made.append(downloads.masked_pdf_name(exam, copy))
+        assert len(set(made)) == 3 and all(store.exists(each) for each in made)
+        # the stored graded PDF itself is untouched
+        with store.open(copy.graded_pdf_name, "rb") as handle:
+            assert handle.read() == PDF
+    finally:
+        for each in made:
+            if store.exists(each):
+                store.delete(each)
