@@ -11,10 +11,13 @@ Graders open only their own copies and unassigned ones (grading.get_copy): so th
 staff_1 take an unassigned copy, and staff_2, opening it too, is told who holds it; the list offers
 staff_2 no Open button on a copy given to staff_1. The third test loses the network (the change waits in the browser and
 is retried until saved), has the lease forced away by an instructor (the refused change comes back from
-the browser after Reload) and a second tab save first (the older tab is told to reload).
+the browser after Reload) and a second tab save first (the older tab is told to reload). The fourth
+damages the copy's scan in the storage before finalize: the render fails for real, the workspace says
+so, and Retry makes the PDF once the file is back.
 """
 import contextlib
 import json
+import pathlib
 import re
 
 import pytest
@@ -451,3 +454,49 @@ def test_a_lost_lease_and_a_stale_draft_stop_the_page_and_reload_loses_nothing(
     expect(workspace.get_by_role("textbox", name="General comment")).to_have_value("Vu dans le second onglet.")
     expect(workspace).to_have_attribute("data-editable", "true")
     assert copy_in_db(host, code)["general_comment"] == "Vu dans le second onglet."
+
+
+#: run by ``manage.py shell``: where the scan of the copy (COPY_CODE) is stored on this host
+SCAN_PATH_SCRIPT = """
+from viatique_xblock import storage
+from viatique_xblock.models import Copy
+copy = Copy.objects.get(anonymous_code=COPY_CODE)
+print(storage.get_storage().path(copy.pages.filter(discarded=False).first().batch.file_name))
+"""
+
+
+def test_a_graded_pdf_that_cannot_be_made_is_shown_with_its_reason_and_retried(
+        page, fresh_demo_host, demo_facts, browser_errors):
+    """No mock: the copy's scan is damaged in the storage when the copy is finalized, so the render
+    fails for real; once the file is back, Retry makes the graded PDF."""
+    host = fresh_demo_host
+    code = ready_copy(demo_facts, GRADER)
+    scan = pathlib.Path(host.manage("shell", "-v", "0", "-c", f"COPY_CODE = {code!r}\n" + SCAN_PATH_SCRIPT)
+                        .strip().splitlines()[-1])
+    original = scan.read_bytes()
+    workspace = grade_as_grader(page, host, code)
+    for question_id, value in POINTS.items():
+        workspace.locator(f"[data-field='points'][data-question='{question_id}']").fill(value)
+    expect(workspace.locator("[data-region='save-status']")).to_have_text(re.compile(r"^Saved at "), timeout=15_000)
+    scan.write_bytes(b"%PDF-1.7 damaged in the storage")
+    try:
+        workspace.get_by_role("button", name="Finalize").click()
+        expect(workspace).to_have_attribute("data-copy-state", "render_failed", timeout=30_000)
+        expect(workspace.locator("[data-region='grading-state']")).to_have_text(
+            "State: The graded PDF could not be made")
+        outcome = workspace.locator("[data-region='grading-outcome']")
+        expect(outcome).to_contain_text("The graded PDF could not be made: ")
+        assert str(scan) not in outcome.inner_text()  # no server path in what staff read
+        expect(workspace.get_by_role("link", name=f"Graded PDF of copy {code}")).to_have_count(0)
+        saved = copy_in_db(host, code)
+        assert (saved["state"], saved["graded_pdf_name"]) == ("render_failed", "")
+        assert saved["points"] == POINTS  # nothing of the grading is lost
+    finally:
+        scan.write_bytes(original)
+    retry = workspace.get_by_role("button", name="Retry")
+    expect(retry).to_be_visible()
+    retry.click()
+    expect(workspace).to_have_attribute("data-copy-state", "graded", timeout=30_000)
+    expect(workspace.locator("[data-region='grading-state']")).to_have_text("State: Graded")
+    expect(workspace.get_by_role("link", name=f"Graded PDF of copy {code}")).to_be_visible()
+    assert copy_in_db(host, code)["state"] == "graded"
