@@ -1,5 +1,6 @@
 """Reports on the demo exam, as an instructor: statistics with a drawn histogram, the grades CSV
-and the ZIP of graded PDFs downloaded, the audit log filtered. One flow on a host of its own (downloads are audited)."""
+and the ZIP of graded PDFs downloaded (then deleted by the operator's purge and built again), the
+audit log filtered. One flow on a host of its own (downloads are audited)."""
 import csv
 import io
 import re
@@ -52,6 +53,19 @@ def test_instructor_reads_statistics_downloads_the_csv_and_filters_the_audit_log
     with zipfile.ZipFile(download_info.value.path()) as archive:
         assert sorted(archive.namelist()) == sorted(f"{copy['username']}.pdf" for copy in graded)
 
+    # eight days later the operator's daily purge deletes it: the section says so, a new one can be built
+    fresh_demo_host.manage("shell", "-c", "import datetime; from django.utils import timezone; "
+                           "from viatique_xblock.models import ExportJob; ExportJob.objects.update("
+                           "updated_at=timezone.now() - datetime.timedelta(days=8))")
+    assert "Deleted 1 ZIP exports" in fresh_demo_host.manage("viatique_purge_exports")
+    with page.expect_response(re.compile(r"/export_status/")):
+        page.reload()
+    expect(reports.locator("[data-region='export-status']")).to_have_text(
+        "This ZIP was deleted after 7 days; build a new one.")
+    expect(reports.get_by_role("link", name="Download the ZIP")).to_be_hidden()
+    reports.get_by_role("button", name="Build a ZIP of the graded PDFs").click()
+    expect(reports.locator("[data-region='export-status']")).to_contain_text("is ready")
+
     # the audit log: filtered by action, then by actor, where the downloads just made show
     audit = reports.get_by_role("region", name="Audit log")
     events = audit.locator("[data-region='audit-events'] tbody tr")
@@ -63,7 +77,8 @@ def test_instructor_reads_statistics_downloads_the_csv_and_filters_the_audit_log
     audit.get_by_role("button", name="Clear the filters").click()
     audit.get_by_label("Actor (username)").fill("instructor_1")
     audit.get_by_label("Actor (username)").press("Enter")
-    for index, action in enumerate(["export.zip_downloaded", "export.zip_requested", "export.grades_csv"]):
+    for index, action in enumerate(["export.zip_requested", "export.zip_downloaded", "export.zip_requested",
+                                    "export.grades_csv"]):
         expect(events.nth(index)).to_have_attribute("data-action", action)
     expect(audit.get_by_role("status")).to_have_text(re.compile(r"^Matching events: \d+$"))
     expect(audit.get_by_role("link", name="Download these events as CSV")).to_have_attribute(
