@@ -79,17 +79,15 @@ def _step(done, errors, name, action):
 
 
 def _cache(connect):
-    """Build the lease and lockout cache (imports its client library); with ``connect``, open a
-    connection of its pool (a Redis PING)."""
-    alias = conf.get("CACHE_ALIAS")
-    cache = caches[alias]
-    from . import leases, lockout
+    """Build the lease and lockout cache and the lease store (imports the Redis client library);
+    with ``connect``, open a connection of the pool they share (a Redis PING)."""
+    caches[conf.get("CACHE_ALIAS")]  # noqa: B018 - the lockout's cache: builds its client
+    from . import leases
 
     store = leases.store()
-    client = lockout._redis(cache)
+    client = getattr(store, "client", None)  # None: a per-process cache (DEBUG), nothing to connect
     if connect and client is not None:
         client.ping()
-    return store
 
 
 def _celery(connect, app):
@@ -98,7 +96,6 @@ def _celery(connect, app):
     from celery import current_app
 
     celery = app or current_app
-    celery.loader.import_default_modules()
     celery.tasks  # noqa: B018 - finalizes the app: binds the shared tasks the handlers queue
     if celery.conf.task_always_eager:
         return
