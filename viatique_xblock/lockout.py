@@ -237,7 +237,7 @@ OPERATOR = "operator"
 def in_force(course_key=None):
     """Lockouts still in force in every course (or one), newest first: what an operator lists."""
     queryset = LockoutRecord.objects.filter(lifted_at__isnull=True, locked_until__gt=timezone.now())
-    if course_key:
+    if course_key is not None:
         queryset = queryset.filter(course_key=course_key)
     return queryset.order_by("-created_at", "-id")
 
@@ -246,8 +246,8 @@ def lift_subject(kind, subject, by=OPERATOR):
     """End the lock and failure counters of one user or address at once, wherever it started (an
     operator's move: a lock is platform-wide), and mark its records still in force lifted.
 
-    Returns the records lifted (there may be none: a lock older than its record's course, or counters
-    with no lock yet, are cleared all the same). Each one is audited ``lockout.lifted`` under the
+    Returns the records lifted (there may be none: failure counters with no lock yet are cleared
+    all the same). Each one is audited ``lockout.lifted`` under the
     newest exam of its course, when the course has one."""
     if kind not in (USER, ADDRESS):
         raise ValueError(f"kind must be {USER!r} or {ADDRESS!r}")
