@@ -206,21 +206,17 @@ EXPIRED = "expired"
 
 
 def job_status(job):
-    error = error_text(job.error_message)
-    if job.state == EXPIRED:
-        error = _("This ZIP was deleted after {days} days; build a new one.").format(days=_retention_days())
     return {"id": str(job.public_id), "state": job.state, "naming": job.naming, "done": job.done,
             "total": job.total, "created_at": job.created_at, "created_by": job.created_by,
-            "error": error, "ready": job.state == "done"}
-
-
-def _retention_days():
-    return conf.get("EXPORT_RETENTION_DAYS")
+            "error": error_text(job.error_message), "ready": job.state == "done"}
 
 
 #: a job's ``error_message`` is ``<code>:<detail>``, put in words in the reader's language by :func:`error_text`
 #: (never an exception's own text: it may name server paths; that stays in the logs)
 ERROR_TIMEOUT, ERROR_FAILED, ERROR_MISSING = "timeout", "failed", "missing"
+#: an expired job's ``error_message``: ``expired:<days>`` (the retention it was deleted under)
+ERROR_EXPIRED = "expired"
+EXPIRED_MESSAGE = N_("This ZIP was deleted after {days} days; build a new one.")
 
 
 def error_text(stored):
@@ -228,6 +224,8 @@ def error_text(stored):
     if not stored:
         return ""
     code, _sep, detail = stored.partition(":")
+    if code == ERROR_EXPIRED:
+        return _(EXPIRED_MESSAGE).format(days=detail)
     if code == ERROR_MISSING:
         return _("Missing graded PDFs: {codes}").format(codes=detail)
     if code == ERROR_TIMEOUT:
@@ -311,7 +309,7 @@ def download(exam, public_id, actor=None, client_ip=None, publish=None):
     """The storage name and download name of a finished export (audited: ``export.zip_downloaded``)."""
     job = get_job(exam, public_id)
     if job.state == EXPIRED:
-        raise ExportExpired(N_("This ZIP was deleted after {days} days; build a new one."), days=_retention_days())
+        raise ExportExpired(EXPIRED_MESSAGE, days=job.error_message.partition(":")[2])
     if job.state != "done" or not job.file_name:
         raise ExportNotReady(N_("This export is not ready yet."))
     audit.record(exam, "export.zip_downloaded", actor=actor, client_ip=client_ip, publish=publish,
@@ -324,18 +322,18 @@ def purge(days=None, dry_run=False):
     none) days ago and mark their jobs ``expired`` (the instructor then builds a new one). Jobs
     still queued or running are left alone. Returns the public ids of the jobs purged (or that
     would be, with ``dry_run``)."""
-    days = _retention_days() if days is None else days
+    days = conf.get("EXPORT_RETENTION_DAYS") if days is None else days
     if not days:
         return []
     cutoff = timezone.now() - datetime.timedelta(days=days)
-    jobs = list(ExportJob.objects.filter(state__in=("done", "failed"), updated_at__lt=cutoff)
-                .exclude(file_name="").order_by("id"))
+    jobs = list(ExportJob.objects.filter(state="done", updated_at__lt=cutoff).exclude(file_name="").order_by("id"))
     if dry_run:
         return [str(job.public_id) for job in jobs]
     store = storage.get_storage()
     for job in jobs:
         if store.exists(job.file_name):
             store.delete(job.file_name)
-        ExportJob.objects.filter(pk=job.pk).update(state=EXPIRED, file_name="")
+        ExportJob.objects.filter(pk=job.pk).update(state=EXPIRED, file_name="",
+                                                   error_message=f"{ERROR_EXPIRED}:{days}")
         log.info("Viatique export %s of exam %s deleted after %s days", job.public_id, job.exam_id, days)
     return [str(job.public_id) for job in jobs]
