@@ -37,7 +37,10 @@ setup(
     install_requires=[
         # What the current Open edX release runs; Django 5.2 LTS is the target, 4.2 still works.
         "Django>=4.2,<6.0",
-        "XBlock>=6.2,<7",
+        # XBlock 6.2+ needs Python 3.12 and ships web_fragments itself; on Python 3.11 the 6.1 line,
+        # which brings the web-fragments package as its own dependency
+        "XBlock>=6.2,<7; python_version >= \"3.12\"",
+        "XBlock>=6.1,<6.2; python_version < \"3.12\"",
         "celery>=5.3,<6",
         "edx-submissions>=4,<5",
         "edx-opaque-keys>=2.5",

@@ -1,8 +1,9 @@
 """Run inside a clean virtualenv where only the built wheel (and its dependencies) is installed.
 
 Loads the three entry points, migrates an in-memory database, renders the block
-for an instructor and a learner through a minimal LMS-like runtime, and reads the
-block's static files through XBlock's resource API. Prints one JSON line.
+for an instructor and a learner through a minimal LMS-like runtime, reads the
+block's static files through XBlock's resource API, and makes a graded PDF with the
+installed PDF layer. Prints one JSON line.
 """
 import json
 import sys
@@ -77,11 +78,35 @@ static = {uri: len(block_class.open_local_resource(uri).read())
           for uri in ("static/js/viatique_staff.js", "static/js/viatique_common.js", "static/css/viatique.css")}
 import viatique_xblock  # noqa: E402
 
+
+def graded_pdf_text():
+    """A graded PDF of a one-page scan with one annotation, made by the installed PDF layer; its text."""
+    import pymupdf
+
+    from viatique_xblock.pdf.graded import render_graded_pdf
+
+    scan = pymupdf.open()
+    scan.new_page(width=595, height=842).insert_text((72, 100), "Copie", fontsize=18)
+    data = render_graded_pdf(
+        {"s": scan.tobytes()}, [{"source": "s", "index": 0, "rotation": 0}],
+        [{"page": 0, "kind": "comment", "x": 0.1, "y": 0.2, "width": 0.4, "height": 0.05,
+          "text": "Très bien : ∀ ε > 0", "question_label": "Q1", "points": "2"}],
+        {"title": "Examen", "code": "A1", "total": "2", "max": "5", "scale_total": None, "scale": None,
+         "questions": [{"id": "q1", "label": "Q1", "points": "2", "max": "5", "comment": ""}],
+         "general_comment": "Bien.", "grader": None})
+    with pymupdf.open(stream=data, filetype="pdf") as graded:
+        return "".join(page.get_text() for page in graded)
+
+
+pdf_text = "".join(graded_pdf_text().split())
+
 print(json.dumps({
     "entry_points": loaded,
     "module_file": viatique_xblock.__file__,
     "staff_dashboard": "Instructor dashboard" in staff_html,
     "learner_status": 'data-status="no_copy"' in learner_html,
     "static_sizes": static,
+    "graded_pdf": "Trèsbien:∀ε>0" in pdf_text and "Bien." in pdf_text,
     "python": sys.version.split()[0],
+    "django": django.get_version(),
 }))

@@ -1,6 +1,10 @@
-"""The built wheel carries everything, and installs and renders in a clean virtualenv."""
+"""The built wheel carries everything, and installs and renders in a clean virtualenv: with the
+versions the suite runs with (Python 3.12, Django 5.2) and with the oldest setup.py accepts
+(Python 3.11, Django 4.2)."""
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -41,13 +45,47 @@ def test_wheel_contains_templates_static_files_translations_and_migrations(wheel
     assert "[lms.djangoapp]" in text and "[cms.djangoapp]" in text
 
 
-def test_wheel_installs_into_a_clean_virtualenv_and_renders(wheel, tmp_path):
+def python_311():
+    """A Python 3.11 of this machine, on PATH or through pyenv (the oldest Python the plugin supports)."""
+    candidates = [shutil.which("python3.11")]
+    if shutil.which("pyenv"):
+        versions = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True).stdout.split()
+        for version in sorted((v for v in versions if re.fullmatch(r"3\.11(\.\d+)?", v)), reverse=True):
+            found = subprocess.run(["pyenv", "which", "python"], capture_output=True, text=True,
+                                   env={**os.environ, "PYENV_VERSION": version})
+            candidates.append(found.stdout.strip())
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 11))"],
+                               capture_output=True, text=True)
+        if probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+#: (the interpreter, constraints beyond requirements/constraints.txt): the versions the suite runs with
+#: (Python 3.12, Django 5.2), and the oldest ones setup.py accepts (Python 3.11, Django 4.2, with the
+#: django-redis before 7, which needs Django 5.2)
+TARGETS = {"current": (None, []), "oldest": ("3.11", ["Django>=4.2,<5.0", "django-redis>=5.4,<7"])}
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_wheel_installs_into_a_clean_virtualenv_and_renders(wheel, tmp_path, target):
+    version, extra = TARGETS[target]
+    interpreter = sys._base_executable
+    if version:
+        interpreter = python_311()
+        assert interpreter, "no Python 3.11 on this machine (PATH or pyenv): the oldest supported Python"
+    constraints = tmp_path / "constraints.txt"
+    pinned = (REPO / "requirements" / "constraints.txt").read_text().splitlines()
+    overridden = {re.split(r"[<>=!~;\s]", line, maxsplit=1)[0].lower() for line in extra}
+    constraints.write_text("\n".join([line for line in pinned
+                                      if re.split(r"[<>=!~;\s]", line, maxsplit=1)[0].lower() not in overridden]
+                                     + extra) + "\n")
     venv = tmp_path / "venv"
-    subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-c", str(REPO / "requirements" / "constraints.txt"),
-         str(wheel)],
+        [str(python), "-m", "pip", "install", "-q", "-c", str(constraints), str(wheel)],
         capture_output=True, text=True,
     )
     assert install.returncode == 0, install.stderr[-3000:]
@@ -64,3 +102,6 @@ def test_wheel_installs_into_a_clean_virtualenv_and_renders(wheel, tmp_path):
     }
     assert report["staff_dashboard"] and report["learner_status"]
     assert all(size > 100 for size in report["static_sizes"].values())
+    assert report["graded_pdf"], "the installed PDF layer makes a graded PDF with its text"
+    expected = {"current": ("3.12", "5.2"), "oldest": ("3.11", "4.2")}[target]
+    assert (report["python"].rsplit(".", 1)[0], report["django"].rsplit(".", 1)[0]) == expected
