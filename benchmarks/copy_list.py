@@ -16,8 +16,8 @@ times, ``--repeat`` times each, what the dashboard asks for:
   the first and the last page; ``grader_list``: a grader's first page (their copies first, the
   other graders' under "Grader N" when the course hides grader identities);
 - ``identification_queue``: the unidentified copies (the identification desk's list);
-- ``all_copies_for_anomalies``: every copy in pages of 200, as the anomaly queue's selects load
-  them (the only request whose number grows with the copies: one per 200).
+- ``anomaly_queue``: the instructor's anomaly queue, which also lists every copy of the exam for
+  its selects (the one answer whose size grows with the copies).
 
 It prints per request the median and the 95th percentile in ms and the SQL queries of one call, at
 both sizes, and their ratio (the baseline is the same request on the small exam, in the same run).
@@ -81,16 +81,6 @@ def measure(usage_id, repeat):
         assert response.status_code == 200
         return response.status_code, None
 
-    def all_copies():
-        seen, offset = 0, 0
-        while True:
-            status, body = instructor.call("list_copies", {"offset": offset, "limit": 200}, "GET")
-            assert status == 200, body
-            seen += len(body["copies"])
-            offset += 200
-            if seen >= body["count"] or not body["copies"]:
-                return status, body
-
     requests = {
         "dashboard_page": lambda: page(instructor),
         "grader_page": lambda: page(grader),
@@ -99,7 +89,7 @@ def measure(usage_id, repeat):
         "grader_list": lambda: grader.call("list_copies", {"offset": 0, "limit": PAGE_SIZE}, "GET"),
         "identification_queue": lambda: instructor.call(
             "list_copies", {"offset": 0, "limit": PAGE_SIZE, "identity": "unidentified"}, "GET"),
-        "all_copies_for_anomalies": all_copies,
+        "anomaly_queue": lambda: instructor.call("anomaly_queue", None, "GET"),
     }
     figures = {}
     for name, request in requests.items():

@@ -357,3 +357,18 @@ def test_an_image_made_on_request_is_never_deleted_under_a_reader():
         assert store.listdir(storage.file_name("test-write-once"))[1] == ["page-thumb.jpg"]
     finally:
         store.delete(name)
+
+
+@pytest.mark.parametrize("count", [3, 60])
+def test_the_anomaly_queue_lists_every_copy_for_its_selects_in_three_queries(exam, count, django_assert_num_queries):
+    for number in range(count):
+        Copy.objects.create(exam=exam, anonymous_code=f"Q{number:03d}", learner_name=f"Élève {number}",
+                            learner_username=f"learner_{number}", learner_anonymous_id=f"anon-q-{number}")
+    with django_assert_num_queries(3):  # unplaced pages, the pages' positions, the copies
+        queue = anomalies.queue(exam)
+    assert len(queue["copies"]) == count
+    assert queue["copies"][1] == {"id": Copy.objects.get(exam=exam, anonymous_code="Q001").pk, "code": "Q001",
+                                  "name": "Élève 1", "username": "learner_1"}
+    assert [copy["code"] for copy in queue["copies"]] == sorted(copy["code"] for copy in queue["copies"])
+    # copies without pages are all incomplete here (no page at all)
+    assert len(queue["incomplete_copies"]) == count

@@ -526,21 +526,8 @@ function ViatiqueScans(runtime, element, args) {
     return name ? fmt(_('{code} — {name}'), {code: copy.code, name: name}) : copy.code;
   }
 
-  function loadCopies() {
-    var all = [];
-    function page(offset) {
-      return call('list_copies', {offset: offset, limit: 200}, 'GET').then(function (result) {
-        if (!result.ok) { throw result; }
-        all = all.concat(result.body.copies);
-        return all.length < result.body.count && result.body.copies.length ? page(all.length) : all;
-      });
-    }
-    return page(0).then(function (list) { copies = list; });
-  }
-
   function loadAnomalies() {
-    return Promise.all([loadCopies(), call('anomaly_queue', null, 'GET')]).then(function (results) {
-      var result = results[1];
+    return call('anomaly_queue', null, 'GET').then(function (result) {
       if (!result.ok) { throw result; }
       renderQueue(result.body);
     }).catch(function (result) {
@@ -586,6 +573,7 @@ function ViatiqueScans(runtime, element, args) {
 
   function renderQueue(data) {
     queueData = data;
+    copies = data.copies;  // every copy of the exam, in the queue's answer (one request, however many)
     // keep what was typed in the rows that stay
     var typed = {};
     Array.prototype.forEach.call(pageList.querySelectorAll('[data-page-id]'), function (row) {
@@ -704,13 +692,11 @@ function ViatiqueScans(runtime, element, args) {
     call('merge_copies', {source_copy_id: Number(mergeSource.value), target_copy_id: Number(mergeTarget.value)})
       .then(function (result) {
         if (!result.ok) { return invalid(mergeTarget, failure(result)); }
-        return loadCopies().then(function () {
-          renderQueue(result.body);
-          mergeSource.value = '';
-          mergeTarget.value = '';
-          announce(anomalyMessages, fmt(_('The pages of {source} are now in {target}.'), {source: source, target: target}));
-          refreshCounters();
-        });
+        renderQueue(result.body);  // without the emptied copy
+        mergeSource.value = '';
+        mergeTarget.value = '';
+        announce(anomalyMessages, fmt(_('The pages of {source} are now in {target}.'), {source: source, target: target}));
+        refreshCounters();
       });
   }
 
