@@ -33,16 +33,17 @@ def _is_cover(page):
     return page.copy_id is not None and page.position == 1
 
 
-def _masked_kind(exam):
-    """The stored name's tag of a cover masked with the exam's name area: made again when the
-    instructor changes the area's height (a taller area must hide what the old one left visible)."""
+def masked_kind(exam):
+    """The stored name's tag of what is masked with the exam's name area (covers, graders' graded
+    PDFs): made again when the instructor changes the area's height (a taller area must hide what
+    the old one left visible)."""
     return f"masked{exam.name_area_height}"
 
 
 def masked_image_name(exam, page):
     """The cover image with its name area painted over, made the first time it is asked for
     (and again once the name area's height changed)."""
-    kind = _masked_kind(exam)
+    kind = masked_kind(exam)
     if page.masked_image_name and f"-{kind}." in page.masked_image_name:
         return page.masked_image_name
     from .pdf import images as pdf_images
@@ -61,7 +62,7 @@ def image_name(exam, viewer, page, thumbnail=False):
     if hides_identity(exam, viewer) and _is_cover(page):
         if thumbnail:
             return scans.thumbnail_name(page, source=masked_image_name(exam, page),
-                                        kind=f"{_masked_kind(exam)}thumb")
+                                        kind=f"{masked_kind(exam)}thumb")
         return masked_image_name(exam, page)
     return scans.thumbnail_name(page) if thumbnail else page.image_name
 

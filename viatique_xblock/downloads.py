@@ -125,7 +125,7 @@ def masked_pdf_name(exam, copy):
         raise NoGradedPdf(N_("This copy has no graded PDF yet."))
     rendered = copy.graded_at or copy.updated_at
     stamp = rendered.strftime("%Y%m%dT%H%M%S%f") if rendered else "0"
-    name = storage.file_name("graded", copy.exam_id, f"{copy.pk}-{stamp}-masked{exam.name_area_height}.pdf")
+    name = storage.file_name("graded", copy.exam_id, f"{copy.pk}-{stamp}-{anonymity.masked_kind(exam)}.pdf")
     if not store.exists(name):
         from .pdf.redact import redact_area
 

@@ -202,14 +202,13 @@ def _add_comments_without_points(work, payload):
 def _rows_and_pending_comments(copy, draft, written):
     """A single write's new draft payload: the rows, plus the question comments without points the
     draft held (a single write must not drop them) and those ``written`` now."""
-    work = work_json(copy)
-    if draft.pk is not None and draft.version > 1:
-        previous = Draft.objects.filter(pk=draft.pk).values_list("payload", flat=True).first()
-        pending = {question_id: entry for question_id, entry in ((previous or {}).get("points") or {}).items()
-                   if question_id not in written and isinstance(entry, dict) and entry.get("points") in (None, "")}
-        _add_comments_without_points(work, {"points": pending})
-    _add_comments_without_points(work, {"points": {question_id: {"comment": comment}
-                                                   for question_id, comment in written.items() if comment}})
+    work, held = work_json(copy), {}
+    if draft.version > 1:  # a draft saved before may hold some (its payload is not loaded: read it now)
+        previous = Draft.objects.filter(pk=draft.pk).values_list("payload", flat=True).first() or {}
+        held = {question_id: entry for question_id, entry in (previous.get("points") or {}).items()
+                if isinstance(entry, dict) and entry.get("points") in (None, "")}
+    held.update((question_id, {"comment": comment}) for question_id, comment in written.items())
+    _add_comments_without_points(work, {"points": held})
     return work
 
 

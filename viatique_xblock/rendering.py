@@ -174,7 +174,7 @@ def stuck_copies(finalized_before, usage_key=None):
 
 
 def queue_renders(copy_ids):
-    """Send the render task for each copy (with the grade scale it was finalized with)."""
+    """Send the render task for each copy (the task reads the grade scale the copy was finalized with)."""
     from .workers import dispatch
     from .workers.render import render_graded_copy
     for copy_id in copy_ids:

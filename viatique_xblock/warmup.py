@@ -24,10 +24,7 @@ import importlib
 import logging
 import time
 
-from django.core.cache import caches
 from django.db import connections
-
-from . import conf
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +76,8 @@ def _step(done, errors, name, action):
 
 
 def _cache(connect):
-    """Build the lease and lockout cache and the lease store (imports the Redis client library);
-    with ``connect``, open a connection of the pool they share (a Redis PING)."""
-    caches[conf.get("CACHE_ALIAS")]  # noqa: B018 - the lockout's cache: builds its client
+    """Build the lease store on the cache that also holds the lockout counters (imports the Redis
+    client library); with ``connect``, open a connection of the pool they share (a Redis PING)."""
     from . import leases
 
     store = leases.store()
