@@ -21,12 +21,13 @@ class SchemeInUse(ViatiqueError):
     status = 409
 
 
-def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading, name_area_height=12):
+def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading, name_area_height=12,
+              weight=None):
     """Create or update the exam row of a block usage from the block's settings.
 
     Called when the block is saved and when it is rendered, so the row follows
     edits made in Studio (or imported in an OLX course) without a separate step.
-    Writes only when something changed.
+    Writes only when something changed. ``weight`` is the block's (None: not weighted).
     """
     values = {
         "course_key": course_key,
@@ -35,6 +36,7 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
         "pages_per_copy": pages_per_copy,
         "anonymous_grading": bool(anonymous_grading),
         "name_area_height": int(name_area_height),
+        "weight": None if weight is None else float(weight),
     }
     exam, created = Exam.objects.get_or_create(usage_key=usage_key, defaults=values)
     if not created:
@@ -113,7 +115,7 @@ def save_settings(block_values, usage_key, course_key, actor=None, publish=None,
     with transaction.atomic():
         exam = sync_exam(
             usage_key, course_key, values["display_name"], values["marking_scheme"],
-            values["pages_per_copy"], values["anonymous_grading"], values["name_area_height"],
+            values["pages_per_copy"], values["anonymous_grading"], values["name_area_height"], values["weight"],
         )
         audit.record(exam, "settings.saved", actor=actor, publish=publish,
                      details={"questions": len(scheme_module.leaves(values["marking_scheme"]))})
@@ -151,6 +153,9 @@ def _float_in(raw, low, high):
 #: settings an older editor may not send, with the value they then keep
 OPTIONAL_SETTINGS = {"name_area_height": 12}
 
+#: settings that may be left empty (sent as "" or None, or not sent): they are then None
+NULLABLE_SETTINGS = {"weight"}
+
 
 def validate_settings(raw, previous_scheme=None):
     """Check every setting of the Studio editor; raise with all problems at once."""
@@ -163,15 +168,18 @@ def validate_settings(raw, previous_scheme=None):
     checks = [
         ("pages_per_copy", _int_in, 1, 200, N_("Pages per copy must be a whole number from 1 to 200.")),
         ("grade_scale", _float_in, 0, 1000, N_("The grade scale must be a number from 0 (none) to 1000.")),
-        ("weight", _float_in, 0, 1000, N_("The weight must be a number from 0 to 1000.")),
+        ("weight", _float_in, 0, 1000,
+         N_("The weight must be empty (the marking scheme's total) or a number from 0 to 1000.")),
         ("regrade_window_days", _int_in, 0, 365,
          N_("The regrade window must be a whole number of days from 0 (no regrades) to 365.")),
         ("name_area_height", _int_in, 5, 60,
          N_("The name area must be from 5 to 60 % of the cover page's height.")),
     ]
     for field, parse, low, high, message in checks:
-        value = parse(raw.get(field, OPTIONAL_SETTINGS.get(field)), low, high)
-        if value is None:
+        given = raw.get(field, OPTIONAL_SETTINGS.get(field))
+        value = parse(given, low, high)
+        empty = given is None or str(given).strip() == ""
+        if value is None and not (field in NULLABLE_SETTINGS and empty):
             problems.append({"path": field, "message": _(message)})
         values[field] = value
     values["anonymous_grading"] = bool(raw.get("anonymous_grading", True))

@@ -62,8 +62,10 @@ class ViatiqueXBlock(GradingHandlers, ResultsHandlers, ReportsHandlers, Download
     )
     weight = Float(
         display_name=gettext_lazy("Weight"),
-        help=gettext_lazy("Weight of this exam in the course grade."),
-        default=1.0,
+        help=gettext_lazy("The points this exam contributes to its subsection's grade (the learner's share of "
+                          "the marking scheme's total, times this weight). Empty: the marking scheme's total."),
+        # None, as CAPA problems: the LMS then counts the raw points (the scheme's total as possible)
+        default=None,
         scope=Scope.settings,
     )
     anonymous_grading = Boolean(
@@ -97,7 +99,7 @@ class ViatiqueXBlock(GradingHandlers, ResultsHandlers, ReportsHandlers, Download
     # ----------------------------------------------------------------- scoring
 
     def max_score(self):
-        """The scheme's total: the points possible reported to the gradebook."""
+        """The scheme's total: the raw points possible, which the LMS weights with :attr:`weight`."""
         return float(scheme.total(self.marking_scheme))
 
     # ----------------------------------------------------------------- helpers
@@ -117,7 +119,7 @@ class ViatiqueXBlock(GradingHandlers, ResultsHandlers, ReportsHandlers, Download
         """The exam row of this usage, created or brought up to date with the settings."""
         return api.sync_exam(
             compat.usage_key(self), compat.course_key(self), self.display_name,
-            self.marking_scheme, self.pages_per_copy, self.anonymous_grading, self.name_area_height,
+            self.marking_scheme, self.pages_per_copy, self.anonymous_grading, self.name_area_height, self.weight,
         )
 
     def _publish(self, name, data):

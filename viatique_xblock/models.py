@@ -31,6 +31,9 @@ class Exam(models.Model):
     #: masked in the images graders get, shown alone at the identification desk
     #: (12 %: a booklet's printed band and the name written in it, with room for skew)
     name_area_height = models.PositiveSmallIntegerField(default=12)
+    #: the block's ``weight``: the points the exam contributes to its subsection (None: the scheme's
+    #: maximum, unweighted), sent with every score so the gradebook's events carry it
+    weight = models.FloatField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -35,8 +35,42 @@ def make_copy(exam, code, username="", grading=Grading.READY, grader="", anonymo
 def test_block_has_a_score_with_the_schemes_total_as_maximum():
     block = make_block()
     assert block.has_score is True
-    assert block.weight == 1.0
+    assert block.weight is None  # as CAPA problems: the raw points count, the scheme's total possible
     assert block.max_score() == 20.0
+    assert "subsection" in str(type(block).weight.help)
+
+
+def test_the_exam_row_follows_the_blocks_weight():
+    make_block(fields={"weight": 1.5}).sync_exam()
+    assert Exam.objects.get(usage_key=USAGE).weight == 1.5
+    make_block().sync_exam()
+    assert Exam.objects.get(usage_key=USAGE).weight is None
+
+
+@pytest.mark.parametrize("sent", ["", "  ", None])
+def test_an_empty_weight_is_saved_as_none(sent):
+    block = make_block(fields={"weight": 2.0})
+    status, body = call(block, "studio_submit", dict(VALID, weight=sent))
+    assert status == 200, body
+    assert block.weight is None and body["settings"]["weight"] is None
+    assert Exam.objects.get(usage_key=USAGE).weight is None
+
+
+def test_a_weight_is_a_number_from_0_to_1000():
+    block = make_block()
+    for bad in ("-1", "1001", "heavy", "nan"):
+        status, body = call(block, "studio_submit", dict(VALID, weight=bad))
+        assert status == 400 and [p["path"] for p in body["problems"]] == ["weight"], bad
+    status, body = call(block, "studio_submit", dict(VALID, weight="0,5"))
+    assert status == 200 and block.weight == 0.5
+    assert Exam.objects.get(usage_key=USAGE).weight == 0.5
+
+
+def test_the_editor_shows_an_unset_weight_as_an_empty_field_with_a_hint():
+    frag = make_block().studio_view()
+    assert frag.json_init_args["settings"]["weight"] is None
+    assert 'aria-describedby="' in frag.content and "-weight-hint" in frag.content
+    assert "Leave it empty to count the marking scheme" in frag.content
 
 
 def test_instructor_view_is_the_dashboard_and_creates_the_exam_row():
@@ -101,6 +135,7 @@ def test_studio_submit_saves_validated_settings_audits_and_emits_an_event():
     assert status == 200, body
     assert block.display_name == "Bac blanc"
     assert block.pages_per_copy == 4 and block.grade_scale == 20.0 and block.weight == 2.0
+    assert Exam.objects.get(usage_key=USAGE).weight == 2.0
     # the new question gets a fresh id: q2 belonged to the default scheme's second question
     assert [q["id"] for q in block.marking_scheme["questions"]] == ["q1", "q3"]
     assert body["max_score"] == 20.0

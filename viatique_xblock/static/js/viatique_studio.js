@@ -23,7 +23,8 @@ function ViatiqueStudioEditor(runtime, element, args) {
 
   function fillFields() {
     ['display_name', 'pages_per_copy', 'grade_scale', 'weight', 'regrade_window_days', 'name_area_height'].forEach(function (name) {
-      form.elements[name].value = settings[name];
+      // an unset weight (null) is an empty field, and an empty field is sent as "" (null on the server)
+      form.elements[name].value = settings[name] === null || settings[name] === undefined ? '' : settings[name];
     });
     form.elements.anonymous_grading.checked = !!settings.anonymous_grading;
   }
