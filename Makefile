@@ -2,24 +2,30 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# The suite runs on the current Open edX line's versions (requirements/current.txt) in $(VENV), and its
+# unit, integration and packaging tests once more on Teak's (requirements/teak.txt) in $(TEAK_VENV);
+# both on the platform's Python (3.11), found by scripts/find_python.sh.
 VENV ?= .venv
+TEAK_VENV ?= .venv-teak
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 HOST ?= 127.0.0.1
 MANAGE := $(PY) demo/manage.py
 STAMP := $(VENV)/.installed
+TEAK_STAMP := $(TEAK_VENV)/.installed
 # Debian packages: chromium for the browser tests; the MariaDB client headers
 # to build mysqlclient; gettext for msgfmt checks; LibreOffice Calc (no GUI) to open
 # the grades CSV as a spreadsheet does in the export tests.
 DEB_PACKAGES := chromium libmariadb-dev pkg-config gettext libreoffice-calc-nogui
 
-.PHONY: help venv system-packages demo serve test test-fast translations extract-translations clean
+.PHONY: help venv system-packages demo serve test test-current test-teak translations extract-translations clean
 
 help:
 	@echo "make demo    - install, migrate, load sample data and serve the workbench on $(HOST):$(PORT)"
 	@echo "make serve   - production-like stack: gunicorn (3 workers) + Celery worker + Redis (+ DATABASE_URL)"
-	@echo "make test    - install everything needed and run the whole test suite"
+	@echo "make test    - install everything needed and run the whole test suite: on the current Open edX"
+	@echo "               line's versions (make test-current), then unit, integration and packaging tests on Teak's (make test-teak)"
 	@echo "make extract-translations - update the .po catalogues from the code"
 	@echo "make translations - compile the .po catalogues into .mo"
 
@@ -31,12 +37,15 @@ system-packages:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-$(STAMP): setup.py requirements/constraints.txt
+$(STAMP): setup.py requirements/constraints.txt requirements/current.txt scripts/make_venv.sh
 	@$(MAKE) --no-print-directory system-packages
-	@test -x $(PY) || { PYBIN=$$(scripts/find_python.sh) && echo "Creating $(VENV) with $$PYBIN" && $$PYBIN -m venv $(VENV); }
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c requirements/constraints.txt -e '.[demo,test]'
+	scripts/make_venv.sh $(VENV) requirements/current.txt
 	@touch $(STAMP)
+
+$(TEAK_STAMP): setup.py requirements/constraints.txt requirements/teak.txt scripts/make_venv.sh
+	@$(MAKE) --no-print-directory system-packages
+	scripts/make_venv.sh $(TEAK_VENV) requirements/teak.txt
+	@touch $(TEAK_STAMP)
 
 venv: $(STAMP)
 
@@ -58,8 +67,13 @@ demo: system-packages venv var
 serve: venv var
 	PY=$(PY) HOST=$(HOST) PORT=$(PORT) scripts/serve.sh
 
-test: system-packages venv
+test: test-current test-teak
+
+test-current: system-packages venv
 	$(VENV)/bin/pytest
+
+test-teak: system-packages $(TEAK_STAMP)
+	$(TEAK_VENV)/bin/pytest -m "not browser"
 
 translations: venv
 	PY=$(PY) scripts/translations.sh compile
@@ -68,4 +82,4 @@ extract-translations: venv
 	PY=$(PY) scripts/translations.sh extract
 
 clean:
-	rm -rf $(VENV) var build dist *.egg-info test-artifacts
+	rm -rf $(VENV) $(TEAK_VENV) var build dist *.egg-info test-artifacts

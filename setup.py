@@ -35,20 +35,25 @@ setup(
     },
     python_requires=">=3.11",
     install_requires=[
-        # What the current Open edX release runs; Django 5.2 LTS is the target, 4.2 still works.
+        # Ranges that accept every version the Open edX releases pin, so that installing the plugin
+        # changes none of the platform's packages (requirements/teak.txt, requirements/current.txt):
+        # Teak pins Django 4.2, XBlock 5.2, edx-submissions 3.11, edx-opaque-keys 3.0, celery 5.5,
+        # redis 6.2, Pillow 11.2; the current line Django 5.2, XBlock 5.3, edx-submissions 3.12,
+        # edx-opaque-keys 3.0, celery 5.6, redis 7.1, Pillow 12.1. No lower bound above what Teak pins.
         "Django>=4.2,<6.0",
-        # XBlock 6.2+ needs Python 3.12 and ships web_fragments itself; on Python 3.11 the 6.1 line,
-        # which brings the web-fragments package as its own dependency
-        "XBlock>=6.2,<7; python_version >= \"3.12\"",
-        "XBlock>=6.1,<6.2; python_version < \"3.12\"",
+        # XBlock brings web_fragments: as the web-fragments package up to 6.1, inside itself from 6.2
+        "XBlock>=5.2,<7",
         "celery>=5.3,<6",
-        "edx-submissions>=4,<5",
-        "edx-opaque-keys>=2.5",
+        # only to withdraw scores that versions before 0.2 published through it (docs/operations.md)
+        "edx-submissions>=3.11,<5",
+        "edx-opaque-keys>=2.5,<5",
+        # leases and lockout run Lua scripts on the cache's redis-py client; the cache itself is the
+        # platform's (django-redis, as in Tutor, or Django's own RedisCache): no django-redis required
+        "redis>=4.5",
         # PyMuPDF 2.x drags in layout-analysis models (onnxruntime); the 1.x line is all we use.
         "PyMuPDF>=1.24,<2",
         # Unicode fonts (FiraGO, Noto Sans Math) embedded in the graded PDFs, the same on every machine
         "pymupdf-fonts>=1.0.5",
-        "django-redis>=5.4",
         "zxing-cpp>=2.2",
         "segno>=1.6",
         # JPEG encoding of rendered pages and fast thumbnails (Open edX ships it already)
@@ -56,11 +61,14 @@ setup(
     ],
     extras_require={
         "demo": [
-            "xblock-sdk>=0.15",
+            # the workbench host: 0.14 is the last release for Python 3.11; its app needs XBlock's
+            # django extra (openedx-django-pyfs, lazy)
+            "xblock-sdk>=0.14",
+            "XBlock[django]>=5.2,<7",
+            "django-redis>=5.4",
             "gunicorn>=22",
             "whitenoise>=6.6",
             "dj-database-url>=2.1",
-            "redis>=5",
             "mysqlclient>=2.2",
             "psycopg[binary]>=3.1",
         ],

@@ -1,3 +1,3 @@
 """Viatique: grade scanned paper exams inside Open edX."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,9 +1,19 @@
 """Helpers of the demo host's MariaDB work-around for edx-submissions (see migrations/0001).
 
-edx-submissions 4.0.2's ``0006_mariadb_uuid_conversion`` alters a ``uuid`` column
+edx-submissions 3.12 and 4.0's ``0006_mariadb_uuid_conversion`` alters a ``uuid`` column
 on three tables, but only ``submissions_submission`` has one.
 """
+import importlib.util
+
 TABLES = ("submissions_studentitem", "submissions_score")
+
+#: the faulty migration, shipped by edx-submissions 3.12 and 4.0 (the current Open edX line) but not by 3.11 (Teak)
+FAULTY = ("submissions", "0006_mariadb_uuid_conversion")
+
+
+def has_faulty_migration():
+    """Whether the installed edx-submissions ships the migration this work-around surrounds."""
+    return importlib.util.find_spec(f"submissions.migrations.{FAULTY[1]}") is not None
 
 
 def is_mariadb(connection):

@@ -6,6 +6,7 @@
 - ``DEBUG`` (default 1), ``SECRET_KEY``, ``VIATIQUE_VAR_DIR`` (default <repo>/var).
 """
 import json
+import importlib.util
 import os
 
 import dj_database_url
@@ -126,3 +127,8 @@ VIATIQUE = {
     # any other setting as JSON, e.g. VIATIQUE_SETTINGS='{"PAGES_PER_TASK": 20}'
     **json.loads(os.environ.get("VIATIQUE_SETTINGS") or "{}"),
 }
+
+# xblock-sdk 0.14 (the last release for Python 3.11, the platform's Python) ships its workbench's model
+# without a migration, so `migrate` would never create its table: the demo host brings that migration.
+if importlib.util.find_spec("workbench.migrations") is None:
+    MIGRATION_MODULES = {"workbench": "demo_host.workbench_migrations"}

@@ -23,6 +23,7 @@ import kombu.pools
 import pytest
 import redis
 from django.db import connection
+from django.test import override_settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 DEMO_DIR = REPO_DIR / "demo"
@@ -218,6 +219,25 @@ def reset_connections(app):
     app.amqp._producer_pool = None
     app._backend_cache = None
     app._local.__dict__.pop("backend", None)
+
+
+@contextlib.contextmanager
+def celery_configured(app, **values):
+    """This process's Celery app with ``values`` (lower-case setting names) for the duration.
+
+    The demo host's Django settings define ``CELERY_BROKER_URL`` and the like (None: tasks run
+    eagerly); since celery 5.6 a namespaced Django setting, even None, wins over ``app.conf.update``,
+    so both are set: the Django settings (read live by celery) and the app's own changes.
+    """
+    saved = {key: app.conf[key] for key in values}
+    with override_settings(**{f"CELERY_{key.upper()}": value for key, value in values.items()}):
+        app.conf.update(values)
+        reset_connections(app)
+        try:
+            yield app
+        finally:
+            app.conf.update(saved)
+    reset_connections(app)
 
 
 class Worker:

@@ -22,7 +22,7 @@ from viatique_xblock import conf, storage
 from viatique_xblock.workers import dispatch
 from viatique_xblock.workers.health import health_report
 
-from .conftest import (REDIS_HOST, REDIS_PORT, RUN_TAG, Worker, redis_url, reserved_redis_db, reset_connections,
+from .conftest import (REDIS_HOST, REDIS_PORT, RUN_TAG, Worker, celery_configured, redis_url, reserved_redis_db,
                        scratch_dir)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -41,19 +41,13 @@ def broker_db():
 def worker(broker_db):
     """The worker (not started) and this process's Celery app pointed at the same broker."""
     app = health_report.app
-    keys = ("broker_url", "result_backend", "task_always_eager")
-    saved = {key: app.conf[key] for key in keys}
-    app.conf.update(broker_url=redis_url(broker_db), result_backend=redis_url(broker_db),
-                    task_always_eager=False)
-    reset_connections(app)
-    with scratch_dir("celery") as log_dir:
+    with celery_configured(app, broker_url=redis_url(broker_db), result_backend=redis_url(broker_db),
+                           task_always_eager=False), scratch_dir("celery") as log_dir:
         handle = Worker(redis_url(broker_db), log_dir / "worker.log", QUEUE, NODE)
         try:
             yield handle
         finally:
             handle.stop()
-            app.conf.update(saved)
-            reset_connections(app)
 
 
 @pytest.fixture

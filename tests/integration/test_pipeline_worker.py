@@ -16,7 +16,7 @@ from viatique_xblock.models import Copy, Page, ScanBatch
 from viatique_xblock.pdf import synthetic
 from viatique_xblock.states import BatchState, UploadState
 
-from .conftest import RUN_TAG, Worker, redis_url, reserved_redis_db, reset_connections, scratch_dir
+from .conftest import RUN_TAG, Worker, celery_configured, redis_url, reserved_redis_db, scratch_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -32,17 +32,10 @@ TRANSPORT_OPTIONS = {"visibility_timeout": 4, "unacked_restore_interval": 1, "un
 def broker():
     from viatique_xblock.workers.ingest import process_batch
     app = process_batch.app
-    keys = ("broker_url", "result_backend", "task_always_eager", "broker_transport_options")
-    saved = {key: app.conf[key] for key in keys}
-    with reserved_redis_db() as db:
-        app.conf.update(broker_url=redis_url(db), result_backend=None, task_always_eager=False,
-                        broker_transport_options=TRANSPORT_OPTIONS)
-        reset_connections(app)
-        try:
-            yield redis_url(db)
-        finally:
-            app.conf.update(saved)
-            reset_connections(app)
+    with reserved_redis_db() as db, celery_configured(app, broker_url=redis_url(db), result_backend=None,
+                                                      task_always_eager=False,
+                                                      broker_transport_options=TRANSPORT_OPTIONS):
+        yield redis_url(db)
 
 
 @pytest.fixture
@@ -107,6 +100,11 @@ def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_dup
     worker.kill()
     batch.refresh_from_db()
     assert batch.state == BatchState.PROCESSING and 0 < batch.pages_done < 120, "killed in the middle"
+    # The killed task's message is redelivered once it has been unacknowledged longer than the
+    # visibility timeout. kombu checks that when a worker starts, then only every 100 s (kombu 5.5
+    # and 5.6: every tenth of its 10-second checks), so the worker comes back after the timeout, as
+    # it would after a crash and a supervisor's restart.
+    time.sleep(TRANSPORT_OPTIONS["visibility_timeout"] + 1)
     worker.start()
     wait_for(lambda: ScanBatch.objects.get(pk=batch.pk).state == BatchState.DONE, 90, worker)
     assert Page.objects.filter(batch=batch).count() == 120

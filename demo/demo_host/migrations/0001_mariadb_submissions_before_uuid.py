@@ -1,4 +1,4 @@
-"""Work around an edx-submissions 4.0.2 migration that fails on a fresh MariaDB database.
+"""Work around an edx-submissions 3.12 / 4.0 migration that fails on a fresh MariaDB database.
 
 ``submissions.0006_mariadb_uuid_conversion`` runs ``ALTER TABLE
 submissions_studentitem MODIFY uuid uuid`` (and the same on submissions_score) although
@@ -10,11 +10,12 @@ MariaDB has the same upstream problem (see docs/operations.md).
 """
 from django.db import migrations
 
-from demo_host.mariadb_submissions import add_placeholder, drop_placeholder
+from demo_host.mariadb_submissions import FAULTY, add_placeholder, drop_placeholder, has_faulty_migration
 
 
 class Migration(migrations.Migration):
     atomic = False  # DDL on MySQL/MariaDB cannot run inside a transaction
     dependencies = [("submissions", "0005_CreateTeamModel")]
-    run_before = [("submissions", "0006_mariadb_uuid_conversion")]
+    # edx-submissions 3.11 (Teak) has no such migration: nothing to surround
+    run_before = [FAULTY] if has_faulty_migration() else []
     operations = [migrations.RunPython(add_placeholder, drop_placeholder)]
