@@ -60,11 +60,11 @@ def per_call_ms(action, calls):
 def lockout_figures(calls):
     from django.core.cache import caches
 
-    from viatique_xblock import compat, conf, lockout
+    from viatique_xblock import compat, conf, lockout, redis_client
     from viatique_xblock.errors import LockedOut
 
     cache = caches[conf.get("CACHE_ALIAS")]
-    client = lockout._redis(cache)
+    client = redis_client.raw_client(cache)
     assert client is not None, "the benchmark needs a django-redis cache"
 
     def learner(name):

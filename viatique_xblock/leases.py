@@ -31,7 +31,7 @@ from django.core.cache import caches
 from django.db import transaction
 from django.db.models import F, Min
 
-from . import audit, conf
+from . import audit, conf, redis_client
 from .errors import ViatiqueError
 from .i18n import N_, gettext as _
 from .models import AuditEvent, Copy
@@ -163,7 +163,7 @@ def _decode(raw):
 
 
 class RedisStore:
-    """Leases on django-redis's raw client, each change one Lua script."""
+    """Leases on the Redis cache's raw client, each change one Lua script."""
 
     def __init__(self, cache, client):
         self.cache = cache
@@ -278,16 +278,12 @@ class LocalStore:
 
 
 def store():
-    """The lease store of the configured cache: Redis scripts on django-redis, else the local fallback."""
+    """The lease store of the configured cache: Redis scripts on a Redis cache, else the local fallback."""
     alias = conf.get("CACHE_ALIAS")
     cache = caches[alias]
-    try:
-        from django_redis.cache import RedisCache
-    except ImportError:  # pragma: no cover - django-redis is a dependency
-        RedisCache = ()
-    if isinstance(cache, RedisCache):
-        from django_redis import get_redis_connection
-        return RedisStore(cache, get_redis_connection(alias))
+    client = redis_client.raw_client(cache)
+    if client is not None:
+        return RedisStore(cache, client)
     return LocalStore(cache)
 
 

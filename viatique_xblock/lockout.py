@@ -36,7 +36,7 @@ import time
 from django.core.cache import caches
 from django.utils import timezone
 
-from . import audit, conf
+from . import audit, conf, redis_client
 from .errors import LockedOut, NotFound
 from .i18n import N_
 from .models import Exam, LockoutRecord
@@ -62,17 +62,6 @@ return {count, 0}
 
 def _cache():
     return caches[conf.get("CACHE_ALIAS")]
-
-
-def _redis(cache):
-    """The raw Redis client of a django-redis cache, else None."""
-    try:
-        from django_redis.cache import RedisCache
-    except ImportError:  # pragma: no cover - django-redis is a dependency
-        return None
-    if isinstance(cache, RedisCache):
-        return cache.client.get_client(write=True)
-    return None
 
 
 def _keys(kind, subject):
@@ -103,7 +92,7 @@ def subjects(user, address, checking=False):
 def _remaining(cache, pairs):
     """Seconds left on the longest lock among ``pairs`` ((kind, subject)); 0 when none."""
     lock_keys = [_keys(kind, subject)[1] for kind, subject in pairs]
-    client = _redis(cache)
+    client = redis_client.raw_client(cache)
     if client is not None:
         pipe = client.pipeline(transaction=False)
         for key in lock_keys:
@@ -120,7 +109,7 @@ def _fail(cache, kind, subject, threshold):
     fail_key, lock_key = _keys(kind, subject)
     window, seconds = conf.get("LOCKOUT_WINDOW_SECONDS"), conf.get("LOCKOUT_SECONDS")
     until = time.time() + seconds
-    client = _redis(cache)
+    client = redis_client.raw_client(cache)
     if client is not None:
         script = client.register_script(FAIL_SCRIPT)
         count, started = script(keys=[cache.make_key(fail_key), cache.make_key(lock_key)],

@@ -2,7 +2,7 @@
 
 A fresh web worker otherwise pays, on the first handler call that needs them:
 
-- the Redis client behind the lease and lockout cache (importing ``redis`` and ``django_redis``:
+- the Redis client behind the lease and lockout cache (importing ``redis`` and the cache backend:
   about 120 ms on the 2-core reference machine, on the first handler call of every worker, since
   every handler checks the lockout);
 - Celery's producer, its broker connection and the task modules (about 90 to 150 ms on the first

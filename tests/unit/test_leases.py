@@ -19,16 +19,28 @@ from viatique_xblock.models import AuditEvent, Copy, Draft
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["redis", "local"])
+@pytest.fixture(params=["redis", "django-redis-backend", "local"])
 def store_kind(request, settings):
-    """Every test runs on django-redis (production) and on the LocMem fallback (DEBUG, unit tests)."""
+    """Every test runs on django-redis (Tutor's cache), on Django's own RedisCache (a platform without
+    django-redis) and on the LocMem fallback (DEBUG, unit tests)."""
+    default = settings.CACHES["default"]
     if request.param == "local":
         settings.CACHES = {**settings.CACHES, "leases-local": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}}
         settings.VIATIQUE = {**settings.VIATIQUE, "CACHE_ALIAS": "leases-local"}
-    yield request.param
+    elif request.param == "django-redis-backend":
+        settings.CACHES = {**settings.CACHES, "leases-django": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": default["LOCATION"],
+            "KEY_PREFIX": default["KEY_PREFIX"] + "-django"}}
+        settings.VIATIQUE = {**settings.VIATIQUE, "CACHE_ALIAS": "leases-django"}
+    yield "local" if request.param == "local" else "redis"
     if request.param == "local":
         caches["leases-local"].clear()
+    elif request.param == "django-redis-backend":
+        client = caches["default"].client.get_client(write=True)
+        keys = list(client.scan_iter(match=default["KEY_PREFIX"] + "-django:*"))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.test import override_settings
 from tests.harness import make_block
 from tests.unit.downloads_support import (ADDRESS, body, graded_copy, learner, release, send,
                                           stored_files)  # noqa: F401  (fixture)
-from viatique_xblock import compat, conf, lockout
+from viatique_xblock import compat, conf, lockout, redis_client
 from viatique_xblock.errors import LockedOut
 from viatique_xblock.models import AuditEvent, LockoutRecord
 
@@ -147,22 +147,53 @@ def test_concurrent_failures_start_exactly_one_lock():
         results = list(pool.map(lambda _i: lockout._fail(cache, lockout.USER, "racer", 5), range(40)))
     assert sum(started for _count, started in results) == 1
     fail_key, lock_key = lockout._keys(lockout.USER, "racer")
-    client = lockout._redis(cache)
+    client = redis_client.raw_client(cache)
     assert WINDOW - 5 <= client.ttl(cache.make_key(lock_key)) <= WINDOW
+
+
+@pytest.fixture
+def django_redis_backend(settings):
+    """Django's own RedisCache (a platform without django-redis) holding the lockout, on the real Redis."""
+    default = settings.CACHES["default"]
+    prefix = default["KEY_PREFIX"] + "-django-lockout"
+    settings.CACHES = {**settings.CACHES, "lockout-django": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": default["LOCATION"],
+        "KEY_PREFIX": prefix}}
+    settings.VIATIQUE = {**settings.VIATIQUE, "CACHE_ALIAS": "lockout-django"}
+    yield caches["lockout-django"]
+    client = caches["default"].client.get_client(write=True)
+    keys = list(client.scan_iter(match=prefix + ":*"))
+    if keys:
+        client.delete(*keys)
+
+
+def test_djangos_own_redis_cache_counts_atomically_and_locks_with_retry_after(django_redis_backend):
+    cache = django_redis_backend
+    client = redis_client.raw_client(cache)
+    assert client is not None, "the Lua scripts run on Django's RedisCache too"
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _i: lockout._fail(cache, lockout.USER, "racer", 5), range(40)))
+    assert sum(started for _count, started in results) == 1
+    _fail_key, lock_key = lockout._keys(lockout.USER, "racer")
+    assert WINDOW - 5 <= client.ttl(cache.make_key(lock_key)) <= WINDOW
+    user = compat.ViatiqueUser(user_id=1, username="racer", full_name="", anonymous_id="x", role=compat.LEARNER)
+    with pytest.raises(LockedOut) as locked:
+        lockout.check(user, None)
+    assert WINDOW - 5 <= locked.value.retry_after <= WINDOW
 
 
 def test_the_failure_counter_expires_with_its_window():
     cache = caches[conf.get("CACHE_ALIAS")]
     assert lockout._fail(cache, lockout.USER, "slow", 5) == (1, False)
     fail_key, _lock_key = lockout._keys(lockout.USER, "slow")
-    assert WINDOW - 5 <= lockout._redis(cache).ttl(cache.make_key(fail_key)) <= WINDOW
+    assert WINDOW - 5 <= redis_client.raw_client(cache).ttl(cache.make_key(fail_key)) <= WINDOW
 
 
 @override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                        "LOCATION": "viatique-lockout-test"}})
 def test_a_per_process_cache_applies_the_same_policy():
     cache = caches[conf.get("CACHE_ALIAS")]
-    assert lockout._redis(cache) is None
+    assert redis_client.raw_client(cache) is None
     results = [lockout._fail(cache, lockout.USER, "local", 5) for _attempt in range(5)]
     assert results == [(1, False), (2, False), (3, False), (4, False), (5, True)]
     user = compat.ViatiqueUser(user_id=1, username="local", full_name="", anonymous_id="x", role=compat.LEARNER)
