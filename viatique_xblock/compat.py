@@ -3,10 +3,15 @@
 The block and the domain code call these functions only; they read the
 platform's XBlock services under the LMS's own attribute names, so the same
 code runs in the LMS, in Studio and in the xblock-sdk workbench (where the demo
-host provides a user service with the same attributes).
+host provides a user service with the same attributes). Scores reach the LMS's
+gradebook through the platform's grade signal (:func:`publish_grade`); outside
+the LMS there is no gradebook and nothing is sent.
 """
 import functools
+import logging
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 # Attribute names of the LMS user service (DjangoXBlockUserService.opt_attrs).
 ATTR_USER_ID = "edx-platform.user_id"
@@ -182,3 +187,74 @@ def client_ip(request):
         return get_safest_client_ip(django_request)
     meta = getattr(django_request, "META", None) or getattr(request, "environ", {}) or {}
     return meta.get("REMOTE_ADDR") or None
+
+
+# ------------------------------------------------------------------ the gradebook
+
+
+@dataclass(frozen=True)
+class ScoredBlock:
+    """What the LMS's ``score_published_handler`` reads of a block: its ``location`` (an opaque-keys
+    usage key) and its ``weight``. Stands for the exam's block where no bound block exists (a signal
+    receiver, a Celery task, a management command)."""
+
+    location: object
+    weight: object = None
+
+
+@dataclass(frozen=True)
+class _Gradebook:
+    score_published: object
+    user_by_anonymous_id: object
+    usage_key_from_string: object
+
+
+@functools.lru_cache(maxsize=None)
+def _platform_gradebook():
+    """The LMS's grade signal and user lookup, or None outside the LMS (the workbench). Looked up once,
+    like :func:`_platform_client_ip`."""
+    try:
+        from common.djangoapps.student.models import user_by_anonymous_id
+        from lms.djangoapps.grades.signals.signals import SCORE_PUBLISHED
+        from opaque_keys.edx.keys import UsageKey
+    except ImportError:
+        return None
+    return _Gradebook(SCORE_PUBLISHED, user_by_anonymous_id, UsageKey.from_string)
+
+
+def _send_score(usage_key, weight, anonymous_id, earned, possible, deleted):
+    gradebook = _platform_gradebook()
+    if gradebook is None:
+        log.debug("No gradebook here (not the LMS): score of %s for %s not sent", anonymous_id, usage_key)
+        return False
+    user = gradebook.user_by_anonymous_id(anonymous_id) if anonymous_id else None
+    if user is None:
+        log.warning("No platform user has the anonymous id %r: the score for %s was not sent to the gradebook",
+                    anonymous_id, usage_key)
+        return False
+    block = ScoredBlock(gradebook.usage_key_from_string(usage_key), weight)
+    gradebook.score_published.send(
+        sender=None, block=block, user=user, raw_earned=earned, raw_possible=possible,
+        only_if_higher=False, score_deleted=deleted,
+    )
+    return True
+
+
+def publish_grade(usage_key, weight, anonymous_id, earned, possible):
+    """Send a learner's raw score for a block to the LMS's gradebook, as a problem does.
+
+    The platform's grade signal (``SCORE_PUBLISHED``, what ``runtime.publish(block, 'grade', ...)``
+    sends for the requesting user) is sent for the learner whose anonymous id is given: the LMS
+    stores ``earned`` / ``possible`` (floats) on the learner's courseware StudentModule and weights
+    them with ``weight`` (the block's; None: not weighted) when it computes the subsection grade.
+    Returns whether a gradebook received it: False outside the LMS (logged at debug) and for an
+    anonymous id no user has (logged as a warning), never an exception for either.
+    """
+    return _send_score(usage_key, weight, anonymous_id, float(earned), float(possible), False)
+
+
+def withdraw_grade(usage_key, weight, anonymous_id):
+    """Take a learner's score for a block out of the gradebook: the StudentModule keeps no total, and
+    the LMS counts the block as an unattempted problem (0 of its maximum, weighted). Returns as
+    :func:`publish_grade`."""
+    return _send_score(usage_key, weight, anonymous_id, None, None, True)

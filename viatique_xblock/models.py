@@ -167,9 +167,11 @@ class Copy(models.Model):
     general_comment = models.TextField(blank=True)
     render_error = models.TextField(blank=True)
     graded_pdf_name = models.CharField(max_length=512, blank=True)
-    #: edx-submissions: the submission created for this copy's learner, and the points last sent
-    #: to the gradebook (None when no score is published)
+    #: a submission an earlier version created in edx-submissions for this copy's learner (its score
+    #: there would take priority over the grade signal's in the LMS: it is reset and this cleared the
+    #: next time the copy's score is published or withdrawn); empty for every copy since
     submission_uuid = models.CharField(max_length=64, blank=True)
+    #: the copy's total released to the gradebook, the raw points sent (None when no score is published)
     published_points = models.DecimalField(null=True, blank=True, **POINTS)
     finalized_at = models.DateTimeField(null=True, blank=True)
     graded_at = models.DateTimeField(null=True, blank=True)

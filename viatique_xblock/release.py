@@ -1,44 +1,46 @@
 """Release of an exam's results to the platform's gradebook, and their withdrawal.
 
-Scores reach the LMS through edx-submissions (``submissions.api``), keyed by the
-learner's anonymous id and the block's usage key (``item_type`` ``"viatique"``):
+Scores reach the LMS as a problem's do: through the platform's grade signal
+(:func:`compat.publish_grade <viatique_xblock.compat.publish_grade>`), which stores the raw
+points as floats on the learner's courseware StudentModule for the block's usage key; the LMS
+then weights them with the block's ``weight`` (None: the raw points count as they are, the
+scheme's total as possible). Nothing is scaled here: a copy graded 16 on a scheme of 20 is sent
+as 16.0 / 20.0, and with a weight of 1 counts 0.8 of 1 point in its subsection.
 
-- :func:`release` publishes the score of every copy that is graded AND identified:
-  one submission per learner and block (created once, its uuid kept on
-  ``Copy.submission_uuid``, reused by every later release), then ``set_score``;
-  ``Copy.published_points`` records the total that was sent. Ungraded and
-  unidentified copies publish nothing.
-- :func:`unrelease` calls ``reset_score`` for every published copy and clears
+- :func:`release` publishes the score of every copy that is graded AND identified;
+  ``Copy.published_points`` records the total that was sent. Ungraded and unidentified
+  copies publish nothing.
+- :func:`unrelease` withdraws every published score (the StudentModule keeps no total: the
+  LMS counts the exam as an unattempted problem, 0 of its maximum) and clears
   ``published_points``.
 - Signals of the grading domain keep the gradebook right between the two: a copy
   reopened (:data:`~viatique_xblock.signals.copy_reopened`) has its published score
-  withdrawn; a copy graded (:data:`~viatique_xblock.signals.copy_graded`) while
-  results are released has its new score published (a regrade reaches the gradebook).
+  withdrawn; a copy graded (:data:`~viatique_xblock.signals.copy_graded`) while results
+  are released has its new score published (a regrade reaches the gradebook).
 
-edx-submissions keeps whole points only (``PositiveIntegerField``), so earned and
-possible points are both multiplied by :func:`points_factor` (the smallest whole
-number making every maximum and step of the scheme whole, e.g. 4 for steps of 0.25):
-the fraction the gradebook computes is exactly the copy's.
+Outside the LMS (the workbench) there is no gradebook: the release happens all the same
+(learners see their copies, ``published_points`` is kept) and nothing is sent.
+
+Earlier versions published through edx-submissions, whose scores the LMS takes as already
+weighted and ranks before every other score of the block. A copy still holding such a
+submission (``Copy.submission_uuid``) has that score reset, and the uuid cleared, the next time
+its score is published or withdrawn; :func:`republish` (the ``viatique_republish_grades``
+command) does it at once for every released exam. edx-submissions is used for nothing else.
 """
 import logging
-import math
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 
 from django.db import transaction
 from django.db.models import Count, Q
 from django.dispatch import receiver
 from django.utils import timezone
 
-from . import audit, scheme as scheme_module, signals
+from . import audit, compat, scheme as scheme_module, signals
 from .errors import ViatiqueError
 from .i18n import N_
 from .models import Copy, Exam
 from .states import Grading, Identity
 
 log = logging.getLogger(__name__)
-
-ITEM_TYPE = "viatique"
 
 
 class AlreadyReleased(ViatiqueError):
@@ -52,29 +54,13 @@ class NotReleased(ViatiqueError):
 
 
 def _submissions():
-    from submissions import api  # the platform's app (and the demo host's): imported when used
+    from submissions import api  # legacy scores only; imported when a copy still has one
     return api
 
 
-def student_item(exam, anonymous_id):
-    """The edx-submissions student item of a learner for this block."""
-    return {"student_id": anonymous_id, "course_id": exam.course_key, "item_id": exam.usage_key,
-            "item_type": ITEM_TYPE}
-
-
-def points_factor(scheme):
-    """The smallest whole number that makes every maximum and step of ``scheme`` whole (1 for whole points)."""
-    factor = 1
-    for leaf in scheme_module.leaves(scheme):
-        for key in ("max", "step"):
-            value = leaf.get(key)
-            if value not in (None, ""):
-                factor = math.lcm(factor, Fraction(str(value)).denominator)
-    return factor
-
-
-def _whole(points, factor):
-    return int((Decimal(points) * factor).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def possible_points(exam):
+    """The raw points possible sent with every score of ``exam``: its scheme's total."""
+    return scheme_module.total(exam.scheme)
 
 
 def publishable(exam):
@@ -100,43 +86,55 @@ def release_summary(exam):
     return counts
 
 
-def _submission_uuid(exam, copy):
-    """The learner's submission for this block: the one kept on the copy when it is the learner's, else
-    an existing one of theirs, else a new one."""
+def forget_legacy_score(copy):
+    """Reset the edx-submissions score an earlier version sent for this copy, and forget its submission.
+
+    The LMS ranks a block's submissions score before its StudentModule score, so left in place it
+    would hide every score sent since. The score reset is the one of the submission's own student
+    item (the learner it was sent for). Returns whether the copy had one; the caller saves the copy.
+    """
+    if not copy.submission_uuid:
+        return False
     api = _submissions()
-    item = student_item(exam, copy.learner_anonymous_id)
-    if copy.submission_uuid:
-        try:
-            stored = api.get_submission_and_student(copy.submission_uuid)
-        except api.SubmissionNotFoundError:
-            stored = None
-        if stored and stored["student_item"]["student_id"] == copy.learner_anonymous_id \
-                and stored["student_item"]["item_id"] == exam.usage_key:
-            return copy.submission_uuid
-    existing = api.get_submissions(item, limit=1)
-    if existing:
-        return str(existing[0]["uuid"])
-    return str(api.create_submission(item, {"viatique_copy": copy.pk})["uuid"])
+    try:
+        stored = api.get_submission_and_student(copy.submission_uuid)
+    except api.SubmissionNotFoundError:
+        stored = None
+    if stored:
+        item = stored["student_item"]
+        # no signal: the score sent next through the grade signal has the LMS recompute the grade
+        api.reset_score(item["student_id"], item["course_id"], item["item_id"], emit_signal=False)
+    copy.submission_uuid = ""
+    return True
 
 
-def publish_copy(exam, copy):
-    """Send one graded, identified copy's total to the gradebook; returns the points sent."""
-    factor = points_factor(exam.scheme)
-    uuid = _submission_uuid(exam, copy)
-    maximum = scheme_module.total(exam.scheme)
-    _submissions().set_score(uuid, _whole(copy.total_points, factor), _whole(maximum, factor))
-    copy.submission_uuid = uuid
-    copy.published_points = copy.total_points
-    copy.save(update_fields=["submission_uuid", "published_points", "updated_at"])
-    return copy.published_points
+def publish_copy(exam, copy, possible=None, points=None):
+    """Send one graded, identified copy's total to the gradebook as raw points; returns whether a
+    gradebook received it. ``possible``: :func:`possible_points`, when the caller has it; ``points``:
+    the points to send, the copy's total unless given."""
+    possible = possible_points(exam) if possible is None else possible
+    points = copy.total_points if points is None else points
+    legacy = forget_legacy_score(copy)
+    delivered = compat.publish_grade(exam.usage_key, exam.weight, copy.learner_anonymous_id,
+                                     float(points), float(possible))
+    copy.published_points = points
+    copy.save(update_fields=["published_points", "updated_at"] + (["submission_uuid"] if legacy else []))
+    return delivered
 
 
 def withdraw_copy(exam, copy):
-    """Take one copy's published score back from the gradebook (``reset_score``)."""
-    if copy.learner_anonymous_id:
-        _submissions().reset_score(copy.learner_anonymous_id, exam.course_key, exam.usage_key)
+    """Take one copy's published score back from the gradebook; returns whether a gradebook received it."""
+    legacy = forget_legacy_score(copy)
+    delivered = bool(copy.learner_anonymous_id) and compat.withdraw_grade(exam.usage_key, exam.weight,
+                                                                           copy.learner_anonymous_id)
     copy.published_points = None
-    copy.save(update_fields=["published_points", "updated_at"])
+    copy.save(update_fields=["published_points", "updated_at"] + (["submission_uuid"] if legacy else []))
+    return delivered
+
+
+def _sent(exam, possible):
+    """The audit details of what a score carries besides the copy's points."""
+    return {"possible": str(scheme_module.plain_number(possible)), "weight": exam.weight}
 
 
 def _locked_exam(exam):
@@ -147,41 +145,70 @@ def release(exam, actor, client_ip=None, publish=None):
     """Release an exam's results: learners see their graded copies, scores go to the gradebook.
 
     Returns :func:`release_summary` after the release. One transaction: a failure leaves
-    nothing released and no score sent (edx-submissions shares the platform's database).
+    nothing released and no score stored (the LMS keeps scores in the platform's database).
     """
     with transaction.atomic():
         locked = _locked_exam(exam)
         if locked.released_at:
             raise AlreadyReleased(N_("Results are already released."))
-        published = 0
+        possible = possible_points(locked)
+        published = delivered = 0
         for copy in publishable(exam).order_by("pk"):
-            publish_copy(exam, copy)
+            delivered += publish_copy(locked, copy, possible)
             published += 1
         exam.released_at = locked.released_at = timezone.now()
         locked.save(update_fields=["released_at", "updated_at"])
         summary = release_summary(exam)
         audit.record(exam, "results.released", actor=actor, client_ip=client_ip, publish=publish,
-                     details={"published": published, "graded": summary["graded"],
+                     details={"published": published, "delivered": delivered, "graded": summary["graded"],
                               "ungraded": summary["ungraded"], "unidentified": summary["unidentified"],
-                              "points_factor": points_factor(exam.scheme)})
+                              **_sent(locked, possible)})
     return summary
 
 
 def unrelease(exam, actor, client_ip=None, publish=None):
-    """Take the results back: every published score is reset and learners no longer see their copies."""
+    """Take the results back: every published score is withdrawn and learners no longer see their copies."""
     with transaction.atomic():
         locked = _locked_exam(exam)
         if not locked.released_at:
             raise NotReleased(N_("Results are not released."))
-        withdrawn = 0
+        withdrawn = delivered = 0
         for copy in Copy.objects.filter(exam=exam, published_points__isnull=False).order_by("pk"):
-            withdraw_copy(exam, copy)
+            delivered += withdraw_copy(locked, copy)
             withdrawn += 1
         exam.released_at = locked.released_at = None
         locked.save(update_fields=["released_at", "updated_at"])
         audit.record(exam, "results.unreleased", actor=actor, client_ip=client_ip, publish=publish,
-                     details={"withdrawn": withdrawn})
+                     details={"withdrawn": withdrawn, "delivered": delivered})
     return release_summary(exam)
+
+
+def republish(exam, publish=None):
+    """Send every published score of ``exam`` again through the grade signal (operators upgrading from
+    a version that published through edx-submissions), and reset every score such a version left.
+
+    The points sent are the ones recorded (``published_points``); copies of an exam not released
+    publish nothing, and only lose their legacy score. Returns ``{"republished", "delivered",
+    "legacy_reset"}``; audited as ``results.republished`` when it did anything.
+    """
+    with transaction.atomic():
+        locked = _locked_exam(exam)
+        possible = possible_points(locked)
+        counts = {"republished": 0, "delivered": 0, "legacy_reset": 0}
+        wanted = ~Q(submission_uuid="")
+        if locked.released_at:
+            wanted |= Q(published_points__isnull=False)
+        for copy in Copy.objects.filter(wanted, exam=locked).order_by("pk"):
+            counts["legacy_reset"] += bool(copy.submission_uuid)
+            if locked.released_at and copy.published_points is not None:
+                counts["delivered"] += publish_copy(locked, copy, possible, points=copy.published_points)
+                counts["republished"] += 1
+            elif forget_legacy_score(copy):
+                copy.save(update_fields=["submission_uuid", "updated_at"])
+        if counts["republished"] or counts["legacy_reset"]:
+            audit.record(locked, "results.republished", publish=publish,
+                         details={**counts, **_sent(locked, possible), "by": "operator"})
+    return counts
 
 
 # ------------------------------------------------------------------ signals of the grading domain
@@ -198,9 +225,10 @@ def withdraw_reopened(sender, copy, actor=None, **kwargs):
         return
     with transaction.atomic():
         points = copy.published_points
-        withdraw_copy(copy.exam, copy)
+        delivered = withdraw_copy(copy.exam, copy)
         audit.record(copy.exam, "results.score_withdrawn", actor=actor, copy=copy,
-                     details={"points": str(scheme_module.plain_number(points))})
+                     details={"points": str(scheme_module.plain_number(points)), "delivered": delivered,
+                              **_sent(copy.exam, possible_points(copy.exam))})
 
 
 @receiver(signals.copy_graded, dispatch_uid="viatique.release.copy_graded")
@@ -211,6 +239,8 @@ def publish_regraded(sender, copy, actor=None, **kwargs):
     if not exam.released_at or not publishable(exam).filter(pk=copy.pk).exists():
         return
     with transaction.atomic():
-        points = publish_copy(exam, copy)
+        possible = possible_points(exam)
+        delivered = publish_copy(exam, copy, possible)
         audit.record(exam, "results.score_published", actor=actor, copy=copy,
-                     details={"points": str(scheme_module.plain_number(points))})
+                     details={"points": str(scheme_module.plain_number(copy.published_points)),
+                              "delivered": delivered, **_sent(exam, possible)})

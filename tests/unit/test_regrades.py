@@ -6,11 +6,10 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 from django.utils import timezone
-from submissions import api as submissions_api
-
 from tests.harness import call
+from tests.lms_grades import lms_gradebook  # noqa: F401  (fixture)
 from tests.unit.results_helpers import block, classroom, learner_block, release
-from viatique_xblock import release as release_module, signals
+from viatique_xblock import signals
 from viatique_xblock.models import AuditEvent, Copy, Exam, QuestionPoints, RegradeRequest
 from viatique_xblock.states import Grading
 
@@ -169,8 +168,26 @@ def test_a_grader_answers_and_the_learner_sees_the_answer(released):
     assert status == 409 and body["error"] == "regrade_closed"
 
 
-def test_reopen_from_an_answer_withdraws_the_score_until_graded_again(released):
+def gradebook_score(gradebook, exam, anonymous_id):
+    """The StudentModule score the LMS-like gradebook holds, ``(grade, max_grade)``; None without a total."""
+    row = gradebook.csm.get((gradebook.user_by_anonymous_id(anonymous_id).id, exam.usage_key))
+    return None if row is None or row["max_grade"] is None else (row["grade"], row["max_grade"])
+
+
+@pytest.fixture
+def released_in_lms(lms_gradebook):
+    """As ``released``, with learner_1 known to an LMS-like gradebook."""
+    lms_gradebook.learner("anon-learner_1")
+    instructor = block()
+    copies = classroom(instructor.get_exam())
+    release(instructor)
+    return lms_gradebook, copies
+
+
+def test_reopen_from_an_answer_withdraws_the_score_until_graded_again(released_in_lms):
+    gradebook, released = released_in_lms
     exam = Exam.objects.get()
+    assert gradebook_score(gradebook, exam, "anon-learner_1") == (7.25, 10.0)
     ask("learner_1")
     request = RegradeRequest.objects.get()
     status, body = call(block("staff_1", "staff"), "answer_regrade",
@@ -181,11 +198,12 @@ def test_reopen_from_an_answer_withdraws_the_score_until_graded_again(released):
     status, body = call(block(), "answer_regrade", {"id": request.pk, "answer": "Reopening", "reopen": True})
     assert status == 200 and body["reopened"] is True
     assert Copy.objects.get(pk=released["learner_1"].pk).grading_state == Grading.REOPENED
-    assert submissions_api.get_score(release_module.student_item(exam, "anon-learner_1")) is None
+    assert gradebook_score(gradebook, exam, "anon-learner_1") is None
     assert results("learner_1")["status"] == "grading"
 
 
-def test_after_a_reopened_regrade_the_learner_sees_the_answer_and_the_new_points(released):
+def test_after_a_reopened_regrade_the_learner_sees_the_answer_and_the_new_points(released_in_lms):
+    gradebook, released = released_in_lms
     exam = Exam.objects.get()
     copy = released["learner_1"]
     ask("learner_1", "q3")
@@ -199,5 +217,4 @@ def test_after_a_reopened_regrade_the_learner_sees_the_answer_and_the_new_points
     assert [q["points"] for q in body["questions"] if q["id"] == "q3"] == ["4.75"]
     request = body["regrade"]["requests"][0]
     assert (request["state"], request["answer"], request["points_before"]) == ("answered", "Corrected", "3.75")
-    found = submissions_api.get_score(release_module.student_item(exam, "anon-learner_1"))
-    assert (found["points_earned"], found["points_possible"]) == (33, 40)
+    assert gradebook_score(gradebook, exam, "anon-learner_1") == (8.25, 10.0)

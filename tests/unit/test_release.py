@@ -1,15 +1,16 @@
-"""Release to the gradebook through edx-submissions (the real app and its tables), unrelease, and the
-grading domain's signals keeping published scores right."""
+"""Release to an LMS-like gradebook (tests/lms_grades.py: the platform's grade signal and the StudentModule
+scores it writes), unrelease, and the grading domain's signals keeping published scores right. The
+subsection arithmetic with the block's weight is in test_gradebook.py."""
 from decimal import Decimal
 
 import pytest
-from submissions import api as submissions_api
 from submissions.models import Submission
 
 from tests.harness import call, make_block
+from tests.lms_grades import lms_gradebook  # noqa: F401  (fixture)
 from tests.unit import grading_helpers as helpers
-from tests.unit.results_helpers import FACTOR, FIELDS, block, classroom, graded_copy, learner_block, release
-from viatique_xblock import grading, release as release_module, signals, storage
+from tests.unit.results_helpers import FIELDS, block, classroom, graded_copy, learner_block, release
+from viatique_xblock import grading, signals, storage
 from viatique_xblock.compat import ViatiqueUser
 from viatique_xblock.models import AuditEvent, Copy, Exam
 from viatique_xblock.states import Grading
@@ -20,20 +21,32 @@ INSTRUCTOR = ViatiqueUser(user_id=1, username="instructor_1", full_name="Marie C
                           role="instructor")
 
 
-def item(exam, username):
-    return release_module.student_item(exam, f"anon-{username}")
+@pytest.fixture(autouse=True)
+def gradebook(lms_gradebook):
+    """The LMS-like gradebook, with a platform user for each learner of the classroom."""
+    lms_gradebook.users = {name: lms_gradebook.learner(f"anon-{name}")
+                           for name in ("learner_1", "learner_2", "learner_3")}
+    return lms_gradebook
 
 
-def score(exam, username):
-    found = submissions_api.get_score(item(exam, username))
-    return None if found is None else (found["points_earned"], found["points_possible"])
+def score(gradebook, exam, username):
+    """The learner's StudentModule score for the exam, ``(grade, max_grade)``; None when it has no total
+    (never sent, or withdrawn: the LMS then counts 0 of the block's maximum)."""
+    row = gradebook.csm.get((gradebook.users[username].id, exam.usage_key))
+    return None if row is None or row["max_grade"] is None else (row["grade"], row["max_grade"])
 
 
-def test_points_factor_makes_every_step_and_maximum_whole():
-    assert release_module.points_factor({"questions": [{"id": "a", "max": 4, "step": 1}]}) == 1
-    assert release_module.points_factor({"questions": [{"id": "a", "max": 4, "step": 0.5},
-                                                       {"id": "b", "max": 6, "step": 0.25}]}) == 4
-    assert release_module.points_factor({"questions": [{"id": "a", "max": 2.5, "step": 0.1}]}) == 10
+def test_scores_are_sent_as_raw_points_with_no_scaling(gradebook):
+    """Quarter points go as they are (floats): the LMS stores floats and weights them itself."""
+    instructor = block(weight=2.5)
+    exam = instructor.get_exam()
+    classroom(exam)
+    release(instructor)
+    sent = {change["user_id"]: change for change in gradebook.raw_score_changes}
+    first = sent[gradebook.users["learner_1"].id]
+    assert (first["raw_earned"], first["raw_possible"], first["weight"]) == (7.25, 10.0, 2.5)
+    assert type(first["raw_earned"]) is float and type(first["raw_possible"]) is float
+    assert (first["usage_id"], first["course_id"]) == (exam.usage_key, exam.course_key)
 
 
 def test_release_summary_counts_what_the_confirmation_states():
@@ -46,22 +59,20 @@ def test_release_summary_counts_what_the_confirmation_states():
     assert body["released"] is False
 
 
-def test_release_sends_each_identified_graded_copy_and_nothing_else():
+def test_release_sends_each_identified_graded_copy_and_nothing_else(gradebook):
     instructor = block()
     exam = instructor.get_exam()
     copies = classroom(exam)
     status, body = release(instructor)
     assert status == 200 and body["released"] is True and body["published"] == 2
-    # 7.25 / 10 and 3 / 10, in quarter points
-    assert score(exam, "learner_1") == (29, 10 * FACTOR)
-    assert score(exam, "learner_2") == (3 * FACTOR, 10 * FACTOR)
-    assert score(exam, "learner_3") is None
-    unidentified = copies["unidentified"]
-    assert not Submission.objects.filter(student_item__item_id=exam.usage_key,
-                                         answer={"viatique_copy": unidentified.pk}).exists()
-    assert Submission.objects.filter(student_item__item_id=exam.usage_key).count() == 2
+    assert score(gradebook, exam, "learner_1") == (7.25, 10.0)
+    assert score(gradebook, exam, "learner_2") == (3.0, 10.0)
+    assert score(gradebook, exam, "learner_3") is None
+    # the unidentified copy sends nothing: two scores for two learners, and edx-submissions is left alone
+    assert len(gradebook.raw_score_changes) == 2 and len(gradebook.csm) == 2
+    assert not Submission.objects.exists()
     first = Copy.objects.get(pk=copies["learner_1"].pk)
-    assert first.published_points == Decimal("7.25") and first.submission_uuid
+    assert first.published_points == Decimal("7.25") and first.submission_uuid == ""
     assert Copy.objects.get(pk=copies["learner_3"].pk).published_points is None
     assert Exam.objects.get(pk=exam.pk).released_at is not None
     event = AuditEvent.objects.get(exam=exam, action="results.released")
@@ -79,65 +90,65 @@ def test_only_instructors_release():
     assert Exam.objects.get().released_at is None
 
 
-def test_release_twice_is_refused_and_unrelease_resets_every_score():
+def test_release_twice_is_refused_and_unrelease_withdraws_every_score(gradebook):
     instructor = block()
     exam = instructor.get_exam()
     copies = classroom(exam)
     release(instructor)
     status, body = release(instructor)
     assert status == 409 and body["error"] == "already_released"
+    assert len(gradebook.raw_score_changes) == 2  # the refused release sent nothing
     status, body = call(instructor, "unrelease_results", {})
     assert status == 200 and body["released"] is False and body["published"] == 0
-    assert score(exam, "learner_1") is None and score(exam, "learner_2") is None
+    assert score(gradebook, exam, "learner_1") is None and score(gradebook, exam, "learner_2") is None
+    assert [change["score_deleted"] for change in gradebook.raw_score_changes[2:]] == [True, True]
     assert Copy.objects.get(pk=copies["learner_1"].pk).published_points is None
     assert Exam.objects.get(pk=exam.pk).released_at is None
-    assert AuditEvent.objects.get(exam=exam, action="results.unreleased").details == {"withdrawn": 2}
+    assert AuditEvent.objects.get(exam=exam, action="results.unreleased").details == {"withdrawn": 2,
+                                                                                       "delivered": 2}
     status, body = call(instructor, "unrelease_results", {})
     assert status == 409 and body["error"] == "not_released"
 
 
-def test_re_release_reuses_the_learners_submission():
+def test_re_release_sends_the_same_scores_again(gradebook):
     instructor = block()
     exam = instructor.get_exam()
     copies = classroom(exam)
     release(instructor)
-    uuid = Copy.objects.get(pk=copies["learner_1"].pk).submission_uuid
     call(instructor, "unrelease_results", {})
     release(instructor)
-    assert Copy.objects.get(pk=copies["learner_1"].pk).submission_uuid == uuid
-    assert len(submissions_api.get_submissions(item(exam, "learner_1"))) == 1
-    assert Submission.objects.filter(student_item__item_id=exam.usage_key).count() == 2
-    assert score(exam, "learner_1") == (29, 40)
+    assert score(gradebook, exam, "learner_1") == (7.25, 10.0)
+    assert Copy.objects.get(pk=copies["learner_1"].pk).published_points == Decimal("7.25")
+    assert not Submission.objects.exists()
 
 
-def test_reopen_after_release_resets_and_the_new_grade_is_published():
+def test_reopen_after_release_withdraws_and_the_new_grade_is_published(gradebook):
     instructor = block()
     exam = instructor.get_exam()
     copy = classroom(exam)["learner_1"]
     release(instructor)
     grading.reopen(exam, INSTRUCTOR, copy.pk)
-    assert score(exam, "learner_1") is None
+    assert score(gradebook, exam, "learner_1") is None
     assert Copy.objects.get(pk=copy.pk).published_points is None
     assert AuditEvent.objects.filter(exam=exam, action="results.score_withdrawn", copy_id_ref=copy.pk).exists()
-    assert score(exam, "learner_2") == (12, 40)  # the others keep theirs
+    assert score(gradebook, exam, "learner_2") == (3.0, 10.0)  # the others keep theirs
     # graded again (what rendering does once the new PDF is stored): the new total reaches the gradebook
     Copy.objects.filter(pk=copy.pk).update(grading_state=Grading.GRADED, total_points=Decimal("9.5"))
     signals.copy_graded.send(sender=Copy, copy=Copy.objects.get(pk=copy.pk), actor=None)
-    assert score(exam, "learner_1") == (38, 40)
+    assert score(gradebook, exam, "learner_1") == (9.5, 10.0)
     assert Copy.objects.get(pk=copy.pk).published_points == Decimal("9.5")
-    assert len(submissions_api.get_submissions(item(exam, "learner_1"))) == 1
     assert AuditEvent.objects.filter(exam=exam, action="results.score_published", copy_id_ref=copy.pk).exists()
 
 
-def test_a_copy_graded_before_release_publishes_nothing():
+def test_a_copy_graded_before_release_publishes_nothing(gradebook):
     exam = block().get_exam()
     copy = classroom(exam)["learner_1"]
     signals.copy_graded.send(sender=Copy, copy=copy, actor=None)
-    assert score(exam, "learner_1") is None
+    assert score(gradebook, exam, "learner_1") is None and gradebook.raw_score_changes == []
     assert Copy.objects.get(pk=copy.pk).published_points is None
 
 
-def test_release_of_one_exam_never_touches_another():
+def test_release_of_one_exam_never_touches_another(gradebook):
     instructor = block()
     exam = instructor.get_exam()
     classroom(exam)
@@ -145,18 +156,24 @@ def test_release_of_one_exam_never_touches_another():
     other_exam = other_block.get_exam()
     graded_copy(other_exam, "ZZZ9", "learner_1", {"q2": 1, "q3": 1})
     release(instructor)
-    assert submissions_api.get_score(release_module.student_item(other_exam, "anon-learner_1")) is None
+    assert score(gradebook, other_exam, "learner_1") is None
+    assert {change["usage_id"] for change in gradebook.raw_score_changes} == {exam.usage_key}
     assert Exam.objects.get(pk=other_exam.pk).released_at is None
 
 
 def test_a_regrade_after_release_reaches_the_gradebook_through_the_real_grading_path(
-        django_capture_on_commit_callbacks):
+        gradebook, django_capture_on_commit_callbacks):
     """Grade and finalize through the workspace's handlers (lease, draft, render), release, a regrade
     request answered with a reopen, graded again: the gradebook follows each step."""
     exam = helpers.exam()
     copy = helpers.make_copy(exam, "A001", grader="staff_1")
     learner = make_block("learner_1", "learner", fields=helpers.FIELDS, anonymous_id=copy.learner_anonymous_id)
     grader = helpers.block("staff_1", "staff")
+    user = gradebook.learner(copy.learner_anonymous_id, "helpers_learner")
+
+    def sent():
+        row = gradebook.csm.get((user.id, exam.usage_key))
+        return None if row is None or row["max_grade"] is None else (row["grade"], row["max_grade"])
     first, second = copy.pages.order_by("position").values_list("pk", flat=True)
 
     def grade(q3, version):
@@ -172,20 +189,19 @@ def test_a_regrade_after_release_reaches_the_gradebook_through_the_real_grading_
 
     try:
         grade("4.25", 0)
-        student = release_module.student_item(exam, copy.learner_anonymous_id)
-        assert submissions_api.get_score(student) is None  # graded, not released
+        assert sent() is None  # graded, not released
         assert release(helpers.block())[0] == 200
-        assert submissions_api.get_score(student)["points_earned"] == 31  # 7.75 / 10 in quarter points
+        assert sent() == (7.75, 10.0)
         status, body = call(learner, "request_regrade", {"question_id": "q3", "message": "Question 2 again?"})
         assert status == 200, body
         request_id = body["regrade"]["requests"][0]["id"]
         status, body = call(helpers.block(), "answer_regrade", {"id": request_id, "answer": "Yes", "reopen": True})
         assert status == 200 and body["reopened"] is True
-        assert submissions_api.get_score(student) is None
+        assert sent() is None
         grade("5.5", 1)
-        assert submissions_api.get_score(student)["points_earned"] == 36  # 9 / 10
+        assert sent() == (9.0, 10.0)
         assert call(learner, "my_results", method="GET")[1]["copy"]["total"] == "9"
-        assert len(submissions_api.get_submissions(student)) == 1
+        assert not Submission.objects.exists()
     finally:
         store = storage.get_storage()
         for name in Copy.objects.filter(exam=exam).exclude(graded_pdf_name="").values_list("graded_pdf_name",
