@@ -16,6 +16,7 @@ from .handlers_grading import GradingHandlers
 from .handlers_reports import ReportsHandlers
 from .handlers_results import ResultsHandlers
 from .jsonapi import api_handler
+from .olx import OlxMixin
 from .i18n import gettext_lazy
 
 loader = ResourceLoader(__name__)
@@ -33,7 +34,7 @@ STAFF_CSS = ["static/css/viatique_grading.css", "static/css/viatique_results.css
 @XBlock.needs("user")
 @XBlock.wants("i18n")
 @XBlock.wants(compat.ROSTER_SERVICE)
-class ViatiqueXBlock(GradingHandlers, ResultsHandlers, ReportsHandlers, DownloadHandlers, XBlock):
+class ViatiqueXBlock(OlxMixin, GradingHandlers, ResultsHandlers, ReportsHandlers, DownloadHandlers, XBlock):
     """A paper exam graded inside the course."""
 
     display_name = String(
