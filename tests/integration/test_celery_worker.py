@@ -134,7 +134,9 @@ def test_doctor_says_what_differs_when_the_worker_sees_another_cache_and_storage
     other_cache = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"viatique-other-{RUN_TAG}"}}
     other_storage = {**settings.STORAGES, "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(scratch)}}}
-    with override_settings(CACHES=other_cache, STORAGES=other_storage):
+    # MEDIA_ROOT too: Django 4.2's override of STORAGES keeps only the default storage's BACKEND (it
+    # mirrors it into the deprecated DEFAULT_FILE_STORAGE), so its location falls back to MEDIA_ROOT
+    with override_settings(CACHES=other_cache, STORAGES=other_storage, MEDIA_ROOT=str(scratch)):
         report, error = doctor("--timeout", "60")
     assert report["ok"] is False
     assert error is not None
