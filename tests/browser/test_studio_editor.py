@@ -232,3 +232,21 @@ def test_editor_controls_have_accessible_names(page, fresh_demo_host):
     for verb in ("Move “{}” up", "Move “{}” down", "Add a sub-question to “{}”", "Remove “{}”"):
         expect(page.get_by_role("button", name=verb.format("1. b) Récurrence"), exact=True)).to_have_count(1)
     expect(page.get_by_role("button", name="Add a question", exact=True)).to_be_visible()
+
+
+def test_the_weight_is_empty_until_set_and_can_be_emptied_again(page, fresh_demo_host):
+    """An unset weight (None: the marking scheme's points count as they are) is an empty field, explained by
+    a hint; a weight saved shows again after a reload, and emptying the field sets it back to None."""
+    open_editor(page, fresh_demo_host)
+    weight = page.get_by_label("Weight", exact=True)
+    expect(weight).to_have_value("")
+    expect(weight).to_have_accessible_description(re.compile("contributes to its subsection"))
+    weight.fill("1")
+    assert save(page)["settings"]["weight"] == 1.0
+    page.reload()
+    expect(weight).to_have_value("1")
+    weight.fill("")
+    assert save(page)["settings"]["weight"] is None
+    expect(weight).to_have_value("")
+    page.reload()
+    expect(weight).to_have_value("")
