@@ -78,6 +78,8 @@ setup(
             "playwright>=1.45",
             "pypdf>=4",
             "openpyxl>=3.1",
+            # the stages' import contracts (.importlinter), checked by the suite
+            "import-linter>=2.1",
             "build>=1.2",
             "setuptools>=69",
             "wheel>=0.42",

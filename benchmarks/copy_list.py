@@ -43,9 +43,9 @@ GRADERS = ("staff_1", "staff_2", "staff_3", "staff_4")
 
 def add_copies(exam, upto):
     """Bring the exam to ``upto`` copies (bulk inserts), and leases on one copy in ten."""
-    from viatique_xblock import leases
-    from viatique_xblock.compat import GRADER, ViatiqueUser
+    from viatique_xblock.grading import leases
     from viatique_xblock.models import Copy
+    from viatique_xblock.platform.compat import GRADER, ViatiqueUser
     from viatique_xblock.states import Grading, Identity
 
     states = [Grading.READY, Grading.IN_PROGRESS, Grading.SUBMITTED, Grading.GRADED, Grading.REOPENED]
@@ -69,7 +69,6 @@ def add_copies(exam, upto):
 def measure(usage_id, repeat):
     """{request: {"median_ms", "p95_ms", "queries"}} on the exam as it is now."""
     from django.db import connection
-
     from grading_profile import Counter, Grader
 
     instructor, grader = Grader(usage_id, "instructor_1"), Grader(usage_id, "staff_1")
@@ -125,8 +124,8 @@ def main():
                "CACHE_KEY_PREFIX": f"viatique-copylist-{uuid.uuid4().hex[:8]}"}
         usage_id = setup(env, copies=0)
         from django.db import connections
-
         from grading_profile import Grader
+
         from viatique_xblock.models import Exam
 
         Grader(usage_id, "instructor_1")  # the page keeps the exam row in step with the block

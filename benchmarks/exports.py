@@ -7,13 +7,13 @@ server of ``--database-url``, dropped at the end) with the demo host's settings,
 with ``--questions`` questions and ``--copies`` graded, identified copies with points on every
 question (bulk inserts). Then, ``--repeat`` times each, best kept:
 
-- the product: :func:`viatique_xblock.exports.grades_csv`, as the ``grades_csv`` handler calls it
+- the product: :func:`viatique_xblock.reports.exports.grades_csv`, as the ``grades_csv`` handler calls it
   (both queries, formula neutralisation, the scale column, the audit row), with commas and with
   semicolons (decimal commas);
 - the baseline: the same two ``values_list`` queries written straight to ``csv.writer`` with no
   domain logic (no neutralisation, no number formatting, no scale).
 
-Also times the statistics of the same exam (:func:`viatique_xblock.statistics.exam_statistics`).
+Also times the statistics of the same exam (:func:`viatique_xblock.reports.statistics.exam_statistics`).
 Prints the figures and the ratio product / baseline; the last line is one JSON object.
 """
 import argparse
@@ -39,13 +39,13 @@ def seed(copies, questions):
     """One exam with ``copies`` graded copies, each with points on every question; returns the exam."""
     from decimal import Decimal
 
-    from viatique_xblock import api
+    from viatique_xblock import exams
     from viatique_xblock.models import Copy, QuestionPoints
     from viatique_xblock.states import Grading, Identity
 
     scheme = {"questions": [{"id": f"q{n + 1}", "label": f"Exercice {n + 1} — é", "max": 5, "step": 0.25}
                             for n in range(questions)], "next_id": questions + 1}
-    exam = api.sync_exam(USAGE_ID, "course-v1:Bench+Exports+2026", "Benchmark", scheme, 4, True)
+    exam = exams.sync_exam(USAGE_ID, "course-v1:Bench+Exports+2026", "Benchmark", scheme, 4, True)
     rng = random.Random(7)
     rows = [Copy(exam=exam, anonymous_code=f"B{number:06d}", learner_username=f"learner_{number}",
                  learner_name=f"Élève {number}", learner_anonymous_id=f"anon-{number}",
@@ -96,8 +96,8 @@ def best(function, repeat):
 def measure(args):
     connection = setup_django(args.database_url)
     try:
-        from viatique_xblock import exports, statistics
-        from viatique_xblock.compat import ViatiqueUser
+        from viatique_xblock.platform.compat import ViatiqueUser
+        from viatique_xblock.reports import exports, statistics
 
         started = time.perf_counter()
         exam = seed(args.copies, args.questions)

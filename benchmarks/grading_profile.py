@@ -111,7 +111,6 @@ def setup(env, copies=2):
 
     django.setup()
     from django.core.management import call_command
-
     from grading_load import scan_of_copies
 
     with open(os.devnull, "w") as quiet:
@@ -179,7 +178,6 @@ def one_round(timed, lease, copy_id, pages, questions, work):
 
 def measure(args):
     from django.db import connection
-
     from grading_load import free_copies
 
     usage_id = os.environ["VIATIQUE_PROFILE_USAGE"]

@@ -5,7 +5,7 @@ Usage: ``python benchmarks/lockout.py [--calls 2000] [--pages 8] [--redis-url re
 With the demo host's settings on a django-redis cache (under a key prefix of its own, deleted at
 the end), times ``--calls`` times each:
 
-- ``check``: :func:`viatique_xblock.lockout.check` for a learner nobody locked (what every handler
+- ``check``: :func:`viatique_xblock.platform.lockout.check` for a learner nobody locked (what every handler
   call pays: one pipelined round trip reading the user's and the address's locks);
 - ``check_locked``: the same for a locked-out learner (the 429 path);
 - ``failure``: one denied request counted (the Lua script: INCR, EXPIRE, SET NX EX);
@@ -60,8 +60,8 @@ def per_call_ms(action, calls):
 def lockout_figures(calls):
     from django.core.cache import caches
 
-    from viatique_xblock import compat, conf, lockout, redis_client
     from viatique_xblock.errors import LockedOut
+    from viatique_xblock.platform import compat, conf, lockout, redis_client
 
     cache = caches[conf.get("CACHE_ALIAS")]
     client = redis_client.raw_client(cache)

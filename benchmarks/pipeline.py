@@ -10,8 +10,8 @@ Usage: ``python benchmarks/pipeline.py [--copies 35] [--pages-per-copy 4] [--pag
    ``--pages N`` makes an N-page scan (``--pages 2500`` for the memory check).
 2. Ingests it ``--repeat`` times, each time in a fresh subprocess on a fresh database (SQLite in
    a temporary ``VIATIQUE_VAR_DIR``, or a throwaway database on the server of ``--database-url``)
-   with the demo host's settings: ``api.exam_for_usage``, then ``scans.validate_file`` and
-   ``scans.create_batch(..., send=scans.run_locally)``, which processes every range of pages and
+   with the demo host's settings: ``exams.exam_for_usage``, then ``batches.validate_file`` and
+   ``batches.create_batch(..., send=batches.run_locally)``, which processes every range of pages and
    assembles the copies in that process (validation, split, QR, page images, rows). The
    subprocess reports its own peak RSS (``ru_maxrss``): the worker's memory, not the generator's.
 3. Opens the same file and renders every page at 150 dpi with PyMuPDF (the baseline), after
@@ -47,10 +47,9 @@ REPO_DIR = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, REPO_DIR)
 
 import pymupdf  # noqa: E402
-
 from pdf_ops import per_page, timed  # noqa: E402  (benchmarks/ is this script's folder)
 
-EXAM_REF = "V1"  # scans.exam_ref() of the first exam of a fresh database
+EXAM_REF = "V1"  # batches.exam_ref() of the first exam of a fresh database
 USAGE_ID = "viatique-benchmark-pipeline"
 CHUNK_PAGES = 100  # pages scanned per generation task
 MB = 1024 * 1024
@@ -129,13 +128,13 @@ def generate(path, pages, pages_per_copy, dpi, upside_down_every, jobs):
 #: (step, module, function) timed during the ingestion, inclusive of what they call: the ranges
 #: include the codes, images and stored files of their pages, and the last range the assembly.
 STEPS = [
-    ("validate", "viatique_xblock.scans", "validate_file"),
-    ("ranges", "viatique_xblock.scans", "process_range"),
+    ("validate", "viatique_xblock.scanning.batches", "validate_file"),
+    ("ranges", "viatique_xblock.scanning.batches", "process_range"),
     ("read_codes", "viatique_xblock.pdf.decode", "read_page_code"),
     ("page_images", "viatique_xblock.pdf.images", "page_image"),
-    ("store_images", "viatique_xblock.storage", "overwrite"),
-    ("assemble", "viatique_xblock.scans", "assemble_batch"),
-    ("assemble_copies", "viatique_xblock.scans", "_booklet_copies"),
+    ("store_images", "viatique_xblock.platform.storage", "overwrite"),
+    ("assemble", "viatique_xblock.scanning.batches", "assemble_batch"),
+    ("assemble_copies", "viatique_xblock.scanning.batches", "_booklet_copies"),
 ]
 
 
@@ -218,12 +217,13 @@ def ingest(path, database_url=None, exam_ref=EXAM_REF, profile=None):
 
 def _ingest(path, connection, exam_ref, profile):
     try:
-        from viatique_xblock import api, scans
+        from viatique_xblock import exams
         from viatique_xblock.models import Copy, Page, ScanBatch
+        from viatique_xblock.scanning import batches
 
-        exam = api.exam_for_usage(USAGE_ID)
-        if scans.exam_ref(exam) != exam_ref:
-            raise SystemExit(f"the exam's reference is {scans.exam_ref(exam)}, the scan's {exam_ref}")
+        exam = exams.exam_for_usage(USAGE_ID)
+        if batches.exam_ref(exam) != exam_ref:
+            raise SystemExit(f"the exam's reference is {batches.exam_ref(exam)}, the scan's {exam_ref}")
         steps = time_steps()
         rss_before = rss_mb()
         sampler = RssSampler()
@@ -233,10 +233,10 @@ def _ingest(path, connection, exam_ref, profile):
         started = time.perf_counter()
         if profiler:
             profiler.enable()
-        info = scans.validate_file(path)
+        info = batches.validate_file(path)
         with open(path, "rb") as handle:
-            batch = scans.create_batch(exam, os.path.basename(path), info.sha256, info, handle,
-                                       uploaded_by="benchmark", send=scans.run_locally)
+            batch = batches.create_batch(exam, os.path.basename(path), info.sha256, info, handle,
+                                       uploaded_by="benchmark", send=batches.run_locally)
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started

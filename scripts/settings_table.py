@@ -1,14 +1,14 @@
 """Print the VIATIQUE settings as a Markdown table, or rewrite it in README.md (--write).
 
 The table sits between ``<!-- settings-table -->`` markers; tests/unit/test_docs.py
-checks it matches viatique_xblock/conf.py.
+checks it matches viatique_xblock/platform/conf.py.
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from viatique_xblock.conf import SETTINGS  # noqa: E402
+from viatique_xblock.platform.conf import SETTINGS  # noqa: E402
 
 START, END = "<!-- settings-table -->", "<!-- /settings-table -->"
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")"  # absolute: the commands run from viatique_xblock/
 export PYTHONPATH="$PWD:$PWD/demo"
+# The commands run from viatique_xblock/, whose platform/ package would shadow Python's own
+# `platform` module if the working directory went first on sys.path (Python 3.11+: it does not).
+export PYTHONSAFEPATH=1
 export DJANGO_SETTINGS_MODULE=scripts.i18n_settings
 case "${1:-compile}" in
   extract)

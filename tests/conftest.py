@@ -24,7 +24,7 @@ def _no_lockout_carried_between_tests():
     yield
     from django.core.cache import caches
 
-    from viatique_xblock import conf, lockout
+    from viatique_xblock.platform import conf, lockout
 
     cache = caches[conf.get("CACHE_ALIAS")]
     if hasattr(cache, "delete_pattern"):  # django-redis: only this run's keys (its KEY_PREFIX)

@@ -14,8 +14,8 @@ from xblock.fields import ScopeIds
 from xblock.reference.user_service import UserService, XBlockUser
 from xblock.runtime import Runtime
 
-from viatique_xblock import compat
 from viatique_xblock.block import ViatiqueXBlock
+from viatique_xblock.platform import compat
 
 USAGE = "block-v1:Viatique+T101+2026+type@viatique+block@exam1"
 ROLES = {"instructor": "instructor", "staff": "staff", "learner": "student"}

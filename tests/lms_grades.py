@@ -28,7 +28,7 @@ from django.dispatch import Signal
 from opaque_keys.edx.keys import UsageKey
 from submissions import api as submissions_api
 
-from viatique_xblock import compat
+from viatique_xblock.platform import compat
 
 SIGNALS_MODULE = "lms.djangoapps.grades.signals.signals"
 STUDENT_MODULE = "common.djangoapps.student.models"

@@ -1,7 +1,7 @@
 """Django admin registration: read-mostly views for operators and support staff."""
 from django.contrib import admin
 
-from . import models
+from viatique_xblock import models
 
 
 @admin.register(models.Exam)

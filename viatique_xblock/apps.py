@@ -12,9 +12,10 @@ class ViatiqueConfig(AppConfig):
 
     # Read by edx-django-utils' plugin framework in the LMS and Studio. The plugin
     # has no URLs and no settings module of its own: its settings are the VIATIQUE
-    # dict (viatique_xblock.conf), read lazily with documented defaults.
+    # dict (viatique_xblock.platform.conf), read lazily with documented defaults.
     plugin_app = {}
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the system checks)
-        from . import release  # noqa: F401  (connects the gradebook to the grading domain's signals)
+        from viatique_xblock.platform import checks  # noqa: F401  (registers the system checks)
+        from viatique_xblock.results import \
+            release  # noqa: F401  (connects the gradebook to the grading domain's signals)

@@ -5,7 +5,7 @@
 (the block's runtime), emits the same action as an ``edx.viatique.<action>``
 tracking event.
 """
-from .models import AuditEvent
+from viatique_xblock.models import AuditEvent
 
 EVENT_PREFIX = "edx.viatique."
 
@@ -13,7 +13,7 @@ EVENT_PREFIX = "edx.viatique."
 def record(exam, action, actor=None, copy=None, client_ip=None, details=None, publish=None):
     """Append one audit event and emit it as a tracking event.
 
-    ``actor`` is a :class:`~viatique_xblock.compat.ViatiqueUser` (or None for the
+    ``actor`` is a :class:`~viatique_xblock.platform.compat.ViatiqueUser` (or None for the
     system, e.g. a Celery task); ``publish`` a callable ``(name, data)``.
     """
     details = dict(details or {})

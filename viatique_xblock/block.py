@@ -1,7 +1,10 @@
-"""The Viatique XBlock: fields, views and handlers that check permission and delegate.
+"""The Viatique XBlock: fields, views, and the handlers of each stage mixed in.
 
-Domain logic lives in :mod:`viatique_xblock.api`; platform access in
-:mod:`viatique_xblock.compat`; this class only wires them to the runtime.
+Each stage of an exam's life (:mod:`~viatique_xblock.scanning`, :mod:`~viatique_xblock.identity`,
+:mod:`~viatique_xblock.grading`, :mod:`~viatique_xblock.results`, :mod:`~viatique_xblock.reports`)
+has a handlers mixin that checks permission and delegates to its domain API; platform access
+lives in :mod:`viatique_xblock.platform.compat`. This class holds the fields and the views, and
+wires them to the runtime (docs/architecture.md).
 """
 from django.utils.safestring import mark_safe
 from web_fragments.fragment import Fragment
@@ -9,15 +12,16 @@ from xblock.core import XBlock
 from xblock.fields import Boolean, Dict, Float, Integer, Scope, String
 from xblock.utils.resources import ResourceLoader
 
-from . import (anomalies, anonymity, api, audit, compat, conf, dispatch_copies, files, i18n, identification,
-               permissions, printing, roster_csv, scans, scheme, uploads)
-from .handlers_downloads import DownloadHandlers
-from .handlers_grading import GradingHandlers
-from .handlers_reports import ReportsHandlers
-from .handlers_results import ResultsHandlers
-from .jsonapi import api_handler
-from .olx import OlxMixin
-from .i18n import gettext_lazy
+from viatique_xblock import exams, i18n, permissions, scheme
+from viatique_xblock.grading.handlers import GradingHandlers
+from viatique_xblock.i18n import gettext_lazy
+from viatique_xblock.identity.handlers import IdentityHandlers
+from viatique_xblock.jsonapi import api_handler
+from viatique_xblock.olx import OlxMixin
+from viatique_xblock.platform import compat
+from viatique_xblock.reports.handlers import ReportsHandlers
+from viatique_xblock.results.handlers import DownloadHandlers, ResultsHandlers
+from viatique_xblock.scanning.handlers import ScanningHandlers
 
 loader = ResourceLoader(__name__)
 
@@ -34,7 +38,8 @@ STAFF_CSS = ["static/css/viatique_grading.css", "static/css/viatique_results.css
 @XBlock.needs("user")
 @XBlock.wants("i18n")
 @XBlock.wants(compat.ROSTER_SERVICE)
-class ViatiqueXBlock(OlxMixin, GradingHandlers, ResultsHandlers, ReportsHandlers, DownloadHandlers, XBlock):
+class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandlers, ResultsHandlers, ReportsHandlers,
+                     DownloadHandlers, XBlock):
     """A paper exam graded inside the course."""
 
     display_name = String(
@@ -114,11 +119,11 @@ class ViatiqueXBlock(OlxMixin, GradingHandlers, ResultsHandlers, ReportsHandlers
         every settings field on each handler call costs a query per field in some runtimes
         (the workbench), which the grading handlers' latency cannot afford.
         """
-        return api.exam_row(compat.usage_key(self)) or self.sync_exam()
+        return exams.exam_row(compat.usage_key(self)) or self.sync_exam()
 
     def sync_exam(self):
         """The exam row of this usage, created or brought up to date with the settings."""
-        return api.sync_exam(
+        return exams.sync_exam(
             compat.usage_key(self), compat.course_key(self), self.display_name,
             self.marking_scheme, self.pages_per_copy, self.anonymous_grading, self.name_area_height, self.weight,
         )
@@ -177,7 +182,7 @@ class ViatiqueXBlock(OlxMixin, GradingHandlers, ResultsHandlers, ReportsHandlers
         if user.is_staff:
             return self._fragment(
                 "staff_dashboard.html",
-                {"user": user, "progress": api.progress(exam), **self._settings_context()},
+                {"user": user, "progress": exams.progress(exam), **self._settings_context()},
                 js_class="ViatiqueStaffDashboard",
                 js_args={"role": user.role, "username": user.username, "anonymous": self.anonymous_grading,
                          "pages_per_copy": self.pages_per_copy},
@@ -213,7 +218,7 @@ class ViatiqueXBlock(OlxMixin, GradingHandlers, ResultsHandlers, ReportsHandlers
     @api_handler(permission=permissions.author)
     def studio_submit(self, request, user, data, suffix=""):
         """Validate and store the settings sent by the Studio editor."""
-        values = api.save_settings(
+        values = exams.save_settings(
             data, compat.usage_key(self), compat.course_key(self), actor=user,
             publish=self._publish, previous_scheme=self.marking_scheme,
         )
@@ -221,188 +226,10 @@ class ViatiqueXBlock(OlxMixin, GradingHandlers, ResultsHandlers, ReportsHandlers
             setattr(self, name, value)
         return {"result": "success", "settings": values, "max_score": self.max_score()}
 
-    @api_handler(permission=permissions.staff, methods=("GET", "POST"))
-    def list_copies(self, request, user, data, suffix=""):
-        """One page of this exam's copies, as the caller may see them (``identity`` filters them)."""
-        offset = _bounded_int(data.get("offset"), 0, 0, 10 ** 9)
-        limit = _bounded_int(data.get("limit"), 50, 1, 200)
-        return api.list_copies(self.get_exam(), user, offset=offset, limit=limit, identity=data.get("identity"))
-
-    # ------------------------------------------------------------ scans (instructors)
+    # ------------------------------------------------------------- shared by the handlers
 
     def _audit_context(self, request):
         return {"client_ip": compat.client_ip(request), "publish": self._publish}
-
-    @api_handler(permission=permissions.instructor)
-    def upload_start(self, request, user, data, suffix=""):
-        """Open a resumable upload: ``{"file_name", "size", "split_mode"}``."""
-        upload = uploads.start(self.get_exam(), user, data.get("file_name"), data.get("size"),
-                               data.get("split_mode") or "auto")
-        return uploads.status(upload)
-
-    @api_handler(permission=permissions.instructor, raw_body=lambda: conf.get("UPLOAD_CHUNK_BYTES"))
-    def upload_chunk(self, request, user, data, suffix=""):
-        """One chunk as the raw body; suffix ``<upload_id>/<index>``; header ``X-Chunk-SHA256``."""
-        upload_id, _, index = suffix.partition("/")
-        upload = uploads.get(self.get_exam(), upload_id)
-        return uploads.put_chunk(upload, index, data, request.headers.get("X-Chunk-SHA256"))
-
-    @api_handler(permission=permissions.instructor, methods=("GET",))
-    def upload_status(self, request, user, data, suffix=""):
-        """Which chunks arrived and the upload's state (suffix: the upload id)."""
-        return uploads.status(uploads.get(self.get_exam(), suffix))
-
-    @api_handler(permission=permissions.instructor)
-    def upload_finish(self, request, user, data, suffix=""):
-        """All chunks sent: ``{"upload_id", "sha256"}``; assembly and validation run in Celery."""
-        upload = uploads.get(self.get_exam(), data.get("upload_id"))
-        return uploads.finish(upload, data.get("sha256"))
-
-    @api_handler(permission=permissions.staff, methods=("GET",))
-    def scan_progress(self, request, user, data, suffix=""):
-        """Batches with pages done / total, and the latest uploads with their outcome."""
-        exam = self.get_exam()
-        return {"batches": scans.progress(exam, show_file_names=user.is_instructor),
-                "uploads": uploads.recent(exam) if user.is_instructor else [],
-                "progress": api.progress(exam)}
-
-    @api_handler(permission=permissions.instructor, methods=("GET",))
-    def anomaly_queue(self, request, user, data, suffix=""):
-        """Pages waiting to be placed, and copies missing pages."""
-        return anomalies.queue(self.get_exam())
-
-    @api_handler(permission=permissions.instructor)
-    def fix_page(self, request, user, data, suffix=""):
-        """``{"page_id", "action": "assign"|"discard", "copy_id", "position"}``."""
-        exam = self.get_exam()
-        context = self._audit_context(request)
-        if data.get("action") == "discard":
-            anomalies.discard_page(exam, data.get("page_id"), actor=user, **context)
-        else:
-            anomalies.assign_page(exam, data.get("page_id"), data.get("copy_id"), data.get("position"),
-                                  actor=user, **context)
-        return anomalies.queue(exam)
-
-    @api_handler(permission=permissions.instructor)
-    def merge_copies(self, request, user, data, suffix=""):
-        """``{"source_copy_id", "target_copy_id"}``: two partial copies of one learner become one."""
-        exam = self.get_exam()
-        anomalies.merge_copies(exam, data.get("source_copy_id"), data.get("target_copy_id"), actor=user,
-                               **self._audit_context(request))
-        return anomalies.queue(exam)
-
-    @api_handler(permission=permissions.instructor, raw_body=lambda: conf.get("MAX_UPLOAD_BYTES"))
-    def print_booklets(self, request, user, data, suffix=""):
-        """The printable booklets as a PDF download. Body: the blank exam PDF (or nothing for blank
-        pages); query: ``copies``, ``blank_pages``, ``prenamed=1`` (one booklet per enrolled learner)."""
-        query = request.GET
-        learners = compat.roster(self) if query.get("prenamed") in ("1", "true") else None
-        pdf, first = printing.print_booklets(
-            self.get_exam(), copies=query.get("copies"), subject=data or None,
-            blank_pages=query.get("blank_pages"), learners=learners, actor=user, **self._audit_context(request))
-        return files.bytes_response(pdf, "application/pdf", f"booklets-{first}.pdf")
-
-    @api_handler(permission=permissions.staff, methods=("GET",))
-    def page_image(self, request, user, data, suffix=""):
-        """A page image (suffix ``<page_id>``) or its thumbnail (``<page_id>/thumb``), for staff.
-
-        Graders get only pages placed in copies, and, when grading is anonymous, the
-        cover with its name area painted over."""
-        page_id, _, kind = suffix.partition("/")
-        exam = self.get_exam()
-        page = anonymity.page_for(exam, user, page_id)
-        return files.stored_file_response(anonymity.image_name(exam, user, page, thumbnail=kind == "thumb"))
-
-    # ------------------------------------------------------- identification (instructors)
-
-    def _roster(self):
-        """The enrolled learners, with the names of the instructor's roster CSV when one was uploaded."""
-        return roster_csv.apply(compat.roster(self), self.get_exam().roster_details)
-
-    def _learner(self, username):
-        return next((learner for learner in self._roster() if learner.username == username), None)
-
-    @api_handler(permission=permissions.instructor, raw_body=lambda: roster_csv.MAX_BYTES)
-    def upload_roster(self, request, user, data, suffix=""):
-        """A roster CSV as the body (username or email, name): names shown at the identification desk."""
-        exam = self.get_exam()
-        learners = compat.roster(self)
-        details, unknown = roster_csv.details_from(roster_csv.parse(data), learners)
-        exam.roster_details = details
-        exam.save(update_fields=["roster_details", "updated_at"])
-        audit.record(exam, "roster.uploaded", actor=user, details={"matched": len(details), "unknown": len(unknown)},
-                     **self._audit_context(request))
-        return {"matched": len(details), "unknown": unknown[:50]}
-
-    @api_handler(permission=permissions.instructor, methods=("GET",))
-    def roster_search(self, request, user, data, suffix=""):
-        """Enrolled learners best named by ``q`` (accents, case and word order ignored)."""
-        exam = self.get_exam()
-        return {"results": identification.search(self._roster(), data.get("q") or "",
-                                                  identification.matched_codes(exam)),
-                "progress": identification.progress(exam)}
-
-    @api_handler(permission=permissions.instructor, methods=("GET",))
-    def name_area(self, request, user, data, suffix=""):
-        """The name area of a copy's cover (suffix: the copy id), as a JPEG."""
-        exam = self.get_exam()
-        copy = identification.get_copy(exam, suffix)
-        image = anonymity.name_crop(exam, copy)
-        return files.bytes_response(image.data, image.mime)
-
-    @api_handler(permission=permissions.instructor)
-    def identify(self, request, user, data, suffix=""):
-        """``{"copy_id", "username", "swap"}``: match a copy to an enrolled learner."""
-        exam = self.get_exam()
-        copy = identification.match(exam, data.get("copy_id"), self._learner(data.get("username")), actor=user,
-                                    swap=bool(data.get("swap")), **self._audit_context(request))
-        return {"copy": {"id": copy.pk, "code": copy.anonymous_code, "username": copy.learner_username,
-                         "name": copy.learner_name}, "progress": identification.progress(exam)}
-
-    @api_handler(permission=permissions.instructor)
-    def unidentify(self, request, user, data, suffix=""):
-        """``{"copy_id"}``: undo a match (until results are released)."""
-        exam = self.get_exam()
-        identification.unmatch(exam, data.get("copy_id"), actor=user, **self._audit_context(request))
-        return {"progress": identification.progress(exam)}
-
-    @api_handler(permission=permissions.instructor)
-    def reveal_identity(self, request, user, data, suffix=""):
-        """``{"copy_id"}``: who wrote an anonymous copy (audited)."""
-        return identification.reveal(self.get_exam(), data.get("copy_id"), actor=user,
-                                     **self._audit_context(request))
-
-    # --------------------------------------------------------------- dispatch (instructors)
-
-    def _staff_usernames(self):
-        return [username for username, _name in compat.course_staff(self)]
-
-    @api_handler(permission=permissions.instructor, methods=("GET",))
-    def graders(self, request, user, data, suffix=""):
-        """Course staff who may grade, with the number of copies each has in this exam."""
-        staff = compat.course_staff(self)
-        load = dispatch_copies.load(self.get_exam(), [username for username, _ in staff])
-        return {"graders": [{"username": username, "name": name, "copies": load[username]}
-                            for username, name in staff]}
-
-    @api_handler(permission=permissions.instructor)
-    def dispatch(self, request, user, data, suffix=""):
-        """``{"graders": [usernames]}``: deal the unassigned copies nobody started, balanced."""
-        return dispatch_copies.deal(self.get_exam(), data.get("graders"), self._staff_usernames(), actor=user,
-                                    **self._audit_context(request))
-
-    @api_handler(permission=permissions.instructor)
-    def assign_copy(self, request, user, data, suffix=""):
-        """``{"copy_id", "grader"}``: give one copy to a grader ("" for nobody)."""
-        copy = dispatch_copies.assign(self.get_exam(), data.get("copy_id"), data.get("grader") or "",
-                                      self._staff_usernames(), actor=user, **self._audit_context(request))
-        return {"copy": {"id": copy.pk, "grader": copy.grader}}
-
-    @api_handler(permission=permissions.instructor)
-    def rebalance(self, request, user, data, suffix=""):
-        """``{"graders": [usernames]}``: even out copies nobody started."""
-        return dispatch_copies.rebalance(self.get_exam(), data.get("graders"), self._staff_usernames(),
-                                         actor=user, **self._audit_context(request))
 
     # --------------------------------------------------------------- workbench
 
@@ -415,13 +242,3 @@ class ViatiqueXBlock(OlxMixin, GradingHandlers, ResultsHandlers, ReportsHandlers
         edit. ``manage.py viatique_demo_seed`` configures the demo exam once instead.
         """
         return [("Viatique paper exam", "<viatique/>")]
-
-
-def _bounded_int(raw, default, low, high):
-    if isinstance(raw, list):
-        raw = raw[0] if raw else None
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return default
-    return min(max(value, low), high)

@@ -3,7 +3,7 @@
 Used by ``manage.py viatique_demo_seed``; not reachable from any handler. :func:`seed`:
 
 1. prints one prenamed booklet per learner given (booklets 1, 2, ...) and ``anonymous``
-   anonymous booklets after them (:func:`viatique_xblock.printing.print_booklets`);
+   anonymous booklets after them (:func:`viatique_xblock.scanning.booklets.print_booklets`);
 2. "fills them in" with pupils' handwriting-like marks, and writes a name by hand on the
    cover of each anonymous booklet (:func:`viatique_xblock.pdf.synthetic.fill_in`);
 3. scans them as one class scan with noise and slight skew, where the scanner got a few
@@ -16,7 +16,7 @@ Used by ``manage.py viatique_demo_seed``; not reachable from any handler. :func:
    progress, assigned to graders. These rows are written directly, as an import of
    already-graded work would be; the graded copies are then finalized as the grading
    workspace does (``submitted``) and their graded PDF rendered by the render task's own
-   code (:func:`viatique_xblock.rendering.render_copy`), which makes them ``graded``.
+   code (:func:`viatique_xblock.grading.rendering.render_copy`), which makes them ``graded``.
    Results stay unreleased: the instructor releases them.
 
 A second call changes nothing: the exam already has a scan batch.
@@ -29,10 +29,12 @@ import pymupdf
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit, printing, rendering, scans, scheme as scheme_module
-from .models import Annotation, Copy, QuestionPoints, ScanBatch
-from .pdf import synthetic
-from .states import BatchState, Grading
+from viatique_xblock import audit, scheme as scheme_module
+from viatique_xblock.grading import rendering
+from viatique_xblock.models import Annotation, Copy, QuestionPoints, ScanBatch
+from viatique_xblock.pdf import synthetic
+from viatique_xblock.scanning import batches, booklets
+from viatique_xblock.states import BatchState, Grading
 
 DEMO_SCHEME = {
     "questions": [
@@ -164,7 +166,7 @@ def _drop_old_fake_copies(exam):
 def seed(exam, learners, anonymous_names=(), anonymous=ANONYMOUS_BOOKLETS):
     """Print, fill in, scan and import the demo class scan of ``exam`` once; see the module docstring.
 
-    ``learners`` (:class:`~viatique_xblock.compat.Learner`, in booklet order) get the
+    ``learners`` (:class:`~viatique_xblock.platform.compat.Learner`, in booklet order) get the
     prenamed booklets; ``anonymous_names`` are written by hand on the covers of the
     anonymous booklets. Returns the new :class:`~.models.ScanBatch`, or None when the
     exam already had a scan (whose graded copies an earlier version of this module left without
@@ -176,14 +178,14 @@ def seed(exam, learners, anonymous_names=(), anonymous=ANONYMOUS_BOOKLETS):
     pages = exam.pages_per_copy
     with transaction.atomic():
         _drop_old_fake_copies(exam)
-        prenamed, _first = printing.print_booklets(exam, blank_pages=pages, learners=list(learners))
-        unnamed, _first = printing.print_booklets(exam, blank_pages=pages, copies=anonymous)
+        prenamed, _first = booklets.print_booklets(exam, blank_pages=pages, learners=list(learners))
+        unnamed, _first = booklets.print_booklets(exam, blank_pages=pages, copies=anonymous)
         names = {len(learners) + index: name for index, name in enumerate(anonymous_names[:anonymous])}
         data = class_scan([prenamed, unnamed], names, pages)
-        info = scans.validate_bytes(data)
+        info = batches.validate_bytes(data)
         # processed here, as soon as this transaction commits (the upload's own path)
-        batch = scans.create_batch(exam, SCAN_NAME, info.sha256, info, io.BytesIO(data),
-                                   uploaded_by=UPLOADED_BY, send=scans.run_locally)
+        batch = batches.create_batch(exam, SCAN_NAME, info.sha256, info, io.BytesIO(data),
+                                   uploaded_by=UPLOADED_BY, send=batches.run_locally)
     batch.refresh_from_db()
     if batch.state != BatchState.DONE:
         raise RuntimeError(f"The demo scan was not processed: {batch.state} {batch.error_code}")

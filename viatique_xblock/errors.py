@@ -3,7 +3,7 @@
 Handlers turn any :class:`ViatiqueError` into ``{"error": code, "message": text, ...}``
 with ``status``; the code never changes between releases, the message is translated.
 """
-from .i18n import N_, gettext as _
+from viatique_xblock.i18n import N_, gettext as _
 
 
 class ViatiqueError(Exception):

@@ -5,10 +5,10 @@ from urllib.parse import quote
 
 from webob import Response
 
-from . import storage
-from .errors import NotFound
-from .i18n import N_
-from .jsonapi import NO_STORE
+from viatique_xblock.errors import NotFound
+from viatique_xblock.i18n import N_
+from viatique_xblock.jsonapi import NO_STORE
+from viatique_xblock.platform import storage
 
 
 def stored_file_response(name, download_name=None, inline=False):

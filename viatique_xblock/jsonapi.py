@@ -15,9 +15,9 @@ import logging
 from webob import Response
 from xblock.core import XBlock
 
-from . import compat, lockout
-from .errors import InvalidRequest, MethodNotAllowed, ServerError, ViatiqueError
-from .i18n import N_
+from viatique_xblock.errors import InvalidRequest, MethodNotAllowed, ServerError, ViatiqueError
+from viatique_xblock.i18n import N_
+from viatique_xblock.platform import compat, lockout
 
 log = logging.getLogger(__name__)
 

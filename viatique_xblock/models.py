@@ -5,11 +5,11 @@ exams, scan batches, copies, pages, annotations, points, drafts, comment bank
 and the append-only audit log. Every row hangs off an :class:`Exam`, which is
 keyed by the block's usage key and course key, and every lookup filters by it.
 """
-from django.db import models
-
 import uuid
 
-from .states import BatchState, Grading, Identity, UploadState
+from django.db import models
+
+from viatique_xblock.states import BatchState, Grading, Identity, UploadState
 
 POINTS = {"max_digits": 9, "decimal_places": 3}
 

@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 from xblock.fields import Boolean, Integer
 
-from . import api
+from viatique_xblock import exams
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +202,8 @@ def _olx_validate(block, where):
     """Check the settings with the Studio editor's validation; store the scheme as the editor would."""
     values = {name: getattr(block, name) for name in block.editable_fields}
     try:
-        checked = api.validate_settings(values)
-    except api.InvalidSettings as exc:
+        checked = exams.validate_settings(values)
+    except exams.InvalidSettings as exc:
         problems = "; ".join(f"{problem['path']}: {problem['message']}" for problem in exc.problems)
         raise OlxError(f"{where}: {problems}") from exc
     scheme_field = block.fields["marking_scheme"]

@@ -1,7 +1,7 @@
 """Who may do what. Each check raises :class:`PermissionDenied` with a translated message."""
-from . import compat
-from .errors import PermissionDenied
-from .i18n import N_
+from viatique_xblock.errors import PermissionDenied
+from viatique_xblock.i18n import N_
+from viatique_xblock.platform import compat
 
 
 def staff(block, user):

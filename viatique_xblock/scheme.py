@@ -12,8 +12,8 @@ This module is pure Python: no Django, no XBlock.
 import re
 from decimal import Decimal, InvalidOperation
 
-from .errors import ViatiqueError
-from .i18n import N_, gettext as _
+from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.i18n import N_, gettext as _
 
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 MAX_LABEL = 200

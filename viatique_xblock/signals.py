@@ -1,6 +1,6 @@
 """Domain signals, so modules react to each other's changes without importing each other.
 
-Sent by the grading domain (:mod:`viatique_xblock.grading`), received by the
+Sent by the grading domain (:mod:`viatique_xblock.grading.workspace`), received by the
 results domain (gradebook scores) among others. Every signal carries ``copy``
 (a :class:`~viatique_xblock.models.Copy`) and ``actor`` (a ``ViatiqueUser`` or None).
 """

@@ -4,8 +4,8 @@ Identity (``unidentified``/``identified``) is independent of the grading state.
 No endpoint sets a state directly: domain functions call :func:`check_grading_transition`
 before every change, and an illegal transition raises :class:`IllegalTransition`.
 """
-from .errors import ViatiqueError
-from .i18n import N_
+from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.i18n import N_
 
 
 class Identity:

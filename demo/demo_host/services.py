@@ -10,7 +10,7 @@ import hashlib
 from django.conf import settings
 from xblock.reference.user_service import UserService, XBlockUser
 
-from viatique_xblock import compat
+from viatique_xblock.platform import compat
 
 
 def platform_role(username):

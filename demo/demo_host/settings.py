@@ -5,8 +5,8 @@
 - ``CELERY_BROKER_URL``: the broker; tasks run eagerly in the web process when unset.
 - ``DEBUG`` (default 1), ``SECRET_KEY``, ``VIATIQUE_VAR_DIR`` (default <repo>/var).
 """
-import json
 import importlib.util
+import json
 import os
 
 import dj_database_url

@@ -25,10 +25,10 @@ with open(os.path.join(settings.VAR_DIR, ".scenarios.lock"), "w") as _lock:
 
 # Ready this worker for Viatique's handlers now rather than on its first graders' requests (the
 # Redis client, Celery's producer, the connections), then keep everything loaded so far out of
-# the garbage collector's full collections (see viatique_xblock/warmup.py).
+# the garbage collector's full collections (see viatique_xblock/platform/warmup.py).
 import sys  # noqa: E402
 
-from viatique_xblock.warmup import freeze_startup_objects, warm_up  # noqa: E402
+from viatique_xblock.platform.warmup import freeze_startup_objects, warm_up  # noqa: E402
 
 _warmed = warm_up()
 _frozen = freeze_startup_objects()

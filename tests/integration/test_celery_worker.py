@@ -1,7 +1,7 @@
 """A real Celery worker (subprocess) on the test database pytest-django created, the test's
 Redis cache and files, and a Redis broker of its own: what ``viatique_doctor`` verifies.
 
-The web side is this process: ``dispatch.send`` puts tasks on a queue unique to the run,
+The web side is this process: ``queue.send`` puts tasks on a queue unique to the run,
 which only the worker started here consumes.
 """
 import io
@@ -18,8 +18,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 
-from viatique_xblock import conf, storage
-from viatique_xblock.workers import dispatch
+from viatique_xblock.platform import conf, queue, storage
 from viatique_xblock.workers.health import health_report
 
 from .conftest import (REDIS_HOST, REDIS_PORT, RUN_TAG, Worker, celery_configured, redis_url, reserved_redis_db,
@@ -87,7 +86,7 @@ def test_task_sent_while_the_worker_is_down_runs_when_it_starts(worker, queue_se
     cache.set(f"viatique:health:{nonce}", nonce, 120)
     store.save(name, ContentFile(nonce.encode()))
     try:
-        result = dispatch.send(health_report, nonce)
+        result = queue.send("viatique.health_report", nonce)
         # Nobody consumes the queue: the message waits in the broker.
         assert broker.llen(QUEUE) == 1
         worker.start()

@@ -10,10 +10,10 @@ from django.conf import settings
 from django.test import override_settings
 
 from tests.harness import make_block
-from viatique_xblock import printing, scans, uploads
-from viatique_xblock.compat import current_user
 from viatique_xblock.models import Copy, Page, ScanBatch
 from viatique_xblock.pdf import synthetic
+from viatique_xblock.platform.compat import current_user
+from viatique_xblock.scanning import batches, booklets, uploads
 from viatique_xblock.states import BatchState, UploadState
 
 from .conftest import RUN_TAG, Worker, celery_configured, redis_url, reserved_redis_db, scratch_dir
@@ -30,7 +30,7 @@ TRANSPORT_OPTIONS = {"visibility_timeout": 4, "unacked_restore_interval": 1, "un
 
 @pytest.fixture(scope="module")
 def broker():
-    from viatique_xblock.workers.ingest import process_batch
+    from viatique_xblock.workers.scanning import process_batch
     app = process_batch.app
     with reserved_redis_db() as db, celery_configured(app, broker_url=redis_url(db), result_backend=None,
                                                       task_always_eager=False,
@@ -59,7 +59,7 @@ def settings_for_the_web_side():
 
 
 def class_scan(exam, copies):
-    pdf, first = printing.print_booklets(exam, copies=copies, blank_pages=4)
+    pdf, first = booklets.print_booklets(exam, copies=copies, blank_pages=4)
     return synthetic.scan(pdf, upside_down=(5,)), first
 
 
@@ -93,9 +93,9 @@ def test_an_upload_is_assembled_validated_and_split_by_the_worker(worker):
 def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_duplicates(worker):
     exam = make_block().get_exam()
     data, _first = class_scan(exam, copies=30)
-    info = scans.validate_bytes(data)  # the same validation as an upload
+    info = batches.validate_bytes(data)  # the same validation as an upload
     worker.start()
-    batch = scans.create_batch(exam, "class.pdf", info.sha256, info, io.BytesIO(data))
+    batch = batches.create_batch(exam, "class.pdf", info.sha256, info, io.BytesIO(data))
     wait_for(lambda: ScanBatch.objects.get(pk=batch.pk).pages_done > 0, 60, worker)
     worker.kill()
     batch.refresh_from_db()

@@ -19,9 +19,8 @@ import uuid
 
 import pytest
 
-from .conftest import (REPO_DIR, children, free_port, group_members, manage,
-                       process_running, redis_url, reserved_redis_db, scratch_dir, subprocess_env,
-                       temporary_database)
+from .conftest import (REPO_DIR, children, free_port, group_members, manage, process_running, redis_url,
+                       reserved_redis_db, scratch_dir, subprocess_env, temporary_database)
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +145,7 @@ def test_requests_are_answered_by_three_gunicorn_workers(stack):
 
 
 def test_each_gunicorn_worker_is_warmed_up_before_its_first_request(stack):
-    # demo_host/wsgi.py runs viatique_xblock.warmup in every worker and logs what it did.
+    # demo_host/wsgi.py runs viatique_xblock.platform.warmup in every worker and logs what it did.
     warmed = {int(pid): (ast.literal_eval(done), int(frozen)) for pid, done, frozen in
               re.findall(r"viatique warm-up pid=(\d+) (\{.*\}) frozen_objects=(\d+)", stack.output())}
     workers = children(stack.gunicorn_pid)

@@ -10,8 +10,8 @@ from PIL import Image
 from webob import Request
 
 from tests.harness import make_block
-from viatique_xblock import storage
 from viatique_xblock.models import Copy, Exam, Page, ScanBatch
+from viatique_xblock.platform import storage
 from viatique_xblock.states import Grading, Identity
 
 ADDRESS = "203.0.113.7"

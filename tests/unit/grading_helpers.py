@@ -5,9 +5,9 @@ import uuid
 import pymupdf
 
 from tests.harness import make_block
-from viatique_xblock import storage
-from viatique_xblock.compat import ViatiqueUser
 from viatique_xblock.models import Copy, Page, ScanBatch
+from viatique_xblock.platform import storage
+from viatique_xblock.platform.compat import ViatiqueUser
 from viatique_xblock.states import Grading, Identity
 
 SCHEME = {"questions": [

@@ -6,8 +6,9 @@ import pytest
 
 from tests.harness import call, make_block
 from tests.unit.test_exports import add_copy, download, parse
-from viatique_xblock import audit, audit_log
+from viatique_xblock import audit
 from viatique_xblock.models import AuditEvent
+from viatique_xblock.reports import audit_log
 
 pytestmark = pytest.mark.django_db
 

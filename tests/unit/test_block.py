@@ -207,7 +207,7 @@ def test_an_unexpected_failure_is_a_500_with_a_stable_code_and_no_traceback(monk
     def broken(*args, **kwargs):
         raise RuntimeError("/srv/secret/path exploded")
 
-    monkeypatch.setattr("viatique_xblock.api.list_copies", broken)
+    monkeypatch.setattr("viatique_xblock.grading.copies.list_copies", broken)
     status, body = call(make_block(), "list_copies", method="GET")
     assert status == 500 and body["error"] == "server_error"
     assert "secret" not in body["message"] and "Traceback" not in body["message"]

@@ -2,7 +2,7 @@
 import pytest
 
 from tests.harness import make_block
-from viatique_xblock import compat
+from viatique_xblock.platform import compat
 
 
 @pytest.mark.parametrize("platform_role, is_staff, expected", [

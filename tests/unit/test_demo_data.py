@@ -4,9 +4,11 @@ from decimal import Decimal
 import pytest
 
 from tests.harness import make_block
-from viatique_xblock import anomalies, demo_data, scheme, storage
-from viatique_xblock.compat import Learner
+from viatique_xblock import demo_data, scheme
 from viatique_xblock.models import AuditEvent, Booklet, Copy, Page, QuestionPoints, ScanBatch
+from viatique_xblock.platform import storage
+from viatique_xblock.platform.compat import Learner
+from viatique_xblock.scanning import anomalies
 from viatique_xblock.states import BatchState, Grading, Identity
 
 # processing runs when the seed's transaction commits, as in the demo host (each test seeds: ~5 s)

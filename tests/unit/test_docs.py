@@ -1,4 +1,4 @@
-"""The README stays true: its settings table is the one in viatique_xblock/conf.py."""
+"""The README stays true: its settings table is the one in viatique_xblock/platform/conf.py."""
 from pathlib import Path
 
 from scripts import settings_table

@@ -7,10 +7,11 @@ from django.test import override_settings
 from django.utils import timezone
 
 from tests.harness import make_block
-from tests.unit.downloads_support import (PDF, body, graded_copy, learner, release, send,
-                                          stored_files)  # noqa: F401  (fixture)
-from viatique_xblock import files, storage
+from tests.unit.downloads_support import stored_files  # noqa: F401  (fixture)
+from tests.unit.downloads_support import PDF, body, graded_copy, learner, release, send
+from viatique_xblock import files
 from viatique_xblock.models import AuditEvent, Copy, LockoutRecord
+from viatique_xblock.platform import storage
 from viatique_xblock.states import Grading
 
 pytestmark = pytest.mark.django_db
@@ -201,8 +202,8 @@ def test_download_names_are_safe_in_the_header():
 
 
 def test_the_masked_pdf_is_made_once_per_render_and_name_area(copies, exam):
-    from viatique_xblock import downloads
     from viatique_xblock.models import Exam
+    from viatique_xblock.results import downloads
 
     copy = copies["learner_2"]
     grader = make_block("staff_2", "staff")

@@ -9,8 +9,9 @@ import pytest
 from webob import Request
 
 from tests.harness import call, make_block
-from viatique_xblock import exports, storage
 from viatique_xblock.models import AuditEvent, Copy, ExportJob, QuestionPoints
+from viatique_xblock.platform import storage
+from viatique_xblock.reports import exports
 from viatique_xblock.states import Grading, Identity
 
 pytestmark = pytest.mark.django_db
@@ -237,7 +238,7 @@ def test_zip_progress_moves_as_pdfs_are_written(zip_exam, monkeypatch):
 
 def test_zip_task_failure_marks_the_job_failed(zip_exam):
     _block, exam = zip_exam
-    from viatique_xblock.workers.export import ExportTask
+    from viatique_xblock.workers.reports import ExportTask
     job = exports.start_zip(exam, "code", send=lambda pk: None)
     ExportTask().on_failure(RuntimeError("disk full under /srv/edx/media"), "task-id", (job.pk,), {}, None)
     job.refresh_from_db()

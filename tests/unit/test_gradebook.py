@@ -14,9 +14,11 @@ from submissions import api as submissions_api
 from tests.harness import call, make_block
 from tests.lms_grades import exam_in_course, lms_gradebook, problem  # noqa: F401  (lms_gradebook: fixture)
 from tests.unit.results_helpers import FIELDS, block, graded_copy, release
-from viatique_xblock import compat, grading, signals
-from viatique_xblock.compat import ViatiqueUser
+from viatique_xblock import signals
+from viatique_xblock.grading import workspace
 from viatique_xblock.models import AuditEvent, Copy, Exam
+from viatique_xblock.platform import compat
+from viatique_xblock.platform.compat import ViatiqueUser
 from viatique_xblock.states import Grading
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +110,7 @@ def test_unrelease_takes_the_score_back(lms_gradebook):
 def test_a_reopened_copy_counts_nothing_until_graded_again_and_its_regrade_reaches_the_gradebook(lms_gradebook):
     course = Course(lms_gradebook)
     release(course.instructor)
-    grading.reopen(course.exam, INSTRUCTOR, course.copy.pk)
+    workspace.reopen(course.exam, INSTRUCTOR, course.copy.pk)
     assert_subsection(course, 1, 2)
     withdrawn = AuditEvent.objects.get(action="results.score_withdrawn")
     assert withdrawn.details == {"points": "16", "delivered": True, "possible": "20", "weight": 1.0}
@@ -148,7 +150,7 @@ def test_the_release_audit_records_what_was_sent(lms_gradebook):
 def test_an_unknown_learner_is_skipped_with_a_warning_and_the_release_goes_on(lms_gradebook, caplog):
     course = Course(lms_gradebook)
     graded_copy(course.exam, "BBB2", "learner_2", {"q1": 5, "q2": 5}, pages=0)  # nobody has that id
-    with caplog.at_level(logging.WARNING, logger="viatique_xblock.compat"):
+    with caplog.at_level(logging.WARNING, logger="viatique_xblock.platform.compat"):
         status, body = release(course.instructor)
     assert status == 200 and body["published"] == 2
     assert "anon-learner_2" in caplog.text
@@ -209,7 +211,7 @@ def test_republish_of_one_block_only_and_as_json(lms_gradebook, capsys):
 def test_a_legacy_score_is_reset_when_the_copy_is_withdrawn_or_published_again(lms_gradebook):
     course = Course(lms_gradebook)
     legacy_score(course)
-    grading.reopen(course.exam, INSTRUCTOR, course.copy.pk)
+    workspace.reopen(course.exam, INSTRUCTOR, course.copy.pk)
     assert legacy_scores(course) == {}
     assert Copy.objects.get(pk=course.copy.pk).submission_uuid == ""
     assert_subsection(course, 1, 2)
@@ -236,7 +238,7 @@ def test_a_legacy_score_of_an_exam_not_released_is_only_reset(lms_gradebook):
 
 def test_outside_the_lms_there_is_no_gradebook_and_nothing_breaks(caplog):
     compat._platform_gradebook.cache_clear()
-    with caplog.at_level(logging.DEBUG, logger="viatique_xblock.compat"):
+    with caplog.at_level(logging.DEBUG, logger="viatique_xblock.platform.compat"):
         assert compat.publish_grade("block-v1:Viatique+T101+2026+type@viatique+block@exam1", 1.0, "anon-x",
                                     Decimal(16), Decimal(20)) is False
         assert compat.withdraw_grade("block-v1:Viatique+T101+2026+type@viatique+block@exam1", None,

@@ -15,8 +15,10 @@ from django.utils import timezone
 from tests.harness import call
 from tests.unit import grading_helpers as helpers
 from tests.unit.grading_helpers import GRADER, INSTRUCTOR, annotation
-from viatique_xblock import grading, leases, rendering, signals, storage
+from viatique_xblock import signals
+from viatique_xblock.grading import leases, rendering, workspace
 from viatique_xblock.models import Annotation, AuditEvent, BankComment, Copy, Draft, QuestionPoints
+from viatique_xblock.platform import storage
 from viatique_xblock.states import Grading
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +210,7 @@ def test_invalid_work_lists_every_problem_and_saves_nothing(copy, exam):
             annotation(first, x=0.8, width=0.3),
             annotation(page_ids(stranger)[0]),
             annotation(first, kind="smiley"),
-            annotation(first, text="x" * (grading.MAX_TEXT + 1)),
+            annotation(first, text="x" * (workspace.MAX_TEXT + 1)),
             annotation(first, points="1"),
             annotation(first, width=-0.1),
             {"uid": "not-a-uuid", "page_id": first},
@@ -370,7 +372,7 @@ def test_a_copy_write_takes_a_row_lock(copy, exam):
     """The fencing check and the write happen under SELECT ... FOR UPDATE on the copy row."""
     lease = take(copy)
     with CaptureQueriesContext(connection) as queries:
-        grading.save_comment(exam, GRADER, copy.pk, lease["fencing"], "Bien")
+        workspace.save_comment(exam, GRADER, copy.pk, lease["fencing"], "Bien")
     locks = [query["sql"] for query in queries.captured_queries if "FOR UPDATE" in query["sql"]]
     assert any("viatique_xblock_copy" in sql for sql in locks)
 
@@ -397,7 +399,7 @@ def test_the_pdf_renders_from_a_storage_without_local_paths(settings, django_cap
 def test_copies_left_submitted_are_sent_to_render_again_by_the_operator_command(copy, exam):
     lease = take(copy)
     save(copy, lease, 0, full_payload(copy))
-    grading.finalize(exam, GRADER, copy.pk, lease["fencing"], scale=20)  # the broker "was down": no render
+    workspace.finalize(exam, GRADER, copy.pk, lease["fencing"], scale=20)  # the broker "was down": no render
     Copy.objects.filter(pk=copy.pk).update(finalized_at=timezone.now() - datetime.timedelta(minutes=30))
     fresh = helpers.make_copy(exam, "A002", state=Grading.SUBMITTED, pages=0, username="learner_2")
     Copy.objects.filter(pk=fresh.pk).update(finalized_at=timezone.now())

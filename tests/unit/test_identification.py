@@ -9,11 +9,12 @@ from django.utils import timezone
 from webob import Request
 
 from tests.harness import call, make_block
-from viatique_xblock import dispatch_copies, identification, printing, scans
-from viatique_xblock.compat import Learner
 from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.identity import desk, dispatch
 from viatique_xblock.models import AuditEvent, Copy, Exam, Page
 from viatique_xblock.pdf import synthetic
+from viatique_xblock.platform.compat import Learner
+from viatique_xblock.scanning import batches, booklets
 from viatique_xblock.states import Grading, Identity
 
 pytestmark = pytest.mark.django_db
@@ -47,12 +48,12 @@ def copies(exam, count, **fields):
 
 
 def test_search_ignores_accents_case_and_word_order():
-    results = identification.search(ROSTER, "chevalier elo")
+    results = desk.search(ROSTER, "chevalier elo")
     assert results[0]["username"] == "learner_3"
-    assert identification.search(ROSTER, "DUBOIS chl")[0]["name"] == "Chloé Dubois"
-    assert identification.search(ROSTER, "leo")[0]["username"] == "learner_2"
-    assert identification.search(ROSTER, "zzzz") == []
-    assert identification.search(ROSTER, "dubois", {"anon-1": "K0001"})[0]["copy"] == "K0001"
+    assert desk.search(ROSTER, "DUBOIS chl")[0]["name"] == "Chloé Dubois"
+    assert desk.search(ROSTER, "leo")[0]["username"] == "learner_2"
+    assert desk.search(ROSTER, "zzzz") == []
+    assert desk.search(ROSTER, "dubois", {"anon-1": "K0001"})[0]["copy"] == "K0001"
 
 
 def test_one_learner_one_copy_with_swap_and_undo():
@@ -112,7 +113,7 @@ def test_rebalance_moves_only_copies_nobody_started():
     copies(exam, 6, grader="staff_1")
     started = Copy.objects.filter(exam=exam).order_by("anonymous_code").first()
     Copy.objects.filter(pk=started.pk).update(grading_state=Grading.IN_PROGRESS)
-    result = dispatch_copies.rebalance(exam, ["staff_1", "staff_2"], ["staff_1", "staff_2"])
+    result = dispatch.rebalance(exam, ["staff_1", "staff_2"], ["staff_1", "staff_2"])
     assert result["totals"] == {"staff_1": 3, "staff_2": 3} and result["moved"] == 3
     assert Copy.objects.get(pk=started.pk).grader == "staff_1"
 
@@ -120,13 +121,13 @@ def test_rebalance_moves_only_copies_nobody_started():
 def scanned_exam(instructor, ingest_names=ROSTER[:2]):
     """An exam with prenamed booklets scanned and imported (copies identified, with covers)."""
     exam = instructor.get_exam()
-    pdf, _first = printing.print_booklets(exam, blank_pages=2, learners=list(ingest_names))
+    pdf, _first = booklets.print_booklets(exam, blank_pages=2, learners=list(ingest_names))
     data = synthetic.scan(pdf)
-    info = scans.validate_bytes(data)
+    info = batches.validate_bytes(data)
     # one file per learner is often named after them: graders must not see file names either
     name = f"{ingest_names[0].name}.pdf"
-    batch = scans.create_batch(exam, name, info.sha256, info, io.BytesIO(data), send=scans.run_locally)
-    scans.process_batch(batch.pk, send=scans.run_locally)
+    batch = batches.create_batch(exam, name, info.sha256, info, io.BytesIO(data), send=batches.run_locally)
+    batches.process_batch(batch.pk, send=batches.run_locally)
     return exam
 
 
@@ -185,7 +186,7 @@ def test_a_grader_never_receives_a_learners_identity_from_any_handler():
     masked = [pix.pixel(x, y)[0] for x in range(5, pix.width - 5, 23) for y in range(2, band - 2, 7)]
     assert masked and max(masked) - min(masked) <= 6 and abs(sum(masked) / len(masked) - 128) < 4, \
         "the cover's name area is painted over: no stroke of the printed name is left"
-    original = scans.storage.get_storage().open(cover.image_name).read()
+    original = batches.storage.get_storage().open(cover.image_name).read()
     raw = pymupdf.Pixmap(original)
     unmasked = [raw.pixel(x, y)[0] for x in range(5, raw.width - 5, 23) for y in range(2, band - 2, 7)]
     assert max(unmasked) - min(unmasked) > 60, "the original cover, kept for instructors, has the name"
@@ -200,7 +201,7 @@ def test_graders_see_names_when_grading_is_not_anonymous():
     assert {row["username"] for row in body["copies"]} == {"learner_1", "learner_2"}
     cover = Page.objects.filter(exam=exam, position=1).first()
     response = grader.handle("page_image", Request.blank("/"), f"{cover.pk}")
-    assert response.body == scans.storage.get_storage().open(cover.image_name).read()
+    assert response.body == batches.storage.get_storage().open(cover.image_name).read()
 
 
 def test_reveal_is_for_instructors_and_audited():

@@ -13,8 +13,9 @@ from django_redis import get_redis_connection
 from tests.harness import call
 from tests.unit import grading_helpers as helpers
 from tests.unit.grading_helpers import GRADER, INSTRUCTOR, OTHER
-from viatique_xblock import conf, grading, leases
+from viatique_xblock.grading import leases, workspace
 from viatique_xblock.models import AuditEvent, Copy, Draft
+from viatique_xblock.platform import conf
 
 pytestmark = pytest.mark.django_db
 
@@ -132,19 +133,19 @@ def test_writes_are_fenced_after_the_lease_moved_on(store_kind, copy, exam):
     assert event.actor == "instructor_1" and event.details["holder"] == "staff_1"
     # nobody took it yet: the old number is still the copy's, but the cache holds no lease with it
     with pytest.raises(leases.LeaseLost):
-        grading.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
+        workspace.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
     taken = leases.acquire_lease(copy, OTHER)
     assert taken.fencing == stale.fencing + 1
     with pytest.raises(leases.LeaseLost) as lost:
-        grading.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
+        workspace.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
     assert lost.value.status == 409 and lost.value.code == "lease_lost"
     # the holder's own writes pass; another user with the right number does not
-    assert grading.save_comment(exam, OTHER, copy.pk, taken.fencing, "Bien")["version"] == 1
+    assert workspace.save_comment(exam, OTHER, copy.pk, taken.fencing, "Bien")["version"] == 1
     # the copy is staff_2's now; staff_1's stale tab is still told its lease ended (not "forbidden",
     # which would count towards the lockout at every heartbeat)
     assert Copy.objects.get(pk=copy.pk).grader == "staff_2"
     with pytest.raises(leases.LeaseLost):
-        grading.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
+        workspace.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
     stale_tab = helpers.block("staff_1", "staff")
     status, body = call(stale_tab, "renew_lease", {"copy_id": copy.pk, "token": stale.token})
     assert (status, body["error"]) == (409, "lease_lost")
@@ -153,7 +154,7 @@ def test_writes_are_fenced_after_the_lease_moved_on(store_kind, copy, exam):
                                             "general_comment": "x"})[1]["error"] == "lease_lost"
     assert call(stale_tab, "renew_lease", {"copy_id": 10 ** 9, "token": stale.token})[0] == 404
     with pytest.raises(leases.LeaseLost):
-        grading.save_comment(exam, INSTRUCTOR, copy.pk, taken.fencing, "Not mine")
+        workspace.save_comment(exam, INSTRUCTOR, copy.pk, taken.fencing, "Not mine")
     assert Copy.objects.get(pk=copy.pk).general_comment == "Bien"
 
 
@@ -161,10 +162,10 @@ def test_a_fencing_number_behind_the_database_is_refused(store_kind, copy, exam)
     lease = leases.acquire_lease(copy, GRADER)
     Copy.objects.filter(pk=copy.pk).update(lease_fencing=lease.fencing + 1)  # a newer grant committed
     with pytest.raises(leases.LeaseLost):
-        grading.save_comment(exam, GRADER, copy.pk, lease.fencing, "Lost")
+        workspace.save_comment(exam, GRADER, copy.pk, lease.fencing, "Lost")
     for bad in (None, "x", 0, -1):
         with pytest.raises(leases.LeaseLost):
-            grading.save_comment(exam, GRADER, copy.pk, bad, "Lost")
+            workspace.save_comment(exam, GRADER, copy.pk, bad, "Lost")
 
 
 def test_lease_handlers_follow_the_contract(store_kind, copy):

@@ -7,11 +7,11 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from tests.harness import make_block
-from tests.unit.downloads_support import (ADDRESS, body, graded_copy, learner, release, send,
-                                          stored_files)  # noqa: F401  (fixture)
-from viatique_xblock import compat, conf, lockout, redis_client
+from tests.unit.downloads_support import stored_files  # noqa: F401  (fixture)
+from tests.unit.downloads_support import ADDRESS, body, graded_copy, learner, release, send
 from viatique_xblock.errors import LockedOut
 from viatique_xblock.models import AuditEvent, LockoutRecord
+from viatique_xblock.platform import compat, conf, lockout, redis_client
 
 pytestmark = pytest.mark.django_db
 

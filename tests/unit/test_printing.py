@@ -3,11 +3,11 @@ import pymupdf
 import pytest
 
 from tests.harness import call, make_block
-from viatique_xblock import printing, scans
-from viatique_xblock.compat import Learner
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.models import AuditEvent, Booklet, Copy
 from viatique_xblock.pdf import qr
+from viatique_xblock.platform.compat import Learner
+from viatique_xblock.scanning import batches, booklets
 
 pytestmark = pytest.mark.django_db
 
@@ -20,11 +20,11 @@ def codes_of(pdf):
 
 def test_anonymous_print_runs_take_consecutive_numbers_that_never_repeat():
     exam = make_block().get_exam()
-    pdf, first = printing.print_booklets(exam, copies=3, blank_pages=2)
+    pdf, first = booklets.print_booklets(exam, copies=3, blank_pages=2)
     assert first == 1 and pymupdf.open(stream=pdf, filetype="pdf").page_count == 6
     text = codes_of(pdf)
-    assert qr.short(scans.exam_ref(exam), 3, 2) in text[5]
-    _pdf, second = printing.print_booklets(exam, copies=2, blank_pages=2)
+    assert qr.short(batches.exam_ref(exam), 3, 2) in text[5]
+    _pdf, second = booklets.print_booklets(exam, copies=2, blank_pages=2)
     assert second == 4
     assert sorted(Booklet.objects.filter(exam=exam).values_list("number", flat=True)) == [1, 2, 3, 4, 5]
     assert AuditEvent.objects.filter(exam=exam, action="booklets.printed").count() == 2
@@ -33,17 +33,17 @@ def test_anonymous_print_runs_take_consecutive_numbers_that_never_repeat():
 def test_numbers_continue_after_copies_that_already_exist():
     exam = make_block().get_exam()
     Copy.objects.create(exam=exam, anonymous_code="AAAAA", booklet_number=40)
-    _pdf, first = printing.print_booklets(exam, copies=1, blank_pages=1)
+    _pdf, first = booklets.print_booklets(exam, copies=1, blank_pages=1)
     assert first == 41
 
 
 def test_prenamed_booklets_remember_their_learner_and_print_the_name():
     exam = make_block().get_exam()
     learners = [Learner("learner_1", "Chloé Dubois", "anon-1"), Learner("learner_2", "Léo Martin", "anon-2")]
-    pdf, first = printing.print_booklets(exam, blank_pages=2, learners=learners)
+    pdf, first = booklets.print_booklets(exam, blank_pages=2, learners=learners)
     assert "Chloé Dubois" in codes_of(pdf)[0] and "Léo Martin" in codes_of(pdf)[2]
-    assert printing.prenamed_identity(exam, first + 1).learner_username == "learner_2"
-    assert printing.prenamed_identity(exam, 99) is None
+    assert booklets.prenamed_identity(exam, first + 1).learner_username == "learner_2"
+    assert booklets.prenamed_identity(exam, 99) is None
 
 
 def test_an_encrypted_subject_and_bad_counts_are_refused():
@@ -52,13 +52,13 @@ def test_an_encrypted_subject_and_bad_counts_are_refused():
     doc.new_page()
     locked = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="o", user_pw="u")
     with pytest.raises(ViatiqueError) as caught:
-        printing.print_booklets(exam, copies=2, subject=locked)
+        booklets.print_booklets(exam, copies=2, subject=locked)
     assert caught.value.code == "pdf_encrypted"
     with pytest.raises(ViatiqueError) as caught:
-        printing.print_booklets(exam, copies=0)
+        booklets.print_booklets(exam, copies=0)
     assert caught.value.code == "invalid_request"
     with pytest.raises(ViatiqueError):
-        printing.print_booklets(exam, learners=[])
+        booklets.print_booklets(exam, learners=[])
     assert not Booklet.objects.exists()
 
 

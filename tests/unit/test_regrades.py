@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 from django.utils import timezone
+
 from tests.harness import call
 from tests.lms_grades import lms_gradebook  # noqa: F401  (fixture)
 from tests.unit.results_helpers import block, classroom, learner_block, release

@@ -10,9 +10,11 @@ from tests.harness import call, make_block
 from tests.lms_grades import lms_gradebook  # noqa: F401  (fixture)
 from tests.unit import grading_helpers as helpers
 from tests.unit.results_helpers import FIELDS, block, classroom, graded_copy, learner_block, release
-from viatique_xblock import grading, signals, storage
-from viatique_xblock.compat import ViatiqueUser
+from viatique_xblock import signals
+from viatique_xblock.grading import workspace
 from viatique_xblock.models import AuditEvent, Copy, Exam
+from viatique_xblock.platform import storage
+from viatique_xblock.platform.compat import ViatiqueUser
 from viatique_xblock.states import Grading
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +129,7 @@ def test_reopen_after_release_withdraws_and_the_new_grade_is_published(gradebook
     exam = instructor.get_exam()
     copy = classroom(exam)["learner_1"]
     release(instructor)
-    grading.reopen(exam, INSTRUCTOR, copy.pk)
+    workspace.reopen(exam, INSTRUCTOR, copy.pk)
     assert score(gradebook, exam, "learner_1") is None
     assert Copy.objects.get(pk=copy.pk).published_points is None
     assert AuditEvent.objects.filter(exam=exam, action="results.score_withdrawn", copy_id_ref=copy.pk).exists()

@@ -3,8 +3,8 @@ import pytest
 from webob import Request
 
 from tests.unit.test_identification import ROSTER, block
-from viatique_xblock import roster_csv
 from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.identity import roster
 
 
 @pytest.mark.parametrize("data", [
@@ -13,11 +13,11 @@ from viatique_xblock.errors import ViatiqueError
     "learner_1;Chloé DUBOIS\r\nleo@example.com;Léo MARTIN\r\n".encode("latin-1"),
 ])
 def test_encodings_separators_and_headers(data):
-    rows = roster_csv.parse(data)
+    rows = roster.parse(data)
     assert [name for _key, name in rows] == ["Chloé DUBOIS", "Léo MARTIN"]
-    details, unknown = roster_csv.details_from(rows + [("ghost", "Nobody")], ROSTER)
+    details, unknown = roster.details_from(rows + [("ghost", "Nobody")], ROSTER)
     assert details == {"learner_1": "Chloé DUBOIS", "leo@example.com": "Léo MARTIN"} and unknown == ["ghost"]
-    assert [learner.name for learner in roster_csv.apply(ROSTER, details)][:2] == ["Chloé DUBOIS", "Léo MARTIN"]
+    assert [learner.name for learner in roster.apply(ROSTER, details)][:2] == ["Chloé DUBOIS", "Léo MARTIN"]
 
 
 @pytest.mark.parametrize("data, line, fragment", [
@@ -28,7 +28,7 @@ def test_encodings_separators_and_headers(data):
 ])
 def test_malformed_files_are_refused_with_the_line(data, line, fragment):
     with pytest.raises(ViatiqueError) as caught:
-        roster_csv.parse(data)
+        roster.parse(data)
     assert caught.value.code == "roster_csv_invalid" and caught.value.line == line
     assert fragment in caught.value.message
 

@@ -10,11 +10,12 @@ from webob import Request
 
 from tests.harness import call, make_block
 from tests.unit.pdf import builders
-from viatique_xblock import anomalies, printing, scans, storage
-from viatique_xblock.compat import Learner, current_user
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.models import AuditEvent, Copy, Page, ScanBatch
 from viatique_xblock.pdf import synthetic
+from viatique_xblock.platform import storage
+from viatique_xblock.platform.compat import Learner, current_user
+from viatique_xblock.scanning import anomalies, batches, booklets
 from viatique_xblock.states import BatchState, Grading, Identity
 
 pytestmark = pytest.mark.django_db
@@ -24,9 +25,9 @@ pytestmark = pytest.mark.django_db
 def ingest(django_capture_on_commit_callbacks):
     """Import a scan as ``viatique_import_scan --sync`` does (processing runs once the batch is committed)."""
     def run(exam, data, name="scan.pdf", **options):
-        info = scans.validate_bytes(data)
+        info = batches.validate_bytes(data)
         with django_capture_on_commit_callbacks(execute=True):
-            batch = scans.create_batch(exam, name, info.sha256, info, io.BytesIO(data), send=scans.run_locally,
+            batch = batches.create_batch(exam, name, info.sha256, info, io.BytesIO(data), send=batches.run_locally,
                                        **options)
         batch.refresh_from_db()
         return batch
@@ -43,7 +44,7 @@ def exam():
 
 
 def test_qr_scan_in_any_order_with_anomalies(exam, ingest):
-    pdf, first = printing.print_booklets(exam, copies=3, blank_pages=4)
+    pdf, first = booklets.print_booklets(exam, copies=3, blank_pages=4)
     # booklet 2's third page is missing, booklet 3's first page is scanned twice, one page upside down;
     # the second file holds the end of booklet 3, scanned separately and out of order
     part_one = synthetic.scan(pdf, order=[4, 5, 7, 0, 1, 2, 3, 8, 8], upside_down=(5,))
@@ -66,8 +67,8 @@ def test_qr_scan_in_any_order_with_anomalies(exam, ingest):
 
 def test_codes_of_another_exam_and_pages_without_code_are_anomalies(exam, ingest):
     other = make_block(usage="block-v1:Viatique+T101+2026+type@viatique+block@other").get_exam()
-    ours, _first = printing.print_booklets(exam, copies=1, blank_pages=2)
-    theirs, _ = printing.print_booklets(other, copies=1, blank_pages=2)
+    ours, _first = booklets.print_booklets(exam, copies=1, blank_pages=2)
+    theirs, _ = booklets.print_booklets(other, copies=1, blank_pages=2)
     blank = builders.image_pdf([builders.jpeg(text="")])
     doc = pymupdf.open(stream=ours, filetype="pdf")
     doc.insert_pdf(pymupdf.open(stream=theirs, filetype="pdf"), from_page=0, to_page=0)
@@ -79,7 +80,7 @@ def test_codes_of_another_exam_and_pages_without_code_are_anomalies(exam, ingest
 
 def test_prenamed_booklets_are_identified_without_a_human_step(exam, ingest):
     learners = [Learner("learner_1", "Chloé Dubois", "anon-1"), Learner("learner_2", "Léo Martin", "anon-2")]
-    pdf, first = printing.print_booklets(exam, blank_pages=2, learners=learners)
+    pdf, first = booklets.print_booklets(exam, blank_pages=2, learners=learners)
     ingest(exam, synthetic.scan(pdf))
     copies = {copy.booklet_number: copy for copy in Copy.objects.filter(exam=exam)}
     assert copies[first].identity_state == Identity.IDENTIFIED
@@ -108,12 +109,12 @@ def test_import_option_pages_per_copy_and_one_file_per_learner(exam, ingest):
 
 
 def test_processing_twice_creates_nothing_twice(exam, ingest):
-    pdf, _first = printing.print_booklets(exam, copies=2, blank_pages=2)
+    pdf, _first = booklets.print_booklets(exam, copies=2, blank_pages=2)
     scanned = synthetic.scan(pdf)
     batch = ingest(exam, scanned)
     before = (Copy.objects.count(), Page.objects.count())
     ScanBatch.objects.filter(pk=batch.pk).update(state=BatchState.PROCESSING)
-    scans.process_range(batch.pk, 0, 4, send=scans.run_locally)  # a redelivered task
+    batches.process_range(batch.pk, 0, 4, send=batches.run_locally)  # a redelivered task
     assert (Copy.objects.count(), Page.objects.count()) == before
     assert ingest(exam, scanned) == batch, "the same file is recognised"
 
@@ -149,7 +150,7 @@ def test_scanner_formats_import_with_page_images(exam, ingest, kind):
 
 
 def test_anomaly_fixes_are_checked_and_audited(exam, ingest):
-    pdf, first = printing.print_booklets(exam, copies=2, blank_pages=2)
+    pdf, first = booklets.print_booklets(exam, copies=2, blank_pages=2)
     ingest(exam, synthetic.scan(pdf, order=[0, 0, 1, 2]))
     instructor = current_user(make_block())
     duplicate = Page.objects.get(exam=exam, anomaly="duplicate")
@@ -251,7 +252,7 @@ def reassembly_queries(batch):
 
     ScanBatch.objects.filter(pk=batch.pk).update(state=BatchState.ASSEMBLING)
     with CaptureQueriesContext(connection) as captured:
-        scans.assemble_batch(batch.pk)
+        batches.assemble_batch(batch.pk)
     return len(captured)
 
 
@@ -261,7 +262,7 @@ def test_assembly_queries_do_not_grow_with_the_copies_and_a_redelivery_creates_n
     for copies in (2, 9):
         exam = make_block(usage=f"block-v1:Viatique+T101+2026+type@viatique+block@{mode}{copies}").get_exam()
         if mode == "qr":
-            pdf, _first = printing.print_booklets(exam, copies=copies, blank_pages=2)
+            pdf, _first = booklets.print_booklets(exam, copies=copies, blank_pages=2)
             batch = ingest(exam, synthetic.scan(pdf))
         else:
             batch = ingest(exam, builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(4 * copies)]))
@@ -281,8 +282,8 @@ def test_assembly_queries_do_not_grow_with_the_copies_and_a_redelivery_creates_n
 def test_a_code_already_taken_makes_the_copies_one_by_one(exam, ingest, monkeypatch):
     taken = Copy.objects.create(exam=exam, anonymous_code="AAAAA").anonymous_code
     drawn = iter([taken, "CCCCC", "DDDDD", "EEEEE"])
-    monkeypatch.setattr(scans.codes, "new_code", lambda: next(drawn))
-    pdf, first = printing.print_booklets(exam, copies=2, blank_pages=1)
+    monkeypatch.setattr(batches.codes, "new_code", lambda: next(drawn))
+    pdf, first = booklets.print_booklets(exam, copies=2, blank_pages=1)
     ingest(exam, synthetic.scan(pdf))
     made = dict(Copy.objects.filter(exam=exam, booklet_number__isnull=False).values_list("booklet_number",
                                                                                          "anonymous_code"))
@@ -299,7 +300,7 @@ def test_copies_are_read_back_where_a_bulk_insert_returns_no_ids(exam, ingest, m
         return made
     monkeypatch.setattr(Copy.objects, "bulk_create", without_ids)
     learners = [Learner("learner_1", "Chloé Dubois", "anon-1"), Learner("learner_1", "Chloé Dubois", "anon-1")]
-    pdf, first = printing.print_booklets(exam, blank_pages=2, learners=learners)  # printed twice for her
+    pdf, first = booklets.print_booklets(exam, blank_pages=2, learners=learners)  # printed twice for her
     ingest(exam, synthetic.scan(pdf))
     copies = {copy.booklet_number: copy for copy in Copy.objects.filter(exam=exam)}
     assert copies[first].learner_anonymous_id == "anon-1" and copies[first + 1].learner_anonymous_id is None
@@ -314,7 +315,7 @@ def test_an_upside_down_cover_is_tagged_and_graders_get_its_upright_name_area_ma
     from viatique_xblock.pdf import jpeg
 
     learners = [Learner("learner_1", "Chloé Dubois", "anon-1")]
-    pdf, _first = printing.print_booklets(exam, blank_pages=2, learners=learners)
+    pdf, _first = booklets.print_booklets(exam, blank_pages=2, learners=learners)
     ingest(exam, synthetic.scan(pdf, upside_down=(0,)))
     cover = Page.objects.get(exam=exam, position=1)
     assert cover.rotation == 180

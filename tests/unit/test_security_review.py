@@ -45,8 +45,9 @@ def _grey_rows(jpeg_bytes, top, bottom):
 
 def test_a_taller_name_area_is_masked_again_for_graders_not_served_from_the_old_mask(stored_files):  # noqa: F811
     from tests.unit.downloads_support import graded_copy, jpeg, send
-    from viatique_xblock import scans, storage
     from viatique_xblock.models import Exam, Page, ScanBatch
+    from viatique_xblock.platform import storage
+    from viatique_xblock.scanning import batches
 
     instructor = results_helpers.block()
     exam = instructor.get_exam()
@@ -68,7 +69,7 @@ def test_a_taller_name_area_is_masked_again_for_graders_not_served_from_the_old_
         store = storage.get_storage()
         batch = ScanBatch(pk=cover.batch_id, exam_id=cover.exam_id)
         for kind in ("masked12", "masked30", "masked12thumb", "masked30thumb"):
-            name = scans.image_name(batch, cover.source_index, kind, "jpg")
+            name = batches.image_name(batch, cover.source_index, kind, "jpg")
             if store.exists(name):
                 store.delete(name)
 
@@ -92,7 +93,7 @@ def test_hidden_grader_identities_also_hide_other_graders_in_the_copy_list(setti
 
 def test_a_render_failure_shown_to_staff_names_no_server_path(monkeypatch):
     from tests.unit import grading_helpers
-    from viatique_xblock import rendering
+    from viatique_xblock.grading import rendering
     from viatique_xblock.models import Copy
     from viatique_xblock.pdf import graded
     from viatique_xblock.states import Grading
@@ -120,7 +121,7 @@ def test_export_job_errors_are_words_in_the_readers_language_never_the_exception
     from celery.exceptions import SoftTimeLimitExceeded
 
     from viatique_xblock.models import ExportJob
-    from viatique_xblock.workers.export import ExportTask
+    from viatique_xblock.workers.reports import ExportTask
 
     instructor = results_helpers.block()
     exam = instructor.get_exam()

@@ -2,7 +2,7 @@
 from django.core import checks as django_checks
 from django.test import override_settings
 
-from viatique_xblock import checks, conf
+from viatique_xblock.platform import checks, conf
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DUMMY = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}

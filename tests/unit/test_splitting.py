@@ -1,6 +1,6 @@
 """Placing scanned pages into copies: by codes in any order, by fixed count, or one file per copy."""
-from viatique_xblock import splitting
-from viatique_xblock.splitting import ScannedPage
+from viatique_xblock.scanning import splitting
+from viatique_xblock.scanning.splitting import ScannedPage
 
 
 def test_qr_pages_in_any_order_are_grouped_and_placed_by_their_codes():

@@ -5,7 +5,7 @@ import pytest
 
 from tests.harness import call, make_block
 from tests.unit.test_exports import add_copy
-from viatique_xblock import statistics
+from viatique_xblock.reports import statistics
 from viatique_xblock.states import Grading
 
 pytestmark = pytest.mark.django_db
@@ -102,5 +102,5 @@ def test_histogram_of_a_question_with_few_values():
 
 
 def _viewer(username, role):
-    from viatique_xblock.compat import ViatiqueUser
+    from viatique_xblock.platform.compat import ViatiqueUser
     return ViatiqueUser(user_id=1, username=username, full_name=username, anonymous_id="", role=role)

@@ -6,10 +6,11 @@ import pytest
 from django.test import override_settings
 
 from tests.harness import make_block
-from viatique_xblock import storage, uploads
-from viatique_xblock.compat import current_user
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.models import Copy, Page, ScanBatch, UploadChunk
+from viatique_xblock.platform import storage
+from viatique_xblock.platform.compat import current_user
+from viatique_xblock.scanning import uploads
 from viatique_xblock.states import BatchState, UploadState
 
 pytestmark = pytest.mark.django_db

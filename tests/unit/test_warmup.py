@@ -1,4 +1,4 @@
-"""viatique_xblock.warmup: what a web process readies at its start, and that it never stops it starting."""
+"""viatique_xblock.platform.warmup: what a web process readies at its start, and that it never stops it starting."""
 import gc
 import os
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
-from viatique_xblock import warmup
+from viatique_xblock.platform import warmup
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ Modules and their public API (each module's docstring says more):
   demo data, tests and benchmarks).
 
 Limits always come in as arguments; the Django side builds them with
-``Limits.from_settings(viatique_xblock.conf.get)``. Pillow is optional: when installed,
+``Limits.from_settings(viatique_xblock.platform.conf.get)``. Pillow is optional: when installed,
 JPEG encoding of rendered page images and synthetic scans use it (much faster, and
 baseline JPEGs like a scanner's).
 """

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 import pymupdf
 import segno
 
-from . import qr
-from .errors import PdfEmpty
-from .validate import open_document
+from viatique_xblock.pdf import qr
+from viatique_xblock.pdf.errors import PdfEmpty
+from viatique_xblock.pdf.validate import open_document
 
 A4 = (595.0, 842.0)
 QR_SIDE = 45.0  # a version-2 symbol: 25 modules of 1.8 pt, 3.8 px each at 150 dpi

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import pymupdf
 import zxingcpp
 
-from . import jpeg, qr
-from .errors import PdfError
-from .pages import scanner_image
+from viatique_xblock.pdf import jpeg, qr
+from viatique_xblock.pdf.errors import PdfError
+from viatique_xblock.pdf.pages import scanner_image
 
 DECODE_DPI = 120  # a 1.8 pt module is 3 px: enough for zxing-cpp, with noise and skew
 STRIP = 0.2  # share of the image's rows read first: the top band and a wide margin for shifts

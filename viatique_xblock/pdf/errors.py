@@ -5,8 +5,8 @@ its subclasses below. Every class carries ``code`` (never changes), ``status`` a
 default message template marked with ``N_``; a raise site may pass a more precise
 template. Parameters are formatted into the translated template.
 """
-from ..errors import ViatiqueError
-from ..i18n import N_
+from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.i18n import N_
 
 
 class PdfError(ViatiqueError):

@@ -30,7 +30,7 @@ import pymupdf
 import pymupdf_fonts
 from pymupdf import mupdf
 
-from .objects import store_deflated
+from viatique_xblock.pdf.objects import store_deflated
 
 REGULAR = "figo"
 BOLD = "figbo"

@@ -39,12 +39,12 @@ from decimal import Decimal, InvalidOperation
 
 import pymupdf
 
-from .. import i18n
-from ..i18n import N_
-from . import fonts
-from .errors import NotAPdf, SourcePageMissing
-from .overlay import Drawing
-from .validate import open_document
+from viatique_xblock import i18n
+from viatique_xblock.i18n import N_
+from viatique_xblock.pdf import fonts
+from viatique_xblock.pdf.errors import NotAPdf, SourcePageMissing
+from viatique_xblock.pdf.overlay import Drawing
+from viatique_xblock.pdf.validate import open_document
 
 A4 = (595.0, 842.0)
 INK = (0.78, 0.06, 0.06)  # the grader's red

@@ -39,8 +39,8 @@ from typing import NamedTuple
 
 import pymupdf
 
-from . import jpeg
-from .pages import scanner_image
+from viatique_xblock.pdf import jpeg
+from viatique_xblock.pdf.pages import scanner_image
 
 JPEG = "image/jpeg"
 

@@ -23,8 +23,8 @@ page with an offset crop box got its drawing in the wrong place.
 import pymupdf
 from pymupdf import mupdf
 
-from . import fonts
-from .objects import new_stream
+from viatique_xblock.pdf import fonts
+from viatique_xblock.pdf.objects import new_stream
 
 _BBOX = "[-20000 -20000 20000 20000]"  # larger than any page (PDF pages are at most 14,400 units)
 

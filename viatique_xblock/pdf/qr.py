@@ -26,7 +26,7 @@ whoever holds a booklet can already print its codes.
 import re
 from dataclasses import dataclass
 
-from .errors import QrChecksumMismatch, QrInvalid
+from viatique_xblock.pdf.errors import QrChecksumMismatch, QrInvalid
 
 PREFIX = "VQ1"
 MAX_EXAM_REF = 12

@@ -29,7 +29,7 @@ import random
 
 import pymupdf
 
-from . import booklets
+from viatique_xblock.pdf import booklets
 
 PAPER = 238  # grey level of the scanned paper
 INK = 28  # grey level of black ink once scanned

@@ -3,7 +3,7 @@
 Public API:
 
 - ``Limits(max_bytes, max_pages, max_page_side_points, max_page_pixels, dpi=150)`` and
-  ``Limits.from_settings(get)`` where ``get`` is ``viatique_xblock.conf.get`` (this module
+  ``Limits.from_settings(get)`` where ``get`` is ``viatique_xblock.platform.conf.get`` (this module
   never reads settings itself).
 - ``validate_pdf(path, limits) -> PdfInfo`` raising a :class:`~.errors.PdfError` subclass.
 - ``open_document(path_or_bytes) -> pymupdf.Document``, refusing unreadable and encrypted
@@ -31,21 +31,11 @@ from dataclasses import asdict, dataclass
 
 import pymupdf
 
-from ..i18n import N_
-from .errors import (
-    FileEmpty,
-    FileTooLarge,
-    NotAPdf,
-    PageSizeInvalid,
-    PageTooComplex,
-    PageTooLargePixels,
-    PdfEmpty,
-    PdfError,
-    PdfEncrypted,
-    PdfUnreadable,
-    TooManyPages,
-)
-from .inline import MAX_DECODED, TooComplex, inline_image_sizes
+from viatique_xblock.i18n import N_
+from viatique_xblock.pdf.errors import (FileEmpty, FileTooLarge, NotAPdf, PageSizeInvalid, PageTooComplex,
+                                        PageTooLargePixels, PdfEmpty, PdfEncrypted, PdfError, PdfUnreadable,
+                                        TooManyPages)
+from viatique_xblock.pdf.inline import MAX_DECODED, TooComplex, inline_image_sizes
 
 CHUNK = 1 << 20
 SIGNATURE_WINDOW = 1024
@@ -64,7 +54,7 @@ class Limits:
 
     @classmethod
     def from_settings(cls, get):
-        """Limits from the ``VIATIQUE`` settings, ``get`` being ``viatique_xblock.conf.get``."""
+        """Limits from the ``VIATIQUE`` settings, ``get`` being ``viatique_xblock.platform.conf.get``."""
         return cls(
             max_bytes=get("MAX_UPLOAD_BYTES"),
             max_pages=get("MAX_PAGES"),

@@ -7,7 +7,7 @@ from celery import shared_task
 from django.core.cache import caches
 from django.db import connection
 
-from .. import conf, storage
+from viatique_xblock.platform import conf, storage
 
 
 @shared_task(name="viatique.health_report", ignore_result=False)

@@ -117,8 +117,8 @@ def test_pdf_package_needs_no_django_models_or_settings():
     code = (
         "import sys\n"
         "from viatique_xblock.pdf import booklets, decode, images, synthetic, validate\n"
-        "loaded = [m for m in sys.modules if m.startswith(('django.db', 'django.conf', 'viatique_xblock.conf',"
-        " 'viatique_xblock.models', 'viatique_xblock.storage'))]\n"
+        "loaded = [m for m in sys.modules if m.startswith(('django.db', 'django.conf', 'viatique_xblock.platform.conf',"
+        " 'viatique_xblock.models', 'viatique_xblock.platform.storage'))]\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": "."}, cwd=_repo())

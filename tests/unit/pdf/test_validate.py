@@ -215,8 +215,9 @@ def test_cmyk_jpeg_scan(tmp_path):
 
 
 def test_jpeg2000_scan(tmp_path):
-    from PIL import Image as pil  # Pillow is a dependency of the package
     from io import BytesIO
+
+    from PIL import Image as pil  # Pillow is a dependency of the package
 
     out = BytesIO()
     pil.new("L", (400, 566), 230).save(out, "JPEG2000")

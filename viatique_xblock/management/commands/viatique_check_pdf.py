@@ -3,8 +3,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from viatique_xblock import scans
 from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.scanning import batches
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            info = scans.validate_file(options["path"])
+            info = batches.validate_file(options["path"])
         except ViatiqueError as error:
             result = {"ok": False, "code": error.code, "message": error.message}
         except OSError as error:

@@ -5,7 +5,7 @@
    and the backend is not a per-process one.
 3. The storage (``VIATIQUE['STORAGE']``): a file written is read back.
 4. Unless ``--no-celery``: the task ``viatique.health_report`` goes to the configured queue
-   through :func:`viatique_xblock.workers.dispatch.send`; the worker that runs it must see
+   through :func:`viatique_xblock.platform.queue.send`; the worker that runs it must see
    the same database (vendor and name), the same cache key and the same storage file.
 
 Exit status 0 when all is well, 1 otherwise, with a message saying what differs. With
@@ -22,10 +22,8 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from ... import checks as viatique_checks
-from ... import conf, storage
-from ...workers import dispatch
-from ...workers.health import health_report
+from viatique_xblock.platform import checks as viatique_checks, conf, queue, storage
+from viatique_xblock.workers.health import health_report
 
 
 class Command(BaseCommand):
@@ -125,7 +123,7 @@ class Command(BaseCommand):
         return result, saved
 
     def _check_worker(self, report, nonce, timeout):
-        options = dispatch.task_options()
+        options = queue.task_options()
         app = health_report.app
         result = {
             "queue": options.get("queue") or app.conf.task_default_queue,
@@ -134,7 +132,7 @@ class Command(BaseCommand):
         if result["eager"]:
             result["note"] = "Celery runs tasks eagerly in this process (no broker): no worker was checked."
         try:
-            async_result = dispatch.send(health_report, nonce)
+            async_result = queue.send("viatique.health_report", nonce)
         except Exception as exc:  # noqa: BLE001
             report["problems"].append(f"Could not send the health task to queue {result['queue']!r}: "
                                       f"{type(exc).__name__}: {exc}.")

@@ -5,9 +5,10 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from viatique_xblock import api, scans
+from viatique_xblock import exams
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.models import Copy, Page, ScanBatch
+from viatique_xblock.scanning import batches
 
 
 class Command(BaseCommand):
@@ -21,32 +22,32 @@ class Command(BaseCommand):
         parser.add_argument("--sync", action="store_true", help="process now and print a JSON summary")
 
     def handle(self, *args, **options):
-        exam = api.exam_for_usage(options["block"])
+        exam = exams.exam_for_usage(options["block"])
         started = time.monotonic()
-        send = scans.run_locally if options["sync"] else None
-        batches = []
+        send = batches.run_locally if options["sync"] else None
+        created = []
         for path in options["paths"]:
             try:
-                info = scans.validate_file(path)
+                info = batches.validate_file(path)
             except ViatiqueError as error:
                 raise CommandError(f"{path}: refused ({error.code}): {error.message}") from error
             with open(path, "rb") as handle:
-                batch = scans.create_batch(
+                batch = batches.create_batch(
                     exam, os.path.basename(path), info.sha256, info, handle, uploaded_by="manage.py",
                     split_mode="per_file" if options["per_file"] else "auto", send=send,
                     pages_per_copy=options["pages_per_copy"],
                 )
-            batches.append(batch.pk)
+            created.append(batch.pk)
             self.stderr.write(f"{path}: batch {batch.pk} ({batch.state})")
         if not options["sync"]:
-            self.stdout.write(json.dumps({"batches": batches, "queued": True}))
+            self.stdout.write(json.dumps({"batches": created, "queued": True}))
             return
         summary = {
-            "batches": batches,
-            "states": sorted(set(ScanBatch.objects.filter(pk__in=batches).values_list("state", flat=True))),
+            "batches": created,
+            "states": sorted(set(ScanBatch.objects.filter(pk__in=created).values_list("state", flat=True))),
             "copies": Copy.objects.filter(exam=exam).count(),
-            "pages": Page.objects.filter(batch_id__in=batches).count(),
-            "anomalies": Page.objects.filter(batch_id__in=batches, copy__isnull=True, discarded=False).count(),
+            "pages": Page.objects.filter(batch_id__in=created).count(),
+            "anomalies": Page.objects.filter(batch_id__in=created, copy__isnull=True, discarded=False).count(),
             "seconds": round(time.monotonic() - started, 3),
         }
         self.stdout.write(json.dumps(summary))

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from viatique_xblock import lockout
+from viatique_xblock.platform import lockout
 
 
 class Command(BaseCommand):

@@ -3,9 +3,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from viatique_xblock import api, printing
-from viatique_xblock.compat import Learner
+from viatique_xblock import exams
 from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.platform.compat import Learner
+from viatique_xblock.scanning import booklets
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--prenamed", help="JSON file: [{\"username\", \"name\", \"anonymous_id\"}, ...]")
 
     def handle(self, *args, **options):
-        exam = api.exam_for_usage(options["block"])
+        exam = exams.exam_for_usage(options["block"])
         learners = None
         if options["prenamed"]:
             with open(options["prenamed"], encoding="utf-8") as handle:
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             with open(options["subject"], "rb") as handle:
                 subject = handle.read()
         try:
-            pdf, first = printing.print_booklets(exam, copies=options["copies"], subject=subject,
+            pdf, first = booklets.print_booklets(exam, copies=options["copies"], subject=subject,
                                                  blank_pages=options["blank_pages"], learners=learners)
         except ViatiqueError as error:
             raise CommandError(f"{error.code}: {error.message}") from error

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from viatique_xblock import exports
+from viatique_xblock.reports import exports
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from viatique_xblock import rendering
+from viatique_xblock.grading import rendering
 
 
 class Command(BaseCommand):

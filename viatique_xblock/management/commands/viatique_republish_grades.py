@@ -4,8 +4,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
-from viatique_xblock import release
 from viatique_xblock.models import Exam
+from viatique_xblock.results import release
 
 
 class Command(BaseCommand):

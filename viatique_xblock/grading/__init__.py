@@ -1,0 +1,1 @@
+"""Grading: the workspace, leases, the copy list, the graded PDF's rendering."""

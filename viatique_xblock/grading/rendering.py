@@ -1,0 +1,180 @@
+"""The graded PDF of a finalized copy: its inputs gathered, the renderer called, the result stored.
+
+Called by the Celery task :func:`viatique_xblock.workers.grading.render_graded_copy`.
+:func:`render_copy` is idempotent: it renders only a copy that is ``submitted``
+(a redelivered task, or a second one, finds it ``graded`` and does nothing), stores
+the PDF under one name per copy (private, streamed by the download handler after a
+permission check), and moves the copy ``submitted -> graded`` (``copy_graded`` sent)
+or ``submitted -> render_failed`` with the reason kept in ``render_error``.
+"""
+import logging
+import os
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from viatique_xblock import audit, scheme as scheme_module, signals
+from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.i18n import gettext as _
+from viatique_xblock.models import AuditEvent, Copy
+from viatique_xblock.platform import conf, queue, storage
+from viatique_xblock.states import Grading, check_grading_transition
+
+log = logging.getLogger(__name__)
+
+
+def graded_pdf_name(copy):
+    return storage.file_name("graded", copy.exam_id, f"{copy.pk}.pdf")
+
+
+def _text(number):
+    return None if number is None else str(scheme_module.plain_number(number))
+
+
+def _finalized(copy):
+    """The details of the copy's last ``copy.finalized`` audit event (grader's name, grade scale)."""
+    event = AuditEvent.objects.filter(exam_id=copy.exam_id, copy_id_ref=copy.pk, action="copy.finalized").first()
+    return dict(event.details, actor=event.actor) if event else {}
+
+
+def _grader_name(finalized, copy):
+    """The name shown on the PDF: only when the course lets learners see who graded (``SHOW_GRADER_IDENTITY``)."""
+    if not conf.get("SHOW_GRADER_IDENTITY"):
+        return None
+    return finalized.get("grader_name") or finalized.get("actor") or copy.grader or None
+
+
+def render_inputs(copy, scale=None):
+    """``(pages, annotations, summary)`` for :func:`viatique_xblock.pdf.graded.render_graded_pdf`;
+    a page's ``source`` is the storage name of its scan (the key of the renderer's ``sources``).
+    ``scale``: the grade scale to report the total on; None takes the one the copy was finalized with."""
+    exam = copy.exam
+    rows = list(copy.pages.filter(discarded=False).select_related("batch").order_by("position", "id"))
+    index = {page.pk: position for position, page in enumerate(rows)}
+    pages = [{"source": page.batch.file_name, "index": page.source_index, "rotation": page.rotation}
+             for page in rows]
+    leaves = scheme_module.leaves(exam.scheme)
+    labels = {leaf["id"]: leaf.get("label", "") for leaf in leaves}
+    annotations = [
+        {"page": index[item.page_id], "kind": item.kind, "x": item.x, "y": item.y, "width": item.width,
+         "height": item.height, "text": item.text, "question_label": labels.get(item.question_id, ""),
+         "points": _text(item.points)}
+        for item in copy.annotations.order_by("created_at", "id") if item.page_id in index
+    ]
+    finalized = _finalized(copy)
+    if scale is None:
+        scale = finalized.get("scale")  # the block's grade scale when the copy was finalized
+    given = {row.question_id: row for row in copy.points.all()}
+    total = sum((given[leaf["id"]].points for leaf in leaves if leaf["id"] in given), start=0)
+    maximum = scheme_module.total(exam.scheme)
+    scale_total = None
+    if scale and maximum:
+        scale_total = _text(round(total * Decimal(str(scale)) / maximum, 2))
+    summary = {
+        "title": exam.title, "code": copy.anonymous_code, "total": _text(total), "max": _text(maximum),
+        "scale_total": scale_total, "scale": _text(Decimal(str(scale))) if scale else None,
+        "questions": [{"id": leaf["id"], "label": leaf.get("label", ""),
+                       "points": _text(given[leaf["id"]].points) if leaf["id"] in given else None,
+                       "max": _text(Decimal(str(leaf["max"]))),
+                       "comment": given[leaf["id"]].comment if leaf["id"] in given else ""}
+                      for leaf in leaves],
+        "general_comment": copy.general_comment,
+        "grader": _grader_name(finalized, copy),
+    }
+    return pages, annotations, summary
+
+
+def _sources(names):
+    """What the renderer reads of each scan: a local path when the storage has the file on this
+    machine, else the bytes (an object store; Django's InMemoryStorage names a path it never wrote)."""
+    store = storage.get_storage()
+    sources = {}
+    for name in names:
+        try:
+            path = store.path(name)
+        except NotImplementedError:
+            path = None
+        if path and os.path.isfile(path):
+            sources[name] = path
+        else:
+            with store.open(name, "rb") as handle:
+                sources[name] = handle.read()
+    return sources
+
+
+def render_copy(copy_pk, scale=None):
+    """Render and store the graded PDF of a submitted copy; returns the copy's state afterwards.
+
+    Transient errors (database, storage I/O) propagate, so the task retries them;
+    anything else the renderer raises is a render failure, kept on the copy.
+    """
+    from viatique_xblock.pdf.graded import render_graded_pdf
+
+    copy = Copy.objects.select_related("exam").filter(pk=copy_pk).first()
+    if copy is None or copy.grading_state != Grading.SUBMITTED:
+        return copy.grading_state if copy else None
+    names = set(copy.pages.filter(discarded=False).values_list("batch__file_name", flat=True))
+    sources = _sources(names)
+    pages, annotations, summary = render_inputs(copy, scale)
+    try:
+        data = render_graded_pdf(sources, pages, annotations, summary)
+    except (OSError, MemoryError):
+        raise
+    except Exception as exc:  # the renderer's own failure: shown to staff, retryable
+        log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
+        return mark_failed(copy_pk, failure_reason(exc))
+    name = storage.overwrite(graded_pdf_name(copy), data)
+    return _mark_graded(copy_pk, name)
+
+
+def _mark_graded(copy_pk, name):
+    with transaction.atomic():
+        copy = Copy.objects.select_for_update().select_related("exam").get(pk=copy_pk)
+        if copy.grading_state != Grading.SUBMITTED:
+            return copy.grading_state
+        check_grading_transition(copy.grading_state, Grading.GRADED)
+        copy.grading_state, copy.graded_pdf_name, copy.graded_at = Grading.GRADED, name, timezone.now()
+        copy.render_error = ""
+        copy.save(update_fields=["grading_state", "graded_pdf_name", "graded_at", "render_error", "updated_at"])
+        audit.record(copy.exam, "copy.graded", copy=copy, details={"total": _text(copy.total_points)})
+    for receiver, result in signals.copy_graded.send_robust(sender=Copy, copy=copy, actor=None):
+        if isinstance(result, Exception):
+            log.error("Viatique: %s failed on copy_graded for copy %s: %r", receiver, copy_pk, result)
+    return copy.grading_state
+
+
+def failure_reason(exc):
+    """Words for staff: the message of one of our typed errors (e.g. a scan page missing), else the kind
+    of failure only: an exception's own text may name server paths or internals (it is in the logs)."""
+    if isinstance(exc, ViatiqueError):
+        return exc.message
+    return _("The PDF renderer failed ({kind}); the details are in the server's logs.").format(
+        kind=type(exc).__name__)
+
+
+def mark_failed(copy_pk, reason):
+    """``submitted -> render_failed`` with ``reason`` kept on the copy (staff see it and may retry)."""
+    with transaction.atomic():
+        copy = Copy.objects.select_for_update().select_related("exam").filter(pk=copy_pk).first()
+        if copy is None or copy.grading_state != Grading.SUBMITTED:
+            return copy.grading_state if copy else None
+        check_grading_transition(copy.grading_state, Grading.RENDER_FAILED)
+        copy.grading_state, copy.render_error = Grading.RENDER_FAILED, reason[:2000]
+        copy.save(update_fields=["grading_state", "render_error", "updated_at"])
+        audit.record(copy.exam, "copy.render_failed", copy=copy, details={"error": reason[:500]})
+    return copy.grading_state
+
+
+def stuck_copies(finalized_before, usage_key=None):
+    """Ids of the copies still ``submitted`` that were finalized before ``finalized_before``."""
+    queryset = Copy.objects.filter(grading_state=Grading.SUBMITTED, finalized_at__lt=finalized_before)
+    if usage_key:
+        queryset = queryset.filter(exam__usage_key=usage_key)
+    return list(queryset.order_by("pk").values_list("pk", flat=True))
+
+
+def queue_renders(copy_ids):
+    """Send the render task for each copy (the task reads the grade scale the copy was finalized with)."""
+    for copy_id in copy_ids:
+        queue.send("viatique.render_graded_copy", copy_id)

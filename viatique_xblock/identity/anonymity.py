@@ -1,0 +1,79 @@
+"""What a grader may see of a copy: never the learner's identity when grading is anonymous.
+
+Names and usernames are left out of grader responses by :mod:`.api`; this module
+covers the pixels: the cover page's name area is painted over in the images a
+grader receives (made once, when first asked for), while instructors and the
+learner get the original.
+"""
+from django.db.models import Q
+
+from viatique_xblock.errors import NotFound, ObjectNotFound
+from viatique_xblock.i18n import N_
+from viatique_xblock.models import Page
+from viatique_xblock.platform import conf, storage
+from viatique_xblock.scanning import batches
+
+
+def hides_identity(exam, viewer):
+    """True when ``viewer`` must not learn who wrote the copies of ``exam``."""
+    return exam.anonymous_grading and not viewer.is_instructor
+
+
+def page_for(exam, viewer, page_id):
+    """A page the viewer may see: instructors any page of the exam; graders only pages placed in copies."""
+    queryset = Page.objects.filter(exam=exam)
+    if not viewer.is_instructor:
+        queryset = queryset.filter(Q(copy__isnull=False))
+    try:
+        return queryset.get(pk=int(page_id))
+    except (Page.DoesNotExist, TypeError, ValueError) as exc:
+        raise ObjectNotFound(N_("This page does not exist.")) from exc
+
+
+def _is_cover(page):
+    return page.copy_id is not None and page.position == 1
+
+
+def masked_kind(exam):
+    """The stored name's tag of what is masked with the exam's name area (covers, graders' graded
+    PDFs): made again when the instructor changes the area's height (a taller area must hide what
+    the old one left visible)."""
+    return f"masked{exam.name_area_height}"
+
+
+def masked_image_name(exam, page):
+    """The cover image with its name area painted over, made the first time it is asked for
+    (and again once the name area's height changed)."""
+    kind = masked_kind(exam)
+    if page.masked_image_name and f"-{kind}." in page.masked_image_name:
+        return page.masked_image_name
+    from viatique_xblock.pdf import images as pdf_images
+
+    store = storage.get_storage()
+    with store.open(page.image_name, "rb") as handle:
+        masked = pdf_images.mask_area(handle.read(), exam.name_area)
+    name = batches.put_page_file(page, kind, masked)
+    Page.objects.filter(pk=page.pk).update(masked_image_name=name)
+    page.masked_image_name = name
+    return name
+
+
+def image_name(exam, viewer, page, thumbnail=False):
+    """The stored image (or thumbnail) of ``page`` that ``viewer`` may receive."""
+    if hides_identity(exam, viewer) and _is_cover(page):
+        if thumbnail:
+            return batches.thumbnail_name(page, source=masked_image_name(exam, page),
+                                        kind=f"{masked_kind(exam)}thumb")
+        return masked_image_name(exam, page)
+    return batches.thumbnail_name(page) if thumbnail else page.image_name
+
+
+def name_crop(exam, copy):
+    """The name area of a copy's cover, for the identification desk (instructors only)."""
+    from viatique_xblock.pdf import images as pdf_images
+
+    cover = Page.objects.filter(copy=copy, position=1).first()
+    if cover is None:
+        raise NotFound(N_("This copy has no cover page."))
+    with storage.get_storage().open(cover.image_name, "rb") as handle:
+        return pdf_images.crop_area(handle.read(), exam.name_area, width=conf.get("NAME_CROP_WIDTH"))

@@ -1,0 +1,1 @@
+"""Reports: the grades CSV and ZIP exports, statistics, the audit log viewer."""

@@ -1,0 +1,1 @@
+"""Results: release to the gradebook, the learner's view, regrade requests, downloads and signed links."""

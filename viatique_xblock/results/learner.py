@@ -1,0 +1,103 @@
+"""What a learner sees of their own results (the ``my_results`` handler).
+
+The copy is looked up by the requesting learner's anonymous id only, in this exam
+only: no parameter names a copy, so nobody can ask for someone else's. Before
+release (or while the copy is not graded) only the state of the copy in plain
+words is given; after release: the total (and on the block's grade scale), points
+and comments per question, the general comment, the pages with their annotations,
+whether a graded PDF exists, and the regrade requests with the window. Graders'
+identities only when the course shows them (``SHOW_GRADER_IDENTITY``).
+"""
+from decimal import Decimal
+
+from viatique_xblock import scheme as scheme_module
+from viatique_xblock.i18n import N_, gettext as _
+from viatique_xblock.models import Copy
+from viatique_xblock.platform import conf
+from viatique_xblock.results import regrades
+from viatique_xblock.states import Grading
+
+#: learner-facing status of a copy, before results are released
+LEARNER_STATUS = {
+    "no_copy": N_("No copy of yours has been received for this exam yet."),
+    "received": N_("Your copy has been received and is waiting to be graded."),
+    "grading": N_("Your copy is being graded."),
+    "awaiting_release": N_("Your copy has been graded. Results will be shown when your instructor releases them."),
+    "released": N_("Your results are available."),
+}
+
+
+def learner_status(exam, anonymous_id):
+    """``(code, message)`` describing a learner's own copy, and nothing about anyone else's."""
+    copy = None
+    if exam is not None and anonymous_id:
+        copy = Copy.objects.filter(exam=exam, learner_anonymous_id=anonymous_id).first()
+    if copy is None:
+        code = "no_copy"
+    elif exam.released_at and copy.grading_state == Grading.GRADED:
+        code = "released"
+    elif copy.grading_state == Grading.GRADED:
+        code = "awaiting_release"
+    elif copy.grading_state == Grading.READY:
+        code = "received"
+    else:
+        code = "grading"
+    return code, _(LEARNER_STATUS[code])
+
+
+def _text(number):
+    return None if number is None else str(scheme_module.plain_number(number))
+
+
+def on_scale(total, maximum, scale):
+    """``total`` out of ``maximum`` brought to ``scale`` (e.g. 20), to 2 decimals; None without a scale."""
+    if not scale or not maximum or total is None:
+        return None
+    return _text(round(Decimal(total) * Decimal(str(scale)) / Decimal(maximum), 2))
+
+
+def _annotation(item):
+    return {"uid": str(item.uid), "page_id": item.page_id, "kind": item.kind, "x": item.x, "y": item.y,
+            "width": item.width, "height": item.height, "text": item.text, "question_id": item.question_id,
+            "points": _text(item.points)}
+
+
+def results(exam, learner, scale=None, window_days=0):
+    """The learner's own results as JSON (see the module docstring)."""
+    from viatique_xblock.grading import \
+        workspace  # the grading domain's view of the scheme (questions with their groups' labels)
+
+    code, message = learner_status(exam, learner.anonymous_id)
+    body = {"status": code, "message": message, "released": code == "released"}
+    if code != "released":
+        return body
+    copy = Copy.objects.get(exam=exam, learner_anonymous_id=learner.anonymous_id, grading_state=Grading.GRADED)
+    maximum = scheme_module.total(exam.scheme)
+    given = {row.question_id: row for row in copy.points.all()}
+    questions = []
+    for question in workspace.questions(exam):
+        row = given.get(question["id"])
+        questions.append({**question, "max": _text(Decimal(str(question["max"]))),
+                          "points": _text(row.points) if row else None, "comment": row.comment if row else ""})
+    pages = copy.pages.filter(discarded=False).order_by("position", "id")
+    page_ids = [page.pk for page in pages]
+    info = {"id": copy.pk, "code": copy.anonymous_code, "total": _text(copy.total_points), "max": _text(maximum),
+            "scale": _text(Decimal(str(scale))) if scale else None,
+            "scale_total": on_scale(copy.total_points, maximum, scale),
+            "general_comment": copy.general_comment, "graded_pdf": bool(copy.graded_pdf_name)}
+    if conf.get("SHOW_GRADER_IDENTITY"):
+        info["grader"] = copy.grader
+    end = regrades.window_end(exam, window_days)
+    requests = regrades.learner_requests(copy)
+    body.update({
+        "copy": info,
+        "questions": questions,
+        "pages": [{"id": page.pk, "position": page.position, "width_pt": page.width_pt,
+                   "height_pt": page.height_pt} for page in pages],
+        "annotations": [_annotation(item) for item in copy.annotations.filter(page_id__in=page_ids)
+                        .order_by("page__position", "y", "x", "id")],
+        "regrade": {"open": regrades.is_open(exam, window_days), "closes_at": end.isoformat() if end else None,
+                    "open_questions": sorted({item["question_id"] for item in requests if item["state"] == "open"}),
+                    "requests": requests},
+    })
+    return body

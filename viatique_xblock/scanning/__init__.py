@@ -1,0 +1,1 @@
+"""Scanning: uploads, scan batches, splitting into copies, the anomaly queue, printable booklets."""

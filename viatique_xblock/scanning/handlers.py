@@ -1,0 +1,83 @@
+"""XBlock handlers of the scan pipeline: resumable uploads, progress, the anomaly queue, printable booklets.
+
+A mixin of :class:`~viatique_xblock.block.ViatiqueXBlock`: each handler checks permission
+(through :func:`~viatique_xblock.jsonapi.api_handler`) and delegates to the scanning stage's
+modules. The contract is docs/handlers.md ("Scans").
+"""
+from viatique_xblock import exams, files, permissions
+from viatique_xblock.jsonapi import api_handler
+from viatique_xblock.platform import compat, conf
+from viatique_xblock.scanning import anomalies, batches, booklets, uploads
+
+
+class ScanningHandlers:
+    """Handlers mixed into the block (instructors, and staff for the progress)."""
+
+    @api_handler(permission=permissions.instructor)
+    def upload_start(self, request, user, data, suffix=""):
+        """Open a resumable upload: ``{"file_name", "size", "split_mode"}``."""
+        upload = uploads.start(self.get_exam(), user, data.get("file_name"), data.get("size"),
+                               data.get("split_mode") or "auto")
+        return uploads.status(upload)
+
+    @api_handler(permission=permissions.instructor, raw_body=lambda: conf.get("UPLOAD_CHUNK_BYTES"))
+    def upload_chunk(self, request, user, data, suffix=""):
+        """One chunk as the raw body; suffix ``<upload_id>/<index>``; header ``X-Chunk-SHA256``."""
+        upload_id, _, index = suffix.partition("/")
+        upload = uploads.get(self.get_exam(), upload_id)
+        return uploads.put_chunk(upload, index, data, request.headers.get("X-Chunk-SHA256"))
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def upload_status(self, request, user, data, suffix=""):
+        """Which chunks arrived and the upload's state (suffix: the upload id)."""
+        return uploads.status(uploads.get(self.get_exam(), suffix))
+
+    @api_handler(permission=permissions.instructor)
+    def upload_finish(self, request, user, data, suffix=""):
+        """All chunks sent: ``{"upload_id", "sha256"}``; assembly and validation run in Celery."""
+        upload = uploads.get(self.get_exam(), data.get("upload_id"))
+        return uploads.finish(upload, data.get("sha256"))
+
+    @api_handler(permission=permissions.staff, methods=("GET",))
+    def scan_progress(self, request, user, data, suffix=""):
+        """Batches with pages done / total, and the latest uploads with their outcome."""
+        exam = self.get_exam()
+        return {"batches": batches.progress(exam, show_file_names=user.is_instructor),
+                "uploads": uploads.recent(exam) if user.is_instructor else [],
+                "progress": exams.progress(exam)}
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def anomaly_queue(self, request, user, data, suffix=""):
+        """Pages waiting to be placed, and copies missing pages."""
+        return anomalies.queue(self.get_exam())
+
+    @api_handler(permission=permissions.instructor)
+    def fix_page(self, request, user, data, suffix=""):
+        """``{"page_id", "action": "assign"|"discard", "copy_id", "position"}``."""
+        exam = self.get_exam()
+        context = self._audit_context(request)
+        if data.get("action") == "discard":
+            anomalies.discard_page(exam, data.get("page_id"), actor=user, **context)
+        else:
+            anomalies.assign_page(exam, data.get("page_id"), data.get("copy_id"), data.get("position"),
+                                  actor=user, **context)
+        return anomalies.queue(exam)
+
+    @api_handler(permission=permissions.instructor)
+    def merge_copies(self, request, user, data, suffix=""):
+        """``{"source_copy_id", "target_copy_id"}``: two partial copies of one learner become one."""
+        exam = self.get_exam()
+        anomalies.merge_copies(exam, data.get("source_copy_id"), data.get("target_copy_id"), actor=user,
+                               **self._audit_context(request))
+        return anomalies.queue(exam)
+
+    @api_handler(permission=permissions.instructor, raw_body=lambda: conf.get("MAX_UPLOAD_BYTES"))
+    def print_booklets(self, request, user, data, suffix=""):
+        """The printable booklets as a PDF download. Body: the blank exam PDF (or nothing for blank
+        pages); query: ``copies``, ``blank_pages``, ``prenamed=1`` (one booklet per enrolled learner)."""
+        query = request.GET
+        learners = compat.roster(self) if query.get("prenamed") in ("1", "true") else None
+        pdf, first = booklets.print_booklets(
+            self.get_exam(), copies=query.get("copies"), subject=data or None,
+            blank_pages=query.get("blank_pages"), learners=learners, actor=user, **self._audit_context(request))
+        return files.bytes_response(pdf, "application/pdf", f"booklets-{first}.pdf")

@@ -1,0 +1,34 @@
+"""Celery task building the ZIP of graded PDFs of an export job (:func:`viatique_xblock.reports.exports.build_zip`).
+
+Same conventions as :mod:`.ingest`: acknowledged late and redelivered when its worker
+dies, transient errors retried with backoff, the time limits of the settings (given by
+:func:`.dispatch.send`), idempotent (a finished job is left alone; a redelivered one
+writes the same storage name again). A task that gives up marks its job ``failed``.
+"""
+import logging
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from viatique_xblock.workers.scanning import COMMON
+
+log = logging.getLogger(__name__)
+
+
+class ExportTask(Task):
+    """Marks the export job (first argument) failed when the task fails for good."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from viatique_xblock.reports import exports
+        log.error("Viatique task %s failed on export job %s: %s", self.name, args[:1], exc)
+        if args:
+            if isinstance(exc, SoftTimeLimitExceeded):
+                exports.fail_job(args[0], exports.ERROR_TIMEOUT)
+            else:  # the kind of failure only: the exception's text (in the log above) may name server paths
+                exports.fail_job(args[0], exports.ERROR_FAILED, type(exc).__name__)
+
+
+@shared_task(name="viatique.build_export_zip", base=ExportTask, **COMMON)
+def build_export_zip(self, job_pk):
+    from viatique_xblock.reports import exports
+    return exports.build_zip(job_pk)
