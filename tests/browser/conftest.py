@@ -136,7 +136,8 @@ class DemoHost:
 FACTS_SCRIPT = """
 import json
 from django.db.models import Max
-from viatique_xblock import anomalies, scans, scheme
+from viatique_xblock import scheme
+from viatique_xblock.scanning import anomalies, batches as scans
 from viatique_xblock.models import Booklet, Copy, Exam, ScanBatch
 
 exam = Exam.objects.get()

@@ -458,8 +458,8 @@ def test_a_lost_lease_and_a_stale_draft_stop_the_page_and_reload_loses_nothing(
 
 #: run by ``manage.py shell``: where the scan of the copy (COPY_CODE) is stored on this host
 SCAN_PATH_SCRIPT = """
-from viatique_xblock import storage
 from viatique_xblock.models import Copy
+from viatique_xblock.platform import storage
 copy = Copy.objects.get(anonymous_code=COPY_CODE)
 print(storage.get_storage().path(copy.pages.filter(discarded=False).first().batch.file_name))
 """

@@ -25,7 +25,7 @@ DESK_SCRIPT = """
 import io, json, random
 from django.db import transaction
 from demo_host.services import DemoRosterService
-from viatique_xblock import printing, scans
+from viatique_xblock.scanning import batches as scans, booklets as printing
 from viatique_xblock.models import Booklet, Copy, Exam, Page, ScanBatch, UploadSession
 from viatique_xblock.pdf import synthetic
 from viatique_xblock.states import BatchState
