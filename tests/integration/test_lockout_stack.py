@@ -24,7 +24,7 @@ PREPARE = """
 import json
 from django.utils import timezone
 from workbench.scenarios import get_scenarios
-from viatique_xblock import storage
+from viatique_xblock.platform import storage
 from viatique_xblock.models import Copy, Exam
 from viatique_xblock.states import Grading
 
