@@ -51,6 +51,13 @@ class Stack:
             time.sleep(0.2)
         match = re.search(r"gunicorn master pid (\d+), Celery worker pid (\d+)", self.output())
         self.gunicorn_pid, self.celery_pid = int(match[1]), int(match[2])
+        # Every web worker loads the workbench's scenarios at start (taking turns, see demo_host/wsgi.py)
+        # and then logs its warm-up. A test's own `manage.py shell` loading them while a worker still
+        # does would race it (the workbench writes its state rows with get_or_create: two rows, then
+        # MultipleObjectsReturned), so the stack is ready once the three workers have logged.
+        while self.output().count("viatique warm-up pid=") < 3:
+            assert time.monotonic() < deadline, f"the web workers did not all start:\n{self.output()}"
+            time.sleep(0.2)
 
     def get(self, path):
         with urllib.request.urlopen(self.base_url + path, timeout=60) as response:
