@@ -80,3 +80,29 @@ def call(block, handler, data=None, method="POST", suffix="", query=""):
         request.content_type = "application/json"
     response = block.handle(handler, request, suffix)
     return response.status_code, json.loads(response.body or b"null")
+
+
+def startup_data(frag):
+    """The startup data a view handed its script (the block's ``<script type="application/json"
+    data-viatique-startup>`` element, see ``block.startup_script``), as the browser's JSON.parse reads it."""
+    from html.parser import HTMLParser
+
+    class Finder(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.found, self.inside = [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.inside = tag == "script" and "data-viatique-startup" in dict(attrs)
+
+        def handle_data(self, data):
+            if self.inside:
+                self.found.append(data)
+
+        def handle_endtag(self, tag):
+            self.inside = False
+
+    finder = Finder()
+    finder.feed(frag.content)
+    assert len(finder.found) == 1, f"{len(finder.found)} startup elements in the view"
+    return json.loads(finder.found[0])

@@ -6,6 +6,7 @@ has a handlers mixin that checks permission and delegates to its domain API; pla
 lives in :mod:`viatique_xblock.platform.compat`. This class holds the fields and the views, and
 wires them to the runtime (docs/architecture.md).
 """
+from django.utils.html import json_script
 from django.utils.safestring import mark_safe
 from web_fragments.fragment import Fragment
 from xblock.core import XBlock
@@ -33,6 +34,22 @@ STAFF_SCRIPTS = ["static/js/viatique_staff.js", "static/js/viatique_scans.js", "
                  "static/js/viatique_reports.js", "static/js/viatique_lockouts.js"]
 STAFF_CSS = ["static/css/viatique_grading.css", "static/css/viatique_results.css",
              "static/css/viatique_reports.css"]
+
+#: marks the block's startup data element (read by ViatiqueCommon.startupArgs in viatique_common.js)
+STARTUP_ATTRIBUTE = "data-viatique-startup"
+
+
+def startup_script(data):
+    """``data`` as a ``<script type="application/json" data-viatique-startup>`` element for the block's HTML.
+
+    The exam's title, the scheme's labels and the username are text anyone may have typed. Passed as the
+    runtime's init arguments, they are written by the host into a ``<script>`` element, unescaped by some
+    (the xblock-sdk workbench): a title holding ``</script>`` ended that element and the rest ran as HTML.
+    Django's ``json_script`` writes ``<``, ``>`` and ``&`` as ``\\u`` escapes, so nothing in the data can end
+    or comment out this element whatever host renders it, and ``JSON.parse`` gives the text back as it was.
+    """
+    element = json_script(data)  # '<script type="application/json">...</script>', the data escaped
+    return mark_safe(element.replace("<script ", f"<script {STARTUP_ATTRIBUTE} ", 1))
 
 
 @XBlock.needs("user")
@@ -138,15 +155,19 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         )
 
     def _fragment(self, template, context, js_class=None, js_args=None, scripts=(), css=()):
-        frag = Fragment(self._render(template, context))
+        """The view's HTML, styles and scripts; ``js_args`` (with the translations) reach ``js_class`` as its
+        startup data, written into the HTML by :func:`startup_script`, never as the runtime's init arguments."""
+        html = self._render(template, context)
+        if js_class:
+            html += startup_script({"i18n": i18n.js_catalog(), **(js_args or {})})
+        frag = Fragment(html)
         for sheet in [CSS, *css]:
             frag.add_css_url(self.runtime.local_resource_url(self, sheet))
         if js_class:
             frag.add_javascript_url(self.runtime.local_resource_url(self, JS_COMMON))
             for script in scripts:
                 frag.add_javascript_url(self.runtime.local_resource_url(self, script))
-            args = {"i18n": i18n.js_catalog(), **(js_args or {})}
-            frag.initialize_js(js_class, args)
+            frag.initialize_js(js_class)
         return frag
 
     def _scheme_rows(self):

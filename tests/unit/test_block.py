@@ -2,7 +2,7 @@
 import pytest
 from django.utils import timezone, translation
 
-from tests.harness import USAGE, call, make_block
+from tests.harness import USAGE, call, make_block, startup_data
 from viatique_xblock.models import AuditEvent, Copy, Exam, QuestionPoints
 from viatique_xblock.states import Grading, Identity
 
@@ -68,7 +68,7 @@ def test_a_weight_is_a_number_from_0_to_1000():
 
 def test_the_editor_shows_an_unset_weight_as_an_empty_field_with_a_hint():
     frag = make_block().studio_view()
-    assert frag.json_init_args["settings"]["weight"] is None
+    assert startup_data(frag)["settings"]["weight"] is None
     assert 'aria-describedby="' in frag.content and "-weight-hint" in frag.content
     assert "Leave it empty to count the marking scheme" in frag.content
 
@@ -125,7 +125,7 @@ def test_author_view_escapes_labels():
 def test_studio_view_renders_the_editor_with_the_settings():
     frag = make_block().studio_view()
     assert frag.js_init_fn == "ViatiqueStudioEditor"
-    assert frag.json_init_args["settings"]["marking_scheme"]["questions"][1]["id"] == "q2"
+    assert startup_data(frag)["settings"]["marking_scheme"]["questions"][1]["id"] == "q2"
     assert 'data-action="add-question"' in frag.content
 
 
@@ -284,3 +284,35 @@ def test_audit_events_are_append_only():
         AuditEvent.objects.filter(exam=exam).update(action="y")
     with pytest.raises(AppendOnlyError):
         AuditEvent.objects.filter(exam=exam).delete()
+
+
+PAYLOAD = '</script><img src=x onerror="window.__xss=1"><!--<script>'
+
+
+def test_no_user_text_reaches_the_runtimes_init_arguments_and_the_startup_data_cannot_end_its_element():
+    """The exam's title, the scheme's labels and the username go into the block's own HTML as escaped
+    JSON (some hosts write the init arguments into a <script> unescaped)."""
+    fields = {"display_name": "Exam " + PAYLOAD, "marking_scheme": {"questions": [
+        {"id": "q1", "label": "Q " + PAYLOAD + " & co", "max": 2, "step": 1}], "next_id": 2}}
+    staff = make_block("staff_" + PAYLOAD, "staff", fields=fields).student_view()
+    studio = make_block(fields=fields).studio_view()
+    learner = make_block("learner_" + PAYLOAD, "learner", fields=fields).student_view()
+    for frag in (staff, studio, learner):
+        assert frag.json_init_args is None
+        element = frag.content[frag.content.index("<script data-viatique-startup"):]
+        body = element[element.index(">") + 1:element.rindex("</script>")]
+        assert "<" not in body and ">" not in body and "&" not in body, body
+        assert frag.content.count("</script>") == 1 and "onerror=\"window" not in frag.content
+    assert startup_data(staff)["username"] == "staff_" + PAYLOAD
+    assert startup_data(studio)["settings"]["display_name"] == "Exam " + PAYLOAD
+    assert startup_data(studio)["settings"]["marking_scheme"]["questions"][0]["label"] == "Q " + PAYLOAD + " & co"
+    assert set(startup_data(learner)) == {"i18n", "status"}
+
+
+def test_each_view_has_one_startup_element_with_the_translations():
+    with translation.override("fr"):
+        frag = make_block().student_view()
+    data = startup_data(frag)
+    assert data["role"] == "instructor" and data["username"] == "instructor_1"
+    assert data["i18n"] and all(isinstance(value, str) for value in data["i18n"].values())
+    assert make_block().author_view().content.count("data-viatique-startup") == 0

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from tests.harness import call
+from tests.harness import call, startup_data
 from tests.lms_grades import lms_gradebook  # noqa: F401  (fixture)
 from tests.unit.results_helpers import block, classroom, learner_block, release
 from viatique_xblock import signals
@@ -82,7 +82,7 @@ def test_grader_identity_only_when_the_course_shows_it(released):
 def test_the_learner_view_starts_the_learner_script_with_the_status_only():
     classroom(block().get_exam())
     frag = learner_block("learner_1").student_view()
-    assert frag.js_init_fn == "ViatiqueLearner" and frag.json_init_args["status"] == "awaiting_release"
+    assert frag.js_init_fn == "ViatiqueLearner" and startup_data(frag)["status"] == "awaiting_release"
     urls = [resource.data for resource in frag.resources]
     assert "/xblock/resource/viatique/static/js/viatique_learner.js" in urls
     assert "/xblock/resource/viatique/static/css/viatique_results.css" in urls

@@ -9,6 +9,32 @@
     return element && element.jquery ? element[0] : element;
   }
 
+  /* The block's startup data (translations, role, settings...): a <script type="application/json"
+   * data-viatique-startup> element the server wrote into the block's own HTML, escaped by Django's
+   * json_script (block.py), so no title, label or username can end it. The runtime's init arguments
+   * carry nothing: some hosts (the xblock-sdk workbench) write them into a <script> element unescaped.
+   * Read under this block's element only, so two blocks on one page each get their own; every init
+   * function starts with args = ViatiqueCommon.startupArgs(element, args). */
+  var startupCache = typeof WeakMap === 'function' ? new WeakMap() : null;
+
+  function startupArgs(element, args) {
+    var root = rootElement(element);
+    var script = root ? root.querySelector('script[type="application/json"][data-viatique-startup]') : null;
+    var data = {};
+    if (script) {
+      data = startupCache && startupCache.get(script);
+      if (!data) {
+        data = JSON.parse(script.textContent || '{}');
+        if (startupCache) { startupCache.set(script, data); }
+      }
+    }
+    var merged = {};
+    [args || {}, data].forEach(function (source) {
+      Object.keys(source).forEach(function (key) { merged[key] = source[key]; });
+    });
+    return merged;
+  }
+
   /* gettext over the catalogue the server handed to this block (empty for English). */
   function makeGettext(catalog) {
     catalog = catalog || {};
@@ -97,6 +123,7 @@
 
   global.ViatiqueCommon = {
     claimSection: claimSection,
+    startupArgs: startupArgs,
     sectionCalls: sectionCalls,
     rootElement: rootElement,
     makeGettext: makeGettext,

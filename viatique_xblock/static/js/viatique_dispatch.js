@@ -10,6 +10,7 @@
 function ViatiqueDispatch(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var section = common.claimSection(element, 'dispatch', args.role === 'instructor');
   if (!section) { return; }
   var root = section.root;

@@ -19,6 +19,7 @@
 function ViatiqueGrading(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var section = common.claimSection(element, 'grading');
   if (!section) { return; }
   var root = section.root;

@@ -15,6 +15,7 @@
 function ViatiqueIdentify(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var section = common.claimSection(element, 'identify', args.role === 'instructor');
   if (!section) { return; }
   var root = section.root;

@@ -7,6 +7,7 @@
 function ViatiqueLearner(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var root = common.rootElement(element);
   var region = root.querySelector('[data-region="learner-results"]');
   if (!region || args.status !== 'released') { return; }

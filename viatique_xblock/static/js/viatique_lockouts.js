@@ -5,6 +5,7 @@
 function ViatiqueLockouts(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var section = common.claimSection(element, 'lockouts', args.role === 'instructor');
   if (!section) { return; }
   var root = section.root;

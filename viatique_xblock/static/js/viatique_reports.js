@@ -13,6 +13,7 @@
 function ViatiqueReports(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var section = common.claimSection(element, 'reports');
   if (!section) { return; }
   var root = section.root;

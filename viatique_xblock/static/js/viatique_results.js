@@ -8,6 +8,7 @@
 function ViatiqueResults(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var section = common.claimSection(element, 'results');
   if (!section) { return; }
   var root = section.root;

@@ -11,6 +11,7 @@
 function ViatiqueScans(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var root = common.rootElement(element);
   var _ = common.makeGettext(args.i18n);
   var fmt = common.format;

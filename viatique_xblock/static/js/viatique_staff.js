@@ -2,6 +2,7 @@
 function ViatiqueStaffDashboard(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var root = common.rootElement(element);
   var _ = common.makeGettext(args.i18n);
   var fmt = common.format;

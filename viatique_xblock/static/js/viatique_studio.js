@@ -4,6 +4,7 @@
 function ViatiqueStudioEditor(runtime, element, args) {
   'use strict';
   var common = window.ViatiqueCommon;
+  args = common.startupArgs(element, args);
   var root = common.rootElement(element);
   var _ = common.makeGettext(args.i18n);
   var fmt = common.format;
