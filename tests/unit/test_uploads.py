@@ -1,13 +1,16 @@
 """Resumable uploads: chunks in any order and more than once, checks, refusals that leave nothing."""
 import hashlib
+import json
 
 import pymupdf
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from tests.harness import make_block
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.models import Copy, Page, ScanBatch, UploadChunk
+from viatique_xblock.pdf import booklets as pdf_booklets, synthetic
 from viatique_xblock.platform import storage
 from viatique_xblock.platform.compat import current_user
 from viatique_xblock.scanning import uploads
@@ -123,20 +126,51 @@ def test_a_valid_scan_becomes_a_batch_and_its_chunks_are_gone(exam, instructor):
     assert ScanBatch.objects.count() == 1
 
 
+def truncated_scan(size=2000):
+    """The first ``size`` bytes of a valid synthetic scan (MuPDF opens them, then cannot count their pages)."""
+    return synthetic.scan(pdf_booklets.make_booklets(blank_pages=4, copies=2, exam_ref="V1", first_copy=1))[:size]
+
+
+def chunk_files(upload):
+    """The chunk files of an upload still in the storage."""
+    store = storage.get_storage()
+    try:
+        return store.listdir(storage.file_name("uploads", upload.public_id))[1]
+    except FileNotFoundError:
+        return []
+
+
 @pytest.mark.parametrize("payload, code", [
     (b"<html>not a pdf</html>" * 10, "not_a_pdf"),
     (b"%PDF-1.7\n" + b"\x00garbage" * 50, "pdf_unreadable"),
-])
+    (truncated_scan(), "pdf_unreadable"),
+], ids=["html", "garbage", "first-2000-bytes-of-a-scan"])
 def test_a_refused_file_leaves_no_batch_page_copy_or_file(exam, instructor, payload, code):
     upload = uploads.start(exam, instructor, "bad.pdf", len(payload))
     send_all(upload, payload)
-    uploads.finish(upload, send=lambda *a: None)
+    assert chunk_files(upload)
+    uploads.finish(upload, hashlib.sha256(payload).hexdigest(), send=lambda *a: None)
     assert uploads.assemble(upload.pk) is None
     status = fresh_status(upload)
     assert status["state"] == UploadState.REFUSED and status["error"] == code and status["message"]
     assert not ScanBatch.objects.exists() and not Page.objects.exists() and not Copy.objects.exists()
     assert stored_files(exam) == []
     assert UploadChunk.objects.filter(upload=upload).count() == 0
+    assert chunk_files(upload) == []
+
+
+def test_check_pdf_reports_the_code_of_a_truncated_scan_instead_of_crashing(tmp_path, capsys):
+    path = tmp_path / "cut.pdf"
+    path.write_bytes(truncated_scan())
+    with pytest.raises(SystemExit) as exited:
+        call_command("viatique_check_pdf", str(path), "--json")
+    assert exited.value.code == 1
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["ok"] is False and result["code"] == "pdf_unreadable" and result["message"]
+    with pytest.raises(CommandError) as refused:
+        call_command("viatique_check_pdf", str(path))
+    assert str(refused.value) == "pdf_unreadable"
+    assert capsys.readouterr().out.startswith("Refused (pdf_unreadable): ")
 
 
 def test_an_encrypted_pdf_is_refused_with_its_code(exam, instructor):

@@ -14,7 +14,8 @@ Public API:
 Checks, in this order, each one cheap: size (``file_empty``, ``file_too_large``), PDF
 signature in the first 1024 bytes (``not_a_pdf``), while the SHA-256 is computed in the
 same single read; opening in PyMuPDF (``pdf_unreadable``; a broken file that MuPDF
-repairs is accepted and flagged ``repaired``); no encryption at all (``pdf_encrypted``,
+repairs is accepted and flagged ``repaired``; any error MuPDF raises while opening the file or
+counting its pages, as on a truncated file, is this refusal too); no encryption at all (``pdf_encrypted``,
 even an owner password alone); 1 to ``max_pages`` pages (``pdf_empty``,
 ``too_many_pages``); for each page, a size between 1 inch and ``max_page_side_points``
 (``page_size_invalid``), its rendering at ``dpi`` within ``max_page_pixels`` and every
@@ -116,12 +117,20 @@ def open_document(source):
             doc = pymupdf.open(os.fspath(source), filetype="pdf")
     except Exception as error:  # MuPDF raises FileDataError, RuntimeError, ValueError...
         raise PdfUnreadable() from error
-    if not doc.is_pdf:
+    try:
+        if not doc.is_pdf:
+            raise NotAPdf()
+        if doc.needs_pass or doc.is_encrypted or (doc.metadata or {}).get("encryption"):
+            raise PdfEncrypted()
+        # a damaged file may open and still have no page tree MuPDF can count: the first 2,000 bytes of
+        # a scan raise RuntimeError("code=7: Invalid number of pages") here
+        doc.page_count  # noqa: B018
+    except PdfError:
         doc.close()
-        raise NotAPdf()
-    if doc.needs_pass or doc.is_encrypted or (doc.metadata or {}).get("encryption"):
+        raise
+    except Exception as error:  # whatever MuPDF raises on a damaged file
         doc.close()
-        raise PdfEncrypted()
+        raise PdfUnreadable() from error
     return doc
 
 
@@ -213,8 +222,11 @@ def validate_pdf(path, limits):
     size, sha256 = _read(path, limits)
     doc = open_document(path)
     try:
-        repaired = bool(doc.is_repaired)
-        pages = doc.page_count
+        try:
+            repaired = bool(doc.is_repaired)
+            pages = doc.page_count
+        except Exception as error:  # MuPDF cannot read the damaged file's structure
+            raise PdfUnreadable() from error
         if pages == 0:
             raise PdfEmpty()
         if pages > limits.max_pages:

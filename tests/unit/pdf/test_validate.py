@@ -8,7 +8,8 @@ import pytest
 
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.pdf.errors import PdfError
-from viatique_xblock.pdf.validate import Limits, PdfInfo, validate_pdf
+from viatique_xblock.pdf import booklets, synthetic
+from viatique_xblock.pdf.validate import Limits, PdfInfo, open_document, validate_pdf
 
 from . import builders
 from .builders import flate_bomb, limits, page_source, raw_pdf, write
@@ -89,6 +90,32 @@ def test_truncated_pdf_is_refused_or_repaired_in_bounded_time(tmp_path):
     else:
         assert info.repaired and 1 <= info.pages <= 6
     assert time.monotonic() - started < 10  # a guard against a hang, not a performance figure
+
+
+def synthetic_scan(copies=2):
+    return synthetic.scan(booklets.make_booklets(blank_pages=4, copies=copies, exam_ref="V1", first_copy=1))
+
+
+def test_the_first_2000_bytes_of_a_scan_are_refused_as_unreadable(tmp_path):
+    # MuPDF opens them, then raises RuntimeError("code=7: Invalid number of pages") when counting pages
+    path = write(tmp_path, "cut.pdf", synthetic_scan()[:2000])
+    with pymupdf.open(path) as doc, pytest.raises(RuntimeError):
+        doc.page_count  # noqa: B018  (what the validation met unguarded)
+    refused(path, "pdf_unreadable")
+    with pytest.raises(PdfError) as caught:
+        open_document(path)  # every other opener of scans meets the same refusal
+    assert caught.value.code == "pdf_unreadable"
+
+
+@pytest.mark.parametrize("size", [600, 1200, 2000, 3000, 8000, 40_000])
+def test_any_prefix_of_a_scan_is_refused_with_a_code_or_accepted_repaired(tmp_path, size):
+    path = write(tmp_path, "cut.pdf", synthetic_scan()[:size])
+    try:
+        info = validate_pdf(path, limits())
+    except PdfError as error:
+        assert error.code in ("pdf_unreadable", "pdf_empty", "not_a_pdf"), error.code
+    else:
+        assert info.repaired and info.pages >= 1
 
 
 def test_broken_but_repairable_file_is_accepted_and_flagged(tmp_path):
