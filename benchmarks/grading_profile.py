@@ -19,6 +19,7 @@ import io
 import json
 import os
 import pstats
+import secrets
 import sys
 import tempfile
 import time
@@ -106,6 +107,7 @@ class RedisCounter:
 def setup(env, copies=2):
     """Migrate the throwaway database, seed the demo host and import a scan of ``copies`` one-page
     copies (none with 0); returns the usage id of the demo's first block."""
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # DEBUG off refuses the published one
     os.environ.update(env, DJANGO_SETTINGS_MODULE="demo_host.settings", DEBUG="0", ALLOWED_HOSTS="testserver")
     import django
 

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import shutil
 import sys
 import tempfile
@@ -38,6 +39,7 @@ def setup_django(redis_url, var_dir):
     sys.path[:0] = [REPO_DIR, os.path.join(REPO_DIR, "demo")]
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "VIATIQUE_SETTINGS"):
         os.environ.pop(name, None)
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # DEBUG off refuses the published one
     os.environ.update(DJANGO_SETTINGS_MODULE="demo_host.settings", DEBUG="0", REDIS_URL=redis_url,
                       CACHE_KEY_PREFIX=f"viatique-bench-{uuid.uuid4().hex[:10]}", VIATIQUE_VAR_DIR=var_dir)
     import django

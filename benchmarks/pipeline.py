@@ -34,6 +34,7 @@ import math
 import os
 import pstats
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -184,6 +185,7 @@ def setup_django(database_url):
     sys.path.insert(0, os.path.join(REPO_DIR, "demo"))
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "VIATIQUE_SETTINGS", "CACHE_KEY_PREFIX"):
         os.environ.pop(name, None)  # tasks run in this process, a per-process cache, default settings
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # DEBUG off refuses the published one
     os.environ.update(DJANGO_SETTINGS_MODULE="demo_host.settings", DEBUG="0")  # DEBUG=1 keeps every query
     if database_url:
         os.environ["DATABASE_URL"] = database_url

@@ -10,7 +10,9 @@
 #   CELERY_BROKER_URL      the broker (default: REDIS_URL)
 #   CELERY_RESULT_BACKEND  where task results go (default: REDIS_URL, see demo_host/settings.py)
 #   DATABASE_URL    mysql://... or postgres://...; SQLite under VIATIQUE_VAR_DIR (var/) when unset
-#   VIATIQUE_VAR_DIR       SQLite file, collected static files, uploaded scans (default var/)
+#   VIATIQUE_VAR_DIR       SQLite file, collected static files, uploaded scans, secret key (default var/)
+#   SECRET_KEY      Django's secret key; when unset, a random one is created once in
+#                   $VIATIQUE_VAR_DIR/secret_key (mode 600) and kept for the next runs
 #   CELERY_DEFAULT_QUEUE / VIATIQUE_CELERY_QUEUE   the queue(s) the worker consumes
 #   WEB_WORKERS (default 3), CELERY_CONCURRENCY (default 2), STOP_TIMEOUT (default 30 s)
 #
@@ -60,6 +62,25 @@ case "$HOST" in
 esac
 export ALLOWED_HOSTS="${ALLOWED_HOSTS:+$ALLOWED_HOSTS,}$EXTRA_HOSTS"
 BASE="http://$BROWSE_HOST:$PORT"
+
+# The var dir as an absolute path: gunicorn and Celery run from demo/, manage.py from here.
+VAR_DIR="${VIATIQUE_VAR_DIR:-$ROOT/var}"
+case "$VAR_DIR" in /*) ;; *) VAR_DIR="$ROOT/$VAR_DIR" ;; esac
+export VIATIQUE_VAR_DIR="$VAR_DIR"
+mkdir -p "$VAR_DIR"
+
+# A secret key of this var dir's own, unless SECRET_KEY is given: the demo host refuses the published
+# one with DEBUG off (signed download links could be forged). demo_host/settings.py reads the file, so
+# the key stays out of the processes' environment and every manage.py run on this var dir uses it.
+if [ -z "${SECRET_KEY:-}" ]; then
+  KEY_FILE="$VAR_DIR/secret_key"
+  if [ ! -s "$KEY_FILE" ]; then
+    (umask 077 && "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' > "$KEY_FILE.new.$$" \
+      && mv -f "$KEY_FILE.new.$$" "$KEY_FILE")
+    echo "serve.sh: created a random secret key in $KEY_FILE (kept for the next runs)"
+  fi
+  chmod 600 "$KEY_FILE"
+fi
 
 manage() { "$PY" demo/manage.py "$@"; }
 

@@ -17,6 +17,8 @@ os.environ["CACHE_KEY_PREFIX"] = f"viatique-test-{RUN_ID}"
 if not os.environ.get("VIATIQUE_VAR_DIR"):
     os.environ["VIATIQUE_VAR_DIR"] = tempfile.mkdtemp(prefix="viatique-test-")
 os.environ.setdefault("DEBUG", "0")
+# the demo host refuses its published key with DEBUG off; subprocesses (workers, manage.py) inherit this one
+os.environ.setdefault("SECRET_KEY", f"viatique-tests-{uuid.uuid4().hex}")
 os.environ.pop("CELERY_BROKER_URL", None)  # tasks run eagerly unless a test starts a worker
 
 from demo_host.settings import *  # noqa: E402,F401,F403

@@ -3,13 +3,16 @@
 - ``DATABASE_URL``: ``mysql://root@127.0.0.1:3306/viatique``, ``postgres://...``; SQLite under var/ when unset.
 - ``REDIS_URL``: the django-redis cache for leases and lockout; a per-process cache when unset (DEBUG only).
 - ``CELERY_BROKER_URL``: the broker; tasks run eagerly in the web process when unset.
-- ``DEBUG`` (default 1), ``SECRET_KEY``, ``VIATIQUE_VAR_DIR`` (default <repo>/var).
+- ``DEBUG`` (default 1), ``VIATIQUE_VAR_DIR`` (default <repo>/var).
+- ``SECRET_KEY``; when unset, the one kept in ``<VIATIQUE_VAR_DIR>/secret_key`` (``make serve`` creates it),
+  else the published :data:`PUBLISHED_SECRET_KEY`, which is refused when DEBUG is off.
 """
 import importlib.util
 import json
 import os
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from workbench.settings import *  # noqa: F401,F403  (the workbench's own settings are the base)
 from workbench.settings import INSTALLED_APPS, MIDDLEWARE, TEMPLATES, WORKBENCH
 
@@ -24,7 +27,28 @@ def env_flag(name, default):
 
 DEBUG = env_flag("DEBUG", True)
 TEMPLATES[0]["OPTIONS"]["debug"] = DEBUG
-SECRET_KEY = os.environ.get("SECRET_KEY", "viatique-demo-host-not-secret")
+#: the key of `make demo` (DEBUG on): it is in this file for all to read, so it signs nothing that matters
+PUBLISHED_SECRET_KEY = "viatique-demo-host-not-secret"
+SECRET_KEY_FILE = os.path.join(VAR_DIR, "secret_key")
+
+
+def secret_key():
+    """``SECRET_KEY`` from the environment, else the var dir's ``secret_key`` file, else the published one."""
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if not key and os.path.exists(SECRET_KEY_FILE):
+        with open(SECRET_KEY_FILE) as handle:
+            key = handle.read().strip()
+    return key or PUBLISHED_SECRET_KEY
+
+
+SECRET_KEY = secret_key()
+if not DEBUG and SECRET_KEY == PUBLISHED_SECRET_KEY:
+    # Signed download links, sessions and CSRF tokens would be forgeable by anyone who read this file.
+    raise ImproperlyConfigured(
+        f"The demo host refuses to run with DEBUG off and the published SECRET_KEY ({PUBLISHED_SECRET_KEY!r}): "
+        "anyone could forge its signed download links. Set SECRET_KEY in the environment, or put a random key in "
+        f"{SECRET_KEY_FILE} (`make serve` creates one there, mode 600)."
+    )
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"] + [
     host for host in os.environ.get("ALLOWED_HOSTS", "").split(",") if host
 ]
