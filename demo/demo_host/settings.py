@@ -86,11 +86,6 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (REDIS_URL if
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_DEFAULT_QUEUE", "viatique-demo")
-# With a Redis broker, a task whose worker died is delivered again once its visibility timeout
-# has passed (Celery's default is one hour, checked every 100 s); tasks are idempotent, so a
-# redelivery is harmless. JSON, e.g. '{"visibility_timeout": 600}'.
-if os.environ.get("CELERY_BROKER_TRANSPORT_OPTIONS"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(os.environ["CELERY_BROKER_TRANSPORT_OPTIONS"])
 
 INSTALLED_APPS = list(INSTALLED_APPS) + ["submissions", "viatique_xblock", "demo_host"]
 MIDDLEWARE = list(MIDDLEWARE)
@@ -151,6 +146,28 @@ VIATIQUE = {
     # any other setting as JSON, e.g. VIATIQUE_SETTINGS='{"PAGES_PER_TASK": 20}'
     **json.loads(os.environ.get("VIATIQUE_SETTINGS") or "{}"),
 }
+
+# With a Redis broker, a task whose worker died is delivered again once it has been unacknowledged
+# longer than the visibility timeout (kombu's default: one hour; looked for when a worker starts, then
+# every 100 s). Tasks are idempotent, so a redelivery is harmless, but a live task must never reach
+# it: the default is the hard time limit of Viatique's tasks plus their longest retry countdown (60 s,
+# workers/scanning.py) and a margin. CELERY_BROKER_TRANSPORT_OPTIONS (JSON, e.g.
+# '{"visibility_timeout": 600}') sets these options instead. See docs/operations.md.
+VISIBILITY_TIMEOUT_MARGIN = 90
+
+
+def broker_transport_options():
+    """CELERY_BROKER_TRANSPORT_OPTIONS from the environment, with a visibility timeout unless it sets one."""
+    options = json.loads(os.environ.get("CELERY_BROKER_TRANSPORT_OPTIONS") or "{}")
+    if "visibility_timeout" not in options:
+        from viatique_xblock.platform.conf import SETTINGS  # reads no setting at import
+
+        time_limit = VIATIQUE.get("TASK_TIME_LIMIT", SETTINGS["TASK_TIME_LIMIT"][0])
+        options["visibility_timeout"] = int(time_limit) + VISIBILITY_TIMEOUT_MARGIN
+    return options
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options()
 
 # xblock-sdk 0.14 (the last release for Python 3.11, the platform's Python) ships its workbench's model
 # without a migration, so `migrate` would never create its table: the demo host brings that migration.

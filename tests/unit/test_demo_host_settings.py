@@ -1,4 +1,5 @@
-"""The demo host's secret key, and the one scripts/serve.sh keeps per var dir.
+"""The demo host's settings that make `make serve` safe to expose: its secret key and the Redis broker's
+visibility timeout; and the secret key scripts/serve.sh keeps per var dir.
 
 Each case loads ``demo_host.settings`` in a fresh Python process with its own environment.
 """
@@ -21,7 +22,7 @@ try:
 except ImproperlyConfigured as error:
     print(json.dumps({"refused": str(error)}))
 else:
-    print(json.dumps({"secret_key": settings.SECRET_KEY}))
+    print(json.dumps({"secret_key": settings.SECRET_KEY, "transport": settings.CELERY_BROKER_TRANSPORT_OPTIONS}))
 """
 
 
@@ -52,6 +53,18 @@ def test_the_key_comes_from_the_environment_else_from_the_var_dirs_file(tmp_path
     assert load_settings(tmp_path, DEBUG="0")["secret_key"] == "from-the-file"
     assert load_settings(tmp_path, DEBUG="1")["secret_key"] == "from-the-file"
     assert load_settings(tmp_path, DEBUG="0", SECRET_KEY="from-the-environment")["secret_key"] == "from-the-environment"
+
+
+def test_the_visibility_timeout_follows_the_task_time_limit_unless_configured(tmp_path):
+    # the hard time limit (900 s by default), plus the longest retry countdown (60 s) and a margin
+    assert load_settings(tmp_path, DEBUG="1")["transport"] == {"visibility_timeout": 990}
+    assert load_settings(tmp_path, DEBUG="1", VIATIQUE_SETTINGS='{"TASK_TIME_LIMIT": 1800}')["transport"] == {
+        "visibility_timeout": 1890}
+    # options given keep their value; a timeout is added when they have none
+    assert load_settings(tmp_path, DEBUG="1", CELERY_BROKER_TRANSPORT_OPTIONS='{"visibility_timeout": 5}')[
+        "transport"] == {"visibility_timeout": 5}
+    assert load_settings(tmp_path, DEBUG="1", CELERY_BROKER_TRANSPORT_OPTIONS='{"fanout_prefix": true}')[
+        "transport"] == {"fanout_prefix": True, "visibility_timeout": 990}
 
 
 def run_serve_until_redis(var_dir, **env):
