@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A production-like Viatique stack on one machine (`make serve`):
 #   DEBUG=0, the cache on Redis, Celery on a Redis broker, gunicorn with 3 workers
-#   (whitenoise serves the static files) and one Celery worker.
+#   (whitenoise serves the static files) and one Celery worker, started again when it dies.
 #
 # Environment (all optional):
 #   PY              the Python of the virtualenv (default .venv/bin/python)
@@ -13,9 +13,16 @@
 #   VIATIQUE_VAR_DIR       SQLite file, collected static files, uploaded scans, secret key (default var/)
 #   SECRET_KEY      Django's secret key; when unset, a random one is created once in
 #                   $VIATIQUE_VAR_DIR/secret_key (mode 600) and kept for the next runs
+#   CELERY_BROKER_TRANSPORT_OPTIONS  JSON; the demo host sets the visibility timeout from the task
+#                   time limits unless it is given (see docs/operations.md, "The scan pipeline's tasks")
 #   CELERY_DEFAULT_QUEUE / VIATIQUE_CELERY_QUEUE   the queue(s) the worker consumes
 #   WEB_WORKERS (default 3), CELERY_CONCURRENCY (default 2), STOP_TIMEOUT (default 30 s)
+#   CELERY_RESTART_DELAY (default 1 s): the pause before a dead Celery worker is started again,
+#                   doubled for each further worker that dies within a minute of its start (at most
+#                   60 s); after 5 of those in a row the stack stops (the worker cannot start)
 #
+# gunicorn restarts its own workers; serve.sh restarts the Celery worker when it dies (a crash, an
+# out-of-memory kill) and stops the stack when gunicorn's master exits.
 # Ctrl-C, SIGTERM or SIGHUP stops gunicorn and the Celery worker with all their children
 # (warm shutdown: running requests and tasks finish); a second Ctrl-C kills them.
 # (A shell without job control starts background commands with SIGINT ignored, and that
@@ -38,6 +45,10 @@ PORT="${PORT:-8000}"
 WEB_WORKERS="${WEB_WORKERS:-3}"
 CELERY_CONCURRENCY="${CELERY_CONCURRENCY:-2}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-30}"
+CELERY_RESTART_DELAY="${CELERY_RESTART_DELAY:-1}"
+CELERY_STABLE_SECONDS=60     # a worker that ran this long was not crashing at start
+CELERY_MAX_QUICK_EXITS=5     # workers in a row dead within CELERY_STABLE_SECONDS that stop the stack
+CELERY_MAX_RESTART_DELAY=60
 
 export DEBUG=0
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
@@ -113,6 +124,8 @@ GUNICORN_EXTRA=()
 if "$PY" -m gunicorn --help 2>/dev/null | grep -q -- '--no-control-socket'; then GUNICORN_EXTRA=(--no-control-socket); fi
 GUNICORN_PID=""
 CELERY_PID=""
+CELERY_STARTED_AT=0
+QUICK_EXITS=0
 STOP_REQUESTED=""
 trap 'STOP_REQUESTED=INT' INT
 trap 'STOP_REQUESTED=TERM' TERM
@@ -149,6 +162,43 @@ stop_stack() {
   echo "serve.sh: stopped."
 }
 
+start_celery() {
+  (cd "$ROOT/demo" && exec "${DETACH[@]}" "$PY" -m celery -A demo_host worker \
+    -Q "$QUEUES" --concurrency "$CELERY_CONCURRENCY" -n "viatique-serve-$PORT@%h" --loglevel INFO) &
+  CELERY_PID=$!
+  CELERY_STARTED_AT=$SECONDS
+}
+
+# The Celery worker died (its main process is gone): kill what is left of it, wait, start a new one.
+# Returns 1 (the stack must stop) when a stop was asked for meanwhile, or when the worker keeps dying
+# right after its start. The tasks it was running are delivered again by the broker (they are
+# idempotent): with Redis, once their visibility timeout has passed (docs/operations.md).
+restart_celery() {
+  local old=$CELERY_PID status=0 lived delay i
+  wait "$old" 2>/dev/null || status=$?
+  lived=$((SECONDS - CELERY_STARTED_AT))
+  # its pool processes, if the main process died alone
+  if [ ${#DETACH[@]} -gt 0 ]; then kill -KILL -- "-$old" 2>/dev/null || true
+  else pkill -KILL -P "$old" 2>/dev/null || true; fi
+  if [ "$lived" -lt "$CELERY_STABLE_SECONDS" ]; then QUICK_EXITS=$((QUICK_EXITS + 1)); else QUICK_EXITS=0; fi
+  if [ "$QUICK_EXITS" -ge "$CELERY_MAX_QUICK_EXITS" ]; then
+    echo "serve.sh: the Celery worker died $QUICK_EXITS times in a row within ${CELERY_STABLE_SECONDS}s of its start; stopping the stack" >&2
+    return 1
+  fi
+  delay=$CELERY_RESTART_DELAY
+  for ((i = 1; i < QUICK_EXITS; i++)); do delay=$((delay * 2)); done
+  [ "$delay" -gt "$CELERY_MAX_RESTART_DELAY" ] && delay=$CELERY_MAX_RESTART_DELAY
+  echo "serve.sh: the Celery worker (pid $old) exited with status $status after ${lived}s; starting a new one in ${delay}s" >&2
+  # a sleep in the background, so that Ctrl-C or SIGTERM (the traps) interrupt the wait at once
+  sleep "$delay" &
+  local sleeper=$!
+  wait "$sleeper" 2>/dev/null || true
+  kill "$sleeper" 2>/dev/null || true
+  [ -n "$STOP_REQUESTED" ] && return 1
+  start_celery
+  echo "serve.sh: Celery worker pid $CELERY_PID started again (queues: $QUEUES)"
+}
+
 "${DETACH[@]}" "$PY" -m gunicorn demo_host.wsgi \
   --chdir "$ROOT/demo" \
   --bind "$HOST:$PORT" \
@@ -158,16 +208,14 @@ stop_stack() {
   --access-logformat 'gunicorn %(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s' \
   --error-logfile - "${GUNICORN_EXTRA[@]}" &
 GUNICORN_PID=$!
-(cd "$ROOT/demo" && exec "${DETACH[@]}" "$PY" -m celery -A demo_host worker \
-  -Q "$QUEUES" --concurrency "$CELERY_CONCURRENCY" -n "viatique-serve-$PORT@%h" --loglevel INFO) &
-CELERY_PID=$!
+start_celery
 echo "serve.sh: gunicorn master pid $GUNICORN_PID, Celery worker pid $CELERY_PID (queues: $QUEUES)"
 
 # Wait until gunicorn answers, then say where to go.
 ready=""
 for _ in $(seq 1 120); do
   [ -n "$STOP_REQUESTED" ] && break
-  alive "$GUNICORN_PID" && alive "$CELERY_PID" || break
+  alive "$GUNICORN_PID" || break
   if "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' "$BASE/" 2>/dev/null; then
     ready=1
     break
@@ -177,7 +225,7 @@ done
 if [ -n "$ready" ]; then
   cat <<EOF
 
-Viatique is serving on $BASE/ ($WEB_WORKERS gunicorn workers, 1 Celery worker; Ctrl-C stops)
+Viatique is serving on $BASE/ ($WEB_WORKERS gunicorn workers, 1 Celery worker started again if it dies; Ctrl-C stops)
   instructor: $BASE/scenario/viatique.0/?student=instructor_1
   grader:     $BASE/scenario/viatique.0/?student=staff_1
   learner:    $BASE/scenario/viatique.0/?student=learner_1
@@ -185,14 +233,17 @@ Viatique is serving on $BASE/ ($WEB_WORKERS gunicorn workers, 1 Celery worker; C
 EOF
 fi
 
-# Run until a signal comes or one of the servers dies.
-while [ -z "$STOP_REQUESTED" ] && alive "$GUNICORN_PID" && alive "$CELERY_PID"; do
+# Run until a signal comes or gunicorn dies; a dead Celery worker is replaced.
+status=0
+while [ -z "$STOP_REQUESTED" ] && alive "$GUNICORN_PID"; do
+  if ! alive "$CELERY_PID"; then
+    restart_celery || { [ -n "$STOP_REQUESTED" ] || status=1; break; }
+    continue
+  fi
   wait -n 2>/dev/null || true
 done
-status=0
-if [ -z "$STOP_REQUESTED" ]; then
-  alive "$GUNICORN_PID" || echo "serve.sh: gunicorn exited; stopping the stack" >&2
-  alive "$CELERY_PID" || echo "serve.sh: the Celery worker exited; stopping the stack" >&2
+if [ -z "$STOP_REQUESTED" ] && ! alive "$GUNICORN_PID"; then
+  echo "serve.sh: gunicorn exited; stopping the stack" >&2
   status=1
 fi
 stop_stack

@@ -1,6 +1,7 @@
 """``scripts/serve.sh``, the production-like stack of ``make serve``, on its own MariaDB database,
 its own Redis database and a free port: the pages by role, three gunicorn workers answering,
-a Celery worker sharing database, cache and storage, and a clean stop on SIGTERM.
+a Celery worker sharing database, cache and storage, a secret key of the var dir's own, a killed
+Celery worker replaced and its batch finished, and a clean stop on SIGTERM.
 
 The tests share one stack (it takes a while to migrate); the last one stops it.
 """
@@ -10,13 +11,16 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
+import MySQLdb
 import pytest
 
 from .conftest import (REPO_DIR, children, free_port, group_members, manage, process_running, redis_url,
@@ -28,6 +32,15 @@ SCENARIO = "/scenario/viatique.0/"
 READY_LINE = "Viatique is serving on"
 START_TIMEOUT = 300
 QUEUE = f"viatique-serve-test-{uuid.uuid4().hex[:8]}"
+#: The broker gives a dead worker's tasks back once they have been unacknowledged VISIBILITY_TIMEOUT
+#: seconds, which kombu looks for when a worker starts and then only every 100 s or so; serve.sh starts
+#: the new worker RESTART_DELAY seconds after the old one died, so after that timeout: the new worker's
+#: start-up check hands it the interrupted tasks at once. (The demo host's default timeout, the tasks'
+#: time limit + 90 s, would keep this test waiting for a quarter of an hour.)
+VISIBILITY_TIMEOUT = 3
+RESTART_DELAY = VISIBILITY_TIMEOUT + 1
+PAGES_PER_TASK = 4
+WORKER_READY = re.compile(r"\S+@\S+ ready\.")  # Celery logs "<node name> ready."
 
 
 class Stack:
@@ -95,6 +108,10 @@ def stack():
             CELERY_BROKER_URL=None, CELERY_RESULT_BACKEND=None, VIATIQUE_CELERY_QUEUE=None,
             CELERY_DEFAULT_QUEUE=QUEUE, DEBUG="1",  # serve.sh must force DEBUG=0
             DJANGO_SETTINGS_MODULE=None,
+            SECRET_KEY=None,  # serve.sh creates the var dir's own
+            CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps({"visibility_timeout": VISIBILITY_TIMEOUT}),
+            CELERY_RESTART_DELAY=RESTART_DELAY,
+            VIATIQUE_SETTINGS=json.dumps({"PAGES_PER_TASK": PAGES_PER_TASK}),
         )
         log_path = var_dir / "serve.log"
         with open(log_path, "wb") as log:
@@ -177,6 +194,129 @@ def test_a_celery_worker_runs_and_shares_database_cache_and_storage(stack):
     assert report["celery"]["worker"]["database"] == {
         "vendor": "mysql", "name": stack.database_url.rsplit("/", 1)[1]}
     assert len(children(stack.celery_pid)) == 2  # --concurrency 2
+
+
+def test_the_stack_signs_with_a_secret_key_of_its_var_dir(stack):
+    key_file = Path(stack.env["VIATIQUE_VAR_DIR"]) / "secret_key"
+    assert f"created a random secret key in {key_file}" in stack.output()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text().strip()
+    assert len(key) >= 50 and key != "viatique-demo-host-not-secret"
+    # the servers read it from the file: it is in no process's environment
+    for pid in group_members(stack.gunicorn_pid) + group_members(stack.celery_pid):
+        assert not [entry for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                    if entry.startswith(b"SECRET_KEY=")], pid
+    # and a manage.py run on that var dir, DEBUG off, uses the same key
+    result = manage("shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)",
+                    env=dict(stack.env, DEBUG="0", DJANGO_SETTINGS_MODULE="demo_host.settings"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == key
+
+
+#: run by ``manage.py shell`` on the stack: a class scan of COPIES four-page booklets, queued to the
+#: stack's Celery worker as an upload's would be
+BATCH_SCRIPT = """
+import io
+from viatique_xblock.models import Exam
+from viatique_xblock.pdf import synthetic
+from viatique_xblock.scanning import batches, booklets
+exam = Exam.objects.get()
+pdf, _numbers = booklets.print_booklets(exam, copies=COPIES, blank_pages=4)
+data = synthetic.scan(pdf)
+info = batches.validate_bytes(data)
+batches.create_batch(exam, "restart.pdf", info.sha256, info, io.BytesIO(data), uploaded_by="test")
+"""
+
+
+class StackDatabase:
+    """Reads of the stack's MariaDB database (autocommit: each read sees what the workers committed)."""
+
+    def __init__(self, database_url):
+        self.connection = MySQLdb.connect(host="127.0.0.1", port=3306, user="root",
+                                          database=database_url.rsplit("/", 1)[1])
+        self.connection.autocommit(True)
+
+    def rows(self, sql, *params):
+        cursor = self.connection.cursor()
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+    def batch(self, name):
+        """(id, state, pages_done, page_count) of the batch of file ``name``, or None."""
+        found = self.rows("SELECT id, state, pages_done, page_count FROM viatique_xblock_scanbatch "
+                          "WHERE original_name = %s", name)
+        return found[0] if found else None
+
+    def close(self):
+        self.connection.close()
+
+
+def wait_until(condition, timeout, what, stack):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what}, not within {timeout} s:\n{stack.output()[-6000:]}"
+        time.sleep(0.05)
+
+
+def test_a_killed_celery_worker_is_replaced_and_its_batch_completes(stack, capsys):
+    copies = 50
+    database = StackDatabase(stack.database_url)
+    env = dict(stack.env, DEBUG="0", CELERY_BROKER_URL=stack.env["REDIS_URL"],
+               DJANGO_SETTINGS_MODULE="demo_host.settings")
+    old_worker = stack.celery_pid
+    ready_before = len(WORKER_READY.findall(stack.output()))
+    shell = subprocess.Popen([sys.executable, str(REPO_DIR / "demo" / "manage.py"), "shell", "-c",
+                              f"COPIES = {copies}\n" + BATCH_SCRIPT], cwd=REPO_DIR, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # in the middle of the batch: some pages done (and the shell that queued it may still be exiting)
+        def started():
+            batch = database.batch("restart.pdf")
+            return batch[0] if batch and batch[2] > 0 else None
+
+        batch_id = wait_until(started, 240, "the batch did not start", stack)
+        os.killpg(old_worker, signal.SIGKILL)  # the worker and its pool at once, as an OOM kill would
+        killed_at = time.monotonic()
+        output, _ = shell.communicate(timeout=120)
+        assert shell.returncode == 0, output
+        _id, state, pages_done, pages = database.batch("restart.pdf")
+        assert state == "processing" and 0 < pages_done < pages == copies * 4, "killed in the middle"
+
+        # serve.sh starts a new worker, which takes the interrupted tasks at its start
+        new_worker = int(wait_until(lambda: re.search(r"Celery worker pid (\d+) started again", stack.output()),
+                                    60, "no new Celery worker", stack)[1])
+        replaced_at = time.monotonic()
+        stack.celery_pid = new_worker
+        assert new_worker != old_worker and process_running(new_worker)
+        assert stack.process.poll() is None, "serve.sh stopped"
+        wait_until(lambda: len(WORKER_READY.findall(stack.output())) > ready_before, 120,
+                   "the new Celery worker is not ready", stack)
+        ready_at = time.monotonic()
+        # done at the new worker's start-up check, or at worst at its first periodic one (~100 s later)
+        wait_until(lambda: database.batch("restart.pdf")[1] == "done", 240, "the batch did not complete", stack)
+        done_at = time.monotonic()
+
+        # every page once, in a copy of four pages numbered 1 to 4
+        assert database.rows("SELECT COUNT(*) FROM viatique_xblock_page WHERE batch_id = %s", batch_id)[0][0] == pages
+        positions = database.rows("SELECT copy_id, GROUP_CONCAT(position ORDER BY position) FROM viatique_xblock_page "
+                                  "WHERE batch_id = %s GROUP BY copy_id", batch_id)
+        assert len(positions) == copies and all(copy_id and joined == "1,2,3,4" for copy_id, joined in positions)
+        assert not group_members(old_worker), "what was left of the old worker was killed"
+        assert "exited with status 137" in stack.output()
+        wait_until(lambda: len(children(new_worker)) == 2, 60, "the new worker's pool", stack)  # --concurrency 2
+        with capsys.disabled():
+            print(f"\n[serve stack] Celery worker killed in the middle of a {pages}-page batch "
+                  f"({pages_done} pages done): new worker started {replaced_at - killed_at:.1f} s after the kill "
+                  f"(restart delay {RESTART_DELAY} s), ready after {ready_at - killed_at:.1f} s, batch done "
+                  f"{done_at - killed_at:.1f} s after the kill (visibility timeout {VISIBILITY_TIMEOUT} s)")
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait(timeout=30)
+        database.close()
 
 
 def test_sigterm_stops_gunicorn_and_celery_with_all_their_children(stack):
