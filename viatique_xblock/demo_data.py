@@ -2,7 +2,7 @@
 
 Used by ``manage.py viatique_demo_seed``; not reachable from any handler. :func:`seed`:
 
-1. prints one prenamed booklet per learner given (booklets 1, 2, ...) and ``anonymous``
+1. prints one prenamed booklet per learner given (random booklet numbers) and ``anonymous``
    anonymous booklets after them (:func:`viatique_xblock.scanning.booklets.print_booklets`);
 2. "fills them in" with pupils' handwriting-like marks, and writes a name by hand on the
    cover of each anonymous booklet (:func:`viatique_xblock.pdf.synthetic.fill_in`);

@@ -79,7 +79,8 @@ class ScanBatch(models.Model):
 class Booklet(models.Model):
     """A printed booklet number, and the learner it was printed for in prenamed mode.
 
-    Numbers only grow within an exam, so a second print run never reuses a number;
+    Numbers are drawn at random among those the exam never used (:mod:`viatique_xblock.scanning.booklets`),
+    so a second print run never reuses a number and a number says nothing of its learner;
     when a scanned copy carries a prenamed booklet's number, it is identified at once.
     """
 
@@ -149,7 +150,8 @@ class Copy(models.Model):
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="copies")
     #: short code shown to graders instead of the learner's identity
     anonymous_code = models.CharField(max_length=16)
-    #: booklet number printed in the QR codes, when the paper had them (never shown to graders)
+    #: booklet number printed in the QR codes, when the paper had them (drawn at random when printed,
+    #: so the page images graders see show nothing of the learner; never sent in JSON to graders)
     booklet_number = models.PositiveIntegerField(null=True, blank=True)
     #: for copies cut from a scan without codes: the scan and the copy's rank in it
     source_batch = models.ForeignKey("ScanBatch", null=True, blank=True, on_delete=models.SET_NULL,

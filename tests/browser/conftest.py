@@ -135,7 +135,6 @@ class DemoHost:
 #: run by ``manage.py shell`` on a seeded var dir: the demo exam's rows as JSON (one line)
 FACTS_SCRIPT = """
 import json
-from django.db.models import Max
 from viatique_xblock import scheme
 from viatique_xblock.scanning import anomalies, batches as scans
 from viatique_xblock.models import Booklet, Copy, Exam, ScanBatch
@@ -156,8 +155,9 @@ print(json.dumps({
     "anomaly_pages": [{"name": f"Page {page['source_index'] + 1} of {batches[page['batch']].original_name}",
                        "anomaly": page["anomaly"]} for page in queue["pages"]],
     "incomplete": [{"code": copy["code"], "missing": copy["missing"]} for copy in queue["incomplete_copies"]],
-    "last_booklet": max(Booklet.objects.filter(exam=exam).aggregate(top=Max("number"))["top"] or 0,
-                        Copy.objects.filter(exam=exam).aggregate(top=Max("booklet_number"))["top"] or 0),
+    "booklet_numbers": sorted(set(Booklet.objects.filter(exam=exam).values_list("number", flat=True))
+                              | set(Copy.objects.filter(exam=exam, booklet_number__isnull=False)
+                                    .values_list("booklet_number", flat=True))),
 }))
 """
 

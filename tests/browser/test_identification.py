@@ -38,7 +38,7 @@ learners = DemoRosterService().enrolled(exam.course_key)[:COPIES]
 assert len(learners) == COPIES, learners
 random.Random(COPIES).shuffle(learners)
 pages = exam.pages_per_copy
-pdf, first = printing.print_booklets(exam, copies=COPIES, blank_pages=pages)
+pdf, numbers = printing.print_booklets(exam, copies=COPIES, blank_pages=pages)
 filled = synthetic.fill_in(pdf, seed=COPIES, pages_per_booklet=pages,
                            names={index * pages: learner.name for index, learner in enumerate(learners)})
 data = synthetic.scan(filled, seed=COPIES)
@@ -50,7 +50,7 @@ batch.refresh_from_db()
 assert batch.state == BatchState.DONE, (batch.state, batch.error_code)
 copies = list(Copy.objects.filter(exam=exam))
 assert len(copies) == COPIES and all(copy.identity_state == "unidentified" for copy in copies)
-writer = {first + index: learner for index, learner in enumerate(learners)}
+writer = dict(zip(numbers, learners))
 print(json.dumps({copy.anonymous_code: {"username": writer[copy.booklet_number].username,
                                         "name": writer[copy.booklet_number].name} for copy in copies}))
 """

@@ -61,12 +61,14 @@ def chunked_host(demo_template, browser_tmp_dir):
 # ------------------------------------------------------------------------ files
 
 def booklet_scan(facts):
-    """Five booklets of 4 pages numbered after the demo exam's, and a loose sheet, scanned (17 pages):
+    """Five booklets of 4 pages with numbers the demo exam never used, and a loose sheet, scanned (17 pages):
     the 1st with its page 3 upside down, the 2nd with its page 2 scanned twice (file page 9), the
     3rd without its page 2, only pages 1-2 of the 4th and 3-4 of the 5th (one pupil's pages in two
     booklets), and the sheet without a code last (file page 17)."""
+    taken = set(facts["booklet_numbers"])
+    numbers = [number for number in (31415, 92653, 58979, 32384, 62643, *range(10000, 10100)) if number not in taken][:5]
     printed = pymupdf.open(stream=booklets.make_booklets(
-        blank_pages=4, copies=5, exam_ref=facts["exam_ref"], first_copy=facts["last_booklet"] + 1), filetype="pdf")
+        blank_pages=4, exam_ref=facts["exam_ref"], numbers=numbers), filetype="pdf")
     sheet = printed.new_page(width=printed[0].rect.width, height=printed[0].rect.height)
     sheet.insert_text((72, 144), "Brouillon", fontsize=24)
     order = [0, 1, 2, 3, 4, 5, 6, 7, 5, 8, 10, 11, 12, 13, 18, 19, 20]

@@ -121,7 +121,7 @@ def test_rebalance_moves_only_copies_nobody_started():
 def scanned_exam(instructor, ingest_names=ROSTER[:2]):
     """An exam with prenamed booklets scanned and imported (copies identified, with covers)."""
     exam = instructor.get_exam()
-    pdf, _first = booklets.print_booklets(exam, blank_pages=2, learners=list(ingest_names))
+    pdf, _numbers = booklets.print_booklets(exam, blank_pages=2, learners=list(ingest_names))
     data = synthetic.scan(pdf)
     info = batches.validate_bytes(data)
     # one file per learner is often named after them: graders must not see file names either

@@ -3,10 +3,12 @@
 Public API:
 
 - ``make_booklets(subject=None, *, blank_pages=None, copies=None, exam_ref, names=None,
-  first_copy=1, page_size=A4) -> bytes``: the PDF to print. ``subject`` is the blank exam
-  (PDF bytes, which should have passed :func:`.validate.validate_pdf`); without it,
+  numbers=None, first_copy=1, page_size=A4) -> bytes``: the PDF to print. ``subject`` is the blank
+  exam (PDF bytes, which should have passed :func:`.validate.validate_pdf`); without it,
   ``blank_pages`` empty pages of ``page_size`` (points) make the booklet.
-  Copies are numbered ``first_copy, first_copy + 1, ...``; with ``names`` (prenamed mode)
+  Booklet ``i`` carries ``numbers[i]`` (distinct, 1 to :data:`.qr.MAX_COPY`: the caller chooses
+  them, at random for an exam, see :mod:`viatique_xblock.scanning.booklets`); without ``numbers``
+  they are ``first_copy, first_copy + 1, ...`` (benchmarks, tests). With ``names`` (prenamed mode)
   there is one booklet per name, in that order, and the name is printed on its cover.
 - ``layout(width, height) -> Layout``: where the subject, the QR code, the short code and
   the name go on a page of that size (PDF points, origin top-left); ``Layout.name_area``
@@ -211,18 +213,24 @@ class _Writer:
         return self.doc.tobytes(garbage=1, deflate=True)
 
 
-def make_booklets(subject=None, *, blank_pages=None, copies=None, exam_ref, names=None,
+def make_booklets(subject=None, *, blank_pages=None, copies=None, exam_ref, names=None, numbers=None,
                   first_copy=1, page_size=A4):
     """The printable PDF of the booklets (bytes); see the module docstring."""
     names = list(names) if names is not None else None
-    if names is not None:
-        if copies is not None and copies != len(names):
-            raise ValueError("copies and names disagree")
-        copies = len(names)
+    numbers = list(numbers) if numbers is not None else None
+    for given in (names, numbers):
+        if given is not None:
+            if copies is not None and copies != len(given):
+                raise ValueError("copies, names and numbers disagree")
+            copies = len(given)
     if not copies or not 1 <= copies <= MAX_COPIES:
         raise ValueError(f"copies must be from 1 to {MAX_COPIES}")
-    if first_copy < 1 or first_copy + copies - 1 > qr.MAX_COPY:
-        raise ValueError("copy numbers out of range")
+    if numbers is None:
+        numbers = list(range(first_copy, first_copy + copies))
+    if len(set(numbers)) != len(numbers) or any(
+            isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= qr.MAX_COPY
+            for number in numbers):
+        raise ValueError("copy numbers out of range or repeated")
     source = None
     if subject is not None:
         source = open_document(subject)
@@ -235,11 +243,11 @@ def make_booklets(subject=None, *, blank_pages=None, copies=None, exam_ref, name
         raise ValueError("give a subject PDF or a number of blank pages")
     if len(sizes) > MAX_BOOKLET_PAGES or len(sizes) * copies > MAX_TOTAL_PAGES:
         raise ValueError(f"at most {MAX_BOOKLET_PAGES} pages a booklet and {MAX_TOTAL_PAGES} in all")
-    qr.check(exam_ref, first_copy, 1)  # ValueError early on a bad exam reference
+    qr.check(exam_ref, numbers[0], 1)  # ValueError early on a bad exam reference
 
     writer = _Writer(pymupdf.open(), source, sizes)
-    for number in range(first_copy, first_copy + copies):
-        name = names[number - first_copy] if names else None
+    for booklet, number in enumerate(numbers):
+        name = names[booklet] if names else None
         for index, size in enumerate(sizes):
             writer.page(
                 index if source is not None else None,

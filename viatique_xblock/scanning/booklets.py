@@ -1,45 +1,80 @@
-"""Printable booklets for an exam (public API): numbers reserved, prenamed identities kept.
+"""Printable booklets for an exam (public API): numbers drawn at random, prenamed identities kept.
 
 The PDF itself is made by :mod:`viatique_xblock.pdf.booklets`; this module chooses
-the booklet numbers (they only grow within an exam, so two print runs never
-share a number), remembers which learner each prenamed booklet was printed for,
+the booklet numbers, remembers which learner each prenamed booklet was printed for,
 and audits the print run.
+
+Booklet numbers are printed on every page, which graders see: they must say nothing about the
+learner. Each booklet, anonymous or prenamed, gets a number drawn at random (the system's
+CSPRNG) among the five-digit numbers this exam has never used (:data:`LOWEST` to
+:data:`HIGHEST`; a :class:`~viatique_xblock.models.Booklet` row keeps every number printed, so
+two print runs never share one), in no order: not the roster's, not the print run's, not
+consecutive. Only the instructor's side (the ``Booklet`` rows of prenamed booklets) links a
+number to a learner. Booklets printed by earlier versions (numbered 1, 2, ...) still scan.
 """
+import secrets
+
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 
 from viatique_xblock import audit
 from viatique_xblock.errors import InvalidRequest
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Booklet, Copy
-from viatique_xblock.pdf import booklets as pdf_booklets
+from viatique_xblock.pdf import booklets as pdf_booklets, qr
 from viatique_xblock.scanning import batches
 
 MAX_COPIES = pdf_booklets.MAX_COPIES
+#: booklet numbers are drawn from this range: always five digits, so not even a number's length
+#: tells one print run (or one learner) from another
+LOWEST = 10000
+HIGHEST = qr.MAX_COPY
+
+_random = secrets.SystemRandom()
+
+
+def _taken(exam):
+    """Every booklet number this exam ever printed or scanned."""
+    return (set(Booklet.objects.filter(exam=exam).values_list("number", flat=True))
+            | set(Copy.objects.filter(exam=exam, booklet_number__isnull=False)
+                  .values_list("booklet_number", flat=True)))
+
+
+def draw_numbers(exam, count):
+    """``count`` distinct booklet numbers this exam never used, drawn at random, in random order."""
+    taken = _taken(exam)
+    free = HIGHEST - LOWEST + 1 - sum(1 for number in taken if LOWEST <= number <= HIGHEST)
+    if count > free:
+        raise InvalidRequest(N_("This exam has only {count} booklet numbers left: print fewer booklets."),
+                             count=max(free, 0))
+    if count * 4 > free:  # nearly full: draw from the list of free numbers
+        return _random.sample([number for number in range(LOWEST, HIGHEST + 1) if number not in taken], count)
+    numbers, chosen = [], set()
+    while len(numbers) < count:
+        number = _random.randint(LOWEST, HIGHEST)
+        if number not in taken and number not in chosen:
+            chosen.add(number)
+            numbers.append(number)
+    return numbers
 
 
 def _reserve(exam, learners, copies, actor):
-    """Reserve consecutive booklet numbers; return the first one."""
+    """Reserve ``copies`` random booklet numbers (see the module docstring); return them in print order."""
     for _attempt in range(5):
+        numbers = draw_numbers(exam, copies)
         try:
             with transaction.atomic():
-                highest = max(
-                    Booklet.objects.filter(exam=exam).aggregate(top=Max("number"))["top"] or 0,
-                    Copy.objects.filter(exam=exam).aggregate(top=Max("booklet_number"))["top"] or 0,
-                )
-                first = highest + 1
                 Booklet.objects.bulk_create([
                     Booklet(
-                        exam=exam, number=first + index, created_by=getattr(actor, "username", ""),
+                        exam=exam, number=number, created_by=getattr(actor, "username", ""),
                         learner_anonymous_id=learner.anonymous_id if learner else None,
                         learner_username=learner.username if learner else "",
                         learner_name=learner.name if learner else "",
                     )
-                    for index, learner in enumerate(learners or [None] * copies)
+                    for number, learner in zip(numbers, learners or [None] * copies)
                 ])
-                return first
+                return numbers
         except IntegrityError:
-            continue  # a concurrent print run took these numbers: take the next ones
+            continue  # a concurrent print run took one of these numbers: draw again
     raise InvalidRequest(N_("Booklet numbers could not be reserved; try again."))
 
 
@@ -54,7 +89,8 @@ def _check_pages(pages, copies):
 
 def print_booklets(exam, *, copies=None, subject=None, blank_pages=None, learners=None, actor=None,
                    client_ip=None, publish=None):
-    """The PDF (bytes) of ``copies`` anonymous booklets, or one prenamed booklet per learner.
+    """``(pdf, numbers)``: the PDF (bytes) of ``copies`` anonymous booklets, or one prenamed booklet
+    per learner (in the learners' order), and the booklets' numbers in print order.
 
     ``subject`` is the blank exam (PDF bytes); without it, ``blank_pages`` empty
     pages (default: the exam's pages per copy). ``learners`` are
@@ -78,16 +114,15 @@ def print_booklets(exam, *, copies=None, subject=None, blank_pages=None, learner
         except (TypeError, ValueError):
             pages = 0
     _check_pages(pages, copies)
-    first = _reserve(exam, learners, copies, actor)
+    numbers = _reserve(exam, learners, copies, actor)
     pdf = pdf_booklets.make_booklets(
         subject or None, blank_pages=None if subject else blank_pages, copies=copies,
         exam_ref=batches.exam_ref(exam), names=[learner.name for learner in learners] if learners else None,
-        first_copy=first,
+        numbers=numbers,
     )
     audit.record(exam, "booklets.printed", actor=actor, client_ip=client_ip, publish=publish, details={
-        "first": first, "last": first + copies - 1, "prenamed": learners is not None,
-        "subject": bool(subject)})
-    return pdf, first
+        "copies": copies, "prenamed": learners is not None, "subject": bool(subject)})
+    return pdf, numbers
 
 
 def prenamed_identity(exam, number):

@@ -77,7 +77,7 @@ class ScanningHandlers:
         pages); query: ``copies``, ``blank_pages``, ``prenamed=1`` (one booklet per enrolled learner)."""
         query = request.GET
         learners = compat.roster(self) if query.get("prenamed") in ("1", "true") else None
-        pdf, first = booklets.print_booklets(
+        pdf, numbers = booklets.print_booklets(
             self.get_exam(), copies=query.get("copies"), subject=data or None,
             blank_pages=query.get("blank_pages"), learners=learners, actor=user, **self._audit_context(request))
-        return files.bytes_response(pdf, "application/pdf", f"booklets-{first}.pdf")
+        return files.bytes_response(pdf, "application/pdf", f"booklets-{len(numbers)}.pdf")

@@ -63,6 +63,16 @@ def test_first_copy_number():
     assert [read_page_code(doc, i).payload.copy for i in range(2)] == [41, 42]
 
 
+def test_numbers_given_in_any_order_are_printed_in_that_order_and_read_back():
+    numbers = [73519, 10000, 99999, 4]  # random five-digit numbers, and one of an earlier, numbered, print run
+    doc = open_pdf(make_booklets(blank_pages=2, exam_ref="V1Z", numbers=numbers))
+    assert doc.page_count == 8
+    for index in range(8):
+        number, page = numbers[index // 2], index % 2 + 1
+        assert read_page_code(doc, index).payload == qr.QrPayload("V1Z", number, page)
+        assert qr.short("V1Z", number, page) in doc[index].get_text()
+
+
 def test_prenamed_booklets_print_each_name_on_its_cover_only():
     names = ["Zoë Lefèvre", "Jean (dit \"Jo\") O'Brien \\ 2", "李小龙", "Nguyễn Văn An", "W" * 120]
     doc = open_pdf(make_booklets(builders.subject(2), exam_ref="MATH1", names=names))
@@ -96,6 +106,12 @@ def test_name_area_is_normalised():
     dict(copies=2, blank_pages=1, names=["A"]),
     dict(copies=1, blank_pages=1, exam_ref="bad ref"),
     dict(copies=2, blank_pages=1, first_copy=99999),
+    dict(blank_pages=1, numbers=[12345, 12345]),
+    dict(blank_pages=1, numbers=[0]),
+    dict(blank_pages=1, numbers=[100000]),
+    dict(blank_pages=1, numbers=[True]),
+    dict(copies=3, blank_pages=1, numbers=[12345, 23456]),
+    dict(blank_pages=1, names=["A"], numbers=[12345, 23456]),
 ])
 def test_bad_arguments(kwargs):
     kwargs.setdefault("exam_ref", "MATH1")

@@ -32,12 +32,11 @@ class Command(BaseCommand):
             with open(options["subject"], "rb") as handle:
                 subject = handle.read()
         try:
-            pdf, first = booklets.print_booklets(exam, copies=options["copies"], subject=subject,
+            pdf, numbers = booklets.print_booklets(exam, copies=options["copies"], subject=subject,
                                                  blank_pages=options["blank_pages"], learners=learners)
         except ViatiqueError as error:
             raise CommandError(f"{error.code}: {error.message}") from error
         with open(options["out"], "wb") as handle:
             handle.write(pdf)
-        count = len(learners) if learners is not None else options["copies"]
-        self.stdout.write(json.dumps({"out": options["out"], "first": first, "last": first + count - 1,
-                                      "bytes": len(pdf)}))
+        # the numbers are drawn at random (scanning.booklets); which learner got which is in the Booklet rows
+        self.stdout.write(json.dumps({"out": options["out"], "booklets": len(numbers), "bytes": len(pdf)}))
