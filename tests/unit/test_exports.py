@@ -11,6 +11,7 @@ from webob import Request
 from tests.harness import call, make_block
 from viatique_xblock.models import AuditEvent, Copy, ExportJob, QuestionPoints
 from viatique_xblock.platform import storage
+from viatique_xblock.platform.queue import QueueUnavailable
 from viatique_xblock.reports import exports
 from viatique_xblock.states import Grading, Identity
 
@@ -215,10 +216,61 @@ def test_zip_task_counts_progress_and_is_idempotent(zip_exam):
     assert sorted(first) == ["AAAAA.pdf", "CCCCC.pdf", "DDDDD.pdf"]
     # a redelivered task leaves the finished job alone
     assert exports.build_zip(job.pk) == name
-    # a task redelivered mid-way (job still running) writes the same name again, not a second file
+    # a task redelivered mid-way (its worker died with the job running) writes the same name again,
+    # not a second file
     ExportJob.objects.filter(pk=job.pk).update(state="running", done=1)
-    assert exports.build_zip(job.pk) == name
+    assert exports.build_zip(job.pk, takeover=True) == name
     assert read_zip(name) == first
+
+
+def test_a_job_is_built_by_the_task_that_claims_it(zip_exam):
+    """Sent twice (the instructor asked again while it waited), a job is built once: the second task
+    finds it running (another task's) or done, and leaves it."""
+    _block, exam = zip_exam
+    job = exports.start_zip(exam, "code", send=lambda pk: None)
+    ExportJob.objects.filter(pk=job.pk).update(state="running")  # the first task claimed it
+    assert exports.build_zip(job.pk) == ""
+    job.refresh_from_db()
+    assert job.state == "running" and job.file_name == ""
+    ExportJob.objects.filter(pk=job.pk).update(state="queued")
+    name = exports.build_zip(job.pk)
+    assert exports.build_zip(job.pk) == name
+    assert ExportJob.objects.get(pk=job.pk).state == "done"
+    ExportJob.objects.filter(pk=job.pk).update(state="failed")
+    assert exports.build_zip(job.pk, takeover=True) == "", "a job that failed for good stays failed"
+
+
+def test_asking_again_for_a_waiting_export_sends_its_task_again(zip_exam, django_capture_on_commit_callbacks):
+    block, exam = zip_exam
+    sent = []
+    with django_capture_on_commit_callbacks(execute=True):
+        job = exports.start_zip(exam, "code", send=sent.append)
+    again = exports.start_zip(exam, "code", send=sent.append)
+    assert again.pk == job.pk and ExportJob.objects.count() == 1
+    assert sent == [job.pk, job.pk]
+    assert exports.start_zip(exam, "username", send=sent.append).pk != job.pk, "another naming, another ZIP"
+    exports.build_zip(job.pk)
+    assert exports.start_zip(exam, "code", send=sent.append).pk != job.pk, "once built, a new ZIP"
+
+
+@pytest.mark.django_db(transaction=True)  # the job commits and its task is sent, as in the LMS (no request transaction)
+def test_the_broker_down_at_export_answers_503_and_asking_again_completes(zip_exam, monkeypatch):
+    block, exam = zip_exam
+
+    def broker_down(job_pk):
+        raise QueueUnavailable()
+    monkeypatch.setattr(exports, "send_export", broker_down)
+    status, body = call(block, "export_zip", {"naming": "code"})
+    assert status == 503 and body["error"] == "queue_unavailable" and body["message"]
+    job = ExportJob.objects.get(exam=exam)
+    assert job.state == "queued"  # calling again sends it
+    status, body = call(block, "export_zip", {"naming": "code"})
+    assert status == 503 and ExportJob.objects.count() == 1
+    monkeypatch.setattr(exports, "send_export", exports.build_zip)  # the broker is back (the task runs here)
+    status, body = call(block, "export_zip", {"naming": "code"})
+    assert status == 200 and body["id"] == str(job.public_id) and body["state"] == "done", body
+    assert ExportJob.objects.count() == 1
+    assert AuditEvent.objects.filter(exam=exam, action="export.zip_requested").count() == 1
 
 
 def test_zip_progress_moves_as_pdfs_are_written(zip_exam, monkeypatch):

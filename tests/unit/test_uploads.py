@@ -1,19 +1,22 @@
 """Resumable uploads: chunks in any order and more than once, checks, refusals that leave nothing."""
 import hashlib
 import json
+import threading
 
 import pymupdf
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.test import override_settings
 
-from tests.harness import make_block
+from tests.harness import call, make_block
 from viatique_xblock.errors import ViatiqueError
-from viatique_xblock.models import Copy, Page, ScanBatch, UploadChunk
+from viatique_xblock.models import AuditEvent, Copy, Page, ScanBatch, UploadChunk, UploadSession
 from viatique_xblock.pdf import booklets as pdf_booklets, synthetic
 from viatique_xblock.platform import storage
 from viatique_xblock.platform.compat import current_user
-from viatique_xblock.scanning import uploads
+from viatique_xblock.platform.queue import QueueUnavailable
+from viatique_xblock.scanning import batches, uploads
 from viatique_xblock.states import BatchState, UploadState
 
 pytestmark = pytest.mark.django_db
@@ -95,8 +98,16 @@ def test_chunks_arrive_in_any_order_once_each_and_the_upload_resumes(exam, instr
     assert uploads.finish(upload, hashlib.sha256(data).hexdigest(), send=lambda *a: queued.append(a))["state"] \
         == UploadState.ASSEMBLING
     assert queued == [("assemble_upload", upload.pk)]
+    # finishing again sends the assembly again (the first send may never have reached the broker)...
     assert uploads.finish(upload, send=lambda *a: queued.append(a))["state"] == UploadState.ASSEMBLING
-    assert len(queued) == 1, "finishing twice queues the assembly once"
+    assert queued == [("assemble_upload", upload.pk)] * 2
+    # ...and the assembly runs once, however many times it is sent
+    batch = uploads.assemble(upload.pk, send=lambda *a: None)
+    assert uploads.assemble(upload.pk, send=lambda *a: None) == batch and ScanBatch.objects.count() == 1
+    assert fresh_status(upload)["state"] == UploadState.ACCEPTED
+    # once it ran, finishing again sends nothing
+    assert uploads.finish(upload, send=lambda *a: queued.append(a))["state"] == UploadState.ACCEPTED
+    assert len(queued) == 2
 
 
 def test_damaged_or_wrong_sized_chunks_are_refused(exam, instructor):
@@ -179,7 +190,7 @@ def test_an_encrypted_pdf_is_refused_with_its_code(exam, instructor):
     data = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="o", user_pw="u")
     upload = uploads.start(exam, instructor, "locked.pdf", len(data))
     send_all(upload, data)
-    uploads.finish(upload, send=lambda *a: None)
+    uploads.finish(upload, hashlib.sha256(data).hexdigest(), send=lambda *a: None)
     uploads.assemble(upload.pk)
     assert fresh_status(upload)["error"] == "pdf_encrypted"
     assert not ScanBatch.objects.exists()
@@ -191,19 +202,113 @@ def test_a_file_that_differs_from_the_declared_sha256_is_refused(exam, instructo
     send_all(upload, data)
     uploads.finish(upload, "ab" * 32, send=lambda *a: None)
     uploads.assemble(upload.pk)
-    assert fresh_status(upload)["error"] == "chunk_corrupted"
-    assert not ScanBatch.objects.exists() and stored_files(exam) == []
+    status = fresh_status(upload)
+    assert status["state"] == UploadState.REFUSED and status["error"] == "file_hash_mismatch" and status["message"]
+    assert not ScanBatch.objects.exists() and stored_files(exam) == [] and chunk_files(upload) == []
+
+
+def test_chunks_of_two_different_files_under_one_upload_are_refused(exam, instructor):
+    """Each chunk's own hash is right, but together they are neither file: the whole file's hash tells."""
+    first, second = pdf_bytes(pages=40, text="first"), pdf_bytes(pages=40, text="other")
+    assert len(first) == len(second) and len(first) > 2 * CHUNK and first[CHUNK:] != second[CHUNK:]
+    upload = uploads.start(exam, instructor, "scan.pdf", len(first))
+    send_all(upload, first, order=[0])
+    send_all(upload, second, order=range(1, upload.chunk_count))
+    uploads.finish(upload, hashlib.sha256(first).hexdigest(), send=lambda *a: None)
+    assert uploads.assemble(upload.pk) is None
+    status = fresh_status(upload)
+    assert status["state"] == UploadState.REFUSED and status["error"] == "file_hash_mismatch"
+    assert not ScanBatch.objects.exists() and stored_files(exam) == [] and chunk_files(upload) == []
+
+
+@pytest.mark.parametrize("sha256", [None, "", "not a hash", "ab" * 31, "zz" * 32])
+def test_finishing_needs_the_whole_files_sha256(exam, instructor, sha256):
+    data = pdf_bytes()
+    upload = uploads.start(exam, instructor, "scan.pdf", len(data))
+    send_all(upload, data)
+    queued = []
+    error = error_of(lambda: uploads.finish(upload, sha256, send=lambda *a: queued.append(a)))
+    assert error.code == "invalid_request" and error.status == 400 and "SHA-256" in error.message
+    assert fresh_status(upload)["state"] == UploadState.OPEN and queued == []
+    # upper-case hexadecimal digits are the same hash
+    assert uploads.finish(upload, hashlib.sha256(data).hexdigest().upper(),
+                          send=lambda *a: queued.append(a))["state"] == UploadState.ASSEMBLING
+
+
+def test_the_broker_down_at_finish_answers_503_and_finishing_again_completes(exam, instructor, monkeypatch):
+    data = pdf_bytes()
+    block = make_block()
+    status, started = call(block, "upload_start", {"file_name": "scan.pdf", "size": len(data)})
+    upload = uploads.get(exam, started["upload_id"])
+    send_all(upload, data)
+
+    def broker_down(*args, **kwargs):
+        raise QueueUnavailable()
+    monkeypatch.setattr(batches, "send_step", broker_down)
+    body = {"upload_id": started["upload_id"], "sha256": hashlib.sha256(data).hexdigest()}
+    status, answer = call(block, "upload_finish", body)
+    assert status == 503 and answer["error"] == "queue_unavailable" and answer["message"]
+    assert fresh_status(upload)["state"] == UploadState.ASSEMBLING  # nothing lost: calling again sends it
+    status, answer = call(block, "upload_finish", {"upload_id": started["upload_id"]})
+    assert status == 503
+    monkeypatch.setattr(batches, "send_step", batches.run_locally)  # the broker is back
+    status, answer = call(block, "upload_finish", {"upload_id": started["upload_id"]})
+    assert status == 200 and answer["state"] == UploadState.ACCEPTED, answer
+    assert ScanBatch.objects.get(exam=exam).sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_an_assembly_that_fails_for_good_refuses_the_upload_and_leaves_nothing(exam, instructor):
+    from viatique_xblock.workers.scanning import UploadTask
+    data = pdf_bytes()
+    upload = uploads.start(exam, instructor, "scan.pdf", len(data))
+    send_all(upload, data)
+    uploads.finish(upload, hashlib.sha256(data).hexdigest(), send=lambda *a: None)
+    UploadTask().on_failure(MemoryError(), "task-id", (upload.pk,), {}, None)
+    status = fresh_status(upload)
+    assert status["state"] == UploadState.REFUSED and status["error"] == "upload_failed" and status["message"]
+    assert chunk_files(upload) == [] and UploadChunk.objects.filter(upload=upload).count() == 0
+    assert uploads.fail(upload.pk) is False, "a closed upload stays as it is"
+    assert AuditEvent.objects.filter(exam=exam, action="scan.upload_refused").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_being_assembled_is_skipped_by_a_second_assembly_task(exam, instructor):
+    """finish called again, or viatique_recover, sends the assembly while a worker assembles the upload
+    (holding its row lock): the second task leaves it alone instead of assembling it twice."""
+    data = pdf_bytes()
+    upload = uploads.start(exam, instructor, "scan.pdf", len(data))
+    send_all(upload, data)
+    uploads.finish(upload, hashlib.sha256(data).hexdigest(), send=lambda *a: None)
+    outcome = {}
+
+    def second_task():
+        try:
+            outcome["batch"] = uploads.assemble(upload.pk, send=lambda *a: None)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        UploadSession.objects.select_for_update().get(pk=upload.pk)  # the first task, at work
+        thread = threading.Thread(target=second_task)
+        thread.start()
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+    assert outcome == {"batch": None}
+    assert fresh_status(upload)["state"] == UploadState.ASSEMBLING and not ScanBatch.objects.exists()
+    batch = uploads.assemble(upload.pk, send=lambda *a: None)  # the first task goes on
+    assert fresh_status(upload)["state"] == UploadState.ACCEPTED and batch.sha256 == hashlib.sha256(data).hexdigest()
+    storage.get_storage().delete(batch.file_name)
 
 
 def test_the_same_file_uploaded_again_is_recognised(exam, instructor):
     data = pdf_bytes()
-    batches = []
+    made = []
     for _attempt in range(2):
         upload = uploads.start(exam, instructor, "scan.pdf", len(data))
         send_all(upload, data)
-        uploads.finish(upload, send=lambda *a: None)
-        batches.append(uploads.assemble(upload.pk, send=lambda *a: None))
-    assert batches[0] == batches[1]
+        uploads.finish(upload, hashlib.sha256(data).hexdigest(), send=lambda *a: None)
+        made.append(uploads.assemble(upload.pk, send=lambda *a: None))
+    assert made[0] == made[1]
     assert fresh_status(upload)["state"] == UploadState.DUPLICATE
     assert ScanBatch.objects.count() == 1 and len(stored_files(exam)) == 1
 
@@ -212,7 +317,8 @@ def test_a_closed_upload_takes_no_more_chunks(exam, instructor):
     data = pdf_bytes()
     upload = uploads.start(exam, instructor, "scan.pdf", len(data))
     send_all(upload, data)
-    uploads.finish(upload, send=lambda *a: None)
+    uploads.finish(upload, hashlib.sha256(data).hexdigest(), send=lambda *a: None)
+    assert error_of(lambda: uploads.put_chunk(upload, 0, data[:CHUNK])).code == "upload_closed"
     upload.refresh_from_db()
     assert error_of(lambda: uploads.put_chunk(upload, 0, data[:CHUNK])).code == "upload_closed"
 

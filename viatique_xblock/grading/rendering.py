@@ -178,3 +178,28 @@ def queue_renders(copy_ids):
     """Send the render task for each copy (the task reads the grade scale the copy was finalized with)."""
     for copy_id in copy_ids:
         queue.send("viatique.render_graded_copy", copy_id)
+
+
+def stuck_renders(before):
+    """Copies still ``submitted``, finalized before ``before`` and not sent again since (see
+    :func:`requeue_render`): their render task never ran, or its worker died for good."""
+    return list(Copy.objects.filter(grading_state=Grading.SUBMITTED, finalized_at__lt=before, updated_at__lt=before)
+                .select_related("exam").order_by("pk"))
+
+
+def requeue_render(copy, reason="stuck"):
+    """Send the render task of a copy still ``submitted`` again (the task renders a copy once), marking
+    the copy as sent now so that the next recovery waits again; audited ``recovery.render_requeued``.
+    :class:`~viatique_xblock.platform.queue.QueueUnavailable` when the broker cannot be reached."""
+    now = timezone.now()
+    if not Copy.objects.filter(pk=copy.pk, grading_state=Grading.SUBMITTED, updated_at=copy.updated_at).update(
+            updated_at=now):
+        return False  # rendered, or sent again, meanwhile
+    try:
+        queue.send("viatique.render_graded_copy", copy.pk)
+    except queue.QueueUnavailable:
+        Copy.objects.filter(pk=copy.pk, updated_at=now).update(updated_at=copy.updated_at)
+        raise
+    audit.record(copy.exam, "recovery.render_requeued", copy=copy, details={
+        "reason": reason, "finalized_at": copy.finalized_at.isoformat() if copy.finalized_at else None})
+    return True

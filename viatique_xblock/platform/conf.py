@@ -77,6 +77,18 @@ SETTINGS = {
     ),
     "TASK_SOFT_TIME_LIMIT": (600, "Soft time limit, in seconds, of one PDF task."),
     "TASK_TIME_LIMIT": (900, "Hard time limit, in seconds, of one PDF task."),
+    "RECOVER_AFTER_SECONDS": (
+        3600,
+        "Work still unfinished this many seconds after its last step is queued again by the viatique_recover "
+        "command and the periodic task viatique.recover: an upload being assembled, a scan batch whose tasks "
+        "stopped, a copy waiting for its graded PDF, a ZIP export queued or running (a running one no sooner "
+        "than TASK_TIME_LIMIT after its task started). Keep it above TASK_TIME_LIMIT.",
+    ),
+    "ABANDONED_UPLOAD_SECONDS": (
+        86400,
+        "An upload whose chunks stopped arriving this many seconds ago is removed, with its chunks, by "
+        "viatique_recover and viatique.recover (choosing the file again then starts a new upload).",
+    ),
     "SHOW_GRADER_IDENTITY": (False, "Whether learners see who graded their copy (course policy)."),
     "HIDE_GRADER_IDENTITIES": (
         False,

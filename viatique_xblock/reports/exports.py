@@ -40,6 +40,7 @@ from decimal import Decimal
 
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from viatique_xblock import audit, scheme as scheme_module
@@ -170,9 +171,21 @@ def graded_copies(exam):
 
 
 def start_zip(exam, naming, actor=None, client_ip=None, publish=None, send=None):
-    """Record an export job and queue its task (after the transaction commits)."""
+    """Record an export job and queue its task (after the transaction commits).
+
+    Idempotent while the job waits: when the exam already has a job of this ``naming`` still
+    ``queued`` (its task may never have reached the broker), that job's task is sent again and
+    the job returned; the task builds a job once (:func:`build_zip`). When the broker cannot be
+    reached, :class:`~viatique_xblock.platform.queue.QueueUnavailable` (503) leaves the job
+    ``queued``: calling again, or ``viatique_recover``, sends it.
+    """
     if naming not in NAMINGS:
         raise InvalidRequest(N_("Name the PDFs by “username” or by “code”."))
+    waiting = ExportJob.objects.filter(exam=exam, naming=naming, state="queued").order_by("-created_at", "-id").first()
+    if waiting is not None:
+        requeue_job(waiting, send=send, reason="asked_again")
+        waiting.refresh_from_db()
+        return waiting
     total = graded_copies(exam).count()
     if not total:
         raise NothingToExport(N_("No copy has a graded PDF yet."))
@@ -188,6 +201,35 @@ def start_zip(exam, naming, actor=None, client_ip=None, publish=None, send=None)
 def send_export(job_pk):
     """Queue the ZIP export task of a job, by the task's name."""
     queue.send("viatique.build_export_zip", job_pk)
+
+
+def stuck_jobs(queued_before, running_before):
+    """Jobs ``queued`` since before ``queued_before`` (or last sent again then), and jobs ``running``
+    since before ``running_before`` (when their task claimed them: a task cannot run longer than
+    ``TASK_TIME_LIMIT``, so the caller gives a time at least that far back)."""
+    return list(ExportJob.objects.filter(Q(state="queued", updated_at__lt=queued_before)
+                                         | Q(state="running", updated_at__lt=running_before))
+                .select_related("exam").order_by("pk"))
+
+
+def requeue_job(job, send=None, reason="stuck"):
+    """Send a ``queued`` job's task again, or put a ``running`` job whose task died back to ``queued``
+    and send it (audited ``recovery.export_requeued`` unless the instructor asked again). Returns whether
+    it was sent; :class:`~viatique_xblock.platform.queue.QueueUnavailable` when the broker cannot be reached."""
+    now = timezone.now()
+    if not ExportJob.objects.filter(pk=job.pk, state=job.state, updated_at=job.updated_at).update(
+            state="queued", updated_at=now):
+        return False  # it moved on, or was sent again, meanwhile
+    try:
+        (send or send_export)(job.pk)
+    except queue.QueueUnavailable:
+        ExportJob.objects.filter(pk=job.pk, updated_at=now).update(updated_at=job.updated_at)
+        raise
+    if reason != "asked_again":
+        audit.record(job.exam, "recovery.export_requeued", details={
+            "export": str(job.public_id), "state": job.state, "done": job.done, "total": job.total,
+            "reason": reason, "since": job.updated_at.isoformat()})
+    return True
 
 
 def get_job(exam, public_id):
@@ -263,20 +305,30 @@ def member_names(rows, naming):
     return names
 
 
-def build_zip(job_pk, progress_every=None):
-    """Write the ZIP of an export job into the storage. Idempotent: a finished job is left
-    alone, and a redelivered task writes the same storage name again."""
+def build_zip(job_pk, progress_every=None, takeover=False):
+    """Write the ZIP of an export job into the storage.
+
+    Idempotent and exclusive: the task claims the job, moving it from ``queued`` to ``running``
+    (the claim's time is the job's ``updated_at``); a job another task claimed is left to it, and a
+    finished job alone. ``takeover``: this run is a retry, or the redelivery of a task whose worker
+    died, so it takes a ``running`` job over and writes the same storage name again. Returns the
+    ZIP's storage name, or ``""`` when this run built nothing."""
     job = ExportJob.objects.select_related("exam").get(pk=job_pk)
     store = storage.get_storage()
     name = zip_name(job)
     if job.state == "done" and store.exists(job.file_name or name):
         return job.file_name
+    claimable = ("queued", "running") if takeover else ("queued",)
+    if not ExportJob.objects.filter(pk=job.pk, state__in=claimable).update(
+            state="running", done=0, error_message="", updated_at=timezone.now()):
+        log.info("Viatique export %s is %s: another task builds it, or it is over", job.public_id, job.state)
+        return ""
     rows = list(graded_copies(job.exam).values_list("id", "anonymous_code", "identity_state",
                                                     "learner_username", "graded_pdf_name"))
     names = member_names([row[:4] for row in rows], job.naming)
     total = len(rows)
     every = progress_every or max(1, total // 50)
-    ExportJob.objects.filter(pk=job.pk).update(state="running", done=0, total=total, error_message="")
+    ExportJob.objects.filter(pk=job.pk).update(total=total)
     missing = []
     with tempfile.TemporaryFile(prefix="viatique-export-") as handle:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:

@@ -11,6 +11,10 @@ creates nothing twice:
   range, upserting :class:`~.models.Page` rows (unique per batch and index).
 - The range that completes the batch runs :func:`assemble_batch`, which places
   pages into copies (:mod:`viatique_xblock.scanning.splitting`) and files anomalies.
+
+A batch's ``updated_at`` is the time of its last step (queued, each range done, assembly
+claimed): :func:`stuck` lists batches whose steps stopped, and :func:`requeue` sends what is
+missing again (``viatique_recover``, :mod:`viatique_xblock.workers.recovery`).
 """
 import contextlib
 import logging
@@ -21,6 +25,7 @@ import tempfile
 
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from viatique_xblock import audit
 from viatique_xblock.i18n import N_
@@ -119,7 +124,8 @@ def process_batch(batch_pk, send=None):
     batch = ScanBatch.objects.get(pk=batch_pk)
     if batch.state not in (BatchState.QUEUED, BatchState.PROCESSING):
         return []
-    ScanBatch.objects.filter(pk=batch.pk, state=BatchState.QUEUED).update(state=BatchState.PROCESSING)
+    ScanBatch.objects.filter(pk=batch.pk, state=BatchState.QUEUED).update(state=BatchState.PROCESSING,
+                                                                        updated_at=timezone.now())
     size = conf.get("PAGES_PER_TASK")
     ranges = [(start, min(start + size, batch.page_count)) for start in range(0, batch.page_count, size)]
     for start, stop in ranges:
@@ -182,13 +188,70 @@ def process_range(batch_pk, start, stop, send=None):
         update_fields=["rotation", "width_pt", "height_pt", "qr_payload", "image_name", "thumbnail_name"],
     )
     done = Page.objects.filter(batch=batch).count()
-    ScanBatch.objects.filter(pk=batch.pk).update(pages_done=done)
+    ScanBatch.objects.filter(pk=batch.pk).update(pages_done=done, updated_at=timezone.now())
     if done >= batch.page_count:
-        claimed = ScanBatch.objects.filter(pk=batch.pk, state=BatchState.PROCESSING).update(
-            state=BatchState.ASSEMBLING)
-        if claimed:
-            _send(send, "assemble_batch", batch.pk)
+        _claim_assembly(batch, send)
     return len(rows)
+
+
+def _claim_assembly(batch, send=None):
+    """Move a batch whose pages are all done from ``processing`` to ``assembling`` and send its
+    assembly: once, whoever (the last two ranges, the recovery) gets there first."""
+    claimed = ScanBatch.objects.filter(pk=batch.pk, state=BatchState.PROCESSING).update(
+        state=BatchState.ASSEMBLING, updated_at=timezone.now())
+    if claimed:
+        _send(send, "assemble_batch", batch.pk)
+    return bool(claimed)
+
+
+#: batch states whose processing is under way (a Celery task is due to move it on)
+BUSY = (BatchState.QUEUED, BatchState.PROCESSING, BatchState.ASSEMBLING)
+
+
+def stuck(before):
+    """Batches under way whose last step (see the module's docstring) was before ``before``."""
+    return list(ScanBatch.objects.filter(state__in=BUSY, updated_at__lt=before).select_related("exam").order_by("pk"))
+
+
+def missing_ranges(batch):
+    """``[(start, stop), ...]``: the ranges of ``PAGES_PER_TASK`` pages of which some page has no row yet."""
+    size = conf.get("PAGES_PER_TASK")
+    done = set(Page.objects.filter(batch=batch).values_list("source_index", flat=True))
+    return [(start, min(start + size, batch.page_count)) for start in range(0, batch.page_count, size)
+            if not done.issuperset(range(start, min(start + size, batch.page_count)))]
+
+
+def requeue(batch, send=None, reason="stuck"):
+    """Send again the step a stopped batch waits for: ``process_batch`` for a ``queued`` one, the ranges
+    whose pages are missing for a ``processing`` one (or its assembly when none is), ``assemble_batch``
+    for an ``assembling`` one. Every step is idempotent. Audited ``recovery.batch_requeued``; returns the
+    steps sent (none when the batch moved on meanwhile); :class:`~viatique_xblock.platform.queue.QueueUnavailable`
+    when the broker cannot be reached."""
+    now = timezone.now()
+    if not ScanBatch.objects.filter(pk=batch.pk, state=batch.state, updated_at=batch.updated_at).update(
+            updated_at=now):
+        return []  # it moved on, or was sent again, meanwhile
+    steps = []
+    if batch.state == BatchState.QUEUED:
+        steps.append(("process_batch", batch.pk))
+    elif batch.state == BatchState.ASSEMBLING:
+        steps.append(("assemble_batch", batch.pk))
+    else:
+        ranges = missing_ranges(batch)
+        steps.extend(("process_range", batch.pk, start, stop) for start, stop in ranges)
+    try:
+        for step in steps:
+            _send(send, *step)
+    except queue.QueueUnavailable:
+        ScanBatch.objects.filter(pk=batch.pk, updated_at=now).update(updated_at=batch.updated_at)
+        raise
+    if batch.state == BatchState.PROCESSING and not steps and _claim_assembly(batch, send):
+        steps.append(("assemble_batch", batch.pk))
+    audit.record(batch.exam, "recovery.batch_requeued", details={
+        "batch": batch.pk, "state": batch.state, "pages": batch.page_count, "pages_done": batch.pages_done,
+        "steps": [list(step[:1]) + list(step[2:]) for step in steps], "reason": reason,
+        "since": batch.updated_at.isoformat()})
+    return steps
 
 
 def put_page_file(page, kind, image):

@@ -1,16 +1,17 @@
 """Celery task building the ZIP of graded PDFs of an export job (:func:`viatique_xblock.reports.exports.build_zip`).
 
-Same conventions as :mod:`.ingest`: acknowledged late and redelivered when its worker
+Same conventions as :mod:`.scanning`: acknowledged late and redelivered when its worker
 dies, transient errors retried with backoff, the time limits of the settings (given by
-:func:`.dispatch.send`), idempotent (a finished job is left alone; a redelivered one
-writes the same storage name again). A task that gives up marks its job ``failed``.
+:func:`viatique_xblock.platform.queue.send`), idempotent and exclusive (a task builds the job it
+claims from ``queued``; a finished job is left alone; a retried or redelivered task takes its
+``running`` job over and writes the same storage name again). A task that gives up marks its job ``failed``.
 """
 import logging
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from viatique_xblock.workers.scanning import COMMON
+from viatique_xblock.workers.scanning import COMMON, retried_or_redelivered
 
 log = logging.getLogger(__name__)
 
@@ -30,5 +31,7 @@ class ExportTask(Task):
 
 @shared_task(name="viatique.build_export_zip", base=ExportTask, **COMMON)
 def build_export_zip(self, job_pk):
+    """Build the job's ZIP if this task claims it (a job already ``running`` is another task's, unless
+    this run is a retry or a redelivery of the task that claimed it)."""
     from viatique_xblock.reports import exports
-    return exports.build_zip(job_pk)
+    return exports.build_zip(job_pk, takeover=retried_or_redelivered(self))

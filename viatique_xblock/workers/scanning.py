@@ -2,9 +2,11 @@
 :mod:`viatique_xblock.scanning.batches`, which hold the logic and are idempotent.
 
 Every task acknowledges late and is rejected (so redelivered) when its worker dies,
-retries transient errors only (database connection, storage I/O) with backoff,
-and carries the soft and hard time limits of the settings (see :mod:`viatique_xblock.platform.queue`).
-A task that gives up marks its batch ``failed`` with the reason.
+retries transient errors only (database connection, storage I/O, the broker unreachable when it
+queues the next step) with backoff, and carries the soft and hard time limits of the settings (see
+:mod:`viatique_xblock.platform.queue`). Nobody reads their results, so none is stored
+(``ignore_result``: the sender does not wait on the result backend either). A task that gives up
+marks its batch ``failed``, or its upload ``refused``, with the reason.
 """
 import logging
 
@@ -12,9 +14,11 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
+from viatique_xblock.platform.queue import QueueUnavailable
+
 log = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError, QueueUnavailable)
 COMMON = {
     "bind": True,
     "acks_late": True,
@@ -23,7 +27,15 @@ COMMON = {
     "retry_backoff": 2,
     "retry_backoff_max": 60,
     "max_retries": 5,
+    "ignore_result": True,
 }
+
+
+def retried_or_redelivered(task):
+    """Whether this run of ``task`` follows an earlier one of the same message: a retry, or the
+    redelivery of a message whose worker died (so the work it claimed is this run's to take over)."""
+    request = task.request
+    return bool(request.retries or (request.delivery_info or {}).get("redelivered"))
 
 
 class BatchTask(Task):
@@ -40,7 +52,18 @@ class BatchTask(Task):
             batches.fail_batch(args[0], code, message)
 
 
-@shared_task(name="viatique.assemble_upload", **COMMON)
+class UploadTask(Task):
+    """Marks the upload (first argument) ``refused`` when its assembly fails for good: an upload never
+    stays ``assembling``, and its chunks leave the storage."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from viatique_xblock.scanning import uploads
+        log.error("Viatique task %s failed on upload %s: %s", self.name, args[:1], exc)
+        if args:
+            uploads.fail(args[0], timeout=isinstance(exc, SoftTimeLimitExceeded))
+
+
+@shared_task(name="viatique.assemble_upload", base=UploadTask, **COMMON)
 def assemble_upload(self, upload_pk):
     """Join an upload's chunks, validate the file and create its batch (or record the refusal)."""
     from viatique_xblock.scanning import uploads
