@@ -9,6 +9,7 @@ import uuid
 
 from django.db import models
 
+from viatique_xblock import public_ids
 from viatique_xblock.states import BatchState, Grading, Identity, UploadState
 
 POINTS = {"max_digits": 9, "decimal_places": 3}
@@ -148,6 +149,9 @@ class Copy(models.Model):
     """One learner's paper copy: its identity, its grading state and its result."""
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="copies")
+    #: the copy's id outside the server (handlers, JSON, URLs): random, so that it says nothing of the
+    #: order copies were scanned in (:mod:`viatique_xblock.public_ids`); the primary key never leaves
+    public_id = models.CharField(max_length=public_ids.LENGTH, unique=True, default=public_ids.new, editable=False)
     #: short code shown to graders instead of the learner's identity
     anonymous_code = models.CharField(max_length=16)
     #: booklet number printed in the QR codes, when the paper had them (drawn at random when printed,
@@ -202,6 +206,8 @@ class Page(models.Model):
     """One scanned page: where it came from, where it belongs, and its images."""
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="pages")
+    #: the page's id outside the server (image URLs, annotations): random, like :attr:`Copy.public_id`
+    public_id = models.CharField(max_length=public_ids.LENGTH, unique=True, default=public_ids.new, editable=False)
     batch = models.ForeignKey(ScanBatch, on_delete=models.CASCADE, related_name="pages")
     #: None while the page waits in the anomaly queue
     copy = models.ForeignKey(Copy, null=True, blank=True, on_delete=models.SET_NULL, related_name="pages")

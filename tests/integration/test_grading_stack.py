@@ -14,6 +14,8 @@ import urllib.request
 
 import pytest
 
+from viatique_xblock import public_ids
+
 from .conftest import manage
 from .test_serve_stack import SCENARIO, stack  # noqa: F401  (the stack fixture: one stack for this module)
 
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 RENDER_TIMEOUT = 180
 
-#: run in the stack's environment: the demo exam's usage id and its unassigned copies nobody started
+#: run in the stack's environment: the demo exam's usage id and its unassigned copies nobody started (public ids)
 COPIES = """
 import json
 from workbench.scenarios import get_scenarios
@@ -29,15 +31,16 @@ from viatique_xblock.models import Copy, Exam
 usage = str(get_scenarios()["viatique.0"].usage_id)
 exam = Exam.objects.get(usage_key=usage)
 ids = list(Copy.objects.filter(exam=exam, grader="", grading_state="ready", pages__isnull=False)
-           .distinct().order_by("pk").values_list("pk", flat=True))
+           .distinct().order_by("pk").values_list("public_id", flat=True))
 print(json.dumps({"usage": usage, "copies": ids}))
 """
 #: how many audit events of each action a copy has
 EVENTS = """
 import json
 from django.db.models import Count
-from viatique_xblock.models import AuditEvent
-rows = AuditEvent.objects.filter(copy_id_ref={copy_id}).values_list("action").annotate(n=Count("id"))
+from viatique_xblock.models import AuditEvent, Copy
+rows = (AuditEvent.objects.filter(copy_id_ref=Copy.objects.get(public_id="{copy_id}").pk)
+        .values_list("action").annotate(n=Count("id")))
 print(json.dumps(dict(rows)))
 """
 
@@ -102,7 +105,7 @@ def client(stack, demo):  # noqa: F811
 
 
 def events(stack, copy_id):  # noqa: F811
-    result = manage("shell", "-c", EVENTS.format(copy_id=int(copy_id)),
+    result = manage("shell", "-c", EVENTS.format(copy_id=public_ids.parse(copy_id)),
                     env=dict(stack.env, DJANGO_SETTINGS_MODULE="demo_host.settings"), timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -19,7 +19,7 @@ from .test_serve_stack import SCENARIO, stack  # noqa: F401  (the stack fixture,
 pytestmark = pytest.mark.integration
 
 #: run in the stack's environment: the demo exam's copies of three learners get a stored graded PDF,
-#: and results are released; prints the usage id and the copy ids as JSON
+#: and results are released; prints the usage id and the copies' public ids as JSON
 PREPARE = """
 import json
 from django.utils import timezone
@@ -35,8 +35,9 @@ for username in ("learner_1", "learner_2", "learner_3"):
     copy = Copy.objects.get(exam=exam, learner_username=username)
     name = storage.overwrite(storage.file_name("lockout-test", f"{copy.pk}.pdf"), b"%PDF-1.4 graded " + username.encode())
     Copy.objects.filter(pk=copy.pk).update(graded_pdf_name=name, grading_state=Grading.GRADED)
-    ids[username] = copy.pk
+    ids[username] = copy.public_id
 Exam.objects.filter(pk=exam.pk).update(released_at=timezone.now())
+# "missing": a number, which names no copy (copies are named by their public ids): not found, as a copy that is not there
 print(json.dumps({"usage": usage, "copies": ids, "missing": max(Copy.objects.values_list("pk", flat=True)) + 1000}))
 """
 

@@ -66,7 +66,7 @@ def test_the_class_scan_is_imported_by_the_pipeline_with_its_faults_then_graded_
     assert queue["pages"][0]["code"].split(":")[2:4] == [str(printed[demo_data.DUPLICATED[0]]),
                                                          str(demo_data.DUPLICATED[1])]
     missing = copy_of(exam, demo_data.MISSING[0] + 1)
-    assert queue["incomplete_copies"] == [{"id": missing.pk, "code": missing.anonymous_code,
+    assert queue["incomplete_copies"] == [{"id": missing.public_id, "code": missing.anonymous_code,
                                            "missing": [demo_data.MISSING[1]]}]
     # every placed page has its image
     assert not Page.objects.filter(exam=exam, image_name="").exists()

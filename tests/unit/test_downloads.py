@@ -44,7 +44,7 @@ def assert_private_pdf(response, name):
 
 def test_instructor_downloads_any_graded_pdf_named_with_the_learner_and_it_is_audited(copies):
     block = make_block()
-    response = send(block, "graded_pdf", str(copies["learner_1"].pk))
+    response = send(block, "graded_pdf", copies["learner_1"].public_id)
     assert_private_pdf(response, "paper-exam-k7q2-learner_1.pdf")
     event = AuditEvent.objects.get(action="download.graded_pdf")
     assert (event.actor, event.copy_id_ref, event.client_ip) == ("instructor_1", copies["learner_1"].pk, "203.0.113.7")
@@ -59,7 +59,7 @@ def pdf_text(data):
 
 
 def test_grader_of_an_anonymous_exam_gets_the_code_as_name_and_the_cover_without_the_name(copies):
-    response = send(make_block("staff_2", "staff"), "graded_pdf", str(copies["learner_2"].pk), query="inline=1")
+    response = send(make_block("staff_2", "staff"), "graded_pdf", copies["learner_2"].public_id, query="inline=1")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "private, no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -72,12 +72,12 @@ def test_grader_of_an_anonymous_exam_gets_the_code_as_name_and_the_cover_without
 def test_grader_of_a_named_exam_gets_the_pdf_as_it_is(copies):
     block = make_block("staff_2", "staff", fields={"anonymous_grading": False})
     block.sync_exam()  # as showing the block does: the exam row follows the settings
-    response = send(block, "graded_pdf", str(copies["learner_2"].pk))
+    response = send(block, "graded_pdf", copies["learner_2"].public_id)
     assert_private_pdf(response, "paper-exam-m3x9.pdf")
 
 
 def test_learner_gets_their_own_graded_pdf_only_after_release(exam, copies):
-    own = str(copies["learner_1"].pk)
+    own = copies["learner_1"].public_id
     for _attempt in range(6):  # their own copy before release: refused, and never a lockout
         response = send(learner("learner_1"), "graded_pdf", own)
         assert (response.status_code, body(response)["error"]) == (403, "not_released")
@@ -91,43 +91,44 @@ def test_learner_gets_their_own_graded_pdf_only_after_release(exam, copies):
 def test_learner_cannot_download_someone_elses_or_a_missing_copy_and_it_counts(exam, copies):
     release(exam)
     block = learner("learner_1")
-    for copy_id in (copies["learner_2"].pk, 10 ** 9, "abc"):
+    # another's copy, the learner's own copy by its database key (never an id outside the server), junk
+    for copy_id in (copies["learner_2"].public_id, copies["learner_1"].pk, "abc"):
         response = send(block, "graded_pdf", str(copy_id))
         assert (response.status_code, body(response)["error"]) == (404, "not_found")
     assert not AuditEvent.objects.filter(action="download.graded_pdf").exists()
-    send(block, "graded_pdf", str(copies["learner_2"].pk))
-    send(block, "graded_pdf", str(copies["learner_2"].pk))
-    assert send(block, "graded_pdf", str(copies["learner_1"].pk)).status_code == 429
+    send(block, "graded_pdf", copies["learner_2"].public_id)
+    send(block, "graded_pdf", copies["learner_2"].public_id)
+    assert send(block, "graded_pdf", copies["learner_1"].public_id).status_code == 429
 
 
 def test_learner_of_a_copy_being_regraded_gets_no_pdf(exam, copies):
     release(exam)
     copies["learner_1"].grading_state = Grading.REOPENED
     copies["learner_1"].save()
-    response = send(learner("learner_1"), "graded_pdf", str(copies["learner_1"].pk))
+    response = send(learner("learner_1"), "graded_pdf", copies["learner_1"].public_id)
     assert (response.status_code, body(response)["error"]) == (404, "no_graded_pdf")
 
 
 def test_a_copy_of_another_exam_is_not_found_even_for_its_instructor(copies):
-    response = send(make_block(usage=OTHER_USAGE), "graded_pdf", str(copies["learner_1"].pk))
+    response = send(make_block(usage=OTHER_USAGE), "graded_pdf", copies["learner_1"].public_id)
     assert (response.status_code, body(response)["error"]) == (404, "not_found")
 
 
 def test_learner_page_images_own_pages_after_release_only(exam, copies):
     own = copies["learner_1"].pages.order_by("position").first()
     other = copies["learner_2"].pages.first()
-    response = send(learner("learner_1"), "learner_page_image", str(own.pk))
+    response = send(learner("learner_1"), "learner_page_image", own.public_id)
     assert (response.status_code, body(response)["error"]) == (403, "not_released")
     release(exam)
-    response = send(learner("learner_1"), "learner_page_image", str(own.pk))
+    response = send(learner("learner_1"), "learner_page_image", own.public_id)
     assert response.status_code == 200 and response.body == stored(own.image_name)  # their cover, as scanned
     assert response.headers["Cache-Control"] == "private, no-store"
-    thumb = send(learner("learner_1"), "learner_page_image", f"{own.pk}/thumb")
+    thumb = send(learner("learner_1"), "learner_page_image", f"{own.public_id}/thumb")
     assert thumb.status_code == 200 and thumb.body == stored(own.thumbnail_name)
-    response = send(learner("learner_1"), "learner_page_image", str(other.pk))
+    response = send(learner("learner_1"), "learner_page_image", other.public_id)
     assert (response.status_code, body(response)["error"]) == (404, "not_found")
     # staff get what page_image gives them
-    assert send(make_block("staff_1", "staff"), "learner_page_image", str(other.pk)).status_code == 200
+    assert send(make_block("staff_1", "staff"), "learner_page_image", other.public_id).status_code == 200
 
 
 def stored(name):
@@ -149,9 +150,9 @@ def follow(block, url):
 def test_signed_link_downloads_for_its_user_and_is_audited_as_signed(exam, copies):
     release(exam)
     block = learner("learner_1")
-    status, link = signed_link(block, copies["learner_1"].pk)
+    status, link = signed_link(block, copies["learner_1"].public_id)
     assert status == 200
-    assert f"/graded_pdf/{copies['learner_1'].pk}" in link["url"] and "sig=" in link["url"]
+    assert f"/graded_pdf/{copies['learner_1'].public_id}" in link["url"] and "sig=" in link["url"]
     assert link["expires_at"]
     response = follow(learner("learner_1"), link["url"])
     assert response.status_code == 200 and response.body == PDF
@@ -159,10 +160,10 @@ def test_signed_link_downloads_for_its_user_and_is_audited_as_signed(exam, copie
 
 
 def test_signed_link_refused_to_another_user_on_another_copy_tampered_or_expired(copies):
-    _, link = signed_link(make_block("staff_1", "staff"), copies["learner_1"].pk)
+    _, link = signed_link(make_block("staff_1", "staff"), copies["learner_1"].public_id)
     response = follow(make_block("staff_2", "staff"), link["url"])
     assert (response.status_code, body(response)["error"]) == (403, "bad_signature")
-    response = send(make_block("staff_1", "staff"), "graded_pdf", str(copies["learner_2"].pk),
+    response = send(make_block("staff_1", "staff"), "graded_pdf", copies["learner_2"].public_id,
                     query=f"sig={parse_qs(urlparse(link['url']).query)['sig'][0]}")
     assert (response.status_code, body(response)["error"]) == (403, "bad_signature")
     response = follow(make_block("staff_1", "staff"), link["url"].replace("sig=", "sig=x"))
@@ -175,22 +176,22 @@ def test_signed_link_refused_to_another_user_on_another_copy_tampered_or_expired
     for garbage in ("y", "z"):
         response = follow(make_block("staff_1", "staff"), link["url"].replace("sig=", f"sig={garbage}"))
         assert response.status_code == 403
-    assert send(make_block("staff_1", "staff"), "graded_pdf", str(copies["learner_1"].pk)).status_code == 429
+    assert send(make_block("staff_1", "staff"), "graded_pdf", copies["learner_1"].public_id).status_code == 429
 
 
 def test_no_signed_link_for_a_copy_the_user_may_not_download(exam, copies):
-    status, answer = signed_link(learner("learner_1"), copies["learner_1"].pk)
+    status, answer = signed_link(learner("learner_1"), copies["learner_1"].public_id)
     assert (status, answer["error"]) == (403, "not_released")
     release(exam)
-    status, answer = signed_link(learner("learner_1"), copies["learner_2"].pk)
+    status, answer = signed_link(learner("learner_1"), copies["learner_2"].public_id)
     assert (status, answer["error"]) == (404, "not_found")
-    status, answer = signed_link(learner("learner_1"), copies["learner_1"].pk, kind="scan")
+    status, answer = signed_link(learner("learner_1"), copies["learner_1"].public_id, kind="scan")
     assert (status, answer["error"]) == (400, "invalid_request")
 
 
 def test_signed_links_can_be_turned_off(copies):
     with override_settings(VIATIQUE={"SIGNED_URLS_ENABLED": False}):
-        status, answer = signed_link(make_block(), copies["learner_1"].pk)
+        status, answer = signed_link(make_block(), copies["learner_1"].public_id)
     assert (status, answer["error"]) == (404, "signed_urls_disabled")
 
 
@@ -210,13 +211,13 @@ def test_the_masked_pdf_is_made_once_per_render_and_name_area(copies, exam):
     store = storage.get_storage()
     made = []
     try:
-        first = send(grader, "graded_pdf", str(copy.pk))
+        first = send(grader, "graded_pdf", copy.public_id)
         assert first.status_code == 200 and "Chloe" not in pdf_text(first.body)
         name = downloads.masked_pdf_name(exam, copy)
         made.append(name)
         assert store.exists(name) and name != copy.graded_pdf_name and "masked12" in name
         stamp = store.get_modified_time(name)
-        again = send(grader, "graded_pdf", str(copy.pk))
+        again = send(grader, "graded_pdf", copy.public_id)
         assert again.body == first.body and store.get_modified_time(name) == stamp  # served, not made again
         # the copy graded again (a new render), or a taller name area: another masked PDF
         Copy.objects.filter(pk=copy.pk).update(graded_at=timezone.now())

@@ -110,7 +110,7 @@ def test_unrelease_takes_the_score_back(lms_gradebook):
 def test_a_reopened_copy_counts_nothing_until_graded_again_and_its_regrade_reaches_the_gradebook(lms_gradebook):
     course = Course(lms_gradebook)
     release(course.instructor)
-    workspace.reopen(course.exam, INSTRUCTOR, course.copy.pk)
+    workspace.reopen(course.exam, INSTRUCTOR, course.copy.public_id)
     assert_subsection(course, 1, 2)
     withdrawn = AuditEvent.objects.get(action="results.score_withdrawn")
     assert withdrawn.details == {"points": "16", "delivered": True, "possible": "20", "weight": 1.0}
@@ -211,7 +211,7 @@ def test_republish_of_one_block_only_and_as_json(lms_gradebook, capsys):
 def test_a_legacy_score_is_reset_when_the_copy_is_withdrawn_or_published_again(lms_gradebook):
     course = Course(lms_gradebook)
     legacy_score(course)
-    workspace.reopen(course.exam, INSTRUCTOR, course.copy.pk)
+    workspace.reopen(course.exam, INSTRUCTOR, course.copy.public_id)
     assert legacy_scores(course) == {}
     assert Copy.objects.get(pk=course.copy.pk).submission_uuid == ""
     assert_subsection(course, 1, 2)

@@ -44,13 +44,14 @@ def grader_block():
 
 
 def take(copy, block=None):
-    status, lease = call(block or grader_block(), "acquire_lease", {"copy_id": copy.pk})
+    status, lease = call(block or grader_block(), "acquire_lease", {"copy_id": copy.public_id})
     assert status == 200, lease
     return lease
 
 
 def page_ids(copy):
-    return list(copy.pages.order_by("position").values_list("pk", flat=True))
+    """The public ids of the copy's pages, the ids the workspace names them by."""
+    return list(copy.pages.order_by("position").values_list("public_id", flat=True))
 
 
 def full_payload(copy, **points):
@@ -65,14 +66,14 @@ def full_payload(copy, **points):
 
 
 def save(copy, lease, version, payload, block=None):
-    return call(block or grader_block(), "save_draft", {"copy_id": copy.pk, "fencing": lease["fencing"],
+    return call(block or grader_block(), "save_draft", {"copy_id": copy.public_id, "fencing": lease["fencing"],
                                                         "version": version, "payload": payload})
 
 
 def test_open_copy_for_a_grader_of_an_anonymous_exam_shows_no_name(copy, exam):
     other = helpers.make_copy(exam, "A002", username="learner_2", pages=0)
     helpers.make_copy(exam, "A003", grader="staff_2", username="learner_3", pages=0)
-    status, body = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.pk}")
+    status, body = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.public_id}")
     assert status == 200
     assert body["copy"]["code"] == "A001" and body["copy"]["state"] == "ready"
     assert "name" not in body["copy"] and "username" not in body["copy"]
@@ -82,28 +83,30 @@ def test_open_copy_for_a_grader_of_an_anonymous_exam_shows_no_name(copy, exam):
         {"id": "q2", "label": "1. a)", "path": "Exercice 1 › 1. a)", "max": 4, "step": 0.5},
         {"id": "q3", "label": "Exercice 2", "path": "Exercice 2", "max": 6, "step": 0.25}]
     assert body["draft"] == {"version": 0} and body["lease"] is None
-    assert body["neighbours"] == {"previous": None, "next": other.pk}  # A003 is another grader's
+    assert body["neighbours"] == {"previous": None, "next": other.public_id}  # A003 is another grader's
+    assert body["copy"]["id"] == copy.public_id and [page["id"] for page in body["pages"]] == page_ids(copy)
     assert body["can_edit"] is True and body["is_instructor"] is False
     assert body["settings"] == {"heartbeat_seconds": 30, "autosave_seconds": 2, "lease_ttl_seconds": 600}
-    status, body = call(helpers.block(), "open_copy", method="GET", query=f"copy_id={copy.pk}")
+    status, body = call(helpers.block(), "open_copy", method="GET", query=f"copy_id={copy.public_id}")
     assert body["copy"]["name"] == "Learner 1" and body["copy"]["username"] == "learner_1"
 
 
 def test_graders_cannot_open_another_graders_copy_or_another_exams(copy, exam):
     theirs = helpers.make_copy(exam, "A009", grader="staff_2", username="learner_9", pages=0)
-    status, body = call(grader_block(), "open_copy", method="GET", query=f"copy_id={theirs.pk}")
+    status, body = call(grader_block(), "open_copy", method="GET", query=f"copy_id={theirs.public_id}")
     assert status == 403 and body["error"] == "forbidden"
-    assert call(grader_block(), "acquire_lease", {"copy_id": theirs.pk})[0] == 403
-    assert call(grader_block(), "open_copy", method="GET", query="copy_id=999999")[0] == 404
-    # something that is not a copy id at all is an invalid request (not a probe for the lockout)
+    assert call(grader_block(), "acquire_lease", {"copy_id": theirs.public_id})[0] == 403
+    assert call(grader_block(), "open_copy", method="GET", query="copy_id=" + "a" * 16)[0] == 404
+    # something that is not a copy id at all is an invalid request (not a probe for the lockout), and so
+    # is the copy's database key: copies are named by their public ids only
     assert call(grader_block(), "open_copy", method="GET", query="copy_id=abc")[0] == 400
-    for sent in (True, 1.9, None, [copy.pk]):
+    for sent in (True, 1.9, None, [copy.public_id], copy.pk, str(copy.pk)):
         status, body = call(grader_block(), "acquire_lease", {"copy_id": sent})
         assert (status, body["error"]) == (400, "invalid_request"), sent
     elsewhere = helpers.make_block("staff_1", "staff", usage="block-v1:Viatique+T101+2026+type@viatique+block@b2")
-    assert call(elsewhere, "open_copy", method="GET", query=f"copy_id={copy.pk}")[0] == 404
+    assert call(elsewhere, "open_copy", method="GET", query=f"copy_id={copy.public_id}")[0] == 404
     assert call(helpers.block("learner_1", "learner"), "open_copy", method="GET",
-                query=f"copy_id={copy.pk}")[0] == 403
+                query=f"copy_id={copy.public_id}")[0] == 403
 
 
 def test_a_draft_is_stored_in_rows_with_its_version_and_the_copy_starts(copy):
@@ -123,7 +126,7 @@ def test_a_draft_is_stored_in_rows_with_its_version_and_the_copy_starts(copy):
     changed = AuditEvent.objects.get(action="copy.points_changed", copy_id_ref=copy.pk)
     assert changed.details["changes"] == {"q2": [None, "3.5"], "q3": [None, "4.25"]}
     # what open_copy gives back is what was saved
-    status, opened = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.pk}")
+    status, opened = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.public_id}")
     assert opened["draft"] == {"version": 1} and opened["copy"]["total"] == "7.75"
     assert opened["points"] == {"q2": {"points": "3.5", "comment": "Bien"}, "q3": {"points": "4.25", "comment": ""}}
     assert {item["text"] for item in opened["annotations"]} == {"Bien", "Revoir la définition <b>&"}
@@ -137,7 +140,7 @@ def test_a_question_comment_written_before_its_points_survives_a_reload(copy):
     status, body = save(copy, lease, 0, payload)
     assert status == 200, body
     assert not QuestionPoints.objects.filter(copy=copy, question_id="q3").exists()  # no points yet
-    status, opened = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.pk}")
+    status, opened = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.public_id}")
     assert opened["points"]["q3"] == {"points": None, "comment": "Démonstration à reprendre"}
     assert opened["points"]["q2"] == {"points": "3.5", "comment": "Bien"}
 
@@ -149,11 +152,11 @@ def test_single_writes_keep_the_question_comments_written_before_their_points(co
     assert save(copy, lease, 0, payload)[0] == 200
 
     def write(handler, data):
-        status, body = call(grader_block(), handler, {"copy_id": copy.pk, "fencing": lease["fencing"], **data})
+        status, body = call(grader_block(), handler, {"copy_id": copy.public_id, "fencing": lease["fencing"], **data})
         assert status == 200, body
 
     def opened_points():
-        return call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.pk}")[1]["points"]
+        return call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.public_id}")[1]["points"]
 
     # writes of other things (points of another question, the general comment, an annotation) keep it
     write("save_points", {"question_id": "q2", "points": "2", "comment": "Juste"})
@@ -235,21 +238,21 @@ def test_invalid_work_lists_every_problem_and_saves_nothing(copy, exam):
 def test_single_writes_move_the_version_on(copy):
     lease = take(copy)
     block, fencing = grader_block(), lease["fencing"]
-    status, body = call(block, "save_points", {"copy_id": copy.pk, "fencing": fencing, "question_id": "q3",
+    status, body = call(block, "save_points", {"copy_id": copy.public_id, "fencing": fencing, "question_id": "q3",
                                                "points": "5.75", "comment": "Presque"})
     assert status == 200 and body == {"question_id": "q3", "points": "5.75", "comment": "Presque",
                                       "total": "5.75", "version": 1}
     item = annotation(page_ids(copy)[1], kind="highlight", question_id="q3", points="0.25")
-    status, body = call(block, "save_annotation", {"copy_id": copy.pk, "fencing": fencing, "annotation": item})
+    status, body = call(block, "save_annotation", {"copy_id": copy.public_id, "fencing": fencing, "annotation": item})
     assert status == 200 and body["annotation"]["uid"] == item["uid"] and body["version"] == 2
     assert body["annotation"]["points"] == "0.25"
-    status, body = call(block, "delete_annotation", {"copy_id": copy.pk, "fencing": fencing, "uid": item["uid"]})
+    status, body = call(block, "delete_annotation", {"copy_id": copy.public_id, "fencing": fencing, "uid": item["uid"]})
     assert body == {"deleted": True, "total": "5.75", "version": 3}
-    status, body = call(block, "delete_annotation", {"copy_id": copy.pk, "fencing": fencing, "uid": item["uid"]})
+    status, body = call(block, "delete_annotation", {"copy_id": copy.public_id, "fencing": fencing, "uid": item["uid"]})
     assert body["deleted"] is False
-    status, body = call(block, "save_comment", {"copy_id": copy.pk, "fencing": fencing, "general_comment": "Ok"})
+    status, body = call(block, "save_comment", {"copy_id": copy.public_id, "fencing": fencing, "general_comment": "Ok"})
     assert body == {"version": 5}
-    status, body = call(block, "save_points", {"copy_id": copy.pk, "fencing": fencing, "question_id": "q3",
+    status, body = call(block, "save_points", {"copy_id": copy.public_id, "fencing": fencing, "question_id": "q3",
                                                "points": 7})
     assert status == 400 and body["problems"][0]["path"] == "points.points"
     # a client working from the draft version it had gets refused: the single writes moved it on
@@ -263,7 +266,7 @@ def test_finalize_refuses_an_incomplete_copy_then_submits_once_and_renders(copy,
     payload = full_payload(copy)
     del payload["points"]["q3"]
     save(copy, lease, 0, payload)
-    status, body = call(block, "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})
+    status, body = call(block, "finalize", {"copy_id": copy.public_id, "fencing": lease["fencing"]})
     assert status == 400 and body["error"] == "incomplete"
     assert body["missing"] == [{"id": "q3", "label": "Exercice 2"}] and "Exercice 2" in body["message"]
     save(copy, lease, 1, full_payload(copy))
@@ -271,7 +274,7 @@ def test_finalize_refuses_an_incomplete_copy_then_submits_once_and_renders(copy,
     signals.copy_graded.connect(receiver := (lambda sender, copy, actor, **kw: graded.append(copy.pk)), weak=False)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            status, body = call(block, "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})
+            status, body = call(block, "finalize", {"copy_id": copy.public_id, "fencing": lease["fencing"]})
     finally:
         signals.copy_graded.disconnect(receiver)
     assert (status, body) == (200, {"state": "submitted"})
@@ -288,9 +291,9 @@ def test_finalize_refuses_an_incomplete_copy_then_submits_once_and_renders(copy,
     assert "15.5" in text  # on the block's grade scale (/20), kept with the finalize for later renders
     assert AuditEvent.objects.get(action="copy.finalized").details["scale"] == 20
     # the lease went with the finalize; with a new one, a second finalize finds the copy graded
-    status, body = call(block, "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})
+    status, body = call(block, "finalize", {"copy_id": copy.public_id, "fencing": lease["fencing"]})
     assert status == 409 and body["error"] == "lease_lost"
-    status, body = call(block, "finalize", {"copy_id": copy.pk, "fencing": take(copy)["fencing"]})
+    status, body = call(block, "finalize", {"copy_id": copy.public_id, "fencing": take(copy)["fencing"]})
     assert status == 409 and body["error"] == "illegal_transition"
     assert rendering.render_copy(copy.pk) == Grading.GRADED  # a redelivered task does nothing
     assert AuditEvent.objects.filter(action="copy.graded", copy_id_ref=copy.pk).count() == 1
@@ -305,37 +308,37 @@ def test_a_render_failure_is_kept_and_can_be_retried(copy, exam, django_capture_
         original = handle.read()
     storage.overwrite(batch.file_name, b"this is not a PDF any more")
     with django_capture_on_commit_callbacks(execute=True):
-        call(grader_block(), "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})
+        call(grader_block(), "finalize", {"copy_id": copy.public_id, "fencing": lease["fencing"]})
     copy.refresh_from_db()
     assert copy.grading_state == Grading.RENDER_FAILED and copy.render_error
-    status, body = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.pk}")
+    status, body = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.public_id}")
     assert body["copy"]["render_error"] == copy.render_error and body["can_edit"] is False
     storage.overwrite(batch.file_name, original)
     with django_capture_on_commit_callbacks(execute=True):
-        status, body = call(grader_block(), "retry_render", {"copy_id": copy.pk})
+        status, body = call(grader_block(), "retry_render", {"copy_id": copy.public_id})
     assert (status, body) == (200, {"state": "submitted"})
     copy.refresh_from_db()
     assert copy.grading_state == Grading.GRADED and copy.render_error == ""
     assert AuditEvent.objects.filter(action="copy.render_failed").count() == 1
     assert AuditEvent.objects.get(action="copy.render_retried").actor == "staff_1"
-    assert call(grader_block(), "retry_render", {"copy_id": copy.pk})[1]["error"] == "illegal_transition"
+    assert call(grader_block(), "retry_render", {"copy_id": copy.public_id})[1]["error"] == "illegal_transition"
 
 
 def test_reopen_by_instructors_only_then_grading_goes_on(copy, exam):
     Copy.objects.filter(pk=copy.pk).update(grading_state=Grading.GRADED)
-    assert call(grader_block(), "reopen_copy", {"copy_id": copy.pk})[0] == 403
+    assert call(grader_block(), "reopen_copy", {"copy_id": copy.public_id})[0] == 403
     reopened = []
     signals.copy_reopened.connect(receiver := (lambda sender, copy, actor, **kw: reopened.append(actor.username)),
                                   weak=False)
     try:
-        assert call(helpers.block(), "reopen_copy", {"copy_id": copy.pk}) == (200, {"state": "reopened"})
+        assert call(helpers.block(), "reopen_copy", {"copy_id": copy.public_id}) == (200, {"state": "reopened"})
     finally:
         signals.copy_reopened.disconnect(receiver)
     assert reopened == ["instructor_1"]
     event = AuditEvent.objects.get(action="copy.reopened", copy_id_ref=copy.pk)
     Copy.objects.filter(pk=copy.pk).update(grader="staff_2")  # another grader did it first
     assert event.details == {"from": "graded"} and event.actor_role == "instructor"
-    assert call(helpers.block(), "reopen_copy", {"copy_id": copy.pk})[1]["error"] == "illegal_transition"
+    assert call(helpers.block(), "reopen_copy", {"copy_id": copy.public_id})[1]["error"] == "illegal_transition"
     lease = take(copy, helpers.block("staff_2", "staff"))
     assert save(copy, lease, 0, full_payload(copy), helpers.block("staff_2", "staff"))[0] == 200
     copy.refresh_from_db()
@@ -372,7 +375,7 @@ def test_a_copy_write_takes_a_row_lock(copy, exam):
     """The fencing check and the write happen under SELECT ... FOR UPDATE on the copy row."""
     lease = take(copy)
     with CaptureQueriesContext(connection) as queries:
-        workspace.save_comment(exam, GRADER, copy.pk, lease["fencing"], "Bien")
+        workspace.save_comment(exam, GRADER, copy.public_id, lease["fencing"], "Bien")
     locks = [query["sql"] for query in queries.captured_queries if "FOR UPDATE" in query["sql"]]
     assert any("viatique_xblock_copy" in sql for sql in locks)
 
@@ -389,7 +392,7 @@ def test_the_pdf_renders_from_a_storage_without_local_paths(settings, django_cap
     lease = take(copy)
     save(copy, lease, 0, full_payload(copy))
     with django_capture_on_commit_callbacks(execute=True):
-        call(grader_block(), "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})
+        call(grader_block(), "finalize", {"copy_id": copy.public_id, "fencing": lease["fencing"]})
     copy.refresh_from_db()
     assert copy.grading_state == Grading.GRADED, copy.render_error
     with storage.get_storage().open(copy.graded_pdf_name, "rb") as handle:
@@ -399,7 +402,7 @@ def test_the_pdf_renders_from_a_storage_without_local_paths(settings, django_cap
 def test_copies_left_submitted_are_sent_to_render_again_by_the_operator_command(copy, exam):
     lease = take(copy)
     save(copy, lease, 0, full_payload(copy))
-    workspace.finalize(exam, GRADER, copy.pk, lease["fencing"], scale=20)  # the broker "was down": no render
+    workspace.finalize(exam, GRADER, copy.public_id, lease["fencing"], scale=20)  # the broker "was down": no render
     Copy.objects.filter(pk=copy.pk).update(finalized_at=timezone.now() - datetime.timedelta(minutes=30))
     fresh = helpers.make_copy(exam, "A002", state=Grading.SUBMITTED, pages=0, username="learner_2")
     Copy.objects.filter(pk=fresh.pk).update(finalized_at=timezone.now())
@@ -416,7 +419,7 @@ def test_copies_left_submitted_are_sent_to_render_again_by_the_operator_command(
 def test_values_of_the_wrong_type_are_invalid_work_never_a_server_error(copy):
     lease = take(copy)
     first, _second = page_ids(copy)
-    write = {"copy_id": copy.pk, "fencing": lease["fencing"]}
+    write = {"copy_id": copy.public_id, "fencing": lease["fencing"]}
     status, body = call(grader_block(), "save_points", {**write, "question_id": [], "points": 1})
     assert status == 400 and body["error"] == "invalid_work", body
     status, body = call(grader_block(), "add_bank_comment", {"text": "x", "question_id": [1]})

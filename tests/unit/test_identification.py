@@ -60,22 +60,22 @@ def test_one_learner_one_copy_with_swap_and_undo():
     instructor = block()
     exam = instructor.get_exam()
     first, second = copies(exam, 2)
-    status, body = call(instructor, "identify", {"copy_id": first.pk, "username": "learner_1"})
+    status, body = call(instructor, "identify", {"copy_id": first.public_id, "username": "learner_1"})
     assert status == 200 and body["progress"] == {"identified": 1, "total": 2}
-    status, body = call(instructor, "identify", {"copy_id": second.pk, "username": "learner_1"})
+    status, body = call(instructor, "identify", {"copy_id": second.public_id, "username": "learner_1"})
     assert status == 409 and body["error"] == "learner_taken"
-    assert body["holder"] == {"id": first.pk, "code": first.anonymous_code}
+    assert body["holder"] == {"id": first.public_id, "code": first.anonymous_code}
     assert "Chloé Dubois" in body["message"] and first.anonymous_code in body["message"]
-    status, body = call(instructor, "identify", {"copy_id": second.pk, "username": "learner_1", "swap": True})
+    status, body = call(instructor, "identify", {"copy_id": second.public_id, "username": "learner_1", "swap": True})
     assert status == 200
     first.refresh_from_db(), second.refresh_from_db()
     assert (second.learner_username, second.learner_anonymous_id) == ("learner_1", "anon-1")
     assert first.identity_state == Identity.UNIDENTIFIED and first.learner_anonymous_id is None
-    status, body = call(instructor, "unidentify", {"copy_id": second.pk})
+    status, body = call(instructor, "unidentify", {"copy_id": second.public_id})
     assert status == 200 and body["progress"]["identified"] == 0
     actions = list(AuditEvent.objects.filter(exam=exam).values_list("action", flat=True))
     assert {"copy.identified", "copy.identity_swapped", "copy.unidentified"} <= set(actions)
-    status, body = call(instructor, "identify", {"copy_id": first.pk, "username": "nobody"})
+    status, body = call(instructor, "identify", {"copy_id": first.public_id, "username": "nobody"})
     assert status == 400 and body["error"] == "unknown_learner"
 
 
@@ -84,7 +84,7 @@ def test_no_identity_change_after_release():
     exam = instructor.get_exam()
     (copy,) = copies(exam, 1)
     Exam.objects.filter(pk=exam.pk).update(released_at=timezone.now())
-    status, body = call(instructor, "identify", {"copy_id": copy.pk, "username": "learner_1"})
+    status, body = call(instructor, "identify", {"copy_id": copy.public_id, "username": "learner_1"})
     assert status == 409 and body["error"] == "results_released"
 
 
@@ -102,7 +102,7 @@ def test_dispatch_is_balanced_and_never_moves_dealt_or_started_copies():
     assert sorted(body["totals"].values()) == [5, 5, 5] and sum(body["dealt"].values()) == 5
     assert all(Copy.objects.get(pk=pk).grader == grader for pk, grader in first_deal.items())
     graded = Copy.objects.get(pk=list(first_deal)[0])
-    status, body = call(instructor, "assign_copy", {"copy_id": graded.pk, "grader": "staff_3"})
+    status, body = call(instructor, "assign_copy", {"copy_id": graded.public_id, "grader": "staff_3"})
     assert status == 409 and body["error"] == "copy_started"
     status, body = call(instructor, "dispatch", {"graders": ["learner_1"]})
     assert status == 400 and "not on the course staff" in body["message"]
@@ -144,15 +144,15 @@ def grader_calls(grader, exam):
     copy = Copy.objects.filter(exam=exam).first()
     cover = Page.objects.get(copy=copy, position=1)
     other_page = Page.objects.filter(copy=copy, position=2).first()
-    ids = {"copy_id": copy.pk, "page_id": cover.pk, "upload_id": "00000000-0000-0000-0000-000000000000",
+    ids = {"copy_id": copy.public_id, "page_id": cover.public_id, "upload_id": "00000000-0000-0000-0000-000000000000",
            "username": "learner_1", "graders": ["staff_1"], "q": "dubois", "grader": "staff_1"}
     handlers = sorted(name for name in dir(type(grader)) if getattr(getattr(type(grader), name), "_is_xblock_handler",
                                                                     False))
     assert len(handlers) >= 20, handlers
     responses = {}
     for name in handlers:
-        for method, suffix in (("GET", str(copy.pk)), ("POST", str(copy.pk)), ("GET", f"{cover.pk}"),
-                               ("GET", f"{cover.pk}/thumb"), ("GET", f"{other_page.pk}")):
+        for method, suffix in (("GET", copy.public_id), ("POST", copy.public_id), ("GET", cover.public_id),
+                               ("GET", f"{cover.public_id}/thumb"), ("GET", other_page.public_id)):
             query = "&".join(f"{key}={value}" for key, value in ids.items() if not isinstance(value, list))
             request = Request.blank(f"/?{query}", method=method)
             if method == "POST":
@@ -179,7 +179,7 @@ def test_a_grader_never_receives_a_learners_identity_from_any_handler():
             assert secret not in text, (key, secret)
         for header, value in response.headers.items():
             assert not any(secret in value for secret in secrets), (key, header)
-    image = responses[("page_image", "GET", f"{cover.pk}")]
+    image = responses[("page_image", "GET", cover.public_id)]
     assert image.status_code == 200 and image.content_type == "image/jpeg"
     pix = pymupdf.Pixmap(image.body)
     band = int(pix.height * exam.name_area_height / 100)
@@ -190,7 +190,7 @@ def test_a_grader_never_receives_a_learners_identity_from_any_handler():
     raw = pymupdf.Pixmap(original)
     unmasked = [raw.pixel(x, y)[0] for x in range(5, raw.width - 5, 23) for y in range(2, band - 2, 7)]
     assert max(unmasked) - min(unmasked) > 60, "the original cover, kept for instructors, has the name"
-    assert instructor.handle("page_image", Request.blank("/"), f"{cover.pk}").body == original
+    assert instructor.handle("page_image", Request.blank("/"), cover.public_id).body == original
 
 
 def test_graders_see_names_when_grading_is_not_anonymous():
@@ -200,7 +200,7 @@ def test_graders_see_names_when_grading_is_not_anonymous():
     status, body = call(grader, "list_copies", method="GET")
     assert {row["username"] for row in body["copies"]} == {"learner_1", "learner_2"}
     cover = Page.objects.filter(exam=exam, position=1).first()
-    response = grader.handle("page_image", Request.blank("/"), f"{cover.pk}")
+    response = grader.handle("page_image", Request.blank("/"), cover.public_id)
     assert response.body == batches.storage.get_storage().open(cover.image_name).read()
 
 
@@ -209,9 +209,9 @@ def test_reveal_is_for_instructors_and_audited():
     exam = instructor.get_exam()
     (copy,) = copies(exam, 1, learner_anonymous_id="anon-1", learner_username="learner_1",
                      learner_name="Chloé Dubois", identity_state=Identity.IDENTIFIED)
-    status, body = call(block("staff_1", "staff"), "reveal_identity", {"copy_id": copy.pk})
+    status, body = call(block("staff_1", "staff"), "reveal_identity", {"copy_id": copy.public_id})
     assert status == 403
-    status, body = call(instructor, "reveal_identity", {"copy_id": copy.pk})
+    status, body = call(instructor, "reveal_identity", {"copy_id": copy.public_id})
     assert status == 200 and body["username"] == "learner_1"
     assert AuditEvent.objects.filter(action="copy.identity_revealed", copy_id_ref=copy.pk).count() == 1
 
@@ -220,7 +220,7 @@ def test_desk_handlers_serve_the_name_area_and_search():
     instructor = block()
     exam = scanned_exam(instructor, ROSTER[:1])
     copy = Copy.objects.get(exam=exam)
-    response = instructor.handle("name_area", Request.blank("/"), str(copy.pk))
+    response = instructor.handle("name_area", Request.blank("/"), copy.public_id)
     assert response.status_code == 200 and response.content_type == "image/jpeg"
     crop = pymupdf.Pixmap(response.body)
     assert crop.width == 600 and crop.height < crop.width / 2

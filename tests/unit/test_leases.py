@@ -133,28 +133,28 @@ def test_writes_are_fenced_after_the_lease_moved_on(store_kind, copy, exam):
     assert event.actor == "instructor_1" and event.details["holder"] == "staff_1"
     # nobody took it yet: the old number is still the copy's, but the cache holds no lease with it
     with pytest.raises(leases.LeaseLost):
-        workspace.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
+        workspace.save_comment(exam, GRADER, copy.public_id, stale.fencing, "Too late")
     taken = leases.acquire_lease(copy, OTHER)
     assert taken.fencing == stale.fencing + 1
     with pytest.raises(leases.LeaseLost) as lost:
-        workspace.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
+        workspace.save_comment(exam, GRADER, copy.public_id, stale.fencing, "Too late")
     assert lost.value.status == 409 and lost.value.code == "lease_lost"
     # the holder's own writes pass; another user with the right number does not
-    assert workspace.save_comment(exam, OTHER, copy.pk, taken.fencing, "Bien")["version"] == 1
+    assert workspace.save_comment(exam, OTHER, copy.public_id, taken.fencing, "Bien")["version"] == 1
     # the copy is staff_2's now; staff_1's stale tab is still told its lease ended (not "forbidden",
     # which would count towards the lockout at every heartbeat)
     assert Copy.objects.get(pk=copy.pk).grader == "staff_2"
     with pytest.raises(leases.LeaseLost):
-        workspace.save_comment(exam, GRADER, copy.pk, stale.fencing, "Too late")
+        workspace.save_comment(exam, GRADER, copy.public_id, stale.fencing, "Too late")
     stale_tab = helpers.block("staff_1", "staff")
-    status, body = call(stale_tab, "renew_lease", {"copy_id": copy.pk, "token": stale.token})
+    status, body = call(stale_tab, "renew_lease", {"copy_id": copy.public_id, "token": stale.token})
     assert (status, body["error"]) == (409, "lease_lost")
-    assert call(stale_tab, "release_lease", {"copy_id": copy.pk, "token": stale.token}) == (200, {"released": False})
-    assert call(stale_tab, "save_comment", {"copy_id": copy.pk, "fencing": stale.fencing,
+    assert call(stale_tab, "release_lease", {"copy_id": copy.public_id, "token": stale.token}) == (200, {"released": False})
+    assert call(stale_tab, "save_comment", {"copy_id": copy.public_id, "fencing": stale.fencing,
                                             "general_comment": "x"})[1]["error"] == "lease_lost"
-    assert call(stale_tab, "renew_lease", {"copy_id": 10 ** 9, "token": stale.token})[0] == 404
+    assert call(stale_tab, "renew_lease", {"copy_id": "z" * 16, "token": stale.token})[0] == 404
     with pytest.raises(leases.LeaseLost):
-        workspace.save_comment(exam, INSTRUCTOR, copy.pk, taken.fencing, "Not mine")
+        workspace.save_comment(exam, INSTRUCTOR, copy.public_id, taken.fencing, "Not mine")
     assert Copy.objects.get(pk=copy.pk).general_comment == "Bien"
 
 
@@ -162,27 +162,27 @@ def test_a_fencing_number_behind_the_database_is_refused(store_kind, copy, exam)
     lease = leases.acquire_lease(copy, GRADER)
     Copy.objects.filter(pk=copy.pk).update(lease_fencing=lease.fencing + 1)  # a newer grant committed
     with pytest.raises(leases.LeaseLost):
-        workspace.save_comment(exam, GRADER, copy.pk, lease.fencing, "Lost")
+        workspace.save_comment(exam, GRADER, copy.public_id, lease.fencing, "Lost")
     for bad in (None, "x", 0, -1):
         with pytest.raises(leases.LeaseLost):
-            workspace.save_comment(exam, GRADER, copy.pk, bad, "Lost")
+            workspace.save_comment(exam, GRADER, copy.public_id, bad, "Lost")
 
 
 def test_lease_handlers_follow_the_contract(store_kind, copy):
     grader = helpers.block("staff_1", "staff")
-    status, body = call(grader, "acquire_lease", {"copy_id": copy.pk})
+    status, body = call(grader, "acquire_lease", {"copy_id": copy.public_id})
     assert status == 200 and set(body) == {"token", "fencing", "expires_at"}
-    status, held = call(helpers.block("staff_2", "staff"), "acquire_lease", {"copy_id": copy.pk})
+    status, held = call(helpers.block("staff_2", "staff"), "acquire_lease", {"copy_id": copy.public_id})
     assert status == 409 and held["error"] == "lease_held" and held["holder"] == "Staff_1"
     assert held["expires_at"] and held["message"]
-    status, renewed = call(grader, "renew_lease", {"copy_id": copy.pk, "token": body["token"]})
+    status, renewed = call(grader, "renew_lease", {"copy_id": copy.public_id, "token": body["token"]})
     assert status == 200 and renewed["expires_at"] >= body["expires_at"]
-    assert call(grader, "renew_lease", {"copy_id": copy.pk, "token": "x"})[1]["error"] == "lease_lost"
-    assert call(grader, "force_release_lease", {"copy_id": copy.pk})[0] == 403
-    assert call(grader, "release_lease", {"copy_id": copy.pk, "token": body["token"]}) == (200, {"released": True})
-    assert call(grader, "release_lease", {"copy_id": copy.pk, "token": body["token"]}) == (200, {"released": False})
-    call(grader, "acquire_lease", {"copy_id": copy.pk})
-    assert call(helpers.block(), "force_release_lease", {"copy_id": copy.pk}) == (200, {"released": True})
+    assert call(grader, "renew_lease", {"copy_id": copy.public_id, "token": "x"})[1]["error"] == "lease_lost"
+    assert call(grader, "force_release_lease", {"copy_id": copy.public_id})[0] == 403
+    assert call(grader, "release_lease", {"copy_id": copy.public_id, "token": body["token"]}) == (200, {"released": True})
+    assert call(grader, "release_lease", {"copy_id": copy.public_id, "token": body["token"]}) == (200, {"released": False})
+    call(grader, "acquire_lease", {"copy_id": copy.public_id})
+    assert call(helpers.block(), "force_release_lease", {"copy_id": copy.public_id}) == (200, {"released": True})
 
 
 def test_unreachable_redis_is_503_and_nothing_is_saved(copy, exam, settings):
@@ -192,11 +192,11 @@ def test_unreachable_redis_is_503_and_nothing_is_saved(copy, exam, settings):
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}}}
     settings.VIATIQUE = {**settings.VIATIQUE, "CACHE_ALIAS": "down"}
     status, body = call(helpers.block("staff_1", "staff"), "save_draft", {
-        "copy_id": copy.pk, "fencing": lease.fencing, "version": 0,
+        "copy_id": copy.public_id, "fencing": lease.fencing, "version": 0,
         "payload": {"points": {"q2": {"points": 2}}, "general_comment": "x"}})
     assert status == 503 and body["error"] == "lease_unavailable" and "Redis" in body["message"]
     assert not Draft.objects.filter(copy=copy).exists() and not copy.points.exists()
-    assert call(helpers.block("staff_1", "staff"), "acquire_lease", {"copy_id": copy.pk})[0] == 503
+    assert call(helpers.block("staff_1", "staff"), "acquire_lease", {"copy_id": copy.public_id})[0] == 503
     # the list of copies still shows, without holders
     status, listing = call(helpers.block(), "list_copies", {})
     assert status == 200 and listing["copies"][0]["lease"] is None

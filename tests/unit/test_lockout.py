@@ -42,7 +42,7 @@ def test_the_policy_numbers_by_default():
 def test_five_denials_lock_the_user_out_of_every_handler_with_429_and_retry_after(released):
     block = learner("learner_1")
     assert deny(block, 5) == [404] * 5
-    response = send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk))
+    response = send(learner("learner_1"), "graded_pdf", released["learner_1"].public_id)
     assert response.status_code == 429
     answer = body(response)
     assert answer["error"] == "locked_out" and answer["message"]
@@ -56,7 +56,7 @@ def test_five_denials_lock_the_user_out_of_every_handler_with_429_and_retry_afte
 
 def test_four_denials_do_not_lock(released):
     assert deny(learner("learner_1"), 4) == [404] * 4
-    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+    assert send(learner("learner_1"), "graded_pdf", released["learner_1"].public_id).status_code == 200
 
 
 def test_a_lock_leaves_a_record_an_audit_event_and_a_tracking_event(released):
@@ -73,7 +73,7 @@ def test_a_lock_leaves_a_record_an_audit_event_and_a_tracking_event(released):
 
 def test_one_learner_locked_does_not_lock_another_on_the_same_address(released):
     deny(learner("learner_1"), 7)  # 5 denials, then 429s that count nothing
-    assert send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk)).status_code == 200
+    assert send(learner("learner_2"), "graded_pdf", released["learner_2"].public_id).status_code == 200
     assert LockoutRecord.objects.count() == 1
 
 
@@ -82,10 +82,10 @@ def test_an_address_is_locked_after_its_own_threshold_for_learners_not_instructo
     deny(learner("learner_5"), 4)
     deny(learner("learner_6"), 4)  # 8 from the address, no user reached 5
     assert {(record.kind, record.subject) for record in LockoutRecord.objects.all()} == {("address", ADDRESS)}
-    response = send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk))
+    response = send(learner("learner_2"), "graded_pdf", released["learner_2"].public_id)
     assert (response.status_code, body(response)["error"]) == (429, "locked_out")
     # another address is not locked, and an instructor behind the locked one can still work (and lift it)
-    assert send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk),
+    assert send(learner("learner_2"), "graded_pdf", released["learner_2"].public_id,
                 address="198.51.100.1").status_code == 200
     assert send(make_block(), "lockouts").status_code == 200
 
@@ -94,16 +94,16 @@ def test_validation_errors_and_role_refusals_never_count(released):
     grader = make_block("staff_1", "staff")
     for _attempt in range(6):
         assert send(grader, "lockouts").status_code == 403  # instructor-only: a grader clicking around
-        assert send(grader, "download_url", data={"copy_id": released["learner_1"].pk, "kind": "zip"},
+        assert send(grader, "download_url", data={"copy_id": released["learner_1"].public_id, "kind": "zip"},
                     method="POST").status_code == 400
         assert send(grader, "graded_pdf", method="POST").status_code == 405
-    assert send(grader, "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+    assert send(grader, "graded_pdf", released["learner_1"].public_id).status_code == 200
     assert not LockoutRecord.objects.exists()
 
 
 def test_instructors_denials_do_not_count(released):
     assert deny(make_block(), 8) == [404] * 8
-    assert send(make_block(), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+    assert send(make_block(), "graded_pdf", released["learner_1"].public_id).status_code == 200
 
 
 def test_instructor_lists_and_lifts_a_lockout(released):
@@ -126,9 +126,9 @@ def test_instructor_lists_and_lifts_a_lockout(released):
     assert ("edx.viatique.lockout.lifted", {"exam_id": event.exam_id, "copy_id": None, **event.details}) \
         in instructor.runtime.events
     # unlocked, with its failures forgotten: four new denials do not lock again
-    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+    assert send(learner("learner_1"), "graded_pdf", released["learner_1"].public_id).status_code == 200
     assert deny(learner("learner_1"), 4) == [404] * 4
-    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+    assert send(learner("learner_1"), "graded_pdf", released["learner_1"].public_id).status_code == 200
 
 
 def test_lockouts_of_another_course_are_neither_listed_nor_lifted(released):
@@ -138,7 +138,7 @@ def test_lockouts_of_another_course_are_neither_listed_nor_lifted(released):
     record = LockoutRecord.objects.get()
     response = send(other, "lift_lockout", data={"id": record.pk}, method="POST")
     assert (response.status_code, body(response)["error"]) == (404, "not_found")
-    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 429
+    assert send(learner("learner_1"), "graded_pdf", released["learner_1"].public_id).status_code == 429
 
 
 def test_concurrent_failures_start_exactly_one_lock():
@@ -211,7 +211,7 @@ def test_lifting_an_old_record_leaves_a_newer_lock_alone(released):
     assert LockoutRecord.objects.count() == 2
     response = send(make_block(), "lift_lockout", data={"id": first.pk}, method="POST")
     assert response.status_code == 200 and len(body(response)["lockouts"]) == 1
-    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 429
+    assert send(learner("learner_1"), "graded_pdf", released["learner_1"].public_id).status_code == 429
 
 
 @override_settings(VIATIQUE={"LOCKOUT_ADDRESS_FAILURES": 3})
@@ -220,7 +220,7 @@ def test_a_forged_forwarded_for_header_changes_neither_the_address_counted_nor_t
         response = send(learner(f"learner_{index + 5}"), "graded_pdf", "999999", headers={"X-Forwarded-For": forged})
         assert response.status_code == 404
     assert [(record.kind, record.subject) for record in LockoutRecord.objects.all()] == [("address", ADDRESS)]
-    response = send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk),
+    response = send(learner("learner_2"), "graded_pdf", released["learner_2"].public_id,
                     headers={"X-Forwarded-For": "198.51.100.9"})
     assert response.status_code == 429
 
@@ -266,9 +266,9 @@ def test_an_operator_lists_and_lifts_lockouts_of_every_course_from_the_command_l
     assert event.details == {"lockout_id": record.pk, "kind": "user", "subject": "learner_1", "was_active": True,
                              "by": "operator"}
     # learner_1 is back, with its failures forgotten; learner_2 is still locked
-    assert send(learner("learner_1"), "graded_pdf", str(released["learner_1"].pk)).status_code == 200
+    assert send(learner("learner_1"), "graded_pdf", released["learner_1"].public_id).status_code == 200
     assert deny(learner("learner_1"), 4) == [404] * 4
-    assert send(learner("learner_2"), "graded_pdf", str(released["learner_2"].pk)).status_code == 429
+    assert send(learner("learner_2"), "graded_pdf", released["learner_2"].public_id).status_code == 429
 
 
 def test_an_operator_clears_an_address_even_without_a_record(released):

@@ -51,7 +51,7 @@ def test_after_release_a_learner_sees_their_points_comments_pages_and_annotation
     body = results("learner_1")
     assert body["status"] == "released" and body["released"] is True
     copy = body["copy"]
-    assert (copy["id"], copy["code"], copy["total"], copy["max"]) == (released["learner_1"].pk, "AAA1", "7.25", "10")
+    assert (copy["id"], copy["code"], copy["total"], copy["max"]) == (released["learner_1"].public_id, "AAA1", "7.25", "10")
     assert (copy["scale"], copy["scale_total"]) == ("20", "14.5")
     assert copy["general_comment"] == "General comment for AAA1" and copy["graded_pdf"] is True
     assert [(q["id"], q["label"], q["path"], q["points"], q["max"], q["comment"]) for q in body["questions"]] == [

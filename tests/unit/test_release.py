@@ -129,7 +129,7 @@ def test_reopen_after_release_withdraws_and_the_new_grade_is_published(gradebook
     exam = instructor.get_exam()
     copy = classroom(exam)["learner_1"]
     release(instructor)
-    workspace.reopen(exam, INSTRUCTOR, copy.pk)
+    workspace.reopen(exam, INSTRUCTOR, copy.public_id)
     assert score(gradebook, exam, "learner_1") is None
     assert Copy.objects.get(pk=copy.pk).published_points is None
     assert AuditEvent.objects.filter(exam=exam, action="results.score_withdrawn", copy_id_ref=copy.pk).exists()
@@ -176,17 +176,17 @@ def test_a_regrade_after_release_reaches_the_gradebook_through_the_real_grading_
     def sent():
         row = gradebook.csm.get((user.id, exam.usage_key))
         return None if row is None or row["max_grade"] is None else (row["grade"], row["max_grade"])
-    first, second = copy.pages.order_by("position").values_list("pk", flat=True)
+    first, second = copy.pages.order_by("position").values_list("public_id", flat=True)
 
     def grade(q3, version):
-        lease = call(grader, "acquire_lease", {"copy_id": copy.pk})[1]
+        lease = call(grader, "acquire_lease", {"copy_id": copy.public_id})[1]
         payload = {"annotations": [helpers.annotation(first, kind="tick", width=0, height=0, question_id="q2")],
                    "points": {"q2": {"points": "3.5", "comment": "Bien"}, "q3": {"points": q3, "comment": ""}},
                    "general_comment": "Travail sérieux"}
-        assert call(grader, "save_draft", {"copy_id": copy.pk, "fencing": lease["fencing"], "version": version,
+        assert call(grader, "save_draft", {"copy_id": copy.public_id, "fencing": lease["fencing"], "version": version,
                                            "payload": payload})[0] == 200
         with django_capture_on_commit_callbacks(execute=True):
-            assert call(grader, "finalize", {"copy_id": copy.pk, "fencing": lease["fencing"]})[0] == 200
+            assert call(grader, "finalize", {"copy_id": copy.public_id, "fencing": lease["fencing"]})[0] == 200
         assert Copy.objects.get(pk=copy.pk).grading_state == Grading.GRADED
 
     try:

@@ -59,7 +59,7 @@ def test_qr_scan_in_any_order_with_anomalies(exam, ingest):
     assert [position for position, _ in pages_of(copies[numbers[2]])] == [1, 2, 3, 4]
     queue = anomalies.queue(exam)
     assert [page["anomaly"] for page in queue["pages"]] == ["duplicate"]
-    assert queue["incomplete_copies"] == [{"id": copies[numbers[1]].pk, "code": copies[numbers[1]].anonymous_code,
+    assert queue["incomplete_copies"] == [{"id": copies[numbers[1]].public_id, "code": copies[numbers[1]].anonymous_code,
                                            "missing": [3]}]
     assert ScanBatch.objects.filter(exam=exam, state=BatchState.DONE).count() == 2
     assert AuditEvent.objects.filter(exam=exam, action="scan.processed").count() == 2
@@ -177,21 +177,21 @@ def test_anomaly_fixes_are_checked_and_audited(exam, ingest):
     duplicate = Page.objects.get(exam=exam, anomaly="duplicate")
     second = Copy.objects.get(exam=exam, booklet_number=numbers[1])
     with pytest.raises(ViatiqueError) as caught:
-        anomalies.assign_page(exam, duplicate.pk, second.pk, 1, actor=instructor)
+        anomalies.assign_page(exam, duplicate.public_id, second.public_id, 1, actor=instructor)
     assert caught.value.code == "position_taken"
-    anomalies.assign_page(exam, duplicate.pk, second.pk, 2, actor=instructor)
+    anomalies.assign_page(exam, duplicate.public_id, second.public_id, 2, actor=instructor)
     assert pages_of(second) == [(1, 0), (2, 0)]
     assert AuditEvent.objects.filter(action="page.assigned", actor="instructor_1").exists()
-    anomalies.discard_page(exam, duplicate.pk, actor=instructor)
+    anomalies.discard_page(exam, duplicate.public_id, actor=instructor)
     assert Page.objects.get(pk=duplicate.pk).discarded and anomalies.queue(exam)["pages"] == []
     Copy.objects.filter(pk=second.pk).update(grading_state=Grading.IN_PROGRESS)
     page = Page.objects.filter(copy=second).first()
     with pytest.raises(ViatiqueError) as caught:
-        anomalies.discard_page(exam, page.pk)
+        anomalies.discard_page(exam, page.public_id)
     assert caught.value.code == "copy_locked"
     other_exam = make_block(usage="block-v1:Viatique+T101+2026+type@viatique+block@x").get_exam()
     with pytest.raises(ViatiqueError) as caught:
-        anomalies.discard_page(other_exam, page.pk)
+        anomalies.discard_page(other_exam, page.public_id)
     assert caught.value.code == "not_found"
 
 
@@ -200,10 +200,10 @@ def test_merging_two_partial_copies(exam, ingest):
     ingest(exam, data)  # 4 + 2 pages
     full, short = Copy.objects.filter(exam=exam).order_by("source_group")
     with pytest.raises(ViatiqueError) as caught:
-        anomalies.merge_copies(exam, short.pk, full.pk)
+        anomalies.merge_copies(exam, short.public_id, full.public_id)
     assert caught.value.code == "position_taken" and "1, 2" in caught.value.message
     third = Copy.objects.create(exam=exam, anonymous_code="ZZZZZ")
-    merged = anomalies.merge_copies(exam, short.pk, third.pk)
+    merged = anomalies.merge_copies(exam, short.public_id, third.public_id)
     assert merged == third and pages_of(third) == [(1, 0), (2, 0)]
     assert not Copy.objects.filter(pk=short.pk).exists()
     assert AuditEvent.objects.filter(action="copy.merged").exists()
@@ -216,19 +216,19 @@ def test_page_images_and_thumbnails_are_served_privately_to_staff_only(exam, ing
     page = Page.objects.filter(exam=exam, position=2).first()  # not a cover: nothing is masked
     assert page.thumbnail_name == "", "thumbnails are made when first asked for"
     block = make_block("staff_1", "staff")
-    response = block.handle("page_image", Request.blank("/"), f"{page.pk}")
+    response = block.handle("page_image", Request.blank("/"), page.public_id)
     assert response.status_code == 200 and response.content_type == "image/jpeg"
     assert response.headers["Cache-Control"] == "private, no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.body == storage.get_storage().open(page.image_name).read(), "the scanner's JPEG, untouched"
-    thumb = block.handle("page_image", Request.blank("/"), f"{page.pk}/thumb")
+    thumb = block.handle("page_image", Request.blank("/"), f"{page.public_id}/thumb")
     assert thumb.status_code == 200 and pymupdf.Pixmap(thumb.body).width == 180
     page.refresh_from_db()
     assert page.thumbnail_name
-    status, body = call(make_block("learner_1", "learner"), "page_image", method="GET", suffix=f"{page.pk}")
+    status, body = call(make_block("learner_1", "learner"), "page_image", method="GET", suffix=page.public_id)
     assert status == 403 and body["error"] == "forbidden"
     other = make_block("staff_1", "staff", usage="block-v1:Viatique+T101+2026+type@viatique+block@x")
-    status, body = call(other, "page_image", method="GET", suffix=f"{page.pk}")
+    status, body = call(other, "page_image", method="GET", suffix=page.public_id)
     assert status == 404 and body["error"] == "not_found"
 
 
@@ -346,10 +346,10 @@ def test_an_upside_down_cover_is_tagged_and_graders_get_its_upright_name_area_ma
     stored = storage.get_storage().open(cover.image_name).read()
     assert jpeg.info(stored).orientation == jpeg.ORIENTATIONS[180], "the scanner's JPEG, tagged, not re-encoded"
     instructor = make_block()
-    assert instructor.handle("page_image", Request.blank("/"), f"{cover.pk}").body == stored
+    assert instructor.handle("page_image", Request.blank("/"), cover.public_id).body == stored
     with Image.open(io.BytesIO(stored)) as image:
         upright = ImageOps.exif_transpose(image).convert("L")
-    masked_body = make_block("staff_1", "staff").handle("page_image", Request.blank("/"), f"{cover.pk}").body
+    masked_body = make_block("staff_1", "staff").handle("page_image", Request.blank("/"), cover.public_id).body
     masked = Image.open(io.BytesIO(masked_body)).convert("L")
     assert jpeg.info(masked_body).orientation == 1 and masked.size == upright.size
     band = int(masked.height * exam.name_area_height / 100)
@@ -360,7 +360,7 @@ def test_an_upside_down_cover_is_tagged_and_graders_get_its_upright_name_area_ma
     assert max(painted) - min(painted) <= 6, "the name area of the upright cover is painted over"
     assert max(samples(upright, 0, band)) - min(samples(upright, 0, band)) > 60, "where the printed name is"
     assert max(samples(masked, masked.height - band, masked.height)) > 200, "the foot of the page is left as it is"
-    crop = instructor.handle("name_area", Request.blank("/"), f"{cover.copy_id}")
+    crop = instructor.handle("name_area", Request.blank("/"), cover.copy.public_id)
     assert crop.status_code == 200 and jpeg.info(crop.body).orientation == 1
     name = Image.open(io.BytesIO(crop.body)).convert("L")
     assert max(samples(name, 0, name.height)) - min(samples(name, 0, name.height)) > 60, "the printed name is in it"
@@ -392,7 +392,7 @@ def test_the_anomaly_queue_lists_every_copy_for_its_selects_in_three_queries(exa
     with django_assert_num_queries(3):  # unplaced pages, the pages' positions, the copies
         queue = anomalies.queue(exam)
     assert len(queue["copies"]) == count
-    assert queue["copies"][1] == {"id": Copy.objects.get(exam=exam, anonymous_code="Q001").pk, "code": "Q001",
+    assert queue["copies"][1] == {"id": Copy.objects.get(exam=exam, anonymous_code="Q001").public_id, "code": "Q001",
                                   "name": "Élève 1", "username": "learner_1"}
     assert [copy["code"] for copy in queue["copies"]] == sorted(copy["code"] for copy in queue["copies"])
     # copies without pages are all incomplete here (no page at all)

@@ -57,13 +57,13 @@ def test_a_taller_name_area_is_masked_again_for_graders_not_served_from_the_old_
                                             thumbnail_name="")
     grader = results_helpers.block("staff_1", "staff")
     try:
-        first = send(grader, "page_image", str(cover.pk))
+        first = send(grader, "page_image", cover.public_id)
         assert _grey_rows(first.body, 0, 0.12) and not _grey_rows(first.body, 0.12, 0.30)
         # the instructor finds names written lower: the name area grows to 30 % of the cover
         Exam.objects.filter(pk=exam.pk).update(name_area_height=30)
-        again = send(grader, "page_image", str(cover.pk))
+        again = send(grader, "page_image", cover.public_id)
         assert again.status_code == 200 and _grey_rows(again.body, 0, 0.30)
-        thumb = send(grader, "page_image", f"{cover.pk}/thumb")
+        thumb = send(grader, "page_image", f"{cover.public_id}/thumb")
         assert thumb.status_code == 200 and _grey_rows(thumb.body, 0, 0.30)
     finally:  # the masked images made for the grader
         store = storage.get_storage()
@@ -107,7 +107,7 @@ def test_a_render_failure_shown_to_staff_names_no_server_path(monkeypatch):
     try:
         assert rendering.render_copy(copy.pk) == Grading.RENDER_FAILED
         status, body = call(grading_helpers.block("staff_1", "staff"), "open_copy", method="GET",
-                            query=f"copy_id={copy.pk}")
+                            query=f"copy_id={copy.public_id}")
     finally:
         grading_helpers.remove_files(exam)
     reason = body["copy"]["render_error"]
@@ -180,7 +180,7 @@ def test_graders_are_refused_every_instructor_only_action_and_the_refusals_never
     copy = grading_helpers.make_copy(exam, "A001", grader="staff_1", pages=0, state="graded")
     grader = grading_helpers.block("staff_1", "staff")
     for name in INSTRUCTOR_ONLY:
-        answers = {method: send(grader, name, str(copy.pk), method=method, data={"copy_id": copy.pk})
+        answers = {method: send(grader, name, copy.public_id, method=method, data={"copy_id": copy.public_id})
                    for method in ("GET", "POST")}
         statuses = {method: response.status_code for method, response in answers.items()}
         assert 403 in statuses.values() and set(statuses.values()) <= {403, 405}, (name, statuses)
@@ -216,6 +216,6 @@ def test_graders_named_by_anything_but_usernames_are_a_400_not_a_server_error(ha
 
     instructor = block()
     copy = copies(instructor.get_exam(), 1)[0]
-    status, body = call(instructor, handler, {"copy_id": copy.pk, **data})
+    status, body = call(instructor, handler, {"copy_id": copy.public_id, **data})
     assert (status, body["error"]) == (400, "invalid_request")
     assert Copy.objects.get(pk=copy.pk).grader == ""

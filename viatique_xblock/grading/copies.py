@@ -25,7 +25,8 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None):
 
     Names appear only for instructors, or for graders when the exam is not
     graded anonymously. ``identity`` (``"unidentified"`` or ``"identified"``)
-    keeps only those copies (the identification desk's queue). Each row carries
+    keeps only those copies (the identification desk's queue). ``id`` is the copy's public id
+    (:mod:`viatique_xblock.public_ids`); rows are ordered by anonymous code (random). Each row carries
     ``lease``: ``{"holder", "expires_at"}`` of its grading lease, or None. A fixed
     number of queries, and one cache round trip, whatever the number of copies.
     """
@@ -40,11 +41,13 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None):
         queryset = queryset.order_by(mine_first, "anonymous_code")
     total = queryset.count()
     rows = []
-    fields = ["id", "anonymous_code", "identity_state", "grading_state", "grader", "total_points",
+    fields = ["id", "public_id", "anonymous_code", "identity_state", "grading_state", "grader", "total_points",
               "learner_username", "learner_name"]
+    keys = []  # the database keys of the rows, for their leases (never sent: ``id`` is the public id)
     for item in queryset.values(*fields)[offset:offset + limit]:
+        keys.append(item["id"])
         row = {
-            "id": item["id"],
+            "id": item["public_id"],
             "code": item["anonymous_code"],
             "identity": item["identity_state"],
             "state": item["grading_state"],
@@ -57,7 +60,7 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None):
         rows.append(row)
     _hide_other_graders(exam, viewer, rows)
     # who holds each copy's grading lease: one cache round trip (MGET) for the whole page
-    holders = leases.holders(exam, viewer, [row["id"] for row in rows])
-    for row in rows:
-        row["lease"] = holders.get(row["id"])
+    holders = leases.holders(exam, viewer, keys)
+    for key, row in zip(keys, rows):
+        row["lease"] = holders.get(key)
     return {"count": total, "offset": offset, "limit": limit, "copies": rows}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from viatique_xblock import audit, scheme as scheme_module, signals
+from viatique_xblock import audit, public_ids, scheme as scheme_module, signals
 from viatique_xblock.errors import AccessDenied, InvalidRequest, ObjectNotFound, PermissionDenied, ViatiqueError
 from viatique_xblock.grading import leases, rendering
 from viatique_xblock.i18n import N_, gettext as _
@@ -97,14 +97,14 @@ def visible_copies(exam, viewer):
     return queryset
 
 
-def copy_pk(copy_id):
-    """A copy id as sent (a number, or its digits as text); a request without one, or with
-    something else (``true``, ``1.9``, a list), is refused as invalid, which is no lockout matter."""
-    if isinstance(copy_id, int) and not isinstance(copy_id, bool):
-        return copy_id
-    if isinstance(copy_id, str) and copy_id.strip().isdigit():
-        return int(copy_id)
-    raise InvalidRequest(N_("The request must name a copy by its id."))
+def copy_key(copy_id):
+    """A copy id as sent: the copy's public id (:mod:`viatique_xblock.public_ids`, never its database
+    key). A request without one, or with something else (a number, ``true``, a list), is refused as
+    invalid, which is no lockout matter."""
+    value = public_ids.parse(copy_id)
+    if value is None:
+        raise InvalidRequest(N_("The request must name a copy by its id."))
+    return value
 
 
 #: ``get_copy``'s ``fencing`` when the call is not a write
@@ -116,7 +116,7 @@ def get_copy(exam, viewer, copy_id, lock=False, fencing=READ):
 
     With ``fencing`` (a write), the lease is checked before the copy's owner: a tab whose lease
     ended while the copy went to another grader is told ``lease_lost``, like any stale tab."""
-    queryset = Copy.objects.filter(exam=exam, pk=copy_pk(copy_id))
+    queryset = Copy.objects.filter(exam=exam, public_id=copy_key(copy_id))
     if lock:
         queryset = queryset.select_for_update()
     copy = queryset.first()
@@ -134,7 +134,7 @@ def lease_copy(exam, copy_id):
     """A copy of ``exam`` for renewing or releasing a lease: the token proves the holder, so a tab
     whose copy went to another grader meanwhile is told ``lease_lost``, not ``forbidden``."""
     # only its id is used: the token is checked in the cache
-    copy = Copy.objects.filter(exam=exam, pk=copy_pk(copy_id)).only("pk", "exam_id").first()
+    copy = Copy.objects.filter(exam=exam, public_id=copy_key(copy_id)).only("pk", "public_id", "exam_id").first()
     if copy is None:
         raise ObjectNotFound(N_("This copy does not exist."))
     copy.exam = exam
@@ -168,23 +168,27 @@ def _text(number):
 
 # ------------------------------------------------------------------ reading
 
-#: an annotation's fields as :func:`annotation_json` gives them (:func:`work_json` reads them as values)
+#: an annotation's fields as :func:`annotation_json` gives them (:func:`work_json` reads them as values);
+#: ``page_id`` is the page's public id
 JSON_FIELDS = ("uid", "page_id", "kind", "x", "y", "width", "height", "text", "question_id", "points")
+#: the values read for them (the page's public id, never its database key)
+VALUE_FIELDS = ("uid", "page__public_id", *JSON_FIELDS[2:])
 
 
 def _annotation_values_json(row):
-    """:func:`annotation_json` of the values of ``JSON_FIELDS``, in that order."""
+    """:func:`annotation_json` of the values of ``VALUE_FIELDS``, in that order."""
     return {**dict(zip(JSON_FIELDS, row)), "uid": str(row[0]), "points": _text(row[-1])}
 
 
 def annotation_json(annotation):
-    return _annotation_values_json([getattr(annotation, name) for name in JSON_FIELDS])
+    return _annotation_values_json([annotation.uid, annotation.page.public_id,
+                                    *(getattr(annotation, name) for name in JSON_FIELDS[2:])])
 
 
 def work_json(copy):
     """The work stored on a copy, in the shape of a draft's payload (read as values: an autosave
     of a copy with many annotations builds no model instance of them)."""
-    annotations = copy.annotations.order_by("created_at", "id").values_list(*JSON_FIELDS)
+    annotations = copy.annotations.order_by("created_at", "id").values_list(*VALUE_FIELDS)
     points = copy.points.order_by("question_id").values_list("question_id", "points", "comment")
     return {
         "annotations": [_annotation_values_json(row) for row in annotations],
@@ -216,7 +220,7 @@ def _rows_and_pending_comments(copy, draft, written):
 
 
 def _neighbours(exam, viewer, copy):
-    queryset = visible_copies(exam, viewer).values_list("pk", flat=True)
+    queryset = visible_copies(exam, viewer).values_list("public_id", flat=True)
     previous = queryset.filter(anonymous_code__lt=copy.anonymous_code).order_by("-anonymous_code").first()
     following = queryset.filter(anonymous_code__gt=copy.anonymous_code).order_by("anonymous_code").first()
     return {"previous": previous, "next": following}
@@ -230,7 +234,7 @@ def open_copy(exam, viewer, copy_id):
     """Everything the workspace shows of one copy (see docs/handlers.md), names only when allowed."""
     copy = get_copy(exam, viewer, copy_id)
     info = {
-        "id": copy.pk, "code": copy.anonymous_code, "state": copy.grading_state,
+        "id": copy.public_id, "code": copy.anonymous_code, "state": copy.grading_state,
         "identity": copy.identity_state, "grader": copy.grader, "general_comment": copy.general_comment,
         "total": _text(copy.total_points), "render_error": copy.render_error,
         "graded_pdf": bool(copy.graded_pdf_name),
@@ -244,7 +248,7 @@ def open_copy(exam, viewer, copy_id):
         _add_comments_without_points(work, draft[1])
     return {
         "copy": info,
-        "pages": [{"id": page.pk, "position": page.position, "width_pt": page.width_pt,
+        "pages": [{"id": page.public_id, "position": page.position, "width_pt": page.width_pt,
                    "height_pt": page.height_pt} for page in pages],
         "questions": questions(exam),
         "points": work["points"],
@@ -282,8 +286,9 @@ class _Checker:
         self.problems.append({"path": path, "message": _(message).format(**params)})
 
     def pages(self):
+        """The copy's pages: ``{public id: database key}``."""
         if self.page_ids is None:
-            self.page_ids = set(self.copy.pages.filter(discarded=False).values_list("pk", flat=True))
+            self.page_ids = dict(self.copy.pages.filter(discarded=False).values_list("public_id", "pk"))
         return self.page_ids
 
     def text(self, raw, path, limit):
@@ -335,8 +340,9 @@ class _Checker:
         except ValueError:
             self.fail(path + ".uid", N_("An annotation needs a uid (a UUID)."))
             return None
-        page_id = raw.get("page_id")
-        if isinstance(page_id, bool) or not isinstance(page_id, int) or page_id not in self.pages():
+        page = public_ids.parse(raw.get("page_id"))
+        page_id = self.pages().get(page)
+        if page_id is None:
             self.fail(path + ".page_id", N_("This page is not a page of the copy."))
         kind = raw.get("kind")
         if not isinstance(kind, str) or kind not in KINDS:
@@ -349,7 +355,7 @@ class _Checker:
         if points not in (None, "") and not question_id:
             self.fail(path + ".points", N_("Points on an annotation need a question."))
             points = None
-        return {"uid": uid, "page_id": page_id, "kind": kind, **box,
+        return {"uid": uid, "page_id": page_id, "page": page, "kind": kind, **box,
                 "text": self.text(raw.get("text"), path + ".text", MAX_TEXT), "question_id": question_id,
                 "points": self.points(question_id, points, path + ".points") if question_id else None}
 
@@ -499,7 +505,8 @@ def _total(exam, given):
 def _work_payload(work):
     """The draft's copy of validated work, as JSON."""
     return {
-        "annotations": [{**item, "uid": str(item["uid"]), "points": _text(item["points"])}
+        "annotations": [{**{name: value for name, value in item.items() if name != "page"},
+                         "uid": str(item["uid"]), "page_id": item["page"], "points": _text(item["points"])}
                         for item in work.annotations],
         "points": {question_id: {"points": _text(value), "comment": comment}
                    for question_id, (value, comment) in work.points.items()},
@@ -589,7 +596,7 @@ def save_annotation(exam, user, copy_id, fencing, annotation, client_ip=None, pu
         draft = _next_version(copy, user)
         _store_annotations(copy, [item], user, replace=False)
         result = _finish(exam, copy, user, draft, {}, _context(client_ip, publish))
-        row = copy.annotations.get(uid=item["uid"])
+        row = copy.annotations.select_related("page").get(uid=item["uid"])
     return {"annotation": annotation_json(row), "total": result["total"], "version": result["version"]}
 
 

@@ -1,12 +1,17 @@
 """What a grader may see of a copy: never the learner's identity when grading is anonymous.
 
-Names and usernames are left out of grader responses by :mod:`.api`; this module
+Names and usernames are left out of grader responses by the stages' JSON; this module
 covers the pixels: the cover page's name area is painted over in the images a
 grader receives (made once, when first asked for), while instructors and the
-learner get the original.
+learner get the original. Pages are named by their random public ids
+(:mod:`viatique_xblock.public_ids`), never by database keys, which follow the scan's
+order. The booklet number printed on every page stays visible: it is drawn at random
+when the booklets are printed (:mod:`viatique_xblock.scanning.booklets`), so it tells
+a grader nothing that the copy's anonymous code does not.
 """
 from django.db.models import Q
 
+from viatique_xblock import public_ids
 from viatique_xblock.errors import NotFound, ObjectNotFound
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Page
@@ -20,14 +25,16 @@ def hides_identity(exam, viewer):
 
 
 def page_for(exam, viewer, page_id):
-    """A page the viewer may see: instructors any page of the exam; graders only pages placed in copies."""
+    """A page the viewer may see, by its public id: instructors any page of the exam; graders only
+    pages placed in copies."""
     queryset = Page.objects.filter(exam=exam)
     if not viewer.is_instructor:
         queryset = queryset.filter(Q(copy__isnull=False))
-    try:
-        return queryset.get(pk=int(page_id))
-    except (Page.DoesNotExist, TypeError, ValueError) as exc:
-        raise ObjectNotFound(N_("This page does not exist.")) from exc
+    key = public_ids.parse(page_id)
+    page = queryset.filter(public_id=key).first() if key else None
+    if page is None:
+        raise ObjectNotFound(N_("This page does not exist."))
+    return page
 
 
 def _is_cover(page):

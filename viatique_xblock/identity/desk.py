@@ -9,7 +9,7 @@ import unicodedata
 
 from django.db import transaction
 
-from viatique_xblock import audit
+from viatique_xblock import audit, public_ids
 from viatique_xblock.errors import ObjectNotFound, ViatiqueError
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Copy
@@ -25,7 +25,7 @@ class LearnerTaken(ViatiqueError):
         super().__init__(message, **params)
 
     def extra(self):
-        return {"holder": {"id": self.holder.pk, "code": self.holder.anonymous_code}}
+        return {"holder": {"id": self.holder.public_id, "code": self.holder.anonymous_code}}
 
 
 class ResultsReleased(ViatiqueError):
@@ -83,15 +83,15 @@ def _open(exam):
 
 
 def get_copy(exam, copy_id):
-    """A copy of this exam by id, or :class:`ObjectNotFound` (which counts towards the lockout)."""
+    """A copy of this exam by its public id, or :class:`ObjectNotFound` (which counts towards the lockout)."""
     return _copy(exam, copy_id, lock=False)
 
 
 def _copy(exam, copy_id, lock=True):
     queryset = Copy.objects.select_for_update() if lock else Copy.objects
     try:
-        return queryset.get(exam=exam, pk=int(copy_id))
-    except (Copy.DoesNotExist, TypeError, ValueError) as exc:
+        return queryset.get(exam=exam, public_id=public_ids.parse(copy_id))
+    except Copy.DoesNotExist as exc:
         raise ObjectNotFound(N_("This copy does not exist.")) from exc
 
 
@@ -158,7 +158,7 @@ def reveal(exam, copy_id, actor=None, client_ip=None, publish=None):
     """The identity behind an anonymous copy, for an instructor; every reveal is audited."""
     copy = _copy(exam, copy_id, lock=False)
     audit.record(exam, "copy.identity_revealed", actor=actor, copy=copy, client_ip=client_ip, publish=publish)
-    return {"id": copy.pk, "code": copy.anonymous_code, "identity": copy.identity_state,
+    return {"id": copy.public_id, "code": copy.anonymous_code, "identity": copy.identity_state,
             "username": copy.learner_username, "name": copy.learner_name}
 
 

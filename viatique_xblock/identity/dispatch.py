@@ -8,7 +8,7 @@ moves only copies nobody has started. Every run is audited.
 from django.db import transaction
 from django.db.models import Count
 
-from viatique_xblock import audit
+from viatique_xblock import audit, public_ids
 from viatique_xblock.errors import InvalidRequest, NotFound, ViatiqueError
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Copy
@@ -63,13 +63,13 @@ def deal(exam, graders, staff, actor=None, client_ip=None, publish=None):
 
 
 def assign(exam, copy_id, grader, staff, actor=None, client_ip=None, publish=None):
-    """Give one copy to a grader (or to nobody with ``grader=""``), unless someone started it."""
+    """Give one copy (by its public id) to a grader (or to nobody with ``grader=""``), unless someone started it."""
     if grader:
         _check_graders([grader], staff)
     with transaction.atomic():
         try:
-            copy = Copy.objects.select_for_update().get(exam=exam, pk=int(copy_id))
-        except (Copy.DoesNotExist, TypeError, ValueError) as exc:
+            copy = Copy.objects.select_for_update().get(exam=exam, public_id=public_ids.parse(copy_id))
+        except Copy.DoesNotExist as exc:
             raise NotFound(N_("This copy does not exist.")) from exc
         if copy.grading_state not in MOVABLE:
             raise CopyStarted(N_("Copy {code} is already being graded or graded: it stays with {grader}."),

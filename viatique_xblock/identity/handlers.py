@@ -56,7 +56,7 @@ class IdentityHandlers:
 
     @api_handler(permission=permissions.instructor, methods=("GET",))
     def name_area(self, request, user, data, suffix=""):
-        """The name area of a copy's cover (suffix: the copy id), as a JPEG."""
+        """The name area of a copy's cover (suffix: the copy's public id), as a JPEG."""
         exam = self.get_exam()
         copy = desk.get_copy(exam, suffix)
         image = anonymity.name_crop(exam, copy)
@@ -68,7 +68,7 @@ class IdentityHandlers:
         exam = self.get_exam()
         copy = desk.match(exam, data.get("copy_id"), self._learner(data.get("username")), actor=user,
                                     swap=bool(data.get("swap")), **self._audit_context(request))
-        return {"copy": {"id": copy.pk, "code": copy.anonymous_code, "username": copy.learner_username,
+        return {"copy": {"id": copy.public_id, "code": copy.anonymous_code, "username": copy.learner_username,
                          "name": copy.learner_name}, "progress": desk.progress(exam)}
 
     @api_handler(permission=permissions.instructor)
@@ -108,7 +108,7 @@ class IdentityHandlers:
         """``{"copy_id", "grader"}``: give one copy to a grader ("" for nobody)."""
         copy = dispatch.assign(self.get_exam(), data.get("copy_id"), data.get("grader") or "",
                                       self._staff_usernames(), actor=user, **self._audit_context(request))
-        return {"copy": {"id": copy.pk, "grader": copy.grader}}
+        return {"copy": {"id": copy.public_id, "grader": copy.grader}}
 
     @api_handler(permission=permissions.instructor)
     def rebalance(self, request, user, data, suffix=""):

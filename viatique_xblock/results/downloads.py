@@ -5,7 +5,8 @@
 - a learner gets the graded PDF and the page images of their own copy only (the copy's
   ``learner_anonymous_id`` is theirs), and only once results are released and the copy graded.
 
-A copy or page that is not in this exam, or not the learner's, is :class:`~.errors.ObjectNotFound`
+Copies and pages are named by their public ids (:mod:`viatique_xblock.public_ids`), in URLs and in
+signed links alike. A copy or page that is not in this exam, or not the learner's, is :class:`~.errors.ObjectNotFound`
 (the two are not told apart, and both count towards the lockout). A learner's own copy before
 release is a plain refusal that does not count. Every graded PDF download is audited
 (``download.graded_pdf``). Graders of an anonymous exam never get the learner's identity: not in
@@ -14,7 +15,7 @@ the name the learner wrote).
 """
 from django.utils.text import slugify
 
-from viatique_xblock import audit
+from viatique_xblock import audit, public_ids
 from viatique_xblock.errors import InvalidRequest, NotFound, ObjectNotFound, PermissionDenied
 from viatique_xblock.i18n import N_
 from viatique_xblock.identity import anonymity
@@ -45,10 +46,8 @@ class SignedUrlsDisabled(NotFound):
 
 
 def _as_id(raw):
-    try:
-        return int(str(raw).strip())
-    except (TypeError, ValueError):
-        return None
+    """The public id in ``raw`` (a URL suffix or a JSON value), or None."""
+    return public_ids.parse(raw.strip("/") if isinstance(raw, str) else raw)
 
 
 def _check_released(exam):
@@ -58,10 +57,10 @@ def _check_released(exam):
 
 def copy_for(exam, user, copy_id):
     """A copy of ``exam`` that ``user`` may download from, or :class:`ObjectNotFound`."""
-    pk = _as_id(copy_id)
+    key = _as_id(copy_id)
     copy = None
-    if pk is not None and (user.is_staff or user.anonymous_id):
-        queryset = Copy.objects.filter(exam=exam, pk=pk)
+    if key is not None and (user.is_staff or user.anonymous_id):
+        queryset = Copy.objects.filter(exam=exam, public_id=key)
         if not user.is_staff:
             queryset = queryset.filter(learner_anonymous_id=user.anonymous_id)
         copy = queryset.first()
@@ -82,7 +81,7 @@ def graded_pdf_copy(exam, user, copy_id):
 
 def download_name(exam, user, copy):
     """``<exam>-<code>.pdf``; instructors also get the learner's username (graders and learners never do)."""
-    parts = [slugify(exam.title) or "exam", slugify(copy.anonymous_code) or str(copy.pk)]
+    parts = [slugify(exam.title) or "exam", slugify(copy.anonymous_code) or copy.public_id]
     if user.is_instructor and copy.learner_username:
         parts.append(slugify(copy.learner_username))
     return "-".join(part for part in parts if part) + ".pdf"
@@ -145,7 +144,7 @@ def sign_download(exam, user, copy_id, kind):
     if kind not in KINDS:
         raise InvalidRequest(N_("Unknown kind of download: {kind}."), kind=str(kind)[:40])
     copy = graded_pdf_copy(exam, user, copy_id)
-    token, expires_at = signed_urls.sign(user, exam, copy.pk, kind)
+    token, expires_at = signed_urls.sign(user, exam, copy.public_id, kind)
     return copy, token, expires_at
 
 
@@ -155,7 +154,7 @@ def learner_page(exam, user, page_id):
         return anonymity.page_for(exam, user, page_id)
     page = None
     if _as_id(page_id) is not None and user.anonymous_id:
-        page = (Page.objects.filter(exam=exam, pk=_as_id(page_id), discarded=False,
+        page = (Page.objects.filter(exam=exam, public_id=_as_id(page_id), discarded=False,
                                     copy__learner_anonymous_id=user.anonymous_id).first())
     if page is None:
         raise ObjectNotFound(N_("This page does not exist."))

@@ -88,7 +88,7 @@ class DownloadHandlers:
 
     @api_handler(methods=("GET",))
     def graded_pdf(self, request, user, data, suffix=""):
-        """The graded PDF of a copy (suffix: the copy id): staff of the block, or the copy's learner
+        """The graded PDF of a copy (suffix: the copy's public id): staff of the block, or the copy's learner
         once results are released. ``?sig=`` a signed link's token (see ``download_url``);
         ``?inline=1`` to show it in the browser instead of saving it."""
         name, download_name = downloads.graded_pdf(self.get_exam(), user, suffix.strip("/"),
@@ -100,7 +100,7 @@ class DownloadHandlers:
         """``{"copy_id", "kind": "graded_pdf"}``: a short-lived link to that download, for this user only."""
         copy, token, expires_at = downloads.sign_download(self.get_exam(), user, data.get("copy_id"),
                                                           data.get("kind") or downloads.GRADED_PDF)
-        url = self.runtime.handler_url(self, "graded_pdf", str(copy.pk), query=urlencode({"sig": token}))
+        url = self.runtime.handler_url(self, "graded_pdf", copy.public_id, query=urlencode({"sig": token}))
         return {"url": url, "expires_at": expires_at}
 
     @api_handler(methods=("GET",))

@@ -56,8 +56,8 @@ def on_scale(total, maximum, scale):
     return _text(round(Decimal(total) * Decimal(str(scale)) / Decimal(maximum), 2))
 
 
-def _annotation(item):
-    return {"uid": str(item.uid), "page_id": item.page_id, "kind": item.kind, "x": item.x, "y": item.y,
+def _annotation(item, pages):
+    return {"uid": str(item.uid), "page_id": pages[item.page_id], "kind": item.kind, "x": item.x, "y": item.y,
             "width": item.width, "height": item.height, "text": item.text, "question_id": item.question_id,
             "points": _text(item.points)}
 
@@ -80,8 +80,8 @@ def results(exam, learner, scale=None, window_days=0):
         questions.append({**question, "max": _text(Decimal(str(question["max"]))),
                           "points": _text(row.points) if row else None, "comment": row.comment if row else ""})
     pages = copy.pages.filter(discarded=False).order_by("position", "id")
-    page_ids = [page.pk for page in pages]
-    info = {"id": copy.pk, "code": copy.anonymous_code, "total": _text(copy.total_points), "max": _text(maximum),
+    page_ids = {page.pk: page.public_id for page in pages}  # pages are named by their public ids
+    info = {"id": copy.public_id, "code": copy.anonymous_code, "total": _text(copy.total_points), "max": _text(maximum),
             "scale": _text(Decimal(str(scale))) if scale else None,
             "scale_total": on_scale(copy.total_points, maximum, scale),
             "general_comment": copy.general_comment, "graded_pdf": bool(copy.graded_pdf_name)}
@@ -92,9 +92,9 @@ def results(exam, learner, scale=None, window_days=0):
     body.update({
         "copy": info,
         "questions": questions,
-        "pages": [{"id": page.pk, "position": page.position, "width_pt": page.width_pt,
+        "pages": [{"id": page.public_id, "position": page.position, "width_pt": page.width_pt,
                    "height_pt": page.height_pt} for page in pages],
-        "annotations": [_annotation(item) for item in copy.annotations.filter(page_id__in=page_ids)
+        "annotations": [_annotation(item, page_ids) for item in copy.annotations.filter(page_id__in=list(page_ids))
                         .order_by("page__position", "y", "x", "id")],
         "regrade": {"open": regrades.is_open(exam, window_days), "closes_at": end.isoformat() if end else None,
                     "open_questions": sorted({item["question_id"] for item in requests if item["state"] == "open"}),

@@ -144,7 +144,7 @@ def open_requests(exam, viewer):
     rows = []
     for item in items:
         current = points.get((item.copy_id, item.question_id))
-        row = {"id": item.pk, "copy_id": item.copy_id, "code": item.copy.anonymous_code,
+        row = {"id": item.pk, "copy_id": item.copy.public_id, "code": item.copy.anonymous_code,
                "copy_state": item.copy.grading_state, "grader": item.copy.grader,
                "question_id": item.question_id, "question": labels.get(item.question_id, item.question_id),
                "points": _number(current.points if current else None),
@@ -171,7 +171,7 @@ def answer(exam, viewer, request_id, text, reopen=False, client_ip=None, publish
         if item.state != RegradeRequest.OPEN:
             raise RegradeClosed(N_("This regrade request was already answered."))
         if reopen:
-            workspace.reopen(exam, viewer, item.copy_id, client_ip=client_ip, publish=publish)
+            workspace.reopen(exam, viewer, item.copy.public_id, client_ip=client_ip, publish=publish)
         item.state, item.open_question = RegradeRequest.ANSWERED, None
         item.answer, item.answered_by, item.answered_at = text, viewer.username, timezone.now()
         item.save(update_fields=["state", "open_question", "answer", "answered_by", "answered_at"])

@@ -1,11 +1,12 @@
 """The anomaly queue: pages the pipeline could not place, and copies missing pages (public API).
 
 Every fix is audited. Lookups are filtered by exam, so an id from another
-block is simply "not found".
+block is simply "not found". Pages and copies are named by their public ids
+(:mod:`viatique_xblock.public_ids`).
 """
 from django.db import transaction
 
-from viatique_xblock import audit
+from viatique_xblock import audit, public_ids
 from viatique_xblock.errors import NotFound, ViatiqueError
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Copy, Page
@@ -25,15 +26,15 @@ class CopyLocked(ViatiqueError):
 
 def _page(exam, page_id):
     try:
-        return Page.objects.select_related("copy").get(exam=exam, pk=int(page_id))
-    except (Page.DoesNotExist, TypeError, ValueError) as exc:
+        return Page.objects.select_related("copy").get(exam=exam, public_id=public_ids.parse(page_id))
+    except Page.DoesNotExist as exc:
         raise NotFound(N_("This page does not exist.")) from exc
 
 
 def _copy(exam, copy_id):
     try:
-        return Copy.objects.get(exam=exam, pk=int(copy_id))
-    except (Copy.DoesNotExist, TypeError, ValueError) as exc:
+        return Copy.objects.get(exam=exam, public_id=public_ids.parse(copy_id))
+    except Copy.DoesNotExist as exc:
         raise NotFound(N_("This copy does not exist.")) from exc
 
 
@@ -42,7 +43,7 @@ def queue(exam):
     ``code``, ``name``, ``username``: what the instructor picks a page's copy, or the copies to merge,
     from). Instructors only (it names learners); three queries whatever the number of copies."""
     pages = [
-        {"id": page.pk, "batch": page.batch_id, "source_index": page.source_index, "anomaly": page.anomaly,
+        {"id": page.public_id, "batch": page.batch_id, "source_index": page.source_index, "anomaly": page.anomaly,
          "code": page.qr_payload}
         for page in Page.objects.filter(exam=exam, copy__isnull=True, discarded=False).order_by("batch", "source_index")
     ]
@@ -50,12 +51,13 @@ def queue(exam):
     for copy_id, position in Page.objects.filter(exam=exam, copy__isnull=False).values_list("copy_id", "position"):
         positions.setdefault(copy_id, []).append(position)
     incomplete, copies = [], []
-    for pk, code, name, username in (Copy.objects.filter(exam=exam).order_by("anonymous_code")
-                                     .values_list("id", "anonymous_code", "learner_name", "learner_username")):
-        copies.append({"id": pk, "code": code, "name": name, "username": username})
+    for pk, public_id, code, name, username in (
+            Copy.objects.filter(exam=exam).order_by("anonymous_code")
+            .values_list("id", "public_id", "anonymous_code", "learner_name", "learner_username")):
+        copies.append({"id": public_id, "code": code, "name": name, "username": username})
         missing = splitting.missing_pages(positions.get(pk, []), exam.pages_per_copy)
         if missing:
-            incomplete.append({"id": pk, "code": code, "missing": missing})
+            incomplete.append({"id": public_id, "code": code, "missing": missing})
     return {"pages": pages, "incomplete_copies": incomplete, "copies": copies}
 
 
@@ -104,7 +106,7 @@ def discard_page(exam, page_id, actor=None, client_ip=None, publish=None):
 
 def merge_copies(exam, source_id, target_id, actor=None, client_ip=None, publish=None):
     """Move every page of ``source`` into ``target`` (two partial copies of one learner) and drop ``source``."""
-    if str(source_id) == str(target_id):
+    if str(source_id).strip().lower() == str(target_id).strip().lower():
         raise PositionTaken(N_("A copy cannot be merged into itself."))
     with transaction.atomic():
         source = Copy.objects.select_for_update().get(pk=_copy(exam, source_id).pk)

@@ -669,7 +669,7 @@ function ViatiqueScans(runtime, element, args) {
     var params = where(page);
     params.position = number;
     params.copy = code;
-    call('fix_page', {page_id: page.id, action: 'assign', copy_id: Number(select.value), position: number}).then(function (result) {
+    call('fix_page', {page_id: page.id, action: 'assign', copy_id: select.value, position: number}).then(function (result) {
       if (!result.ok) { return invalid(result.body.error === 'position_taken' ? position : select, failure(result)); }
       afterFix(page.id, result.body, fmt(_('Page {number} of {file} is now page {position} of copy {copy}.'), params));
     });
@@ -690,7 +690,7 @@ function ViatiqueScans(runtime, element, args) {
     if (mergeSource.value === mergeTarget.value) { return invalid(mergeTarget, _('Choose two different copies.')); }
     var source = mergeSource.options[mergeSource.selectedIndex].text;
     var target = mergeTarget.options[mergeTarget.selectedIndex].text;
-    call('merge_copies', {source_copy_id: Number(mergeSource.value), target_copy_id: Number(mergeTarget.value)})
+    call('merge_copies', {source_copy_id: mergeSource.value, target_copy_id: mergeTarget.value})
       .then(function (result) {
         if (!result.ok) { return invalid(mergeTarget, failure(result)); }
         renderQueue(result.body);  // without the emptied copy
