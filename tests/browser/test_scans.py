@@ -7,6 +7,8 @@ a plain PDF without codes. Most tests run on a demo host with small upload chunk
 so a test-sized file goes up in several chunks. Every host starts from the seeded demo exam, which
 has a class scan of its own (``demo_facts``): what the tests add is counted on top of it.
 """
+import hashlib
+import json
 import math
 import os
 import random
@@ -206,7 +208,10 @@ def test_upload_processing_and_anomaly_fixes(page, chunked_host, demo_facts):
     assert unnamed_controls(page, "[data-region='scans']") == []
     expect(page.get_by_role("radio", name=re.compile(r"^Many copies: .* every 4 pages$"))).to_be_checked()
 
-    upload(page, pdf_payload("class-scan.pdf", data))
+    with page.expect_request(re.compile(r"/upload_finish/")) as finishing:
+        upload(page, pdf_payload("class-scan.pdf", data))
+    # the whole file's SHA-256 goes with "finish": the server checks the assembled file against it
+    assert json.loads(finishing.value.post_data)["sha256"] == hashlib.sha256(data).hexdigest()
 
     # the bytes go up, chunk after chunk, until the bar is full
     bar = page.get_by_role("progressbar", name="Upload of class-scan.pdf")
@@ -363,9 +368,12 @@ def test_interrupted_upload_resumes_with_the_missing_chunks(page, chunked_host, 
     # the connection is back: choosing the same file again sends only the chunks still missing
     page.unroute(re.compile(r"/upload_chunk/[0-9a-f-]+/1\?"))
     del sent[:]
-    with page.expect_response(re.compile(r"/upload_status/")) as status:
+    with page.expect_response(re.compile(r"/upload_status/")) as status, \
+            page.expect_request(re.compile(r"/upload_finish/")) as finishing:
         upload(page, str(path))
     assert status.value.json()["received"] == [0]
+    # the hash covers the whole file, the chunk sent before the interruption too
+    assert json.loads(finishing.value.post_data)["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     expect(scan_messages(page)).to_contain_text(
         f"Resuming the upload of plain-scan.pdf: 1 of {chunks} parts are already there.")
     processing = page.get_by_role("progressbar", name="Processing of plain-scan.pdf")
@@ -391,3 +399,24 @@ def test_a_file_over_djangos_body_limit_uploads_with_the_default_chunk_size(page
 
     row = page.locator("[data-region='uploads'] li", has_text="big-scan.pdf")
     expect(row.locator("[data-field='outcome']")).to_have_text("Accepted", timeout=SLOW)
+
+
+def test_the_page_hashes_files_in_pieces_as_sha256_does(page, demo_host):
+    """The whole file's SHA-256 is computed by the page chunk after chunk (crypto.subtle.digest takes its
+    input at once, and a scan can be 1 GiB): any length, cut anywhere, gives SHA-256's digest."""
+    page.goto(demo_host.url(student=INSTRUCTOR))
+    expect(page.get_by_role("heading", name="Scans")).to_be_visible()
+    lengths = list(range(0, 130)) + [1000, 4096, 65_537, 3 * 1024 * 1024 + 5]
+    digests = page.evaluate("""(lengths) => lengths.map(function (length) {
+        var bytes = new Uint8Array(length);
+        for (var i = 0; i < length; i += 1) { bytes[i] = (i * 31 + 7 + (i >> 8)) & 255; }
+        var whole = new ViatiqueScans.Sha256(), cuts = new ViatiqueScans.Sha256();
+        whole.update(bytes);
+        for (var start = 0, step = 1; start < length; start += step, step = step * 3 % 1000 + 1) {
+          cuts.update(bytes.subarray(start, Math.min(length, start + step)));
+        }
+        return [whole.hex(), cuts.hex()];
+    })""", lengths)
+    for length, (whole, cuts) in zip(lengths, digests):
+        expected = hashlib.sha256(bytes((i * 31 + 7 + (i >> 8)) & 255 for i in range(length))).hexdigest()
+        assert whole == cuts == expected, length

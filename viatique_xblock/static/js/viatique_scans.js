@@ -4,7 +4,9 @@
  * Called by ViatiqueStaffDashboard with the same (runtime, element, args). Everything lives under
  * the block's root element; the only global is this constructor. An interrupted upload is
  * remembered in localStorage (keyed by the block and the file's name, size and date), so choosing
- * the same file again sends only the chunks the server does not have yet. When a batch finishes,
+ * the same file again sends only the chunks the server does not have yet. The file is read once, in
+ * order, and its whole SHA-256 (ViatiqueScans.Sha256, computed chunk after chunk) goes with "finish",
+ * so that the server refuses an assembled file that is not the one chosen. When a batch finishes,
  * the block root receives a "viatique:copies-changed" event (detail.progress: the copy counters),
  * which the copy list listens to.
  */
@@ -245,16 +247,21 @@ function ViatiqueScans(runtime, element, args) {
       }
       var status = result.body;
       bindRow(row, status.upload_id);
-      if (status.state !== 'open') {  // this very file went up before
+      if (status.state !== 'open' && status.state !== 'assembling') {  // this very file went up before
         remember(file, null);
         return finished(file, row, status);
       }
       remember(file, status.upload_id);
       sending[status.upload_id] = true;
       delete stoppedHere[status.upload_id];
-      return sendMissing(file, row, status).then(function (sent) {
-        if (!sent.ok) { return stopped(file, row, sent); }
-        return retrying(function () { return call('upload_finish', {upload_id: status.upload_id}); })
+      // an upload left assembling (the server could not queue its check) is finished again: the server
+      // has the file and its SHA-256 already
+      var sent = status.state === 'assembling' ? Promise.resolve({ok: true}) : sendMissing(file, row, status);
+      return sent.then(function (outcome) {
+        if (!outcome.ok) { return stopped(file, row, outcome); }
+        var body = {upload_id: status.upload_id};
+        if (outcome.sha256) { body.sha256 = outcome.sha256; }
+        return retrying(function () { return call('upload_finish', body); })
           .then(function (done) {
             if (!done.ok) { return stopped(file, row, done); }
             remember(file, null);
@@ -288,7 +295,9 @@ function ViatiqueScans(runtime, element, args) {
     });
   }
 
-  /* Send every chunk the server lacks, one at a time; resolves {ok} or the failed call. */
+  /* Read the file chunk after chunk, in order, hashing every byte (the whole file's SHA-256, which the
+   * server checks the assembled file against) and sending each chunk the server lacks; resolves
+   * {ok, sha256} or the failed call. Only one chunk is in memory at a time, whatever the file's size. */
   function sendMissing(file, row, status) {
     var have = {};
     status.received.forEach(function (index) { have[index] = true; });
@@ -296,20 +305,25 @@ function ViatiqueScans(runtime, element, args) {
     var done = 0;
     status.received.forEach(function (index) { done += Math.min(size, file.size - index * size); });
     showSent(row, done, file.size);
+    var whole = new ViatiqueScans.Sha256();
     var index = 0;
     function next() {
-      while (index < status.chunks && have[index]) { index += 1; }
-      if (index >= status.chunks) { return Promise.resolve({ok: true}); }
+      if (index >= status.chunks) { return Promise.resolve({ok: true, sha256: whole.hex()}); }
       var current = index;
+      index += 1;
       var blob = file.slice(current * size, Math.min(file.size, (current + 1) * size));
-      return retrying(function () {
-        return sendChunk(status.upload_id, current, blob, function (loaded) { showSent(row, done + loaded, file.size); });
-      }).then(function (result) {
-        if (!result.ok) { return result; }
-        done += blob.size;
-        have[current] = true;
-        showSent(row, done, file.size);
-        return next();
+      return blob.arrayBuffer().then(function (buffer) {
+        whole.update(new Uint8Array(buffer));
+        if (have[current]) { return next(); }
+        return retrying(function () {
+          return sendChunk(status.upload_id, current, buffer, function (loaded) { showSent(row, done + loaded, file.size); });
+        }).then(function (result) {
+          if (!result.ok) { return result; }
+          done += blob.size;
+          have[current] = true;
+          showSent(row, done, file.size);
+          return next();
+        });
       });
     }
     return next();
@@ -339,27 +353,25 @@ function ViatiqueScans(runtime, element, args) {
     }, function () { return ''; });
   }
 
-  /* POST one chunk (XMLHttpRequest, for the bytes-sent progress); resolves {status, ok, body}. */
-  function sendChunk(uploadId, index, blob, onProgress) {
-    return blob.arrayBuffer().then(function (buffer) {
-      return sha256(buffer).then(function (hex) {
-        return new Promise(function (resolve) {
-          var xhr = new XMLHttpRequest();
-          xhr.open('POST', url('upload_chunk', uploadId + '/' + index));
-          xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-          xhr.setRequestHeader('Accept', 'application/json');
-          xhr.setRequestHeader('X-Requested-With', 'XMLHttpRequest');
-          xhr.setRequestHeader('X-CSRFToken', csrfToken());
-          if (hex) { xhr.setRequestHeader('X-Chunk-SHA256', hex); }
-          xhr.upload.onprogress = function (event) { onProgress(event.loaded); };
-          xhr.onload = function () {
-            var body = {};
-            try { body = JSON.parse(xhr.responseText) || {}; } catch (e) { body = {}; }
-            resolve({status: xhr.status, ok: xhr.status >= 200 && xhr.status < 300, body: body});
-          };
-          xhr.onerror = xhr.onabort = xhr.ontimeout = function () { resolve({status: 0, ok: false, body: {}}); };
-          xhr.send(buffer);
-        });
+  /* POST one chunk's bytes (XMLHttpRequest, for the bytes-sent progress); resolves {status, ok, body}. */
+  function sendChunk(uploadId, index, buffer, onProgress) {
+    return sha256(buffer).then(function (hex) {
+      return new Promise(function (resolve) {
+        var xhr = new XMLHttpRequest();
+        xhr.open('POST', url('upload_chunk', uploadId + '/' + index));
+        xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+        xhr.setRequestHeader('Accept', 'application/json');
+        xhr.setRequestHeader('X-Requested-With', 'XMLHttpRequest');
+        xhr.setRequestHeader('X-CSRFToken', csrfToken());
+        if (hex) { xhr.setRequestHeader('X-Chunk-SHA256', hex); }
+        xhr.upload.onprogress = function (event) { onProgress(event.loaded); };
+        xhr.onload = function () {
+          var body = {};
+          try { body = JSON.parse(xhr.responseText) || {}; } catch (e) { body = {}; }
+          resolve({status: xhr.status, ok: xhr.status >= 200 && xhr.status < 300, body: body});
+        };
+        xhr.onerror = xhr.onabort = xhr.ontimeout = function () { resolve({status: 0, ok: false, body: {}}); };
+        xhr.send(buffer);
       });
     });
   }
@@ -709,3 +721,95 @@ function ViatiqueScans(runtime, element, args) {
     if (anomaliesRegion) { loadAnomalies(); }
   });
 }
+
+/* SHA-256 (FIPS 180-4) over data given in pieces: `new ViatiqueScans.Sha256()`, `.update(Uint8Array)` as many
+ * times as needed, then `.hex()` once. The upload hashes the whole file with it, chunk after chunk:
+ * crypto.subtle.digest takes its whole input at once, and a scan can be 1 GiB. */
+ViatiqueScans.Sha256 = (function () {
+  'use strict';
+  var K = new Int32Array([
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+  ]);
+
+  function Sha256() {
+    this.state = new Int32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+    this.words = new Int32Array(64);
+    this.pending = new Uint8Array(64);  // the bytes of an incomplete block, until the next update
+    this.pendingLength = 0;
+    this.length = 0;  // bytes hashed so far (a Number: exact far beyond 1 GiB)
+  }
+
+  /* Hash the 64-byte blocks of `bytes` from `offset` to `end` (a multiple of 64 bytes). */
+  Sha256.prototype.blocks = function (bytes, offset, end) {
+    var w = this.words;
+    var h = this.state;
+    var a, b, c, d, e, f, g, hh, i, x, y, t1, t2;
+    for (; offset < end; offset += 64) {
+      for (i = 0; i < 16; i += 1) {
+        x = offset + 4 * i;
+        w[i] = (bytes[x] << 24) | (bytes[x + 1] << 16) | (bytes[x + 2] << 8) | bytes[x + 3];
+      }
+      for (i = 16; i < 64; i += 1) {
+        x = w[i - 15];
+        y = w[i - 2];
+        w[i] = (((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10)) + w[i - 7] +
+          (((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3)) + w[i - 16] | 0;
+      }
+      a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4]; f = h[5]; g = h[6]; hh = h[7];
+      for (i = 0; i < 64; i += 1) {
+        t1 = hh + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) +
+          ((e & f) ^ (~e & g)) + K[i] + w[i] | 0;
+        t2 = (((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) +
+          ((a & b) ^ (a & c) ^ (b & c)) | 0;
+        hh = g; g = f; f = e; e = d + t1 | 0; d = c; c = b; b = a; a = t1 + t2 | 0;
+      }
+      h[0] = h[0] + a | 0; h[1] = h[1] + b | 0; h[2] = h[2] + c | 0; h[3] = h[3] + d | 0;
+      h[4] = h[4] + e | 0; h[5] = h[5] + f | 0; h[6] = h[6] + g | 0; h[7] = h[7] + hh | 0;
+    }
+  };
+
+  Sha256.prototype.update = function (bytes) {
+    var offset = 0;
+    this.length += bytes.length;
+    if (this.pendingLength) {
+      offset = Math.min(64 - this.pendingLength, bytes.length);
+      this.pending.set(bytes.subarray(0, offset), this.pendingLength);
+      this.pendingLength += offset;
+      if (this.pendingLength < 64) { return this; }
+      this.blocks(this.pending, 0, 64);
+      this.pendingLength = 0;
+    }
+    var end = offset + Math.floor((bytes.length - offset) / 64) * 64;
+    this.blocks(bytes, offset, end);
+    if (end < bytes.length) {
+      this.pending.set(bytes.subarray(end), 0);
+      this.pendingLength = bytes.length - end;
+    }
+    return this;
+  };
+
+  /* The digest in hexadecimal; the hasher is spent afterwards. */
+  Sha256.prototype.hex = function () {
+    var bits = this.length * 8;
+    var padding = new Uint8Array((this.pendingLength < 56 ? 64 : 128) - this.pendingLength);
+    var last = padding.length;
+    padding[0] = 0x80;
+    var high = Math.floor(bits / 0x100000000);
+    padding[last - 8] = high >>> 24; padding[last - 7] = high >>> 16; padding[last - 6] = high >>> 8; padding[last - 5] = high;
+    padding[last - 4] = bits >>> 24; padding[last - 3] = bits >>> 16; padding[last - 2] = bits >>> 8; padding[last - 1] = bits;
+    this.update(padding);
+    var hex = '';
+    for (var i = 0; i < 8; i += 1) { hex += ('0000000' + (this.state[i] >>> 0).toString(16)).slice(-8); }
+    return hex;
+  };
+
+  return Sha256;
+}());
