@@ -56,3 +56,47 @@ def test_models_have_no_missing_migration(scratch):
     result = manage("makemigrations", "viatique_xblock", "--check", "--dry-run", env=env, timeout=120)
     assert result.returncode == 0, f"missing migration:\n{result.stdout}\n{result.stderr}"
     assert "No changes detected" in result.stdout
+
+
+#: run at migration 0007 (copies and pages without public ids): an exam with 1,203 copies of one page each,
+#: made through the historical models, as an existing database holds them
+OLD_ROWS = """
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+apps = MigrationExecutor(connection).loader.project_state(("viatique_xblock", "0007_exam_weight")).apps
+Exam, ScanBatch, Copy, Page = (apps.get_model("viatique_xblock", name) for name in ("Exam", "ScanBatch", "Copy", "Page"))
+exam = Exam.objects.create(course_key="course-v1:V+T+1", usage_key="block-v1:V+T+1+type@viatique+block@old")
+batch = ScanBatch.objects.create(exam=exam, original_name="old.pdf", sha256="0" * 64, page_count=1203)
+copies = Copy.objects.bulk_create([Copy(exam=exam, anonymous_code=f"C{index:05d}") for index in range(1203)])
+copies = list(Copy.objects.filter(exam=exam).order_by("pk"))
+Page.objects.bulk_create([Page(exam=exam, batch=batch, copy=copy, source_index=index, position=1)
+                          for index, copy in enumerate(copies)])
+print(Copy.objects.count(), Page.objects.count())
+"""
+#: after the migrations: every copy and page has a public id of the right form, all different
+PUBLIC_IDS = """
+import json
+from viatique_xblock import public_ids
+from viatique_xblock.models import Copy, Page
+ids = list(Copy.objects.values_list("public_id", flat=True)) + list(Page.objects.values_list("public_id", flat=True))
+print(json.dumps({"count": len(ids), "distinct": len(set(ids)),
+                  "well_formed": all(public_ids.parse(value) == value for value in ids),
+                  "new": public_ids.parse(Copy.objects.create(exam=Copy.objects.first().exam, anonymous_code="NEW1")
+                                          .public_id) is not None}))
+"""
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "postgresql", "mariadb"])
+def test_existing_copies_and_pages_get_distinct_public_ids(vendor, scratch):
+    with temporary_database(vendor, "public_ids") as database_url:
+        env = subprocess_env(DATABASE_URL=database_url, VIATIQUE_VAR_DIR=scratch, REDIS_URL=None, DEBUG="1")
+        run(env, "migrate", "--noinput", "-v", "0")
+        run(env, "migrate", "viatique_xblock", "0007", "--noinput", "-v", "0")
+        assert run(env, "shell", "-c", OLD_ROWS).strip().splitlines()[-1] == "1203 1203"
+        run(env, "migrate", "viatique_xblock", "--noinput", "-v", "0")
+        found = json.loads(run(env, "shell", "-c", PUBLIC_IDS).strip().splitlines()[-1])
+        assert found == {"count": 2406, "distinct": 2406, "well_formed": True, "new": True}
+        # and back: the column goes, the rows stay (the 1,203 and the one made since)
+        run(env, "migrate", "viatique_xblock", "0007", "--noinput", "-v", "0")
+        assert run(env, "shell", "-c", OLD_ROWS.split("exam = ")[0] + "print(Copy.objects.count())"
+                   ).strip().splitlines()[-1] == "1204"
