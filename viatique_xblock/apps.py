@@ -19,3 +19,7 @@ class ViatiqueConfig(AppConfig):
         from viatique_xblock.platform import checks  # noqa: F401  (registers the system checks)
         from viatique_xblock.results import \
             release  # noqa: F401  (connects the gradebook to the grading domain's signals)
+        from viatique_xblock.grading import leases  # noqa: F401  (ends a retired user's leases)
+        from viatique_xblock.identity import retirement
+
+        retirement.connect()  # the platform's retirement signals, where there are (the LMS)

@@ -4,7 +4,15 @@
 :class:`~viatique_xblock.models.AuditEvent` row and, when given a publisher
 (the block's runtime), emits the same action as an ``edx.viatique.<action>``
 tracking event.
+
+One write besides it, not reachable from a handler:
+
+- :func:`erase_personal_data` rewrites the actor, details and address of events that name a retired
+  user (:mod:`viatique_xblock.identity.retirement`): the one change an event may undergo, since
+  the platform's retirement erases a person's data wherever it is.
 """
+from django.db import models
+
 from viatique_xblock.models import AuditEvent
 
 EVENT_PREFIX = "edx.viatique."
@@ -42,3 +50,11 @@ def events(exam, action=None, copy_id=None, actor=None):
     if actor:
         queryset = queryset.filter(actor=actor)
     return queryset
+
+
+def erase_personal_data(event, actor, details, client_ip):
+    """Rewrite one event's ``actor``, ``details`` and ``client_ip`` (a retired user's data replaced; see the
+    module docstring): the append-only guard of :class:`~viatique_xblock.models.AuditEvent` is bypassed for
+    this row and these three columns only."""
+    models.QuerySet.update(AuditEvent.objects.filter(pk=event.pk), actor=actor, details=details,
+                           client_ip=client_ip)

@@ -1,7 +1,7 @@
 """Domain signals, so modules react to each other's changes without importing each other.
 
 Sent by the grading domain (:mod:`viatique_xblock.grading.workspace`), received by the
-results domain (gradebook scores) among others. Every signal carries ``copy``
+results domain (gradebook scores) among others. The copy signals carry ``copy``
 (a :class:`~viatique_xblock.models.Copy`) and ``actor`` (a ``ViatiqueUser`` or None).
 """
 from django.dispatch import Signal
@@ -10,3 +10,7 @@ from django.dispatch import Signal
 copy_graded = Signal()
 #: an instructor reopened a graded copy (its published score, if any, must be withdrawn)
 copy_reopened = Signal()
+#: a user was retired (:mod:`viatique_xblock.identity.retirement`): sent with ``username`` (the original),
+#: ``retired_username`` and ``copy_ids`` (the copies whose grading lease they ever took), no ``copy``;
+#: the grading stage drops the leases the user still holds
+user_retired = Signal()

@@ -21,6 +21,7 @@ was followed by someone else can never overwrite the next grader's work.
 The same grader asking again (a second tab) gets the same lease back, renewed.
 """
 import json
+import logging
 import threading
 import time
 import uuid
@@ -30,12 +31,16 @@ from datetime import datetime, timezone as dt_timezone
 from django.core.cache import caches
 from django.db import transaction
 from django.db.models import F, Min
+from django.dispatch import receiver
 
 from viatique_xblock import audit
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import AuditEvent, Copy
 from viatique_xblock.platform import conf, redis_client
+from viatique_xblock.signals import user_retired
+
+log = logging.getLogger(__name__)
 
 KEY = "viatique:lease:{copy_id}"
 #: how long a second tab waits for the first tab's grant to get its fencing number
@@ -427,3 +432,19 @@ def check_write(copy, fencing, user):
     lease = _guarded(store().get, copy.pk)
     if lease is None or int(lease["fencing"]) != fencing or lease["user"] != user.username:
         raise LeaseLost(LOST_MESSAGE)
+
+# ------------------------------------------------------------------ retired users
+
+
+@receiver(user_retired, dispatch_uid="viatique.leases.user_retired")
+def drop_retired_holders_leases(sender, username, copy_ids=(), **kwargs):
+    """The leases a retired user still holds (their name is in them) end at once; a write they were in the
+    middle of is refused as from any holder whose lease ended. Returns how many ended."""
+    try:
+        leases = store()
+        held = [copy_id for copy_id, lease in leases.get_many(list(copy_ids)).items() if lease["user"] == username]
+        return sum(bool(leases.release(copy_id, "user", username)) for copy_id in held)
+    except Exception:  # noqa: BLE001 - a lease lasts LEASE_TTL_SECONDS without a heartbeat anyway
+        log.warning("Viatique: the leases of a retired user could not be ended (the cache does not answer); "
+                    "they expire by themselves", exc_info=True)
+        return 0

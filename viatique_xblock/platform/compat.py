@@ -258,3 +258,84 @@ def withdraw_grade(usage_key, weight, anonymous_id):
     the LMS counts the block as an unattempted problem (0 of its maximum, weighted). Returns as
     :func:`publish_grade`."""
     return _send_score(usage_key, weight, anonymous_id, None, None, True)
+
+
+# ------------------------------------------------------------------ user retirement
+
+#: the platform's retirement signals (edx-platform ``openedx.core.djangoapps.user_api.accounts.signals``),
+#: each sent with ``user`` (the Django user being retired, still under their original username)
+RETIREMENT_SIGNALS = ("USER_RETIRE_LMS_CRITICAL", "USER_RETIRE_LMS_MISC")
+
+
+def connect_retirement(receiver):
+    """Connect ``receiver(sender, user, **kwargs)`` to the platform's retirement signals; returns whether
+    they exist here (the LMS), False elsewhere (the workbench), where nothing is connected.
+
+    The LMS sends ``USER_RETIRE_LMS_MISC`` from its ``retire_misc`` step and ``USER_RETIRE_LMS_CRITICAL``
+    from its ``retire`` step, just before it renames the user to their retired username; an exception
+    of the receiver fails that step, which the retirement pipeline then retries."""
+    try:
+        from openedx.core.djangoapps.user_api.accounts import signals as account_signals
+    except ImportError:
+        return False
+    for name in RETIREMENT_SIGNALS:
+        getattr(account_signals, name).connect(receiver, dispatch_uid=f"viatique.retirement.{name}", weak=False)
+    return True
+
+
+@dataclass(frozen=True)
+class RetiringUser:
+    """A user the platform retires: their original username, the retired username the platform gives
+    them, and the names and addresses it knew them by (to find them in what Viatique stored)."""
+
+    username: str
+    retired_username: str
+    names: tuple = ()
+    emails: tuple = ()
+
+
+def _retirement_status(user):
+    """The LMS's ``UserRetirementStatus`` of ``user`` (original username, name and email, retired
+    username), or None (not the LMS, or no retirement under way)."""
+    try:
+        from openedx.core.djangoapps.user_api.models import UserRetirementStatus
+    except ImportError:
+        return None
+    return UserRetirementStatus.objects.filter(user=user).first()
+
+
+def retiring_user(user):
+    """The :class:`RetiringUser` of the Django ``user`` a retirement signal names.
+
+    The retired username is the platform's (``get_retired_username_by_username``, which reads the
+    retirement's status); the names are the profile's and the user's own, and the original name and
+    email the retirement recorded (by the ``retire`` step the profile's name is already cleared)."""
+    from common.djangoapps.student.models import get_retired_username_by_username
+
+    status = _retirement_status(user)
+    username = getattr(status, "original_username", "") or user.username
+    retired = getattr(status, "retired_username", "") or get_retired_username_by_username(username)
+    profile = getattr(user, "profile", None)
+    names = [getattr(status, "original_name", ""), getattr(profile, "name", ""), user.get_full_name()]
+    emails = [getattr(status, "original_email", ""), user.email]
+    return RetiringUser(username=username, retired_username=retired,
+                        names=tuple(dict.fromkeys(name for name in names if name)),
+                        emails=tuple(dict.fromkeys(email for email in emails if email)))
+
+
+def platform_user_details(username):
+    """``(names, emails)`` the platform knows ``username`` by (the LMS's user and profile), or ``((), ())``
+    where there is no such user or no platform users at all (the workbench)."""
+    try:
+        from common.djangoapps.student.models import get_retired_username_by_username  # noqa: F401  (the LMS)
+    except ImportError:
+        return (), ()
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        return (), ()
+    profile = getattr(user, "profile", None)
+    names = [getattr(profile, "name", ""), user.get_full_name()]
+    return tuple(dict.fromkeys(name for name in names if name)), tuple(email for email in [user.email] if email)
+

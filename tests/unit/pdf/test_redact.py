@@ -1,7 +1,7 @@
 """Painting over a page's name area in a PDF: what was under it is gone from the file, the rest stays."""
 import pymupdf
 
-from viatique_xblock.pdf.redact import redact_area
+from viatique_xblock.pdf.redact import redact_area, redact_file
 
 from . import builders
 
@@ -49,3 +49,38 @@ def test_the_scan_pixels_under_the_band_are_blanked_not_only_covered():
 def test_a_pdf_without_that_page_comes_back_unchanged():
     data = cover_pdf()
     assert redact_area(data, 3, BAND) == data
+
+
+def test_a_turn_takes_the_area_on_the_upright_page():
+    """A scan page fed upside down (stored as scanned, recorded as needing a 180 turn): its name is at the
+    bottom of the stored page, and that is where the area goes."""
+    for stored_rotation, turn in ((0, 180), (90, 270), (0, 90)):
+        # the cover as shown after stored_rotation + turn is upright with the name on top
+        data = cover_pdf((stored_rotation + turn) % 360)
+        with pymupdf.open(stream=data, filetype="pdf") as doc:
+            doc[0].set_rotation(stored_rotation)
+            data = doc.tobytes()
+        masked = redact_area(data, 0, BAND, turn=turn)
+        with pymupdf.open(stream=masked, filetype="pdf") as doc:
+            assert doc[0].rotation == stored_rotation  # the page keeps its own rotation
+            assert "Chloe" not in doc[0].get_text() and "Answer one" in doc[0].get_text()
+            doc[0].set_rotation((stored_rotation + turn) % 360)
+            assert 110 <= shown_pixel(doc, 0.5, 0.06) <= 145, (stored_rotation, turn)
+            assert shown_pixel(doc, 0.5, 0.5) < 20
+
+
+def test_redact_file_writes_a_new_file_without_the_old_pixels(tmp_path):
+    source = tmp_path / "scan.pdf"
+    source.write_bytes(cover_pdf())
+    with pymupdf.open(source) as doc:
+        [image] = doc[0].get_images(full=True)
+        before = doc.xref_stream_raw(image[0])
+    target = tmp_path / "redacted.pdf"
+    assert redact_file(str(source), str(target), 0, BAND)
+    written = target.read_bytes()
+    assert before not in written  # the image as it was is not left in the file
+    with pymupdf.open(target) as doc:
+        assert "Chloe" not in doc[0].get_text()
+        assert 110 <= shown_pixel(doc, 0.5, 0.06) <= 145
+    assert not redact_file(str(source), str(tmp_path / "none.pdf"), 5, BAND)
+    assert not (tmp_path / "none.pdf").exists()
