@@ -10,9 +10,13 @@ XBlock's own ``parse_xml`` never reads a pointer's file, so a pointer used to
 import with default settings. :class:`OlxMixin` reads the file (the pointer's
 ``url_name`` kept), lets XBlock set the fields from it, applies the course
 policy (``policy.json``) as the platform does for its own blocks, and checks the
-result with the Studio editor's validation: an OLX cannot hold a marking scheme
-or a setting the editor would refuse, and the error names the field. A pointer
-whose file is missing is logged and keeps its defaults. On export, when the
+result with the Studio editor's validation: a marking scheme or a setting the editor
+would refuse is not imported; it is logged as an error naming the block, the file and
+the field, and that setting keeps its default while the rest is imported. Nothing
+here raises: the platform's course import (``load_error_blocks=False`` in Teak's
+``cms import`` and Studio's import task) drops a block whose ``parse_xml`` raises,
+which would take the exam out of its unit. A pointer whose file is missing or
+unreadable is logged and keeps its defaults. On export, when the
 platform's exporter gives the runtime an ``export_fs``, the settings go to the
 definition file and the unit keeps only the pointer; otherwise they are inline.
 """
@@ -31,14 +35,6 @@ log = logging.getLogger(__name__)
 
 #: what YAML, which XBlock reads typed attributes with, takes for a boolean
 BOOLEAN_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
-
-
-class OlxError(ValueError):
-    """An OLX element or definition file of the block holds a value the block cannot take.
-
-    The platform's course import turns the block into an error block with this message and
-    goes on with the rest of the course, as for a problem whose file is broken.
-    """
 
 
 def is_pointer_tag(node):
@@ -61,13 +57,17 @@ class OlxMixin:
     def parse_xml(cls, node, runtime, keys, *args, **kwargs):
         """Read the block from ``node``, or from the file it points to; then policy, then validation."""
         definition, where = cls._olx_definition(node, runtime)
+        # the runtime made the usage's ids from url_name already; XBlock would log it as an unknown field
+        definition.attrib.pop("url_name", None)
         # XBlock would read the scheme as YAML, which splits characters outside the BMP written
         # as JSON escapes (XBlock's own export writes them so) into lone surrogates: read it as JSON
         scheme_text = definition.attrib.pop("marking_scheme", None)
-        cls._olx_check_attributes(definition, where)
+        cls._olx_drop_invalid_attributes(definition, where)
         block = super().parse_xml(definition, runtime, keys, *args, **kwargs)
         if scheme_text is not None:
-            block.marking_scheme = _scheme_from_json(scheme_text, where)
+            scheme = _scheme_from_json(scheme_text, where)
+            if scheme is not None:
+                block.marking_scheme = scheme
         cls._olx_apply_policy(block, runtime, where)
         _olx_validate(block, where)
         return block
@@ -101,7 +101,9 @@ class OlxMixin:
             with resources.open(path, "rb") as file:
                 root = etree.parse(file, parser).getroot()
         except (etree.XMLSyntaxError, OSError, ValueError) as exc:
-            raise OlxError(f"{where}: the definition file cannot be read: {exc}") from exc
+            log.error("%s: the definition file cannot be read (%s): the block is imported with its default "
+                      "settings", where, exc)
+            return copy.deepcopy(node), where
         if root.tag != node.tag:
             log.warning("%s: the definition file's root is <%s>; read as <%s>", where, root.tag, node.tag)
             root.tag = node.tag
@@ -110,23 +112,33 @@ class OlxMixin:
         return root, where
 
     @classmethod
-    def _olx_check_attributes(cls, definition, where):
-        """Refuse, naming the field, an attribute that XBlock would fail on, or that it would silently
-        misread for a setting of the Studio editor (``"ture"`` read as false, ``"2.5"`` as 2)."""
-        for name, text in definition.attrib.items():
-            field = cls.fields.get(name)
-            if field is None:
-                continue  # XBlock logs attributes that are not fields
-            try:
-                value = field.from_string(text)
-            except Exception as exc:  # XBlock's readers raise ValueError, TypeError or YAML errors
-                raise OlxError(f"{where}: {name}={text!r} is not a valid {type(field).__name__}: {exc}") from exc
-            if name not in cls.editable_fields:
-                continue  # the platform's own fields (due, visible_to_staff_only...) are read as XBlock reads them
-            if isinstance(field, Boolean) and text.strip().lower() not in BOOLEAN_WORDS:
-                raise OlxError(f"{where}: {name}={text!r} is not a boolean (true or false)")
-            if isinstance(field, Integer) and value is not None and _decimal(text) != value:
-                raise OlxError(f"{where}: {name}={text!r} is not a whole number")
+    def _olx_drop_invalid_attributes(cls, definition, where):
+        """Leave out, logged as an error naming the field, an attribute that XBlock would fail on, or
+        that it would silently misread for a setting of the Studio editor (``"ture"`` read as false,
+        ``"2.5"`` as 2): that setting keeps its default."""
+        for name, text in list(definition.attrib.items()):
+            problem = cls._olx_attribute_problem(name, text)
+            if problem:
+                log.error("%s: %s=%r %s: that setting is not imported (it keeps its default)",
+                          where, name, text, problem)
+                del definition.attrib[name]
+
+    @classmethod
+    def _olx_attribute_problem(cls, name, text):
+        field = cls.fields.get(name)
+        if field is None:
+            return None  # XBlock logs attributes that are not fields
+        try:
+            value = field.from_string(text)
+        except Exception as exc:  # noqa: BLE001 - XBlock's readers raise ValueError, TypeError or YAML errors
+            return f"is not a valid {type(field).__name__} ({exc})"
+        if name not in cls.editable_fields:
+            return None  # the platform's own fields (due, visible_to_staff_only...) are read as XBlock reads them
+        if isinstance(field, Boolean) and text.strip().lower() not in BOOLEAN_WORDS:
+            return "is not a boolean (true or false)"
+        if isinstance(field, Integer) and value is not None and _decimal(text) != value:
+            return "is not a whole number"
+        return None
 
     @classmethod
     def _olx_apply_policy(cls, block, runtime, where):
@@ -142,7 +154,7 @@ class OlxMixin:
             try:
                 setattr(block, name, field.from_json(value))
             except (TypeError, ValueError) as exc:
-                raise OlxError(f"{where}: the course policy's {name}={value!r} is not valid: {exc}") from exc
+                log.error("%s: the course policy's %s=%r is not valid (%s): it is not applied", where, name, value, exc)
 
     # ------------------------------------------------------------------ export
 
@@ -189,12 +201,17 @@ def _decimal(text):
 
 
 def _scheme_from_json(text, where):
+    """The scheme written in the OLX, or None (logged as an error) when it is not a JSON object."""
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise OlxError(f"{where}: marking_scheme is not valid JSON: {exc}") from exc
+        log.error("%s: marking_scheme is not valid JSON (%s): the scheme is not imported (it keeps its default)",
+                  where, exc)
+        return None
     if not isinstance(value, dict):
-        raise OlxError(f'{where}: marking_scheme must be a JSON object {{"questions": [...], "next_id": n}}')
+        log.error('%s: marking_scheme must be a JSON object {"questions": [...], "next_id": n}: the scheme is '
+                  'not imported (it keeps its default)', where)
+        return None
     return value
 
 
@@ -204,8 +221,14 @@ def _olx_validate(block, where):
     try:
         checked = exams.validate_settings(values)
     except exams.InvalidSettings as exc:
+        # the settings the editor refuses keep their defaults; the others are imported
+        refused = sorted({problem["path"].split(".")[0] for problem in exc.problems} & set(block.editable_fields))
         problems = "; ".join(f"{problem['path']}: {problem['message']}" for problem in exc.problems)
-        raise OlxError(f"{where}: {problems}") from exc
+        log.error("%s: %s; not imported (they keep their defaults): %s", where, problems, ", ".join(refused))
+        for name in refused:
+            block.fields[name].delete_from(block)
+        values = {name: getattr(block, name) for name in block.editable_fields}
+        checked = exams.validate_settings(values)
     scheme_field = block.fields["marking_scheme"]
     if scheme_field.is_set_on(block) and checked["marking_scheme"] != block.marking_scheme:
         block.marking_scheme = checked["marking_scheme"]  # normalised: numbers, ids for questions without one
