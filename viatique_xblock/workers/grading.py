@@ -1,7 +1,7 @@
 """Celery task rendering a finalized copy's graded PDF. It only calls :mod:`viatique_xblock.grading.rendering`,
 which holds the logic and is idempotent (a copy is rendered only while ``submitted``).
 
-Like the pipeline's tasks (:mod:`.ingest`): acknowledged late and redelivered when its
+Like the pipeline's tasks (:mod:`.scanning`): acknowledged late and redelivered when its
 worker dies, retried with backoff on transient errors only (database connection,
 storage I/O), sent with the soft and hard time limits of the settings (:mod:`viatique_xblock.platform.queue`).
 A task that gives up, or hits its time limit, leaves the copy ``render_failed`` with the
