@@ -80,6 +80,8 @@ setup(
             "openpyxl>=3.1",
             # the stages' import contracts (.importlinter), checked by the suite
             "import-linter>=2.1",
+            # property-based tests: generated input sent to every handler (tests/unit/test_handler_inputs.py)
+            "hypothesis>=6.100",
             "build>=1.2",
             "setuptools>=69",
             "wheel>=0.42",

@@ -52,6 +52,39 @@ class NotFound(ViatiqueError):
 class InvalidRequest(ViatiqueError):
     code = "invalid_request"
     status = 400
+    #: the path of the faulty value (``message``, ``payload.annotations.3.text``, ``copy_id``), when known;
+    #: the answer then carries it as ``field`` (see :func:`viatique_xblock.inputs.field_error`)
+    field = None
+
+    def extra(self):
+        return {"field": self.field} if self.field else {}
+
+
+class InvalidText(InvalidRequest):
+    """Text the database cannot store: a lone surrogate (MariaDB's utf8mb4 cannot encode one), or a
+    NUL character; ``field`` names it."""
+
+    code = "invalid_text"
+
+
+class InvalidNumber(InvalidRequest):
+    """A number that is not finite (``NaN``, ``Infinity``, ``1e400``) or too large to store; ``field`` names it."""
+
+    code = "invalid_number"
+
+
+class RequestTooLarge(ViatiqueError):
+    """A request body over the largest one accepted (``limit`` bytes), refused before it is read."""
+
+    code = "request_too_large"
+    status = 413
+
+    def __init__(self, limit):
+        self.limit = int(limit)
+        super().__init__(N_("The request is larger than {limit} bytes."), limit=self.limit)
+
+    def extra(self):
+        return {"limit": self.limit}
 
 
 class MethodNotAllowed(ViatiqueError):

@@ -8,7 +8,7 @@ commands and Celery tasks call them too.
 from django.db import transaction
 from django.db.models import Count, Q
 
-from viatique_xblock import audit, scheme as scheme_module
+from viatique_xblock import audit, inputs, scheme as scheme_module
 from viatique_xblock.errors import NotFound, ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import Copy, Exam, QuestionPoints
@@ -136,11 +136,7 @@ class InvalidSettings(ViatiqueError):
 
 
 def _int_in(raw, low, high):
-    try:
-        value = int(str(raw).strip())
-    except (TypeError, ValueError):
-        return None
-    return value if low <= value <= high else None
+    return inputs.whole_number(raw, None, low, high)
 
 
 def _float_in(raw, low, high):

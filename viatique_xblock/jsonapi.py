@@ -15,7 +15,10 @@ import logging
 from webob import Response
 from xblock.core import XBlock
 
-from viatique_xblock.errors import InvalidRequest, MethodNotAllowed, ServerError, ViatiqueError
+from django.core.exceptions import SuspiciousOperation
+
+from viatique_xblock import inputs
+from viatique_xblock.errors import InvalidRequest, MethodNotAllowed, RequestTooLarge, ServerError, ViatiqueError
 from viatique_xblock.i18n import N_
 from viatique_xblock.platform import compat, lockout
 
@@ -36,25 +39,74 @@ def json_response(data, status=200, headers=None):
     return response
 
 
-def request_json(request):
-    """The JSON object in a request body, or :class:`InvalidRequest`."""
-    try:
-        data = json.loads(request.body.decode("utf-8") or "{}")
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequest(N_("The request body is not valid JSON.")) from exc
-    if not isinstance(data, dict):
-        raise InvalidRequest(N_("The request body must be a JSON object."))
-    return data
+#: the largest JSON body read when the platform sets no DATA_UPLOAD_MAX_MEMORY_SIZE (Django's default)
+DEFAULT_BODY_LIMIT = 2621440
+
+
+def body_limit():
+    """The largest JSON body accepted: the platform's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default),
+    the size over which Django itself refuses ``request.body``."""
+    from django.conf import settings
+
+    return getattr(settings, "DATA_UPLOAD_MAX_MEMORY_SIZE", None) or DEFAULT_BODY_LIMIT
 
 
 def read_body(request, limit):
-    """The raw body, read from the stream up to ``limit()`` bytes (Django's ``request.body``
-    would refuse anything over DATA_UPLOAD_MAX_MEMORY_SIZE, whatever our own limit is)."""
-    most = limit() if callable(limit) else None
-    length = request.content_length or 0
-    if most is not None and length > most:
-        raise InvalidRequest(N_("The request is larger than {limit} bytes."), limit=most)
-    return request.body_file.read(length) if length else b""
+    """The raw body, read from the stream up to ``limit`` bytes (a number, or a callable giving it).
+
+    A body whose ``Content-Length`` is over the limit is refused (413 ``request_too_large``) before any
+    of it is read; one without a length is read up to one byte past the limit, and refused past it.
+    Django's ``request.body`` is never used: it raises ``RequestDataTooBig`` over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, whatever our own limit is.
+    """
+    most = limit() if callable(limit) else limit
+    length = request.content_length
+    if length is not None and most is not None and length > most:
+        raise RequestTooLarge(most)
+    if length == 0:
+        return b""
+    try:
+        raw = request.body_file.read(length if length is not None else (most + 1 if most is not None else -1))
+    except SuspiciousOperation as exc:  # RequestDataTooBig: something read the body through Django first
+        raise RequestTooLarge(most or body_limit()) from exc
+    if most is not None and len(raw) > most:
+        raise RequestTooLarge(most)
+    return raw or b""
+
+
+def parse_json(raw):
+    """The JSON object in ``raw`` (bytes), checked by :func:`.inputs.check_tree`; an empty body is ``{}``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(N_("The request body is not valid JSON.")) from exc
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except RecursionError as exc:  # nested thousands deep: deeper than any limit
+        raise InvalidRequest(N_("The request is nested more than {depth} levels deep."),
+                             depth=inputs.MAX_DEPTH) from exc
+    except ValueError as exc:
+        raise InvalidRequest(N_("The request body is not valid JSON.")) from exc
+    if not isinstance(data, dict):
+        raise InvalidRequest(N_("The request body must be a JSON object."))
+    return inputs.check_tree(data)
+
+
+def request_json(request):
+    """The JSON object in a request body (at most :func:`body_limit` bytes), or a 400/413 error."""
+    return parse_json(read_body(request, body_limit()))
+
+
+def request_query(request):
+    """The query of a GET as ``{name: value}`` (the first value of a repeated name), checked like a body."""
+    try:
+        query = request.GET
+        data = {key: query.get(key) for key in query}
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(N_("The request's query is not valid UTF-8.")) from exc
+    return inputs.check_tree(data)
 
 
 def _count_denial(block, request, user, exc):
@@ -89,12 +141,14 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
                     raise MethodNotAllowed(methods)
                 if permission is not None:
                     permission(block, user)
+                suffix = inputs.check_text(suffix or "", "suffix")
                 if raw_body:
+                    request_query(request)  # the query some raw-body handlers read (print_booklets)
                     data = read_body(request, raw_body)
                 elif request.method == "POST":
                     data = request_json(request)
                 else:
-                    data = {key: request.GET.get(key) for key in request.GET}
+                    data = request_query(request)
                 result = method(block, request, user, data, suffix)
                 if isinstance(result, Response):
                     return result
@@ -108,5 +162,6 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
                 error = ServerError(N_("The server could not do this. Try again; if it fails again, "
                                        "tell the course team."))
                 return json_response(error.as_json(), status=error.status)
+        wrapper.api_methods = tuple(methods)
         return wrapper
     return decorate

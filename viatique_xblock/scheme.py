@@ -12,6 +12,7 @@ This module is pure Python: no Django, no XBlock.
 import re
 from decimal import Decimal, InvalidOperation
 
+from viatique_xblock import inputs
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 
@@ -21,6 +22,8 @@ MAX_QUESTIONS = 300
 MAX_DEPTH = 4
 MAX_DECIMALS = 3
 MAX_POINTS = Decimal("10000")
+#: the largest ``next_id`` of a scheme (question ids are ``q<number>``)
+MAX_NEXT_ID = 10 ** 6
 
 
 class SchemeError(ViatiqueError):
@@ -172,7 +175,11 @@ def validate(raw, previous=None):
     if not isinstance(raw, dict):
         raise SchemeError([{"path": "", "message": _("The marking scheme is not a list of questions.")}])
     questions = raw.get("questions")
-    next_id = max(int(raw.get("next_id") or 1), int((previous or {}).get("next_id") or 1))
+    sent_next = inputs.whole_number(raw.get("next_id") or 1, None, 1, MAX_NEXT_ID)
+    if sent_next is None:
+        raise SchemeError([{"path": "next_id", "message": _("The next question number must be a whole number "
+                                                            "from 1 to {max}.").format(max=MAX_NEXT_ID)}])
+    next_id = max(sent_next, inputs.whole_number((previous or {}).get("next_id"), 1, 1, MAX_NEXT_ID))
     validator = _Validator(next_id)
     if not isinstance(questions, list) or not questions:
         raise SchemeError([{"path": "", "message": _("The marking scheme needs at least one question.")}])

@@ -6,7 +6,7 @@ permission (through :func:`~viatique_xblock.jsonapi.api_handler`) and delegates
 to :mod:`viatique_xblock.grading.workspace` and :mod:`viatique_xblock.grading.leases`. The contract
 is docs/handlers.md ("Grading workspace").
 """
-from viatique_xblock import permissions
+from viatique_xblock import inputs, permissions
 from viatique_xblock.grading import copies, leases, workspace
 from viatique_xblock.jsonapi import api_handler
 
@@ -117,10 +117,4 @@ class GradingHandlers:
 
 
 def _bounded_int(raw, default, low, high):
-    if isinstance(raw, list):
-        raw = raw[0] if raw else None
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return default
-    return min(max(value, low), high)
+    return inputs.whole_number(raw, default, low, high, clamp=True)

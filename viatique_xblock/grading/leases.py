@@ -33,7 +33,7 @@ from django.db import transaction
 from django.db.models import F, Min
 from django.dispatch import receiver
 
-from viatique_xblock import audit
+from viatique_xblock import audit, inputs
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import AuditEvent, Copy
@@ -423,15 +423,13 @@ def check_write(copy, fencing, user):
     Call it inside the write's transaction, with ``copy`` read by ``select_for_update``:
     the row lock keeps a new grant (which increments ``lease_fencing``) out until commit.
     """
-    try:
-        fencing = int(fencing)
-    except (TypeError, ValueError):
-        raise LeaseLost(LOST_MESSAGE) from None
-    if fencing <= 0 or fencing != copy.lease_fencing:
+    fencing = inputs.whole_number(fencing)
+    if fencing is None or fencing <= 0 or fencing != copy.lease_fencing:
         raise LeaseLost(LOST_MESSAGE)
     lease = _guarded(store().get, copy.pk)
     if lease is None or int(lease["fencing"]) != fencing or lease["user"] != user.username:
         raise LeaseLost(LOST_MESSAGE)
+
 
 # ------------------------------------------------------------------ retired users
 

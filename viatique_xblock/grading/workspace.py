@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from viatique_xblock import audit, public_ids, scheme as scheme_module, signals
+from viatique_xblock import audit, inputs, public_ids, scheme as scheme_module, signals
 from viatique_xblock.errors import AccessDenied, InvalidRequest, ObjectNotFound, PermissionDenied, ViatiqueError
 from viatique_xblock.grading import leases, rendering
 from viatique_xblock.i18n import N_, gettext as _
@@ -422,10 +422,9 @@ def _next_version(copy, user, expected=None):
     draft, _created = Draft.objects.select_for_update().defer("payload").get_or_create(copy=copy,
                                                                                       grader=user.username)
     if expected is not None:
-        try:
-            expected = int(expected)
-        except (TypeError, ValueError):
-            raise InvalidRequest(N_("The draft version must be a whole number.")) from None
+        expected = inputs.whole_number(expected)
+        if expected is None:
+            raise inputs.field_error(InvalidRequest, N_("The draft version must be a whole number."), "version")
         if expected != draft.version:
             raise StaleDraft(draft.version)
     draft.version += 1

@@ -36,7 +36,7 @@ import time
 from django.core.cache import caches
 from django.utils import timezone
 
-from viatique_xblock import audit
+from viatique_xblock import audit, inputs
 from viatique_xblock.errors import LockedOut, NotFound
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Exam, LockoutRecord
@@ -203,8 +203,8 @@ def lift(course_key, record_id, exam, actor=None, client_ip=None, publish=None):
     A record no longer in force (lifted, or expired) changes nothing: a lock the same subject got
     since then has a record of its own, maybe in another course."""
     try:
-        record = LockoutRecord.objects.get(course_key=course_key, pk=int(record_id))
-    except (LockoutRecord.DoesNotExist, TypeError, ValueError) as exc:
+        record = LockoutRecord.objects.get(course_key=course_key, pk=inputs.parse_id(record_id))
+    except LockoutRecord.DoesNotExist as exc:
         raise NotFound(N_("This lockout does not exist.")) from exc
     was_active = record.lifted_at is None and record.locked_until > timezone.now()
     if was_active:

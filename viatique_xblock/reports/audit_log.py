@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from viatique_xblock import audit
+from viatique_xblock import audit, inputs
 from viatique_xblock.errors import InvalidRequest
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import AuditEvent, Copy
@@ -58,8 +58,8 @@ def filtered(exam, filters):
     if filters["copy"]:
         value = filters["copy"]
         ids = set(Copy.objects.filter(exam=exam, anonymous_code__iexact=value).values_list("id", flat=True))
-        if value.isdigit():
-            ids.add(int(value))
+        if inputs.parse_id(value) is not None:
+            ids.add(inputs.parse_id(value))
         queryset = queryset.filter(copy_id_ref__in=ids)
     start, end = _bound(filters["date_from"], end=False), _bound(filters["date_to"], end=True)
     if start:

@@ -5,7 +5,7 @@ permission (through :func:`~viatique_xblock.jsonapi.api_handler`) and delegates
 to a domain module (:mod:`~viatique_xblock.reports.exports`, :mod:`~viatique_xblock.reports.statistics`,
 :mod:`~viatique_xblock.reports.audit_log`). Every download is audited.
 """
-from viatique_xblock import files, permissions
+from viatique_xblock import files, inputs, permissions
 from viatique_xblock.jsonapi import api_handler
 from viatique_xblock.reports import audit_log, exports, statistics
 
@@ -18,11 +18,7 @@ MAX_OFFSET = 10 ** 9
 
 def _int(raw, default, high=MAX_OFFSET):
     """A whole number from a query parameter, ``default`` when it is none, kept within ``[0, high]``."""
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return default
-    return min(max(value, 0), high)
+    return inputs.whole_number(raw, default, 0, high, clamp=True)
 
 
 class ReportsHandlers:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from viatique_xblock import audit, scheme as scheme_module
+from viatique_xblock import audit, inputs, scheme as scheme_module
 from viatique_xblock.errors import InvalidRequest, NotFound, ObjectNotFound, ViatiqueError
 from viatique_xblock.i18n import N_
 from viatique_xblock.identity import anonymity
@@ -160,10 +160,7 @@ def answer(exam, viewer, request_id, text, reopen=False, client_ip=None, publish
     from viatique_xblock.grading import workspace
 
     text = _text(text, MAX_MESSAGE, "answer")
-    try:
-        pk = int(request_id)
-    except (TypeError, ValueError):
-        pk = None
+    pk = inputs.parse_id(request_id)
     with transaction.atomic():
         item = _visible(exam, viewer).select_for_update().select_related("copy").filter(pk=pk).first()
         if item is None:

@@ -6,12 +6,16 @@ block is simply "not found". Pages and copies are named by their public ids
 """
 from django.db import transaction
 
-from viatique_xblock import audit, public_ids
+from viatique_xblock import audit, inputs, public_ids
 from viatique_xblock.errors import NotFound, ViatiqueError
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Copy, Page
 from viatique_xblock.scanning import splitting
 from viatique_xblock.states import Grading
+
+
+#: the largest page number in a copy (a page's position is a 32-bit column)
+MAX_POSITION = 100000
 
 
 class PositionTaken(ViatiqueError):
@@ -73,11 +77,8 @@ def assign_page(exam, page_id, copy_id, position, actor=None, client_ip=None, pu
         page = _page(exam, page_id)
         copy = Copy.objects.select_for_update().get(pk=_copy(exam, copy_id).pk)
         _editable(copy)
-        try:
-            position = int(position)
-        except (TypeError, ValueError):
-            position = 0
-        if position < 1:
+        position = inputs.whole_number(position, default=0)
+        if not 1 <= position <= MAX_POSITION:
             raise PositionTaken(N_("Choose a page number of 1 or more."))
         if Page.objects.filter(copy=copy, position=position).exclude(pk=page.pk).exists():
             raise PositionTaken(N_("Page {position} of copy {code} is already there."),

@@ -30,7 +30,7 @@ import uuid
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from viatique_xblock import audit
+from viatique_xblock import audit, inputs
 from viatique_xblock.errors import InvalidRequest, NotFound, ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import ScanBatch, UploadChunk, UploadSession
@@ -90,10 +90,9 @@ def start(exam, user, file_name, size_bytes, split_mode="auto"):
     """
     if split_mode not in SPLIT_MODES:
         raise InvalidRequest(N_("Unknown way of splitting the scan: {mode}."), mode=split_mode)
-    try:
-        size_bytes = int(size_bytes)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequest(N_("The file size is missing.")) from exc
+    size_bytes = inputs.whole_number(size_bytes)
+    if size_bytes is None:
+        raise inputs.field_error(InvalidRequest, N_("The file size is missing."), "size")
     file_name = os.path.basename(str(file_name or "scan.pdf"))[:MAX_NAME] or "scan.pdf"
     limit = conf.get("MAX_UPLOAD_BYTES")
     if size_bytes <= 0:
@@ -123,10 +122,9 @@ def put_chunk(upload, index, data, sha256=None):
     """Store chunk ``index``; ``sha256`` (hex), when sent, is checked against the bytes."""
     if upload.state != UploadState.OPEN:
         raise UploadClosed(N_("This upload is already complete."))
-    try:
-        index = int(index)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequest(N_("The chunk number is missing.")) from exc
+    index = inputs.whole_number(index)
+    if index is None:
+        raise InvalidRequest(N_("The chunk number is missing."))
     expected = upload.chunk_bytes if index < upload.chunk_count - 1 else \
         upload.size_bytes - upload.chunk_bytes * (upload.chunk_count - 1)
     if not 0 <= index < upload.chunk_count or len(data) != expected:
