@@ -6,7 +6,17 @@ with their HTTP status, so no handler formats errors by hand.
 
 The decorator also applies the lockout (:mod:`.lockout`) to every handler: a
 locked-out requester gets 429 before any permission check, and an error flagged
-``counts_for_lockout`` counts one failure for the user and the client address.
+``counts_for_lockout`` counts one failure for the user and the client address (a
+denial counted past the threshold is answered 429 instead: :func:`.lockout.refuse`).
+
+It is also the one strict layer every handler's input goes through before the handler
+runs (issue 13): a JSON body over :func:`body_limit` is refused with 413
+``request_too_large`` before it is read; a body that is no JSON object, or is nested more
+than :data:`.inputs.MAX_DEPTH` deep, is 400 ``invalid_request``; every text of a body, a
+query or the suffix must be storable (no lone surrogate, no NUL: 400 ``invalid_text``) and
+every number finite and within 64 bits (400 ``invalid_number``), the answer's ``field``
+naming the faulty value. Handlers and domain modules then read fields with
+:mod:`viatique_xblock.inputs` (ids, whole numbers), so that no input makes a 500.
 """
 import functools
 import json
@@ -110,13 +120,16 @@ def request_query(request):
 
 
 def _count_denial(block, request, user, exc):
-    """One failure towards the lockout for the requester of a denied request."""
-    lockout.count_failure(
+    """One failure towards the lockout for the requester of a denied request; returns the error to
+    answer: the denial itself, or 429 ``locked_out`` when the requester was locked out meanwhile (a
+    burst of denials that passed the lock check together: see :func:`.lockout.refuse`)."""
+    locked = lockout.refuse(
         user, compat.client_ip(request), compat.course_key(block),
         exam=getattr(block, "get_exam", None),
         publish=lambda name, data: compat.publish_event(block, name, data),
         reason=exc.code,
     )
+    return locked or exc
 
 
 def api_handler(permission=None, methods=("POST",), raw_body=False):
@@ -155,7 +168,7 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
                 return json_response(result)
             except ViatiqueError as exc:
                 if exc.counts_for_lockout:
-                    _count_denial(block, request, user, exc)
+                    exc = _count_denial(block, request, user, exc)
                 return json_response(exc.as_json(), status=exc.status, headers=exc.headers())
             except Exception:  # noqa: BLE001  (logged with its traceback; the user gets a stable code)
                 log.exception("Viatique handler %s failed", method.__name__)

@@ -287,3 +287,64 @@ def test_an_operator_clears_an_address_even_without_a_record(released):
         # the address counter started again: two more denials (of another learner) do not reach 6
         assert deny(learner("learner_2"), 2) == [404] * 2
     assert not LockoutRecord.objects.filter(kind="address").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixty_simultaneous_denials_get_exactly_five_refusals_and_fifty_five_429s():
+    """Issue 13, finding 7: a burst of denials that all pass the lock check before the lock starts.
+    Counting and deciding are one atomic step in Redis: the five first counted are refused as
+    themselves (404), every later one is answered 429 with Retry-After, whoever passed the check."""
+    import threading
+
+    from django.db import connection
+
+    make_block().get_exam()  # the exam row, committed, so that every thread reads the same one
+    burst = 60
+    barrier = threading.Barrier(burst)
+
+    def denied(index):
+        block = learner("learner_1")
+        barrier.wait()
+        try:
+            response = send(block, "graded_pdf", str(10 ** 9 + index))
+            return response.status_code, body(response), response.headers.get("Retry-After")
+        finally:
+            connection.close()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=burst) as pool:
+        answers = list(pool.map(denied, range(burst)))
+    statuses = [status for status, _answer, _retry in answers]
+    assert statuses.count(404) == 5 and statuses.count(429) == 55, statuses
+    for status, answer, retry_after in answers:
+        if status == 429:
+            assert answer["error"] == "locked_out" and WINDOW - 5 <= answer["retry_after"] <= WINDOW
+            assert retry_after == str(answer["retry_after"])
+        else:
+            assert answer["error"] == "not_found"
+    assert LockoutRecord.objects.count() == 1
+
+
+def test_a_denial_counted_past_the_threshold_is_answered_429_not_as_itself():
+    cache = caches[conf.get("CACHE_ALIAS")]
+    user = compat.ViatiqueUser(user_id=1, username="burst", full_name="", anonymous_id="x", role=compat.LEARNER)
+    answers = [lockout.refuse(user, None, "course-v1:A+B+C", reason="not_found") for _attempt in range(7)]
+    assert answers[:5] == [None] * 5
+    assert all(isinstance(answer, LockedOut) and WINDOW - 5 <= answer.retry_after <= WINDOW for answer in answers[5:])
+    assert LockoutRecord.objects.count() == 1
+    fail_key, lock_key = lockout._keys(lockout.USER, "burst")
+    client = redis_client.raw_client(cache)
+    assert int(client.get(cache.make_key(fail_key))) == 7  # the count goes on while locked, as long as the lock
+    assert WINDOW - 5 <= client.ttl(cache.make_key(fail_key)) <= WINDOW
+    # the lock lifted, its count goes too: a new denial is the first of a new window
+    lockout._clear(cache, lockout.USER, "burst")
+    assert lockout.refuse(user, None, "course-v1:A+B+C") is None
+    assert lockout._fail(cache, lockout.USER, "burst", 5) == (2, False)
+
+
+def test_a_count_left_over_an_expired_lock_starts_again():
+    cache = caches[conf.get("CACHE_ALIAS")]
+    fail_key, lock_key = lockout._keys(lockout.USER, "expired")
+    client = redis_client.raw_client(cache)
+    client.set(cache.make_key(fail_key), 9, ex=WINDOW)  # a count whose lock has just expired
+    assert lockout._fail(cache, lockout.USER, "expired", 5) == (1, False)
+    assert client.ttl(cache.make_key(lock_key)) == -2

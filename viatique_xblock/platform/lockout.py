@@ -12,15 +12,19 @@ Policy (SPEC section 5; numbers from :mod:`.conf`):
 - reaching the threshold locks that user, or that address, for ``LOCKOUT_SECONDS``: every
   handler answers 429 ``locked_out`` with ``retry_after`` until the lock expires or an instructor
   lifts it. A lock is platform-wide (it is the requester who is locked, not one exam);
+- counting and deciding are one atomic step: a denial past the threshold (one of a burst that passed
+  the lock check together, before the lock started) is answered 429 ``locked_out`` instead of its own
+  error (:func:`refuse`), so that however many denials arrive at once, exactly the threshold's number
+  are answered with their own refusal;
 - instructors of the block see every copy and page of its exam, so a miss of theirs cannot reveal
   anything: their denials do not count and an address lock does not apply to them (so they can
   still lift lockouts from a school's shared address).
 
 Counters and locks live in the Django cache ``VIATIQUE['CACHE_ALIAS']``. On django-redis they are
 updated atomically in Redis (one Lua script: INCR, EXPIRE on the first failure, SET NX EX of the
-lock), so the policy holds across every web worker and every host. Other caches (LocMem, in DEBUG
-and some unit tests) get the same policy with the cache API's ``add``/``incr``. Keys hold a hash of
-the username or address, never the value itself. When the cache cannot be reached the lockout is
+lock at the threshold, the count kept as long as the lock), so the policy holds across every web
+worker and every host. Other caches (LocMem, in DEBUG and some unit tests) get the same policy with
+the cache API's ``add``/``incr``. Keys hold a hash of the username or address, never the value itself. When the cache cannot be reached the lockout is
 skipped (logged): permission checks still apply to every request.
 
 Each lock that starts leaves a :class:`~.models.LockoutRecord` (what instructors list and lift),
@@ -49,13 +53,22 @@ ADDRESS = "address"
 KEY_ROOT = "viatique:lockout"
 
 #: KEYS: failure counter, lock; ARGV: window seconds, threshold, lock seconds, lock value.
-#: Returns {failures, 1 if this failure started the lock else 0}.
+#: Returns {failures, 1 if this failure started the lock else 0}: the count of this failure, over the
+#: threshold when the subject is locked already (the caller then answers 429). The threshold's failure
+#: starts the lock and keeps the count as long as the lock; a count left over a lock that ended (lifted,
+#: expired) starts again from 1.
 FAIL_SCRIPT = """
+local window, threshold, seconds = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
-if count >= tonumber(ARGV[2]) then
-  redis.call('DEL', KEYS[1])
-  if redis.call('SET', KEYS[2], ARGV[4], 'NX', 'EX', tonumber(ARGV[3])) then return {count, 1} end
+if count == 1 then redis.call('EXPIRE', KEYS[1], window) end
+if count > threshold then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {count, 0} end
+  redis.call('SET', KEYS[1], 1, 'EX', window)
+  count = 1
+end
+if count == threshold then
+  redis.call('EXPIRE', KEYS[1], seconds)
+  if redis.call('SET', KEYS[2], ARGV[4], 'NX', 'EX', seconds) then return {count, 1} end
 end
 return {count, 0}
 """
@@ -106,7 +119,9 @@ def _remaining(cache, pairs):
 
 
 def _fail(cache, kind, subject, threshold):
-    """Count one failure; returns ``(failures, started)``, ``started`` True when it started the lock."""
+    """Count one failure; returns ``(failures, started)``, ``started`` True when it started the lock.
+
+    ``failures`` over ``threshold`` means the subject was locked already when this failure came."""
     fail_key, lock_key = _keys(kind, subject)
     window, seconds = conf.get("LOCKOUT_WINDOW_SECONDS"), conf.get("LOCKOUT_SECONDS")
     until = time.time() + seconds
@@ -116,16 +131,23 @@ def _fail(cache, kind, subject, threshold):
         count, started = script(keys=[cache.make_key(fail_key), cache.make_key(lock_key)],
                                 args=[window, threshold, seconds, f"{until:.3f}"])
         return int(count), bool(started)
+    # the same steps with the cache API (a per-process cache: one process, so no burst across workers)
     cache.add(fail_key, 0, window)
     try:
         count = cache.incr(fail_key)
     except ValueError:  # expired between add and incr
         cache.set(fail_key, 1, window)
         count = 1
-    if count < threshold:
-        return count, False
-    cache.delete(fail_key)
-    return count, bool(cache.add(lock_key, until, seconds))
+    if count > threshold:
+        end = cache.get(lock_key)
+        if end and end > time.time():
+            return count, False
+        cache.set(fail_key, 1, window)
+        count = 1
+    if count == threshold:
+        cache.touch(fail_key, seconds)
+        return count, bool(cache.add(lock_key, until, seconds))
+    return count, False
 
 
 def _clear(cache, kind, subject):
@@ -146,8 +168,12 @@ def check(user, address):
         log.warning("Viatique lockout: the cache could not be read; lockout not checked", exc_info=True)
         return
     if remaining > 0:
-        raise LockedOut(N_("Too many refused requests: access is blocked for {minutes} min. Try again later."),
-                        retry_after=remaining, minutes=math.ceil(remaining / 60))
+        raise _locked_out(remaining)
+
+
+def _locked_out(remaining):
+    return LockedOut(N_("Too many refused requests: access is blocked for {minutes} min. Try again later."),
+                     retry_after=remaining, minutes=math.ceil(remaining / 60))
 
 
 def count_failure(user, address, course_key, exam=None, publish=None, reason=""):
@@ -156,17 +182,42 @@ def count_failure(user, address, course_key, exam=None, publish=None, reason="")
     ``exam`` is a callable giving the exam to audit a lock under (called only when one starts).
     Returns the :class:`LockoutRecord` rows of the locks this failure started.
     """
-    started = []
+    return _count(user, address, course_key, exam, publish, reason)[0]
+
+
+def refuse(user, address, course_key, exam=None, publish=None, reason=""):
+    """Count one denied request (as :func:`count_failure`) and decide how it is answered, in the same
+    atomic step: :class:`LockedOut` (429, to answer instead of the denial's own error) when its count
+    is over a threshold, the subject being locked already; None when the denial is answered as itself.
+
+    Of any number of denials arriving at once from one user (say 60, which all passed :func:`check`
+    before the lock started), exactly ``LOCKOUT_USER_FAILURES`` get their own answer; the others 429.
+    """
+    started, locked = _count(user, address, course_key, exam, publish, reason)
+    if not locked:
+        return None
+    try:
+        remaining = _remaining(_cache(), locked)
+    except Exception:  # noqa: BLE001 - see check()
+        remaining = 0
+    return _locked_out(remaining or conf.get("LOCKOUT_SECONDS"))
+
+
+def _count(user, address, course_key, exam, publish, reason):
+    """``(records of the locks started, [(kind, subject)] already locked)`` after counting one failure."""
+    started, locked = [], []
     cache = _cache()
     for kind, subject, threshold in subjects(user, address):
         try:
             failures, new_lock = _fail(cache, kind, subject, threshold)
         except Exception:  # noqa: BLE001 - see check()
             log.warning("Viatique lockout: the cache could not be written; failure not counted", exc_info=True)
-            return started
+            return started, locked
         if new_lock:
             started.append(_lock_started(kind, subject, failures, user, address, course_key, exam, publish, reason))
-    return started
+        elif failures > threshold:
+            locked.append((kind, subject))
+    return started, locked
 
 
 def _lock_started(kind, subject, failures, user, address, course_key, exam, publish, reason):
