@@ -5,12 +5,16 @@
 (the block's runtime), emits the same action as an ``edx.viatique.<action>``
 tracking event.
 
-One write besides it, not reachable from a handler:
+Two writes besides it, neither reachable from a handler:
 
 - :func:`erase_personal_data` rewrites the actor, details and address of events that name a retired
   user (:mod:`viatique_xblock.identity.retirement`): the one change an event may undergo, since
-  the platform's retirement erases a person's data wherever it is.
+  the platform's retirement erases a person's data wherever it is;
+- :func:`restore` appends events carried over from another instance by an exam archive
+  (:mod:`viatique_xblock.reports.archive`), with the time each one happened there.
 """
+import contextlib
+
 from django.db import models
 
 from viatique_xblock.models import AuditEvent
@@ -58,3 +62,33 @@ def erase_personal_data(event, actor, details, client_ip):
     this row and these three columns only."""
     models.QuerySet.update(AuditEvent.objects.filter(pk=event.pk), actor=actor, details=details,
                            client_ip=client_ip)
+
+
+@contextlib.contextmanager
+def timestamps_kept(*model_classes):
+    """Within the block, the ``auto_now`` / ``auto_now_add`` date fields of ``model_classes`` keep the values
+    given to them instead of the current time (rows carried over from an archive keep their times).
+
+    It changes the fields' definitions for the whole process while it lasts: only for a command or a
+    worker process that does nothing else meanwhile, never in a web process."""
+    changed = []
+    for model in model_classes:
+        for field in model._meta.concrete_fields:
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                changed.append((field, field.auto_now, field.auto_now_add))
+                field.auto_now = field.auto_now_add = False
+    try:
+        yield
+    finally:
+        for field, auto_now, auto_now_add in changed:
+            field.auto_now, field.auto_now_add = auto_now, auto_now_add
+
+
+def restore(exam, rows, batch_size=1000):
+    """Append events carried over from another instance: ``rows`` are unsaved
+    :class:`~viatique_xblock.models.AuditEvent` objects of ``exam`` with their ``created_at``, kept as given
+    (call it inside :func:`timestamps_kept`). Nothing is sent to event tracking: it happened elsewhere."""
+    for row in rows:
+        if row.exam_id != exam.pk or row.pk is not None:
+            raise ValueError("restore() appends new events of this exam only")
+    AuditEvent.objects.bulk_create(rows, batch_size=batch_size)

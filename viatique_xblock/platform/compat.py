@@ -339,3 +339,129 @@ def platform_user_details(username):
     names = [getattr(profile, "name", ""), user.get_full_name()]
     return tuple(dict.fromkeys(name for name in names if name)), tuple(email for email in [user.email] if email)
 
+
+# ------------------------------------------------------------------ users and blocks, without a block (commands)
+
+
+def _host_roster_service():
+    """The ``viatique_roster`` service a host names in its settings (the workbench host:
+    ``WORKBENCH["services"]``), for code that runs without a block (an operator's command); None elsewhere."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    path = ((getattr(settings, "WORKBENCH", None) or {}).get("services") or {}).get(ROSTER_SERVICE)
+    return import_string(path)() if path else None
+
+
+def learners_by_username(course_key, usernames):
+    """``{username: Learner}`` of the users among ``usernames`` that the platform knows, with their
+    anonymous id in the course ``course_key`` (the LMS: its users, enrolled or not; the workbench: its
+    roster service's learners). Users it does not know are left out."""
+    wanted = set(usernames)
+    if not wanted:
+        return {}
+    try:
+        from common.djangoapps.student.models import anonymous_id_for_user
+        from opaque_keys.edx.keys import CourseKey
+    except ImportError:
+        service = _host_roster_service()
+        learners = service.enrolled(course_key) if service is not None else []
+        return {learner.username: learner for learner in learners if learner.username in wanted}
+    from django.contrib.auth import get_user_model
+
+    course = CourseKey.from_string(course_key)
+    users = get_user_model().objects.filter(username__in=wanted).select_related("profile")
+    return {user.username: Learner(
+        username=user.username,
+        name=(getattr(getattr(user, "profile", None), "name", "") or user.get_full_name() or user.username),
+        anonymous_id=anonymous_id_for_user(user, course), email=user.email) for user in users}
+
+
+def known_usernames(course_key, usernames):
+    """The usernames among ``usernames`` that the platform has a user for (the workbench: its roster's
+    learners and staff), or None where it cannot tell."""
+    wanted = set(usernames)
+    try:
+        from common.djangoapps.student.models import anonymous_id_for_user  # noqa: F401  (the LMS)
+    except ImportError:
+        service = _host_roster_service()
+        if service is None:
+            return None
+        known = {learner.username for learner in service.enrolled(course_key)}
+        known |= {username for username, _name in service.staff(course_key)}
+        return wanted & known
+    from django.contrib.auth import get_user_model
+
+    return set(get_user_model().objects.filter(username__in=wanted).values_list("username", flat=True))
+
+
+def _modulestore():
+    """``(modulestore, ModuleStoreEnum)`` in the LMS and Studio, else None."""
+    try:
+        from xmodule.modulestore import ModuleStoreEnum
+        from xmodule.modulestore.django import modulestore
+    except ImportError:
+        return None
+    return modulestore(), ModuleStoreEnum
+
+
+#: the user a command's writes to course content are made as, in the workbench
+WORKBENCH_COMMAND_USER = "viatique-command"
+
+
+def _workbench_block(usage_key):
+    """The workbench's block of ``usage_key`` (one of its scenarios), or None (not the workbench, or no such
+    block)."""
+    try:
+        from workbench.runtime import WorkbenchRuntime
+        from workbench.scenarios import get_scenarios
+    except ImportError:
+        return None
+    if usage_key not in {scenario.usage_id for scenario in get_scenarios().values()}:
+        return None
+    return WorkbenchRuntime(WORKBENCH_COMMAND_USER).get_block(usage_key)
+
+
+def block_settings(usage_key, names):
+    """``{name: value}`` of the settings fields ``names`` of the block ``usage_key`` as the course's content
+    holds them (the LMS's modulestore, the workbench's scenarios), or None where they cannot be read."""
+    found = _modulestore()
+    if found is not None:
+        from opaque_keys.edx.keys import UsageKey
+
+        store, enum = found
+        key = UsageKey.from_string(usage_key)
+        with store.branch_setting(enum.Branch.draft_preferred, key.course_key):
+            block = store.get_item(key)
+    else:
+        block = _workbench_block(usage_key)
+        if block is None:
+            return None
+    return {name: getattr(block, name) for name in names}
+
+
+def write_block_settings(usage_key, values):
+    """Set the block's settings fields to ``values`` in the course's content (the LMS and Studio: the
+    modulestore's draft, published again when the block was published; the workbench: its scenario's
+    block). Returns whether they were written (False where the host has no course content to write to)."""
+    found = _modulestore()
+    if found is not None:
+        from opaque_keys.edx.keys import UsageKey
+
+        store, enum = found
+        key = UsageKey.from_string(usage_key)
+        with store.branch_setting(enum.Branch.draft_preferred, key.course_key):
+            block = store.get_item(key)
+            for name, value in values.items():
+                setattr(block, name, value)
+            store.update_item(block, enum.UserID.mgmt_command)
+            if store.has_published_version(block):
+                store.publish(block.location, enum.UserID.mgmt_command)
+        return True
+    block = _workbench_block(usage_key)
+    if block is None:
+        return False
+    for name, value in values.items():
+        setattr(block, name, value)
+    block.save()
+    return True
