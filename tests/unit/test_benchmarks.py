@@ -95,3 +95,14 @@ def test_copy_list_compares_two_exam_sizes_with_the_same_queries(tmp_path):
         # the SPEC's rule: queries independent of the number of copies
         assert figures["queries"] == figures["baseline"]["queries"], name
     assert list(tmp_path.iterdir()) == []
+
+
+def test_archive_exports_and_imports_a_tiny_exam_and_reports_its_figures(tmp_path):
+    result = run("archive.py", "--pages", "8", "--pages-per-copy", "4", "--jobs", "1", tmp_path=tmp_path)
+
+    assert (result["pages"], result["copies"], result["graded_pdfs"], result["database"]) == (8, 2, 2, "sqlite")
+    for key in ("archive_mb", "stored_mb", "export_seconds", "import_seconds", "export_mb_per_second",
+                "import_mb_per_second", "export_ratio_to_baseline", "import_ratio_to_baseline"):
+        assert positive(result[key]), key
+    assert result["files"] == 1 + 8 + 2 + 10  # the scan, the page images, the graded PDFs, the rows
+    assert list(tmp_path.iterdir()) == [], "the scan, the database and the archive are deleted"
