@@ -79,7 +79,8 @@ def course(lms_retirement):
     exam.save(update_fields=["roster_details"])
     copy = Copy.objects.get(exam=exam, learner_anonymous_id=LEARNERS[0].anonymous_id)
     audit.record(exam, "copy.identity_revealed", actor=ViatiqueUser(1, "instructor_1", "Marie Curie", "", "instructor"),
-                 copy=copy, details={"username": USERNAME, "name": NAME, "file": f"{USERNAME}-{copy.anonymous_code}.pdf"})
+                 copy=copy, details={"username": USERNAME, "name": NAME,
+                                     "file": f"{USERNAME}-{copy.anonymous_code}.pdf"})
     # the learner probes other copies until locked out (records, audit events with their address)
     me = ViatiqueUser(user.id, USERNAME, NAME, LEARNERS[0].anonymous_id, "learner")
     for _attempt in range(5):
@@ -132,8 +133,8 @@ def rows_holding(traces):
     """``[(model, field, value)]`` of every text or JSON value of Viatique's tables that holds one of ``traces``."""
     found = []
     for model in apps.get_app_config("viatique_xblock").get_models():
-        fields = [field for field in model._meta.concrete_fields
-                  if isinstance(field, (models.CharField, models.TextField, models.JSONField, models.GenericIPAddressField))]
+        kinds = (models.CharField, models.TextField, models.JSONField, models.GenericIPAddressField)
+        fields = [field for field in model._meta.concrete_fields if isinstance(field, kinds)]
         for row in model.objects.all():
             for field in fields:
                 value = getattr(row, field.attname)

@@ -37,6 +37,7 @@ Files are changed first, then the rows in one transaction: a run that fails half
 (by the pipeline, which retries a failed step, or the command) and finds the same rows to change.
 A second run finds nothing left and changes nothing.
 """
+import json
 import logging
 import os
 import re
@@ -155,8 +156,6 @@ def _alternatives(patterns):
 
 
 def _json_escaped(text):
-    import json
-
     return json.dumps(text)[1:-1]
 
 
@@ -178,7 +177,8 @@ class Report:
             bucket[kind] = bucket.get(kind, 0) + number
 
     def as_json(self):
-        return {"retired_username": self.retired_username, "exams": len(self.exams), "rows": dict(sorted(self.rows.items())),
+        return {"retired_username": self.retired_username, "exams": len(self.exams),
+                "rows": dict(sorted(self.rows.items())),
                 "files": dict(sorted(self.files.items())), "changed": bool(self.rows or self.files)}
 
 
@@ -370,9 +370,9 @@ def retire(username, retired_username, names=(), emails=(), source="command"):
     known_names = [*names, *platform_names, *(copy.learner_name for copy in learner_copies),
                    *Booklet.objects.filter(learner_username=username).values_list("learner_name", flat=True)]
     emails = tuple(dict.fromkeys(email for email in [*emails, *platform_emails] if email))
-    for exam in Exam.objects.filter(Q(*[Q(roster_details__has_key=key) for key in
-                                        [username, *(email.casefold() for email in emails)]], _connector=Q.OR)):
-        known_names += [exam.roster_details.get(key) for key in [username, *(e.casefold() for e in emails)]]
+    keys = [username, *(email.casefold() for email in emails)]  # how a roster CSV's names are keyed
+    for exam in Exam.objects.filter(Q(*[Q(roster_details__has_key=key) for key in keys], _connector=Q.OR)):
+        known_names += [exam.roster_details.get(key) for key in keys]
     known_names = tuple(dict.fromkeys(name for name in known_names if name and name != retired_username))
     eraser = Eraser(username, retired_username, known_names, emails)
 
