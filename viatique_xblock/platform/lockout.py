@@ -24,8 +24,9 @@ Counters and locks live in the Django cache ``VIATIQUE['CACHE_ALIAS']``. On djan
 updated atomically in Redis (one Lua script: INCR, EXPIRE on the first failure, SET NX EX of the
 lock at the threshold, the count kept as long as the lock), so the policy holds across every web
 worker and every host. Other caches (LocMem, in DEBUG and some unit tests) get the same policy with
-the cache API's ``add``/``incr``. Keys hold a hash of the username or address, never the value itself. When the cache cannot be reached the lockout is
-skipped (logged): permission checks still apply to every request.
+the cache API's ``add``/``incr``. Keys hold a hash of the username or address, never the value itself.
+When the cache cannot be reached the lockout is skipped (logged): permission checks still apply to
+every request.
 
 Each lock that starts leaves a :class:`~.models.LockoutRecord` (what instructors list and lift),
 an audit event ``lockout.started`` and its tracking event. Operators list and lift lockouts of
