@@ -24,6 +24,8 @@ MAX_DECIMALS = 3
 MAX_POINTS = Decimal("10000")
 #: the largest ``next_id`` of a scheme (question ids are ``q<number>``)
 MAX_NEXT_ID = 10 ** 6
+#: the ids the editor hands out: ``q`` and a number
+QUESTION_ID = re.compile(r"q(\d{1,7})")
 
 
 class SchemeError(ViatiqueError):
@@ -193,6 +195,10 @@ def validate(raw, previous=None):
             validator.fail("", N_("Question group “{name}” has no sub-question."), name=node["label"] or "?")
     if validator.problems:
         raise SchemeError(validator.problems)
+    # a scheme written by hand (an OLX import) may carry ids past its next_id, or none: the next new
+    # question must never take an id that some question already has, or had in this scheme
+    numbered = [int(found.group(1)) for found in map(QUESTION_ID.fullmatch, validator.seen) if found]
+    validator.next_id = min(max([validator.next_id, *(number + 1 for number in numbered)]), MAX_NEXT_ID)
     validator.assign_ids()
     return {"questions": nodes, "next_id": validator.next_id}
 

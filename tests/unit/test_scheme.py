@@ -109,3 +109,13 @@ def test_depth_and_size_are_bounded():
 def test_plain_number():
     assert scheme.plain_number(Decimal("16.000")) == 16
     assert scheme.plain_number(Decimal("6.750")) == 6.75
+
+
+def test_next_id_passes_every_id_already_in_a_scheme_written_by_hand():
+    """A scheme imported from OLX without next_id (seen in a Teak LMS import: stored with next_id 1) must
+    never hand out an id a question already has, nor one it had once the question is deleted."""
+    imported = scheme.validate({"questions": [{"id": "q1", "label": "A", "max": 10},
+                                              {"id": "q7", "label": "B", "max": 10}]})
+    assert imported["next_id"] == 8
+    edited = scheme.validate({"questions": [imported["questions"][0], {"label": "C", "max": 5}]}, previous=imported)
+    assert [node["id"] for node in edited["questions"]] == ["q1", "q8"]
