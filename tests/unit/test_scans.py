@@ -397,3 +397,19 @@ def test_the_anomaly_queue_lists_every_copy_for_its_selects_in_three_queries(exa
     assert [copy["code"] for copy in queue["copies"]] == sorted(copy["code"] for copy in queue["copies"])
     # copies without pages are all incomplete here (no page at all)
     assert len(queue["incomplete_copies"]) == count
+
+
+def test_a_page_whose_image_is_not_made_yet_is_a_409_not_a_500(exam, ingest):
+    """While a scan is still processing, a page row exists before its image: the image handlers, cover masking
+    and the desk's name crop answered 500 (IsADirectoryError, opening the storage's folder)."""
+    data = builders.image_pdf([builders.baseline_jpeg(pymupdf.open(stream=builders.subject(1), filetype="pdf")[0]
+                                                       .get_pixmap(dpi=100))] * 4)
+    ingest(exam, data)
+    cover = Page.objects.filter(exam=exam, position=1).first()
+    Page.objects.filter(pk=cover.pk).update(image_name="", masked_image_name="", thumbnail_name="")
+    for role, who in (("staff", "staff_1"), ("instructor", "instructor_1")):
+        for suffix in (cover.public_id, f"{cover.public_id}/thumb"):
+            status, body = call(make_block(who, role), "page_image", method="GET", suffix=suffix)
+            assert (status, body["error"]) == (409, "image_not_ready"), (role, suffix, body)
+    status, body = call(make_block(), "name_area", method="GET", suffix=cover.copy.public_id)
+    assert (status, body["error"]) == (409, "image_not_ready")

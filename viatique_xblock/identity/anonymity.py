@@ -12,11 +12,24 @@ a grader nothing that the copy's anonymous code does not.
 from django.db.models import Q
 
 from viatique_xblock import public_ids
-from viatique_xblock.errors import NotFound, ObjectNotFound
+from viatique_xblock.errors import NotFound, ObjectNotFound, ViatiqueError
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Page
 from viatique_xblock.platform import conf, storage
 from viatique_xblock.scanning import batches
+
+
+class ImageNotReady(ViatiqueError):
+    """A page whose image the scan pipeline has not made yet (its batch is still processing)."""
+
+    code = "image_not_ready"
+    status = 409
+
+
+def _require_image(page):
+    if not page.image_name:
+        raise ImageNotReady(N_("This page's image is not ready yet: its scan is still being processed. "
+                               "Try again in a moment."))
 
 
 def hides_identity(exam, viewer):
@@ -67,6 +80,7 @@ def masked_image_name(exam, page):
 
 def image_name(exam, viewer, page, thumbnail=False):
     """The stored image (or thumbnail) of ``page`` that ``viewer`` may receive."""
+    _require_image(page)
     if hides_identity(exam, viewer) and _is_cover(page):
         if thumbnail:
             return batches.thumbnail_name(page, source=masked_image_name(exam, page),
@@ -82,5 +96,6 @@ def name_crop(exam, copy):
     cover = Page.objects.filter(copy=copy, position=1).first()
     if cover is None:
         raise NotFound(N_("This copy has no cover page."))
+    _require_image(cover)
     with storage.get_storage().open(cover.image_name, "rb") as handle:
         return pdf_images.crop_area(handle.read(), exam.name_area, width=conf.get("NAME_CROP_WIDTH"))
