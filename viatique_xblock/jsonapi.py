@@ -30,7 +30,7 @@ from django.core.exceptions import SuspiciousOperation
 from viatique_xblock import inputs
 from viatique_xblock.errors import InvalidRequest, MethodNotAllowed, RequestTooLarge, ServerError, ViatiqueError
 from viatique_xblock.i18n import N_
-from viatique_xblock.platform import compat, lockout
+from viatique_xblock.platform import compat, lockout, monitoring
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,14 @@ def _count_denial(block, request, user, exc):
     return locked or exc
 
 
+def _usage_key(block):
+    """The block's usage key for monitoring (None when the block has none: monitoring never fails a call)."""
+    try:
+        return compat.usage_key(block)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def api_handler(permission=None, methods=("POST",), raw_body=False):
     """Make a block method an XBlock handler returning JSON.
 
@@ -146,9 +154,18 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
         @XBlock.handler
         @functools.wraps(method)
         def wrapper(block, request, suffix=""):
+            with monitoring.transaction(handler=method.__name__, usage_key=_usage_key(block)) as record:
+                response = _answer(block, request, suffix, record)
+                record["status"] = response.status_code
+                if response.status_code >= 400 and "outcome" not in record:  # a Response built by the handler
+                    record["outcome"] = f"http_{response.status_code}"
+                return response
+
+        def _answer(block, request, suffix, record):
             user = None
             try:
                 user = compat.current_user(block)
+                record["role"] = getattr(user, "role", None) or None
                 lockout.check(user, compat.client_ip(request))
                 if request.method not in methods:
                     raise MethodNotAllowed(methods)
@@ -169,12 +186,15 @@ def api_handler(permission=None, methods=("POST",), raw_body=False):
             except ViatiqueError as exc:
                 if exc.counts_for_lockout:
                     exc = _count_denial(block, request, user, exc)
+                record["outcome"] = exc.code
                 return json_response(exc.as_json(), status=exc.status, headers=exc.headers())
             except Exception:  # noqa: BLE001  (logged with its traceback; the user gets a stable code)
                 log.exception("Viatique handler %s failed", method.__name__)
                 error = ServerError(N_("The server could not do this. Try again; if it fails again, "
                                        "tell the course team."))
+                record["outcome"] = error.code
                 return json_response(error.as_json(), status=error.status)
+
         wrapper.api_methods = tuple(methods)
         return wrapper
     return decorate

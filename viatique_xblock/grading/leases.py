@@ -37,7 +37,7 @@ from viatique_xblock import audit, inputs
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import AuditEvent, Copy
-from viatique_xblock.platform import conf, redis_client
+from viatique_xblock.platform import conf, monitoring, redis_client
 from viatique_xblock.signals import user_retired
 
 log = logging.getLogger(__name__)
@@ -361,6 +361,7 @@ def acquire_lease(copy, user, client_ip=None, publish=None):
         outcome, value = _guarded(leases.acquire, copy.pk, user.username, user.full_name or user.username,
                                   token, ttl_ms, now_ms)
         if outcome == "held":
+            monitoring.increment("lease_conflicts")
             raise LeaseHeld(holder_label(copy.exam, user, value), _from_ms(value["expires"]))
         if outcome == "mine" and value["fencing"]:
             return Lease(value["token"], int(value["fencing"]), _from_ms(value["expires"]))

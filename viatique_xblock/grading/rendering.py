@@ -18,7 +18,7 @@ from viatique_xblock import audit, scheme as scheme_module, signals
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import gettext as _
 from viatique_xblock.models import AuditEvent, Copy
-from viatique_xblock.platform import conf, queue, storage
+from viatique_xblock.platform import conf, monitoring, queue, storage
 from viatique_xblock.states import Grading, check_grading_transition
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,8 @@ def render_copy(copy_pk, scale=None):
     sources = _sources(names)
     pages, annotations, summary = render_inputs(copy, scale)
     try:
-        data = render_graded_pdf(sources, pages, annotations, summary)
+        with monitoring.span("render_graded_pdf"):
+            data = render_graded_pdf(sources, pages, annotations, summary)
     except (OSError, MemoryError):
         raise
     except Exception as exc:  # the renderer's own failure: shown to staff, retryable
@@ -162,6 +163,7 @@ def mark_failed(copy_pk, reason):
         check_grading_transition(copy.grading_state, Grading.RENDER_FAILED)
         copy.grading_state, copy.render_error = Grading.RENDER_FAILED, reason[:2000]
         copy.save(update_fields=["grading_state", "render_error", "updated_at"])
+        monitoring.increment("render_failures")
         audit.record(copy.exam, "copy.render_failed", copy=copy, details={"error": reason[:500]})
     return copy.grading_state
 

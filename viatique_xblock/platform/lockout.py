@@ -45,7 +45,7 @@ from viatique_xblock import audit, inputs
 from viatique_xblock.errors import LockedOut, NotFound
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Exam, LockoutRecord
-from viatique_xblock.platform import conf, redis_client
+from viatique_xblock.platform import conf, monitoring, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,8 @@ def check(user, address):
 
 
 def _locked_out(remaining):
+    """The 429 answering a locked-out requester (counted: ``viatique.lockout_refusals``)."""
+    monitoring.increment("lockout_refusals")
     return LockedOut(N_("Too many refused requests: access is blocked for {minutes} min. Try again later."),
                      retry_after=remaining, minutes=math.ceil(remaining / 60))
 

@@ -47,7 +47,7 @@ from viatique_xblock import audit, scheme as scheme_module
 from viatique_xblock.errors import InvalidRequest, NotFound, ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import Copy, ExportJob, QuestionPoints
-from viatique_xblock.platform import conf, queue, storage
+from viatique_xblock.platform import conf, monitoring, queue, storage
 from viatique_xblock.states import Grading, Identity
 
 log = logging.getLogger(__name__)
@@ -330,7 +330,7 @@ def build_zip(job_pk, progress_every=None, takeover=False):
     every = progress_every or max(1, total // 50)
     ExportJob.objects.filter(pk=job.pk).update(total=total)
     missing = []
-    with tempfile.TemporaryFile(prefix="viatique-export-") as handle:
+    with monitoring.span("build_export_zip"), tempfile.TemporaryFile(prefix="viatique-export-") as handle:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
             for done, (copy_id, code, _identity, _username, pdf_name) in enumerate(rows, start=1):
                 if store.exists(pdf_name):

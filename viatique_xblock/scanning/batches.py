@@ -31,7 +31,7 @@ from viatique_xblock import audit
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Copy, Page, ScanBatch
 from viatique_xblock.pdf import errors as pdf_errors, qr, validate as pdf_validate
-from viatique_xblock.platform import conf, queue, storage
+from viatique_xblock.platform import conf, monitoring, queue, storage
 from viatique_xblock.scanning import codes, splitting
 from viatique_xblock.states import BatchState, Identity
 
@@ -163,7 +163,8 @@ def process_range(batch_pk, start, stop, send=None):
     dpi = conf.get("PAGE_IMAGE_DPI")
     max_pixels = conf.get("MAX_PAGE_PIXELS")
     rows = []
-    with local_copy(batch.file_name) as path, pdf_validate.open_document(path) as doc:
+    with monitoring.span("process_range"), local_copy(batch.file_name) as path, \
+            pdf_validate.open_document(path) as doc:
         for index in range(start, stop):
             scanned = pdf_pages.scanner_image(doc, index)  # looked at once, for the code and the image
             code = pdf_decode.read_page_code(doc, index, image=scanned)

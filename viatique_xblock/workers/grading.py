@@ -12,7 +12,7 @@ import logging
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from viatique_xblock.workers.scanning import COMMON
+from viatique_xblock.workers.scanning import COMMON, exam_id_of, monitored
 
 log = logging.getLogger(__name__)
 
@@ -35,4 +35,10 @@ class RenderTask(Task):
 def render_graded_copy(self, copy_pk, scale=None):
     """Render and store the graded PDF of a submitted copy; returns its state afterwards."""
     from viatique_xblock.grading import rendering
-    return rendering.render_copy(copy_pk, scale=scale)
+    from viatique_xblock.models import Copy
+    from viatique_xblock.states import Grading
+    with monitored(self, copy_id=copy_pk, exam_id=exam_id_of(Copy, copy_pk)) as record:
+        state = rendering.render_copy(copy_pk, scale=scale)
+        if state == Grading.RENDER_FAILED:
+            record["outcome"] = "render_failed"
+        return state

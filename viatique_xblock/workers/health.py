@@ -7,12 +7,17 @@ from celery import shared_task
 from django.core.cache import caches
 from django.db import connection
 
-from viatique_xblock.platform import conf, storage
+from viatique_xblock.platform import conf, monitoring, storage
 
 
 @shared_task(name="viatique.health_report", ignore_result=False)
 def health_report(nonce):
     """Read back what the web process wrote for ``nonce`` and describe this worker."""
+    with monitoring.transaction(task=health_report.name):
+        return _report(nonce)
+
+
+def _report(nonce):
     cache = caches[conf.get("CACHE_ALIAS")]
     store = storage.get_storage()
     name = storage.health_file_name(nonce)

@@ -28,7 +28,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from viatique_xblock.grading import rendering
-from viatique_xblock.platform import conf
+from viatique_xblock.platform import conf, monitoring
 from viatique_xblock.platform.queue import QueueUnavailable
 from viatique_xblock.reports import exports
 from viatique_xblock.scanning import batches, uploads
@@ -88,4 +88,10 @@ def recover(dry_run=False, stuck_after=None, abandoned_after=None, now=None):
 @shared_task(name="viatique.recover", ignore_result=True)
 def recover_task():
     """The periodic recovery (celery beat): :func:`recover` with the settings."""
-    return recover()
+    with monitoring.transaction(task=recover_task.name) as record:
+        report = recover()
+        record["requeued"] = sum(len(items) for items in report["requeued"].values())
+        record["removed"] = len(report["removed"]["uploads"])
+        if report["queue_unavailable"]:
+            record["outcome"] = "queue_unavailable"
+        return report

@@ -11,7 +11,7 @@ import logging
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from viatique_xblock.workers.scanning import COMMON, retried_or_redelivered
+from viatique_xblock.workers.scanning import COMMON, exam_id_of, monitored, retried_or_redelivered
 
 log = logging.getLogger(__name__)
 
@@ -33,5 +33,10 @@ class ExportTask(Task):
 def build_export_zip(self, job_pk):
     """Build the job's ZIP if this task claims it (a job already ``running`` is another task's, unless
     this run is a retry or a redelivery of the task that claimed it)."""
+    from viatique_xblock.models import ExportJob
     from viatique_xblock.reports import exports
-    return exports.build_zip(job_pk, takeover=retried_or_redelivered(self))
+    with monitored(self, job_id=job_pk, exam_id=exam_id_of(ExportJob, job_pk)) as record:
+        saved = exports.build_zip(job_pk, takeover=retried_or_redelivered(self))
+        if not saved:
+            record["outcome"] = "skipped"  # another task builds it, or it is over
+        return saved

@@ -7,6 +7,11 @@ queues the next step) with backoff, and carries the soft and hard time limits of
 :mod:`viatique_xblock.platform.queue`). Nobody reads their results, so none is stored
 (``ignore_result``: the sender does not wait on the result backend either). A task that gives up
 marks its batch ``failed``, or its upload ``refused``, with the reason.
+
+Every task records itself to the platform's monitoring (:func:`monitored`: ``viatique.task``, its ids,
+``viatique.outcome``, ``viatique.duration_ms``, and ``viatique.pages`` for the steps that handle pages).
+Tasks have no XBlock runtime, so they send no tracking event: what they do is in the audit trail
+(``scan.processed``, ``copy.graded``, ``copy.render_failed``...), see docs/operations.md.
 """
 import logging
 
@@ -14,6 +19,7 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
+from viatique_xblock.platform import monitoring
 from viatique_xblock.platform.queue import QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,20 @@ COMMON = {
     "max_retries": 5,
     "ignore_result": True,
 }
+
+
+def exam_id_of(model, pk):
+    """The exam id of the ``model`` row ``pk`` (for monitoring; None when there is no such row)."""
+    try:
+        return model.objects.filter(pk=pk).values_list("exam_id", flat=True).first()
+    except Exception:  # noqa: BLE001 - the task itself will meet and report a database outage
+        return None
+
+
+def monitored(task, **ids):
+    """:func:`viatique_xblock.platform.monitoring.transaction` for one run of ``task``: ``viatique.task``
+    (its name), the ids given (``exam_id``, ``batch_id``...), its outcome and duration."""
+    return monitoring.transaction(task=task.name, **ids)
 
 
 def retried_or_redelivered(task):
@@ -66,24 +86,39 @@ class UploadTask(Task):
 @shared_task(name="viatique.assemble_upload", base=UploadTask, **COMMON)
 def assemble_upload(self, upload_pk):
     """Join an upload's chunks, validate the file and create its batch (or record the refusal)."""
+    from viatique_xblock.models import UploadSession
     from viatique_xblock.scanning import uploads
-    batch = uploads.assemble(upload_pk)
-    return batch.pk if batch else None
+    with monitored(self, upload_id=upload_pk, exam_id=exam_id_of(UploadSession, upload_pk)) as record:
+        batch = uploads.assemble(upload_pk)
+        record["batch_id"] = batch.pk if batch else None
+        return batch.pk if batch else None
 
 
 @shared_task(name="viatique.process_batch", base=BatchTask, **COMMON)
 def process_batch(self, batch_pk):
+    from viatique_xblock.models import ScanBatch
     from viatique_xblock.scanning import batches
-    return batches.process_batch(batch_pk)
+    with monitored(self, batch_id=batch_pk, exam_id=exam_id_of(ScanBatch, batch_pk)) as record:
+        ranges = batches.process_batch(batch_pk)
+        record["ranges"] = len(ranges)
+        return ranges
 
 
 @shared_task(name="viatique.process_range", base=BatchTask, **COMMON)
 def process_range(self, batch_pk, start, stop):
+    from viatique_xblock.models import ScanBatch
     from viatique_xblock.scanning import batches
-    return batches.process_range(batch_pk, start, stop)
+    with monitored(self, batch_id=batch_pk, exam_id=exam_id_of(ScanBatch, batch_pk), range_start=start,
+                   range_stop=stop) as record:
+        pages = batches.process_range(batch_pk, start, stop)
+        record["pages"] = pages
+        return pages
 
 
 @shared_task(name="viatique.assemble_batch", base=BatchTask, **COMMON)
 def assemble_batch(self, batch_pk):
+    from viatique_xblock.models import Page, ScanBatch
     from viatique_xblock.scanning import batches
-    return batches.assemble_batch(batch_pk)
+    with monitored(self, batch_id=batch_pk, exam_id=exam_id_of(ScanBatch, batch_pk)) as record:
+        batches.assemble_batch(batch_pk)
+        record["pages"] = Page.objects.filter(batch_id=batch_pk).count()
