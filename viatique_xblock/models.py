@@ -348,10 +348,13 @@ class RegradeRequest(models.Model):
 
 
 class ExportJob(models.Model):
-    """A ZIP of graded PDFs being built by a Celery task, with its progress."""
+    """A file built or read by a Celery task, with its progress: a ZIP of graded PDFs (``kind`` "zip"),
+    an exam archive being exported ("archive") or an uploaded archive being imported ("archive_import")."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="exports")
+    #: "zip", "archive" or "archive_import" (see :mod:`viatique_xblock.reports.archive_jobs`)
+    kind = models.CharField(max_length=16, default="zip")
     #: "username" or "code": how the PDFs inside are named
     naming = models.CharField(max_length=16, default="code")
     state = models.CharField(max_length=16, default="queued")
@@ -359,12 +362,14 @@ class ExportJob(models.Model):
     total = models.PositiveIntegerField(default=0)
     file_name = models.CharField(max_length=512, blank=True)
     error_message = models.TextField(blank=True)
+    #: an archive job's outcome: the import's report, or a refusal's ``{"code", "template", "params"}``
+    details = models.JSONField(default=dict, blank=True)
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
-        return f"Export {self.public_id} ({self.state})"
+        return f"Export {self.public_id} ({self.kind}, {self.state})"
 
 
 class LockoutRecord(models.Model):

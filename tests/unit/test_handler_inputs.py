@@ -360,7 +360,7 @@ def test_hostile_query_strings_are_no_server_error(world, handler, query):
 @pytest.mark.parametrize("suffix", ["\x00", SURROGATE, "1\x00", "²", "①/thumb", "1/thumb\x00", "../../etc/passwd",
                                     "x" * 5000])
 @pytest.mark.parametrize("handler", ["page_image", "learner_page_image", "graded_pdf", "name_area", "upload_status",
-                                     "upload_chunk", "export_download"])
+                                     "upload_chunk", "export_download", "archive_download"])
 def test_hostile_suffixes_are_no_server_error(world, handler, suffix):
     for role in ROLES:
         forget_lockouts()
@@ -465,6 +465,10 @@ def templates(world, username):
         "export_zip": ("POST", {"naming": "username"}, ""),
         "export_status": ("GET", {"id": str(world.upload.public_id)}, ""),
         "export_download": ("GET", {}, str(world.upload.public_id)),
+        "archive_export": ("POST", {}, ""),
+        "archive_status": ("GET", {"id": str(world.upload.public_id)}, ""),
+        "archive_download": ("GET", {}, str(world.upload.public_id)),
+        "archive_import": ("RAW", b"PK\x05\x06" + b"\x00" * 18, ""),
         "statistics": ("GET", {}, ""),
         "audit_log": ("GET", dict(filters), ""),
         "audit_log_csv": ("GET", {**filters, "separator": "comma"}, ""),

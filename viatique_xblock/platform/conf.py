@@ -51,8 +51,13 @@ SETTINGS = {
     "SIGNED_URL_SECONDS": (300, "Lifetime of signed download URLs."),
     "EXPORT_RETENTION_DAYS": (
         7,
-        "ZIP exports of graded PDFs older than this many days are deleted by the viatique_purge_exports "
-        "command (run it daily); 0 keeps them.",
+        "ZIP exports of graded PDFs and exam archives built from the dashboard older than this many days are "
+        "deleted by the viatique_purge_exports command (run it daily); 0 keeps them.",
+    ),
+    "ARCHIVE_IMPORT_MAX_BYTES": (
+        GIB,
+        "Largest exam archive an instructor may upload from the dashboard to import, in bytes (the upload is "
+        "held in the web worker's memory while it is stored; larger archives: viatique_import_exam).",
     ),
     "SIGNED_URLS_ENABLED": (
         True,

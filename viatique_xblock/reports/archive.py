@@ -135,9 +135,10 @@ def _extension(name, default="bin"):
 class _Writer:
     """The ZIP being written, with the checksum and size of every file put in it."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, progress=None):
         self.zip = zipfile.ZipFile(handle, "w", allowZip64=True)
         self.files = {}
+        self.progress = progress
 
     def json(self, name, value):
         data = json.dumps(value, ensure_ascii=False, indent=None, separators=(",", ":")).encode("utf-8")
@@ -163,6 +164,8 @@ class _Writer:
                 size += len(chunk)
                 target.write(chunk)
         self.files[name] = {"sha256": digest.hexdigest(), "bytes": size}
+        if self.progress:
+            self.progress()
         return True
 
     def close(self):
@@ -198,9 +201,17 @@ def _snapshot():
         yield
 
 
-def export_exam(exam, out_path):
+def stored_file_count(exam):
+    """How many stored files (scans, page images, graded PDFs) the archive of ``exam`` would copy, at most."""
+    return (ScanBatch.objects.filter(exam=exam).exclude(file_name="").count()
+            + Page.objects.filter(exam=exam).exclude(image_name="").count()
+            + Copy.objects.filter(exam=exam).exclude(graded_pdf_name="").count())
+
+
+def export_exam(exam, out_path, progress=None):
     """Write the archive of ``exam`` to the file ``out_path`` (replaced only once the archive is complete);
-    returns the manifest (see ``docs/archive.md``). :class:`ExamBusy` while a scan is being processed."""
+    returns the manifest (see ``docs/archive.md``). :class:`ExamBusy` while a scan is being processed.
+    ``progress``: called with no argument after each stored file copied into the archive."""
     if ScanBatch.objects.filter(exam=exam, state__in=BUSY_STATES).exists():
         raise ExamBusy(N_("A scan of this exam is still being processed: export it once processing is over."))
     missing = []
@@ -208,7 +219,7 @@ def export_exam(exam, out_path):
     handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".viatique-archive-", suffix=".part", delete=False)
     try:
         with handle:
-            writer = _Writer(handle)
+            writer = _Writer(handle, progress)
             with _snapshot():
                 counts = _write_rows_and_files(exam, writer, missing)
             manifest = {
@@ -394,17 +405,25 @@ class _Reader:
 # ------------------------------------------------------------------ import
 
 
-def _is_empty(exam):
-    return not any(model.objects.filter(exam=exam).exists()
-                   for model in (ScanBatch, UploadSession, Booklet, Copy, Page, BankComment, ExportJob))
+#: the kinds of :class:`ExportJob` that are not the exam's data: an archive exported or being imported
+ARCHIVE_JOB_KINDS = ("archive", "archive_import")
+
+
+def is_empty(exam):
+    """Whether ``exam`` has no data an import would clash with (no scan, upload, booklet, copy, page, comment
+    bank entry or ZIP export of graded PDFs; archive jobs are not data)."""
+    return not (any(model.objects.filter(exam=exam).exists()
+                    for model in (ScanBatch, UploadSession, Booklet, Copy, Page, BankComment))
+                or ExportJob.objects.filter(exam=exam).exclude(kind__in=ARCHIVE_JOB_KINDS).exists())
 
 
 class _Files:
     """The files an import stored, deleted again when the import fails."""
 
-    def __init__(self, reader):
+    def __init__(self, reader, progress=None):
         self.reader = reader
         self.written = []
+        self.progress = progress
 
     def put(self, archive_name, storage_name):
         spool = self.reader.spooled(archive_name)
@@ -416,6 +435,8 @@ class _Files:
         finally:
             spool.close()
         self.written.append(saved)
+        if self.progress:
+            self.progress()
         return saved
 
     def remove(self):
@@ -438,36 +459,46 @@ def _usernames(tables):
     return learners, {name for name in staff if name} - learners
 
 
-def import_exam(exam, in_path):
+def import_exam(exam, in_path, progress=None):
     """Import the archive ``in_path`` into ``exam`` (the exam of the target block, which must have no data);
     returns the report (see ``docs/archive.md``). Refusals are typed errors with stable codes; a refused or
-    failed import leaves no row and no file behind."""
+    failed import leaves no row and no file behind. ``progress``: called with ``(done, total)`` as the
+    archive's files are checked and stored (``total``: the files its manifest lists)."""
     reader = _Reader(in_path)
     try:
-        return _import(exam, reader)
+        return _import(exam, reader, progress)
     finally:
         reader.close()
 
 
-def _import(exam, reader):
+def _import(exam, reader, progress=None):
     archive_id = reader.manifest["archive_id"]
     if AuditEvent.objects.filter(exam=exam, action="archive.imported", details__archive_id=archive_id).exists():
         raise AlreadyImported(N_("This archive was already imported into this exam."))
-    if not _is_empty(exam):
+    if not is_empty(exam):
         raise ExamNotEmpty(N_("This exam already has scans, copies or booklets: an archive is imported only into "
                               "an exam that has none (a new block)."))
     tables = {name: reader.table(name) for name in TABLES}
     learner_names, staff_names = _usernames(tables)
     learners = compat.learners_by_username(exam.course_key, learner_names)
     known_staff = compat.known_usernames(exam.course_key, staff_names)
-    files = _Files(reader)
+    counter = {"done": 0}
+    total = sum(1 for name in reader.files if not name.startswith("data/"))  # the stored files
+
+    def step():
+        counter["done"] += 1
+        progress(counter["done"], total)
+
+    if progress:
+        progress(0, total)
+    files = _Files(reader, step if progress else None)
     try:
         with transaction.atomic():
             locked = Exam.objects.select_for_update().get(pk=exam.pk)
             if AuditEvent.objects.filter(exam=locked, action="archive.imported",
                                          details__archive_id=archive_id).exists():
                 raise AlreadyImported(N_("This archive was already imported into this exam."))
-            if not _is_empty(locked):
+            if not is_empty(locked):
                 raise ExamNotEmpty(N_("This exam already has scans, copies or booklets: an archive is imported "
                                       "only into an exam that has none (a new block)."))
             with audit.timestamps_kept(ScanBatch, Booklet, Copy, Page, QuestionPoints, Annotation, BankComment,

@@ -181,7 +181,8 @@ def start_zip(exam, naming, actor=None, client_ip=None, publish=None, send=None)
     """
     if naming not in NAMINGS:
         raise InvalidRequest(N_("Name the PDFs by “username” or by “code”."))
-    waiting = ExportJob.objects.filter(exam=exam, naming=naming, state="queued").order_by("-created_at", "-id").first()
+    waiting = (ExportJob.objects.filter(exam=exam, kind="zip", naming=naming, state="queued")
+               .order_by("-created_at", "-id").first())
     if waiting is not None:
         requeue_job(waiting, send=send, reason="asked_again")
         waiting.refresh_from_db()
@@ -203,6 +204,13 @@ def send_export(job_pk):
     queue.send("viatique.build_export_zip", job_pk)
 
 
+#: the task that builds each kind of job other than "zip" (:mod:`.archive_jobs`), sent again by :func:`requeue_job`
+SENDERS = {
+    "archive": lambda job_pk: queue.send("viatique.build_exam_archive", job_pk),
+    "archive_import": lambda job_pk: queue.send("viatique.import_exam_archive", job_pk),
+}
+
+
 def stuck_jobs(queued_before, running_before):
     """Jobs ``queued`` since before ``queued_before`` (or last sent again then), and jobs ``running``
     since before ``running_before`` (when their task claimed them: a task cannot run longer than
@@ -221,7 +229,7 @@ def requeue_job(job, send=None, reason="stuck"):
             state="queued", updated_at=now):
         return False  # it moved on, or was sent again, meanwhile
     try:
-        (send or send_export)(job.pk)
+        (send or SENDERS.get(job.kind, send_export))(job.pk)
     except queue.QueueUnavailable:
         ExportJob.objects.filter(pk=job.pk, updated_at=now).update(updated_at=job.updated_at)
         raise
@@ -232,13 +240,13 @@ def requeue_job(job, send=None, reason="stuck"):
     return True
 
 
-def get_job(exam, public_id):
-    """An export job of this exam by its public id, or :class:`NotFound`."""
+def get_job(exam, public_id, kinds=("zip",)):
+    """An export job of this exam (of one of ``kinds``) by its public id, or :class:`NotFound`."""
     try:
         value = uuid.UUID(str(public_id or "").strip())
     except ValueError:
         value = None
-    job = ExportJob.objects.filter(exam=exam, public_id=value).first() if value else None
+    job = ExportJob.objects.filter(exam=exam, kind__in=kinds, public_id=value).first() if value else None
     if job is None:
         raise NotFound(N_("This export does not exist."))
     return job
@@ -278,7 +286,8 @@ def error_text(stored):
 
 
 def recent_jobs(exam, limit=5):
-    return [job_status(job) for job in ExportJob.objects.filter(exam=exam).order_by("-created_at", "-id")[:limit]]
+    jobs = ExportJob.objects.filter(exam=exam, kind="zip").order_by("-created_at", "-id")[:limit]
+    return [job_status(job) for job in jobs]
 
 
 def zip_name(job):

@@ -1,4 +1,4 @@
-"""XBlock handlers of exports (grades CSV, ZIP of graded PDFs), statistics and the audit log viewer (issue 6).
+"""XBlock handlers of exports (grades CSV, ZIP of graded PDFs, the exam archive), statistics and the audit log viewer (issue 6).
 
 A mixin of :class:`~viatique_xblock.block.ViatiqueXBlock`: each handler checks
 permission (through :func:`~viatique_xblock.jsonapi.api_handler`) and delegates
@@ -7,7 +7,8 @@ to a domain module (:mod:`~viatique_xblock.reports.exports`, :mod:`~viatique_xbl
 """
 from viatique_xblock import files, inputs, permissions
 from viatique_xblock.jsonapi import api_handler
-from viatique_xblock.reports import audit_log, exports, statistics
+from viatique_xblock.platform import conf
+from viatique_xblock.reports import archive_jobs, audit_log, exports, statistics
 
 CSV_TYPE = "text/csv; charset=utf-8"
 
@@ -53,6 +54,33 @@ class ReportsHandlers:
         name, download_name = exports.download(self.get_exam(), suffix.strip("/"), actor=user,
                                                **self._audit_context(request))
         return files.stored_file_response(name, download_name)
+
+    @api_handler(permission=permissions.instructor)
+    def archive_export(self, request, user, data, suffix=""):
+        """Queue the exam's archive (docs/archive.md); answers the job's status."""
+        job = archive_jobs.start_export(self.get_exam(), actor=user, **self._audit_context(request))
+        return archive_jobs.job_status(job)
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def archive_status(self, request, user, data, suffix=""):
+        """``?id=<job id>``: an archive job's progress; without ``id``: ``{"archives": [...], "importable"}``."""
+        exam = self.get_exam()
+        if data.get("id"):
+            return archive_jobs.job_status(archive_jobs.get_job(exam, data.get("id")))
+        return archive_jobs.overview(exam)
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def archive_download(self, request, user, data, suffix=""):
+        """``archive_download/<job id>``: the finished archive, streamed privately (audited)."""
+        name, download_name = archive_jobs.download(self.get_exam(), suffix.strip("/"), actor=user,
+                                                    **self._audit_context(request))
+        return files.stored_file_response(name, download_name)
+
+    @api_handler(permission=permissions.instructor, raw_body=lambda: conf.get("ARCHIVE_IMPORT_MAX_BYTES"))
+    def archive_import(self, request, user, data, suffix=""):
+        """An exam archive (.zip) as the raw body: stored, then imported by a task; answers the job's status."""
+        job = archive_jobs.start_import(self.get_exam(), data, actor=user, **self._audit_context(request))
+        return archive_jobs.job_status(job)
 
     @api_handler(permission=permissions.staff, methods=("GET",))
     def statistics(self, request, user, data, suffix=""):

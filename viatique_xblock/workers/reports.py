@@ -40,3 +40,17 @@ def build_export_zip(self, job_pk):
         if not saved:
             record["outcome"] = "skipped"  # another task builds it, or it is over
         return saved
+
+
+@shared_task(name="viatique.build_exam_archive", base=ExportTask, **COMMON)
+def build_exam_archive(self, job_pk):
+    """Build an exam archive export job's ZIP (:func:`viatique_xblock.reports.archive_jobs.build_archive`)."""
+    from viatique_xblock.reports import archive_jobs
+    return archive_jobs.build_archive(job_pk, takeover=retried_or_redelivered(self))
+
+
+@shared_task(name="viatique.import_exam_archive", base=ExportTask, **COMMON)
+def import_exam_archive(self, job_pk):
+    """Import an uploaded exam archive (:func:`viatique_xblock.reports.archive_jobs.run_import`)."""
+    from viatique_xblock.reports import archive_jobs
+    archive_jobs.run_import(job_pk, takeover=retried_or_redelivered(self))

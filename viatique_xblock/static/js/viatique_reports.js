@@ -5,6 +5,8 @@
  * bin's count in words, so screen readers get the same numbers), and the per-grader counts and means.
  * Exports: the grades CSV (comma or semicolon) as a plain download link, and a ZIP of the graded
  * PDFs built by the server, with its progress and then a download link.
+ * Exam archive: exported by a task (progress, then a download link); when the exam is empty, an archive
+ * chosen by the instructor is uploaded as the raw body and imported by a task, then the page reloads.
  * Audit log: filters (copy, actor, action, dates), pages of events, and the same filters as a CSV.
  *
  * Called by viatique_staff.js with the block's runtime, element and arguments; everything lives
@@ -263,6 +265,160 @@ function ViatiqueReports(runtime, element, args) {
   call('export_status', null, 'GET').then(function (result) {
     var latest = result.ok && result.body.exports && result.body.exports[0];
     if (latest) { showJob(latest); if (!latest.ready && !ended(latest)) { poll(latest.id); } }
+  });
+
+  // ---------------------------------------------------------------- exam archive
+
+  var archiveTitle = idPrefix + '-archive';
+  var archiveButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'archive-export',
+    text: _('Export the exam archive'), onclick: startArchive});
+  var archiveProgressLabel = idPrefix + '-archive-progress';
+  var archiveProgress = el('progress', {max: 1, value: 0, 'aria-labelledby': archiveProgressLabel, hidden: true});
+  var archiveStatus = el('div', {'class': 'viatique-messages', role: 'status', 'aria-live': 'polite',
+    'data-region': 'archive-status', id: archiveProgressLabel});
+  var archiveLink = el('a', {'class': 'viatique-button', 'data-action': 'archive-download', download: '', hidden: true,
+    text: _('Download the exam archive')});
+  var archiveTimer = null;
+  var importInput = el('input', {type: 'file', id: idPrefix + '-archive-file', accept: '.zip,application/zip',
+    'data-field': 'archive-file'});
+  var importButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'archive-import',
+    text: _('Import an exam archive'), onclick: startImport});
+  var importProgressLabel = idPrefix + '-import-progress';
+  var importProgress = el('progress', {max: 1, value: 0, 'aria-labelledby': importProgressLabel, hidden: true});
+  var importStatus = el('div', {'class': 'viatique-messages', role: 'status', 'aria-live': 'polite',
+    'data-region': 'archive-import-status', id: importProgressLabel});
+  var importPart = el('div', {'class': 'viatique-archive-import', role: 'group', 'data-region': 'archive-import',
+    'aria-labelledby': idPrefix + '-archive-import-title'}, [
+    heading(5, idPrefix + '-archive-import-title', _('Import an exam archive')),
+    el('p', {'class': 'viatique-hint', text: _('This exam has no scans, copies or booklets yet: an archive ' +
+      'exported from another exam can be imported into it. Learners are found by username.')}),
+    el('div', {'class': 'viatique-buttons'}, [el('label', {'for': importInput.id, text: _('Exam archive (.zip)')}),
+      ' ', importInput, ' ', importButton]),
+    importProgress, importStatus
+  ]);
+  var importTimer = null;
+
+  function archiveEnded(job) { return job.state === 'failed' || job.state === 'refused' || job.state === 'expired'; }
+
+  function showArchive(job) {
+    archiveProgress.hidden = job.state === 'done' || archiveEnded(job);
+    archiveProgress.max = Math.max(1, job.total);
+    archiveProgress.value = job.done;
+    if (archiveEnded(job)) {
+      say(archiveStatus, job.state === 'expired' ? job.message :
+        fmt(_('The exam archive could not be exported: {error}'), {error: job.message || job.error}),
+        job.state !== 'expired');
+    } else if (job.ready) {
+      say(archiveStatus, _('The exam archive is ready. It holds the names and work of the learners: keep it ' +
+        'where only the exam\'s staff can read it.'));
+      archiveLink.setAttribute('href', url('archive_download', job.id));
+      archiveLink.hidden = false;
+    } else {
+      say(archiveStatus, fmt(_('Exporting the exam archive: {done} of {total} files…'),
+        {done: job.done, total: job.total}));
+    }
+    archiveButton.disabled = !(job.ready || archiveEnded(job));
+  }
+
+  function pollArchive(id) {
+    clearTimeout(archiveTimer);
+    call('archive_status', {id: id}, 'GET').then(function (result) {
+      if (!result.ok) { archiveButton.disabled = false; return say(archiveStatus, failure(result), true); }
+      showArchive(result.body);
+      if (!result.body.ready && !archiveEnded(result.body)) {
+        archiveTimer = setTimeout(function () { pollArchive(id); }, POLL_MS);
+      }
+    });
+  }
+
+  function startArchive() {
+    archiveButton.disabled = true;
+    archiveLink.hidden = true;
+    call('archive_export', {}).then(function (result) {
+      if (!result.ok) { archiveButton.disabled = false; return say(archiveStatus, failure(result), true); }
+      showArchive(result.body);
+      pollArchive(result.body.id);
+    });
+  }
+
+  function showImport(job) {
+    importProgress.hidden = job.state !== 'running' && job.state !== 'queued';
+    importProgress.max = Math.max(1, job.total);
+    importProgress.value = job.done;
+    if (job.state === 'done') {
+      say(importStatus, _('The archive is imported. The dashboard is being refreshed…'));
+      window.location.reload();
+    } else if (archiveEnded(job)) {
+      say(importStatus, fmt(_('The archive was not imported: {error}'), {error: job.message || job.error}), true);
+    } else {
+      say(importStatus, job.total ? fmt(_('Importing the archive: {done} of {total} files…'),
+        {done: job.done, total: job.total}) : _('Importing the archive…'));
+    }
+    importButton.disabled = !(job.state === 'done' || archiveEnded(job));
+  }
+
+  function pollImport(id) {
+    clearTimeout(importTimer);
+    call('archive_status', {id: id}, 'GET').then(function (result) {
+      if (!result.ok) { importButton.disabled = false; return say(importStatus, failure(result), true); }
+      showImport(result.body);
+      if (result.body.state === 'queued' || result.body.state === 'running') {
+        importTimer = setTimeout(function () { pollImport(id); }, POLL_MS);
+      }
+    });
+  }
+
+  function startImport() {
+    var file = importInput.files && importInput.files[0];
+    if (!file) { importInput.focus(); return say(importStatus, _('Choose an exam archive (.zip) to import.'), true); }
+    importButton.disabled = true;
+    say(importStatus, _('Sending the archive…'));
+    fetch(runtime.handlerUrl(element, 'archive_import'), {
+      method: 'POST', credentials: 'same-origin', body: file,
+      headers: {'Accept': 'application/json', 'Content-Type': 'application/zip',
+        'X-Requested-With': 'XMLHttpRequest', 'X-CSRFToken': common.csrfToken()}
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        return {status: response.status, ok: response.ok, body: body};
+      });
+    }).catch(function () { return {status: 0, ok: false, body: {}}; }).then(function (result) {
+      if (!result.ok) { importButton.disabled = false; return say(importStatus, failure(result), true); }
+      showImport(result.body);
+      pollImport(result.body.id);
+    });
+  }
+
+  /* The import is offered only when the exam is empty (the server refuses it otherwise): its controls are
+   * added to the page then, and only then. */
+  var archiveSection = el('section', {'class': 'viatique-reports-part', 'aria-labelledby': archiveTitle,
+    'data-region': 'archive'}, [
+    heading(4, archiveTitle, _('Exam archive')),
+    el('p', {'class': 'viatique-hint', text: _('Everything of this exam in one file (scans, copies, grading, ' +
+      'audit log, settings), to move it to another course or keep it outside the platform.')}),
+    el('div', {'class': 'viatique-buttons'}, [archiveButton, ' ', archiveLink]), archiveProgress, archiveStatus
+  ]);
+  region.appendChild(archiveSection);
+  function offerImport() { if (!importPart.parentNode) { archiveSection.appendChild(importPart); } }
+  call('archive_status', null, 'GET').then(function (result) {
+    if (!result.ok) { return; }
+    if (result.body.importable) { offerImport(); }
+    var latestExport = null;
+    var latestImport = null;
+    (result.body.archives || []).forEach(function (job) {
+      if (job.kind === 'archive' && !latestExport) { latestExport = job; }
+      if (job.kind === 'archive_import' && !latestImport) { latestImport = job; }
+    });
+    if (latestExport) {
+      showArchive(latestExport);
+      if (!latestExport.ready && !archiveEnded(latestExport)) { pollArchive(latestExport.id); }
+    }
+    if (latestImport && (latestImport.state === 'queued' || latestImport.state === 'running')) {
+      offerImport();
+      showImport(latestImport);
+      pollImport(latestImport.id);
+    } else if (latestImport && archiveEnded(latestImport) && result.body.importable) {
+      showImport(latestImport);
+    }
   });
 
   // ---------------------------------------------------------------- audit log
