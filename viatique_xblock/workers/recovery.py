@@ -12,8 +12,9 @@ however many times it is sent), and audits what it did under the exam (``recover
   pages are missing;
 - copies ``submitted`` without their graded PDF (:func:`viatique_xblock.grading.rendering.stuck_renders`):
   ``viatique.render_graded_copy``;
-- ZIP exports ``queued``, or ``running`` since longer than ``TASK_TIME_LIMIT`` (their task died)
-  (:func:`viatique_xblock.reports.exports.stuck_jobs`): ``viatique.build_export_zip``;
+- export jobs ``queued``, or ``running`` since longer than ``TASK_TIME_LIMIT`` (their task died)
+  (:func:`viatique_xblock.reports.exports.stuck_jobs`): ``viatique.build_export_zip`` for a ZIP of
+  graded PDFs, the exam archive's task for an archive export or import;
 - uploads ``open`` whose last chunk arrived longer than ``ABANDONED_UPLOAD_SECONDS`` ago: removed
   (:func:`viatique_xblock.scanning.uploads.remove_abandoned`).
 

@@ -1,4 +1,5 @@
-"""Celery task building the ZIP of graded PDFs of an export job (:func:`viatique_xblock.reports.exports.build_zip`).
+"""Celery tasks of reports: the ZIP of graded PDFs of an export job (:func:`viatique_xblock.reports.exports.build_zip`),
+and the exam archive's export and import (:mod:`viatique_xblock.reports.archive_jobs`).
 
 Same conventions as :mod:`.scanning`: acknowledged late and redelivered when its worker
 dies, transient errors retried with backoff, the time limits of the settings (given by
@@ -45,12 +46,16 @@ def build_export_zip(self, job_pk):
 @shared_task(name="viatique.build_exam_archive", base=ExportTask, **COMMON)
 def build_exam_archive(self, job_pk):
     """Build an exam archive export job's ZIP (:func:`viatique_xblock.reports.archive_jobs.build_archive`)."""
+    from viatique_xblock.models import ExportJob
     from viatique_xblock.reports import archive_jobs
-    return archive_jobs.build_archive(job_pk, takeover=retried_or_redelivered(self))
+    with monitored(self, job_id=job_pk, exam_id=exam_id_of(ExportJob, job_pk)):
+        return archive_jobs.build_archive(job_pk, takeover=retried_or_redelivered(self))
 
 
 @shared_task(name="viatique.import_exam_archive", base=ExportTask, **COMMON)
 def import_exam_archive(self, job_pk):
     """Import an uploaded exam archive (:func:`viatique_xblock.reports.archive_jobs.run_import`)."""
+    from viatique_xblock.models import ExportJob
     from viatique_xblock.reports import archive_jobs
-    archive_jobs.run_import(job_pk, takeover=retried_or_redelivered(self))
+    with monitored(self, job_id=job_pk, exam_id=exam_id_of(ExportJob, job_pk)):
+        archive_jobs.run_import(job_pk, takeover=retried_or_redelivered(self))

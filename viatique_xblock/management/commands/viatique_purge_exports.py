@@ -1,5 +1,5 @@
-"""Delete the ZIP exports of graded PDFs older than ``EXPORT_RETENTION_DAYS`` (run it daily, from cron
-or a periodic task): the copies' PDFs stay, an instructor builds a new ZIP when needed."""
+"""Delete the exports (ZIPs of graded PDFs, exam archives) older than ``EXPORT_RETENTION_DAYS`` (run it
+daily, from cron or a periodic task): the copies' PDFs stay, an instructor builds a new export when needed."""
 import json
 
 from django.core.management.base import BaseCommand, CommandError
