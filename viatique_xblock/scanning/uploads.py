@@ -342,7 +342,7 @@ def _delete_chunk_files(upload):
     try:
         names.update(f"{folder}/{name}" for name in store.listdir(folder)[1])
     except (FileNotFoundError, NotImplementedError):
-        pass
+        pass  # no folder left, or a storage that cannot list one: the expected chunk names are deleted
     for name in sorted(names):
         if store.exists(name):
             store.delete(name)
