@@ -42,6 +42,7 @@ class QueueUnavailable(ViatiqueError):
             "The server cannot start this work now: its task queue does not answer. Nothing was lost; "
             "try again in a few minutes."), **params)
 
+
 #: the module the platform's Celery autodiscovery imports: it registers every task of the plugin
 TASKS_MODULE = "viatique_xblock.tasks"
 
