@@ -18,6 +18,7 @@ import contextlib
 from django.db import models
 
 from viatique_xblock.models import AuditEvent
+from viatique_xblock.platform import compat
 
 EVENT_PREFIX = "edx.viatique."
 
@@ -26,7 +27,9 @@ def record(exam, action, actor=None, copy=None, client_ip=None, details=None, pu
     """Append one audit event and emit it as a tracking event.
 
     ``actor`` is a :class:`~viatique_xblock.platform.compat.ViatiqueUser` (or None for the
-    system, e.g. a Celery task); ``publish`` a callable ``(name, data)``.
+    system, e.g. a Celery task); ``publish`` a callable ``(name, data)`` (the block runtime's
+    publish); without one (a Celery task, a command) the event goes to the platform's tracker
+    (:func:`~viatique_xblock.platform.compat.emit_server_event`).
     """
     details = dict(details or {})
     event = AuditEvent.objects.create(
@@ -38,9 +41,11 @@ def record(exam, action, actor=None, copy=None, client_ip=None, details=None, pu
         client_ip=client_ip or None,
         details=details,
     )
+    data = {"exam_id": exam.pk, "copy_id": event.copy_id_ref, **details}
     if publish is not None:
-        data = {"exam_id": exam.pk, "copy_id": event.copy_id_ref, **details}
         publish(EVENT_PREFIX + action, data)
+    else:  # a Celery task or a command (a scan processed, a render): the platform's tracker, where there is one
+        compat.emit_server_event(EVENT_PREFIX + action, data)
     return event
 
 

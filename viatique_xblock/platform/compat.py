@@ -162,6 +162,19 @@ def publish_event(block, name, data):
     block.runtime.publish(block, name, data)
 
 
+def emit_server_event(name, data):
+    """Send a tracking event where there is no block runtime (a Celery task, a command): through the
+    platform's event tracker (the ``event-tracking`` package's ``tracker.emit``, as the LMS's own
+    djangoapps do). Returns whether a tracker took it: False outside the LMS (the workbench), where the
+    audit trail alone keeps the event."""
+    try:
+        from eventtracking import tracker
+    except ImportError:
+        return False
+    tracker.emit(name, data)
+    return True
+
+
 @functools.lru_cache(maxsize=None)
 def _platform_client_ip():
     """edx-django-utils' ``get_safest_client_ip``, or None outside the LMS. Looked up once: Python
