@@ -208,7 +208,19 @@ function ViatiqueReports(runtime, element, args) {
     'data-region': 'export-status', id: zipProgressLabel});
   var zipLink = el('a', {'class': 'viatique-button', 'data-action': 'export-download', download: '', hidden: true,
     text: _('Download the ZIP')});
-  var pollTimer = null;
+  /* A job's status polled every POLL_MS until ``finished(job)`` (a ZIP, an archive export or import): its
+   * answer shown with ``show``, a refusal said in ``status`` and ``button`` enabled again. One timer each. */
+  function jobWatcher(handler, button, status, show, finished) {
+    var timer = null;
+    return function watch(id) {
+      clearTimeout(timer);
+      call(handler, {id: id}, 'GET').then(function (result) {
+        if (!result.ok) { button.disabled = false; return say(status, failure(result), true); }
+        show(result.body);
+        if (!finished(result.body)) { timer = setTimeout(function () { watch(id); }, POLL_MS); }
+      });
+    };
+  }
 
   function ended(job) { return job.state === 'failed' || job.state === 'expired'; }
 
@@ -230,16 +242,8 @@ function ViatiqueReports(runtime, element, args) {
     zipButton.disabled = !(job.ready || ended(job));
   }
 
-  function poll(id) {
-    clearTimeout(pollTimer);
-    call('export_status', {id: id}, 'GET').then(function (result) {
-      if (!result.ok) { zipButton.disabled = false; return say(zipStatus, failure(result), true); }
-      showJob(result.body);
-      if (!result.body.ready && !ended(result.body)) {
-        pollTimer = setTimeout(function () { poll(id); }, POLL_MS);
-      }
-    });
-  }
+  var poll = jobWatcher('export_status', zipButton, zipStatus, showJob,
+    function (job) { return job.ready || ended(job); });
 
   function startZip() {
     var chosen = namings.querySelector('input:checked');
@@ -278,7 +282,6 @@ function ViatiqueReports(runtime, element, args) {
     'data-region': 'archive-status', id: archiveProgressLabel});
   var archiveLink = el('a', {'class': 'viatique-button', 'data-action': 'archive-download', download: '', hidden: true,
     text: _('Download the exam archive')});
-  var archiveTimer = null;
   var importInput = el('input', {type: 'file', id: idPrefix + '-archive-file', accept: '.zip,application/zip',
     'data-field': 'archive-file'});
   var importButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'archive-import',
@@ -296,7 +299,6 @@ function ViatiqueReports(runtime, element, args) {
       ' ', importInput, ' ', importButton]),
     importProgress, importStatus
   ]);
-  var importTimer = null;
 
   function archiveEnded(job) { return job.state === 'failed' || job.state === 'refused' || job.state === 'expired'; }
 
@@ -320,16 +322,8 @@ function ViatiqueReports(runtime, element, args) {
     archiveButton.disabled = !(job.ready || archiveEnded(job));
   }
 
-  function pollArchive(id) {
-    clearTimeout(archiveTimer);
-    call('archive_status', {id: id}, 'GET').then(function (result) {
-      if (!result.ok) { archiveButton.disabled = false; return say(archiveStatus, failure(result), true); }
-      showArchive(result.body);
-      if (!result.body.ready && !archiveEnded(result.body)) {
-        archiveTimer = setTimeout(function () { pollArchive(id); }, POLL_MS);
-      }
-    });
-  }
+  var pollArchive = jobWatcher('archive_status', archiveButton, archiveStatus, showArchive,
+    function (job) { return job.ready || archiveEnded(job); });
 
   function startArchive() {
     archiveButton.disabled = true;
@@ -357,16 +351,8 @@ function ViatiqueReports(runtime, element, args) {
     importButton.disabled = !(job.state === 'done' || archiveEnded(job));
   }
 
-  function pollImport(id) {
-    clearTimeout(importTimer);
-    call('archive_status', {id: id}, 'GET').then(function (result) {
-      if (!result.ok) { importButton.disabled = false; return say(importStatus, failure(result), true); }
-      showImport(result.body);
-      if (result.body.state === 'queued' || result.body.state === 'running') {
-        importTimer = setTimeout(function () { pollImport(id); }, POLL_MS);
-      }
-    });
-  }
+  var pollImport = jobWatcher('archive_status', importButton, importStatus, showImport,
+    function (job) { return job.state !== 'queued' && job.state !== 'running'; });
 
   function startImport() {
     var file = importInput.files && importInput.files[0];
