@@ -1,17 +1,20 @@
 """Monitoring (issue 18): the custom attributes, counters and spans handler calls and Celery tasks send to
 the platform's APM through edx-django-utils (:mod:`viatique_xblock.platform.monitoring`).
 
-``set_custom_attribute`` and ``function_trace`` are patched where Viatique looks them up (its monitoring
-module), so the tests see what an APM agent would get; the last tests check that the module hands them to
-edx-django-utils' own functions when it is installed, and does nothing when it is not.
+edx-django-utils is installed in the suite's virtualenvs, at each release's version, as in the LMS. Its
+own ``set_custom_attribute`` and ``function_trace`` run: they hand every call to the telemetry backends
+named by the platform's ``OPENEDX_TELEMETRY`` setting (New Relic, Datadog, OpenTelemetry in production),
+here :class:`RecordingBackend`, so the tests see what an APM agent would get. The last tests check that
+the plugin does nothing when edx-django-utils is missing (the workbench without it) and that a failing
+backend never breaks a handler.
 """
 import contextlib
 import io
 import sys
-import types
 
 import pytest
 from django.test import override_settings
+from edx_django_utils.monitoring import TelemetryBackend
 
 from tests.harness import USAGE, call
 from tests.unit import grading_helpers as helpers
@@ -25,17 +28,37 @@ from viatique_xblock.states import BatchState, Grading
 pytestmark = pytest.mark.django_db
 
 
+class RecordingBackend(TelemetryBackend):
+    """An edx-django-utils telemetry backend (what ``OPENEDX_TELEMETRY`` names) that records what it gets:
+    the custom attributes in order, and the spans entered. edx-django-utils makes one instance per
+    configuration; they all record into :attr:`received`."""
+
+    received = None  # the APM of the running test
+
+    def set_attribute(self, key, value):
+        self.received.calls.append((key, value))
+
+    def record_exception(self):
+        """Not used by the plugin."""
+
+    def create_span(self, name):
+        return self.received.span(name)
+
+    def tag_root_span_with_error(self, exception):
+        """Not used by the plugin."""
+
+    def set_local_root_span_name(self, name, group=None, priority=None):
+        """Not used by the plugin."""
+
+
 class APM:
     """What an APM agent receives: the custom attributes in order, and the spans entered."""
 
     def __init__(self):
         self.calls, self.spans = [], []
 
-    def set_custom_attribute(self, key, value):
-        self.calls.append((key, value))
-
     @contextlib.contextmanager
-    def function_trace(self, name):
+    def span(self, name):
         self.spans.append(name)
         yield
 
@@ -48,11 +71,16 @@ class APM:
         self.calls, self.spans = [], []
 
 
+BACKEND = f"{__name__}.RecordingBackend"
+
+
 @pytest.fixture
-def apm(monkeypatch):
+def apm(settings, monkeypatch):
+    """The platform's telemetry setting naming :class:`RecordingBackend` (edx-django-utils reloads its
+    backends when a setting changes), which records into the returned :class:`APM`."""
     agent = APM()
-    monkeypatch.setattr(monitoring, "set_custom_attribute", agent.set_custom_attribute)
-    monkeypatch.setattr(monitoring, "function_trace", agent.function_trace)
+    monkeypatch.setattr(RecordingBackend, "received", agent)
+    settings.OPENEDX_TELEMETRY = [BACKEND]
     return agent
 
 
@@ -223,23 +251,19 @@ def fresh_lookup(monkeypatch):
     monitoring._api = None
 
 
-def test_edx_django_utils_monitoring_gets_the_calls_when_installed(fresh_lookup, monkeypatch):
-    agent = APM()
-    fake = types.ModuleType("edx_django_utils.monitoring")
-    fake.set_custom_attribute, fake.function_trace = agent.set_custom_attribute, agent.function_trace
-    package = types.ModuleType("edx_django_utils")
-    package.monitoring = fake
-    monkeypatch.setitem(sys.modules, "edx_django_utils", package)
-    monkeypatch.setitem(sys.modules, "edx_django_utils.monitoring", fake)
+def test_the_calls_go_through_edx_django_utils_own_functions(apm, fresh_lookup):
+    import edx_django_utils.monitoring as platform_monitoring
+
     with monitoring.transaction(task="viatique.example", batch_id=3) as record:
         with monitoring.span("process_range"):
             record["pages"] = 2
         monitoring.increment("render_failures")
-    attributes = agent.attributes
+    assert monitoring._api is platform_monitoring
+    attributes = apm.attributes
     assert_duration(attributes)
     assert attributes == {"viatique.task": "viatique.example", "viatique.batch_id": 3, "viatique.pages": 2,
                           "viatique.render_failures": 1, "viatique.outcome": "ok"}
-    assert agent.spans == ["viatique.process_range"]
+    assert apm.spans == ["viatique.process_range"]
 
 
 def test_without_edx_django_utils_nothing_happens_and_nothing_breaks(fresh_lookup, monkeypatch):
@@ -252,17 +276,21 @@ def test_without_edx_django_utils_nothing_happens_and_nothing_breaks(fresh_looku
     assert monitoring._api is False
 
 
-def test_a_failing_apm_never_breaks_a_handler(monkeypatch, exam):
-    def broken(key, value):
+class BrokenBackend(RecordingBackend):
+    """A telemetry backend whose agent is down."""
+
+    def set_attribute(self, key, value):
         raise RuntimeError("agent down")
 
-    @contextlib.contextmanager
-    def broken_trace(name):
+    def create_span(self, name):
         raise RuntimeError("agent down")
-        yield  # pragma: no cover
 
-    monkeypatch.setattr(monitoring, "set_custom_attribute", broken)
-    monkeypatch.setattr(monitoring, "function_trace", broken_trace)
-    assert call(helpers.block(), "list_copies", method="GET")[0] == 200
+
+def test_a_failing_apm_never_breaks_a_handler_or_a_span(settings, exam):
+    settings.OPENEDX_TELEMETRY = [f"{__name__}.BrokenBackend"]
+    status, body = call(helpers.block(), "list_copies", method="GET")
+    assert status == 200 and "copies" in body
+    ran = []
     with monitoring.span("render_graded_pdf"):
-        pass
+        ran.append("the work")
+    assert ran == ["the work"]
