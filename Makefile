@@ -61,6 +61,7 @@ demo: system-packages venv var
 	@echo "  grader:     http://$(HOST):$(PORT)/scenario/viatique.0/?student=staff_1"
 	@echo "  learner:    http://$(HOST):$(PORT)/scenario/viatique.0/?student=learner_1"
 	@echo "  Studio:     http://$(HOST):$(PORT)/scenario/viatique.0/studio_view/?student=instructor_1"
+	@echo "  empty exam (import an archive): http://$(HOST):$(PORT)/scenario/viatique.1/?student=instructor_1"
 	@echo ""
 	$(MANAGE) runserver $(HOST):$(PORT)
 

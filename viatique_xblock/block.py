@@ -256,10 +256,12 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
 
     @staticmethod
     def workbench_scenarios():
-        """The demo exam of the workbench host (``/scenario/viatique.0/``).
+        """The workbench host's exams: the demo exam (``/scenario/viatique.0/``) and an empty exam of
+        another "course" (``/scenario/viatique.1/``), where an exam archive of the first can be imported.
 
         The XML sets no field: the workbench writes a scenario's attributes over the
         stored settings each time a process loads it, which would undo every Studio
         edit. ``manage.py viatique_demo_seed`` configures the demo exam once instead.
         """
-        return [("Viatique paper exam", "<viatique/>")]
+        return [("Viatique paper exam", "<viatique/>"),
+                ("Viatique paper exam: an empty exam, to import an archive into", "<viatique/>")]

@@ -40,6 +40,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1280, "height": 900}
 SCENARIO = "/scenario/viatique.0/"
+#: the workbench's second exam, empty: where an archive of the demo exam is imported
+EMPTY_SCENARIO = "/scenario/viatique.1/"
 
 #: variables of the pytest process (tests.settings sets some) that must not reach the demo host
 FOREIGN_ENV = ("REDIS_URL", "CACHE_KEY_PREFIX", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_SETTINGS_MODULE")
@@ -127,8 +129,8 @@ class DemoHost:
             self.log.close()
             self.log = None
 
-    def url(self, path="", student=None):
-        url = self.base_url + SCENARIO + path
+    def url(self, path="", student=None, scenario=SCENARIO):
+        url = self.base_url + scenario + path
         return f"{url}?student={student}" if student else url
 
 
