@@ -134,10 +134,12 @@ def web(s3, monkeypatch):
         monkeypatch.setattr(tempfile, "tempdir", str(folder / "tmp"))
         viatique = {**settings.VIATIQUE, "CELERY_QUEUE": QUEUE, "PAGES_PER_TASK": PAGES_PER_TASK,
                     "UPLOAD_CHUNK_BYTES": 64 * 1024, "STORAGE_REDIRECTS": True,
-                    "LOCAL_CACHE_DIR": str(folder / "tmp" / "cache")}
-        with override_settings(STORAGES={**settings.STORAGES, "default": s3_storage(BUCKET)},
+                    "LOCAL_CACHE_DIR": str(folder / "tmp" / "cache"), "STORAGE": "viatique-s3"}
+        # a named storage, as a platform would add one (Django 4.2's override_settings replaces an
+        # overridden "default" by its BACKEND alone, without its OPTIONS)
+        with override_settings(STORAGES={**settings.STORAGES, "viatique-s3": s3_storage(BUCKET)},
                                MEDIA_ROOT=str(folder / "media"), VIATIQUE=viatique):
-            assert type(storages["default"]).__name__ == "S3Storage"
+            assert type(storages["viatique-s3"]).__name__ == "S3Storage"
             yield folder
 
 

@@ -77,7 +77,7 @@ def write_once(name, data):
 #
 # PyMuPDF and zipfile need a file they can seek in. The storage may be remote (S3: the Celery worker
 # never sees the web server's disk), so a stored file is never read through ``storage.path()``:
-# it is copied, streamed from the storage, into this machine's temporary folder. Scans are read
+# it is copied, streamed from the storage, into a folder of this machine. Scans are read
 # by every range task and every render of their copies, so the copy is kept there, under a name
 # made of the stored file's name, size and modification time (a file rewritten in place, as
 # retirement does to a scan, is copied again), in at most ``LOCAL_CACHE_BYTES``.
