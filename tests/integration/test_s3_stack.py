@@ -12,9 +12,11 @@ copies -> a grader grades a copy -> the worker renders its graded PDF (to S3) ->
 instructor's ZIP export built by the worker (to S3) -> the learner downloads the graded PDF.
 The bucket is emptied and removed, and the server stopped, at the end.
 """
+import collections
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -64,7 +66,8 @@ class S3Server:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.env = {"S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": self.endpoint, "S3_REGION": "us-east-1",
                     "S3_ACCESS_KEY_ID": "viatique-test", "S3_SECRET_ACCESS_KEY": "viatique-test-secret"}
-        self.log = open(folder / "moto.log", "ab")
+        self.log_path = folder / "moto.log"
+        self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(self.port)], cwd=folder,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
@@ -79,6 +82,10 @@ class S3Server:
             except Exception:  # not listening yet
                 assert self.process.poll() is None and time.monotonic() < deadline, "moto_server did not start"
                 time.sleep(0.2)
+
+    def requests(self):
+        """The requests the server answered so far, by method (its access log)."""
+        return collections.Counter(re.findall(r'"(GET|PUT|POST|HEAD|DELETE) /', self.log_path.read_text(errors="replace")))
 
     def keys(self, prefix=""):
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
@@ -226,6 +233,10 @@ def test_the_whole_pipeline_runs_on_s3_with_a_worker_that_cannot_read_the_web_si
     # the worker assembled the chunks and split the scan, reading and writing only S3
     wait_for(lambda: ScanBatch.objects.filter(exam=exam, state=BatchState.DONE).exists(), 120, worker)
     assert_isolated(worker, web)
+    seen = s3.requests()
+    pages_done = ScanBatch.objects.get(exam=exam).page_count
+    print(f"\n[s3 stack] ingestion of {pages_done} pages: {sum(seen.values())} S3 requests "
+          f"({sum(seen.values()) / pages_done:.1f} per page; {dict(sorted(seen.items()))}), upload chunks included")
     copies = {copy.learner_username: copy for copy in Copy.objects.filter(exam=exam)}
     assert sorted(copies) == ["learner_1", "learner_2"]
     batch = ScanBatch.objects.get(exam=exam)
