@@ -116,7 +116,7 @@ def s3_storage(bucket):
         "region_name": os.environ.get("S3_REGION") or "us-east-1",
         "default_acl": "private",
         "querystring_auth": True,
-        "file_overwrite": False,
+        "file_overwrite": True,  # a page image or ZIP written again replaces the object in one PUT
         "max_memory_size": 16 * 1024 * 1024,
         "signature_version": "s3v4",
         "addressing_style": "path",

@@ -85,7 +85,8 @@ class S3Server:
 
     def requests(self):
         """The requests the server answered so far, by method (its access log)."""
-        return collections.Counter(re.findall(r'"(GET|PUT|POST|HEAD|DELETE) /', self.log_path.read_text(errors="replace")))
+        log = self.log_path.read_text(errors="replace")  # werkzeug colours a refused request's line
+        return collections.Counter(re.findall(r'"(?:\x1b\[[0-9;]*m)*(GET|PUT|POST|HEAD|DELETE) /', log))
 
     def keys(self, prefix=""):
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)

@@ -100,6 +100,17 @@ def test_a_file_left_by_a_killed_process_is_removed_once_stale(remote_storage, s
     assert not os.path.exists(stale) and os.path.exists(recent)
 
 
+def test_a_storage_that_replaces_files_in_place_is_written_without_asking_first(remote_storage, settings):  # noqa: F811
+    settings.STORAGES = {**settings.STORAGES, "viatique-remote": {
+        "BACKEND": "tests.unit.remote_storage.OverwritingRemoteStorage"}}
+    store = storage.get_storage()
+    name = storage.file_name("pages", 1, "00001-page.jpg")
+    assert storage.overwrite(name, b"first") == name and storage.overwrite(name, b"second") == name
+    assert store.asked == 0 and store.open(name).read() == b"second"
+    _dirs, files = store.listdir(storage.file_name("pages", 1))
+    assert files == ["00001-page.jpg"]
+
+
 # ------------------------------------------------------------------ the pipeline without local paths
 
 

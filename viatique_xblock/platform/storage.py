@@ -48,8 +48,14 @@ def health_file_name(nonce):
 
 def overwrite(name, data):
     """Write ``data`` under exactly ``name``, replacing what was there (a redelivered task or a
-    re-sent chunk writes the same name again); returns the name."""
+    re-sent chunk writes the same name again); returns the name.
+
+    A storage that replaces a file in place (django-storages' S3 with ``file_overwrite``, its
+    default: a PUT replaces the object whole) is written in one request, without asking first."""
     store = get_storage()
+    if getattr(store, "file_overwrite", False):
+        store.save(name, ContentFile(data))
+        return name
     if store.exists(name):
         store.delete(name)
     saved = store.save(name, ContentFile(data))
