@@ -71,6 +71,9 @@ setup(
             "dj-database-url>=2.1",
             "mysqlclient>=2.2",
             "psycopg[binary]>=3.1",
+            # files on S3 (S3_BUCKET): the storage Open edX itself uses for S3 and MinIO
+            "django-storages>=1.14",
+            "boto3>=1.26",
         ],
         "test": [
             "pytest>=8",
@@ -85,6 +88,11 @@ setup(
             "import-linter>=2.1",
             # property-based tests: generated input sent to every handler (tests/unit/test_handler_inputs.py)
             "hypothesis>=6.100",
+            # an S3-API server on this machine for the S3 integration test (moto_server): the S3
+            # part of moto and its server's Flask, not every AWS service of moto[server]
+            "moto[s3]>=5",
+            "flask>=3",
+            "flask-cors>=4",
             "build>=1.2",
             "setuptools>=69",
             "wheel>=0.42",

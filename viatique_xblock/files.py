@@ -1,4 +1,5 @@
-"""Streaming stored files to the browser after a permission check (never by public URL)."""
+"""Stored files to the browser after a permission check (never by public URL): streamed, or with
+``STORAGE_REDIRECTS`` a redirect to the storage's short-lived signed URL (S3's presigned URLs)."""
 import mimetypes
 import re
 from urllib.parse import quote
@@ -8,7 +9,7 @@ from webob import Response
 from viatique_xblock.errors import NotFound
 from viatique_xblock.i18n import N_
 from viatique_xblock.jsonapi import NO_STORE
-from viatique_xblock.platform import storage
+from viatique_xblock.platform import conf, storage
 
 
 def stored_file_response(name, download_name=None, inline=False):
@@ -19,11 +20,24 @@ def stored_file_response(name, download_name=None, inline=False):
     store = storage.get_storage()
     if not name or not store.exists(name):
         raise NotFound(N_("This file does not exist."))
-    handle = store.open(name, "rb")
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if conf.get("STORAGE_REDIRECTS") and storage.signs_urls(store):
+        return _redirect(store, name, content_type, download_name, inline)
+    handle = store.open(name, "rb")
     response = Response(content_type=content_type, app_iter=_chunks(handle))
     response.content_length = store.size(name)
     return _private(response, download_name, inline)
+
+
+def _redirect(store, name, content_type, download_name, inline):
+    """A redirect to the storage's signed URL of ``name``, valid ``SIGNED_URL_SECONDS``; the storage
+    answers with this response's type and disposition (signed into the URL) and no caching."""
+    parameters = {"ResponseContentType": content_type, "ResponseCacheControl": NO_STORE["Cache-Control"]}
+    if download_name:
+        parameters["ResponseContentDisposition"] = content_disposition(download_name, inline)
+    url = store.url(name, parameters=parameters, expire=conf.get("SIGNED_URL_SECONDS"))
+    response = Response(status=302, location=url)
+    return _private(response, None)
 
 
 def _chunks(handle, size=256 * 1024):

@@ -4,6 +4,9 @@
 - ``REDIS_URL``: the django-redis cache for leases and lockout; a per-process cache when unset (DEBUG only).
 - ``CELERY_BROKER_URL``: the broker; tasks run eagerly in the web process when unset.
 - ``DEBUG`` (default 1), ``VIATIQUE_VAR_DIR`` (default <repo>/var).
+- ``S3_BUCKET``: files in that S3 bucket (django-storages' S3 storage, boto3) instead of ``<var>/media``;
+  ``S3_ENDPOINT_URL`` (an S3-compatible server: MinIO, Ceph's radosgw), ``S3_ACCESS_KEY_ID``,
+  ``S3_SECRET_ACCESS_KEY`` (else boto3's own lookup), ``S3_REGION`` (default us-east-1).
 - ``SECRET_KEY``; when unset, the one kept in ``<VIATIQUE_VAR_DIR>/secret_key`` (``make serve`` creates it),
   else the published :data:`PUBLISHED_SECRET_KEY`, which is refused when DEBUG is off.
 """
@@ -102,10 +105,32 @@ TIME_ZONE = "UTC"
 
 STATIC_ROOT = os.path.join(VAR_DIR, "static")
 MEDIA_ROOT = os.path.join(VAR_DIR, "media")
+
+def s3_storage(bucket):
+    """django-storages' S3 storage on ``bucket``: private objects, presigned URLs (the block hands them
+    out only after its permission check, with STORAGE_REDIRECTS), objects read back through a spool
+    that goes to disk past 16 MB (the default keeps a whole scan in memory)."""
+    options = {
+        "bucket_name": bucket,
+        "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("S3_REGION") or "us-east-1",
+        "default_acl": "private",
+        "querystring_auth": True,
+        "file_overwrite": True,  # a page image or ZIP written again replaces the object in one PUT
+        "max_memory_size": 16 * 1024 * 1024,
+        "signature_version": "s3v4",
+        "addressing_style": "path",
+    }
+    if os.environ.get("S3_ACCESS_KEY_ID"):
+        options.update(access_key=os.environ["S3_ACCESS_KEY_ID"], secret_key=os.environ.get("S3_SECRET_ACCESS_KEY", ""))
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
 STORAGES = {
     # Scans, page images and graded PDFs: never served by URL, only through the block's handlers.
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": MEDIA_ROOT, "base_url": "/no-public-media/"}},
+    "default": s3_storage(os.environ["S3_BUCKET"]) if os.environ.get("S3_BUCKET") else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": "/no-public-media/"}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -143,6 +168,8 @@ VIATIQUE_DEMO_STAFF = [("instructor_1", "Marie Curie"), ("staff_1", "Paul Langev
 
 VIATIQUE = {
     "CELERY_QUEUE": os.environ.get("VIATIQUE_CELERY_QUEUE") or None,
+    # copies of stored scans that PDF work reads, on this machine: in the var dir, with the rest
+    "LOCAL_CACHE_DIR": os.path.join(VAR_DIR, "cache"),
     # any other setting as JSON, e.g. VIATIQUE_SETTINGS='{"PAGES_PER_TASK": 20}'
     **json.loads(os.environ.get("VIATIQUE_SETTINGS") or "{}"),
 }

@@ -68,8 +68,8 @@ def free_port():
 
 
 @contextlib.contextmanager
-def scratch_dir(prefix):
-    path = Path(tempfile.mkdtemp(prefix=f"viatique-{prefix}-"))
+def scratch_dir(prefix, parent=None):
+    path = Path(tempfile.mkdtemp(prefix=f"viatique-{prefix}-", dir=parent))
     try:
         yield path
     finally:
@@ -194,6 +194,14 @@ def stop_process_group(process, timeout=30):
         process.wait(timeout=10)
 
 
+def wait_for(condition, timeout, worker):
+    """Poll ``condition`` until it holds; past ``timeout`` seconds fail with the end of ``worker``'s log."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, worker.output()[-4000:]
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def scratch():
     """A temporary folder removed at the end of the test (not kept like pytest's tmp_path)."""
@@ -247,13 +255,16 @@ class Worker:
     files (inherited environment), and the given broker. ``env`` adds variables.
     """
 
-    def __init__(self, broker, log_path, queue, node, concurrency=1, env=None):
+    def __init__(self, broker, log_path, queue, node, concurrency=1, env=None, cwd=DEMO_DIR, prefix=()):
         self.broker = broker
         self.log_path = log_path
         self.queue = queue
         self.node = node
         self.concurrency = concurrency
         self.extra_env = env or {}
+        #: the worker's working directory, and a command it runs under (e.g. ``unshare``)
+        self.cwd = cwd
+        self.prefix = list(prefix)
         self.process = None
         self.log = None
 
@@ -267,9 +278,9 @@ class Worker:
         )
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "celery", "-A", "demo_host", "worker", "-Q", self.queue, "-n", self.node,
+            [*self.prefix, PYTHON, "-m", "celery", "-A", "demo_host", "worker", "-Q", self.queue, "-n", self.node,
              "--concurrency", str(self.concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-            cwd=DEMO_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
     def stop(self):

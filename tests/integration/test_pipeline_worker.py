@@ -1,6 +1,5 @@
 """The scan pipeline on a real Celery worker: an upload becomes copies, and a worker killed in
 the middle of a batch leaves, once a worker runs again, every page once and every copy once."""
-import hashlib
 import io
 import json
 import time
@@ -9,14 +8,13 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.harness import make_block
+from tests.harness import make_block, upload_in_chunks
 from viatique_xblock.models import Copy, Page, ScanBatch
 from viatique_xblock.pdf import synthetic
-from viatique_xblock.platform.compat import current_user
-from viatique_xblock.scanning import batches, booklets, uploads
+from viatique_xblock.scanning import batches, booklets
 from viatique_xblock.states import BatchState, UploadState
 
-from .conftest import RUN_TAG, Worker, celery_configured, redis_url, reserved_redis_db, scratch_dir
+from .conftest import RUN_TAG, Worker, celery_configured, redis_url, reserved_redis_db, scratch_dir, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -63,21 +61,10 @@ def class_scan(exam, copies):
     return synthetic.scan(pdf, upside_down=(5,)), numbers
 
 
-def wait_for(condition, timeout, worker):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, worker.output()[-4000:]
-        time.sleep(0.05)
-
-
 def test_an_upload_is_assembled_validated_and_split_by_the_worker(worker):
     exam = make_block().get_exam()
     data, numbers = class_scan(exam, copies=6)
-    upload = uploads.start(exam, current_user(make_block()), "class.pdf", len(data))
-    for index in range(upload.chunk_count):
-        part = data[index * upload.chunk_bytes:(index + 1) * upload.chunk_bytes]
-        uploads.put_chunk(upload, index, part, hashlib.sha256(part).hexdigest())
-    uploads.finish(upload, hashlib.sha256(data).hexdigest())
+    upload = upload_in_chunks(exam, make_block(), data)
     worker.start()
     wait_for(lambda: ScanBatch.objects.filter(exam=exam, state=BatchState.DONE).exists(), 60, worker)
     upload.refresh_from_db()

@@ -8,7 +8,6 @@ permission check), and moves the copy ``submitted -> graded`` (``copy_graded`` s
 or ``submitted -> render_failed`` with the reason kept in ``render_error``.
 """
 import logging
-import os
 from decimal import Decimal
 
 from django.db import transaction
@@ -85,24 +84,6 @@ def render_inputs(copy, scale=None):
     return pages, annotations, summary
 
 
-def _sources(names):
-    """What the renderer reads of each scan: a local path when the storage has the file on this
-    machine, else the bytes (an object store; Django's InMemoryStorage names a path it never wrote)."""
-    store = storage.get_storage()
-    sources = {}
-    for name in names:
-        try:
-            path = store.path(name)
-        except NotImplementedError:
-            path = None
-        if path and os.path.isfile(path):
-            sources[name] = path
-        else:
-            with store.open(name, "rb") as handle:
-                sources[name] = handle.read()
-    return sources
-
-
 def render_copy(copy_pk, scale=None):
     """Render and store the graded PDF of a submitted copy; returns the copy's state afterwards.
 
@@ -115,16 +96,18 @@ def render_copy(copy_pk, scale=None):
     if copy is None or copy.grading_state != Grading.SUBMITTED:
         return copy.grading_state if copy else None
     names = set(copy.pages.filter(discarded=False).values_list("batch__file_name", flat=True))
-    sources = _sources(names)
     pages, annotations, summary = render_inputs(copy, scale)
-    try:
-        with monitoring.span("render_graded_pdf"):
-            data = render_graded_pdf(sources, pages, annotations, summary)
-    except (OSError, MemoryError):
-        raise
-    except Exception as exc:  # the renderer's own failure: shown to staff, retryable
-        log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
-        return mark_failed(copy_pk, failure_reason(exc))
+    # the scans as files on this machine (the storage may be remote: S3), copied once per machine;
+    # the storage's errors propagate (retried), only the renderer's own are a render failure
+    with storage.local_files(names) as sources:
+        try:
+            with monitoring.span("render_graded_pdf"):
+                data = render_graded_pdf(sources, pages, annotations, summary)
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # the renderer's own failure: shown to staff, retryable
+            log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
+            return mark_failed(copy_pk, failure_reason(exc))
     name = storage.overwrite(graded_pdf_name(copy), data)
     return _mark_graded(copy_pk, name)
 

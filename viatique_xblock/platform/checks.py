@@ -4,6 +4,9 @@
 per-process (LocMemCache) or a no-op (DummyCache) while DEBUG is off. With
 several web workers each worker would then keep its own leases and counters:
 two graders could edit one copy and the lockout would never trigger.
+
+``viatique.W002``: ``STORAGE_REDIRECTS`` is on but the storage does not sign its URLs (a local
+file system, a public custom domain): downloads are streamed instead of redirected.
 """
 from django.conf import settings
 from django.core import checks
@@ -60,3 +63,23 @@ def check_settings_keys(app_configs=None, **kwargs):
         )
         for key in conf.unknown_keys()
     ]
+
+
+@checks.register(deploy=False)
+def check_storage_redirects(app_configs=None, **kwargs):
+    """``STORAGE_REDIRECTS`` on a storage whose URLs are not signed: downloads are streamed instead."""
+    if not conf.get("STORAGE_REDIRECTS"):
+        return []
+    from viatique_xblock.platform import storage
+
+    store = storage.get_storage()
+    if storage.signs_urls(store):
+        return []
+    backend = type(store).__module__ + "." + type(store).__name__
+    return [checks.Warning(
+        f"VIATIQUE['STORAGE_REDIRECTS'] is on, but the storage ({backend}) does not sign its URLs: "
+        "downloads are streamed through the web workers.",
+        hint="Use django-storages' S3 storage with querystring_auth (its default) and no unsigned custom_domain, "
+             "or turn STORAGE_REDIRECTS off.",
+        id="viatique.W002",
+    )]

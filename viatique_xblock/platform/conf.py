@@ -76,6 +76,26 @@ SETTINGS = {
         "None uses the default storage.",
     ),
     "STORAGE_PREFIX": ("viatique", "Folder, inside the storage, under which every file of the plugin is kept."),
+    "LOCAL_CACHE_BYTES": (
+        2 * GIB,
+        "Room, in each machine's temporary folder (TMPDIR), for copies of the stored scans that PDF work reads "
+        "(page images, graded PDFs, retirement): the storage may be remote (S3), so a scan is copied once per "
+        "machine and version, not once per task; least recently used copies go beyond it. 0: a temporary copy "
+        "per task.",
+    ),
+    "LOCAL_CACHE_DIR": (
+        None,
+        "Folder, on each machine, for those copies (made if missing, mode 700); None: viatique-cache-<uid> in the "
+        "temporary folder (TMPDIR).",
+    ),
+    "STORAGE_REDIRECTS": (
+        False,
+        "Whether downloads (graded PDFs, page images, ZIP exports, archives) are answered, after the permission "
+        "check, with a redirect to the storage's own signed URL valid SIGNED_URL_SECONDS (S3: a presigned URL) "
+        "instead of being streamed through the web worker. Only a storage whose URLs are signed is redirected to "
+        "(django-storages' S3 with querystring_auth, no unsigned custom_domain); others are still streamed, and "
+        "system check viatique.W002 says so.",
+    ),
     "CELERY_QUEUE": (
         None,
         "Celery queue for PDF work; None sends tasks to the platform's default queue.",

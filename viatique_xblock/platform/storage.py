@@ -1,9 +1,19 @@
 """Where Viatique keeps files: Django's storage API, a named storage if configured.
 
 Files are never served from the storage's public URL: handlers stream them
-after a permission check. Names are built here so every file of the plugin
-lives under ``VIATIQUE['STORAGE_PREFIX']``.
+after a permission check, or redirect to a short-lived signed URL (``STORAGE_REDIRECTS``).
+Code that needs a file on this machine (PyMuPDF, zipfile) gets a copy (:func:`local_file`),
+never ``storage.path()``: the worker may not see the web server's disk (S3). Names are built
+here so every file of the plugin lives under ``VIATIQUE['STORAGE_PREFIX']``.
 """
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 
@@ -23,14 +33,29 @@ def file_name(*parts):
     return "/".join([conf.get("STORAGE_PREFIX").strip("/")] + [str(part).strip("/") for part in parts])
 
 
+def signs_urls(store):
+    """Whether ``store.url(name, expire=...)`` is a signed, expiring URL: django-storages' S3 storage
+    with query-string authentication, on the bucket's own host or behind a signing CloudFront.
+    A file system storage's URL is public (or nothing at all): never redirect there."""
+    if not getattr(store, "querystring_auth", False):
+        return False
+    return not getattr(store, "custom_domain", None) or getattr(store, "cloudfront_signer", None) is not None
+
+
 def health_file_name(nonce):
     return file_name("health", f"{nonce}.txt")
 
 
 def overwrite(name, data):
     """Write ``data`` under exactly ``name``, replacing what was there (a redelivered task or a
-    re-sent chunk writes the same name again); returns the name."""
+    re-sent chunk writes the same name again); returns the name.
+
+    A storage that replaces a file in place (django-storages' S3 with ``file_overwrite``, its
+    default: a PUT replaces the object whole) is written in one request, without asking first."""
     store = get_storage()
+    if getattr(store, "file_overwrite", False):
+        store.save(name, ContentFile(data))
+        return name
     if store.exists(name):
         store.delete(name)
     saved = store.save(name, ContentFile(data))
@@ -52,3 +77,109 @@ def write_once(name, data):
     if saved != name:  # another request stored it first: keep theirs
         store.delete(saved)
     return name
+
+
+# ------------------------------------------------------------------ files read on this machine
+#
+# PyMuPDF and zipfile need a file they can seek in. The storage may be remote (S3: the Celery worker
+# never sees the web server's disk), so a stored file is never read through ``storage.path()``:
+# it is copied, streamed from the storage, into a folder of this machine. Scans are read
+# by every range task and every render of their copies, so the copy is kept there, under a name
+# made of the stored file's name, size and modification time (a file rewritten in place, as
+# retirement does to a scan, is copied again), in at most ``LOCAL_CACHE_BYTES``.
+
+COPY_CHUNK = 1024 * 1024
+
+
+def cache_dir():
+    """This machine's folder for copies of stored files: ``LOCAL_CACHE_DIR``, else one per user in ``TMPDIR``."""
+    return conf.get("LOCAL_CACHE_DIR") or os.path.join(tempfile.gettempdir(), f"viatique-cache-{os.getuid()}")
+
+
+def _signature(store, name):
+    """What tells one version of a stored file from another: size and modification time, or None
+    when the storage cannot say (then no copy is kept)."""
+    try:
+        return store.size(name), store.get_modified_time(name).timestamp()
+    except NotImplementedError:
+        return None
+
+
+def _download(store, name, target):
+    with store.open(name, "rb") as source, open(target, "wb") as handle:
+        shutil.copyfileobj(source, handle, COPY_CHUNK)
+
+
+@contextlib.contextmanager
+def local_file(name, suffix=".pdf"):
+    """A path on this machine holding the stored file ``name`` for the duration, read only.
+
+    A copy kept in :func:`cache_dir` when ``LOCAL_CACHE_BYTES`` allows, else a temporary copy
+    removed on exit. Never the storage's own path, which only a local file system has."""
+    store = get_storage()
+    budget = conf.get("LOCAL_CACHE_BYTES")
+    signature = _signature(store, name) if budget else None
+    if signature is None or signature[0] > budget:
+        with tempfile.TemporaryDirectory(prefix="viatique-file-") as folder:
+            target = os.path.join(folder, "file" + suffix)
+            _download(store, name, target)
+            yield target
+        return
+    folder = cache_dir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    key = hashlib.sha256(repr((_backend_id(store), name, signature)).encode()).hexdigest()
+    cached = os.path.join(folder, key + suffix)
+    # A private hard link: another process evicting the cached copy leaves ours whole.
+    private = os.path.join(folder, f".{uuid.uuid4().hex}{suffix}")
+    try:
+        os.link(cached, private)
+        os.utime(cached)
+    except FileNotFoundError:
+        part = private + ".part"
+        try:
+            _download(store, name, part)
+            os.replace(part, private)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(part)
+            raise
+        with contextlib.suppress(FileExistsError):
+            os.link(private, cached)
+        _evict(folder, budget)
+    try:
+        yield private
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(private)
+
+
+def _backend_id(store):
+    return type(store).__module__, type(store).__name__, getattr(store, "bucket_name", None) or getattr(
+        store, "location", None)
+
+
+def _evict(folder, budget):
+    """Remove the least recently used copies until the folder holds at most ``budget`` bytes."""
+    entries = []
+    stale = time.time() - 2 * conf.get("TASK_TIME_LIMIT")
+    for entry in os.scandir(folder):
+        with contextlib.suppress(FileNotFoundError):
+            stat = entry.stat()
+            if not entry.name.startswith("."):
+                entries.append((stat.st_mtime, stat.st_size, entry.path))
+            elif stat.st_mtime < stale:  # left by a process killed while it used or wrote a copy
+                os.unlink(entry.path)
+    total = sum(size for _mtime, size, _path in entries)
+    for _mtime, size, path in sorted(entries):
+        if total <= budget:
+            break
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        total -= size
+
+
+@contextlib.contextmanager
+def local_files(names, suffix=".pdf"):
+    """``{name: local path}`` for several stored files at once (see :func:`local_file`)."""
+    with contextlib.ExitStack() as stack:
+        yield {name: stack.enter_context(local_file(name, suffix)) for name in names}

@@ -16,10 +16,8 @@ A batch's ``updated_at`` is the time of its last step (queued, each range done, 
 claimed): :func:`stuck` lists batches whose steps stopped, and :func:`requeue` sends what is
 missing again (``viatique_recover``, :mod:`viatique_xblock.workers.recovery`).
 """
-import contextlib
 import logging
 import os
-import shutil
 import string
 import tempfile
 
@@ -133,20 +131,9 @@ def process_batch(batch_pk, send=None):
     return ranges
 
 
-@contextlib.contextmanager
 def local_copy(name):
-    """A local path to a stored file: the file itself on a filesystem storage, else a temporary copy."""
-    store = storage.get_storage()
-    try:
-        yield store.path(name)
-        return
-    except NotImplementedError:
-        pass
-    with tempfile.NamedTemporaryFile(suffix=".pdf", prefix="viatique-scan-") as handle:
-        with store.open(name, "rb") as source:
-            shutil.copyfileobj(source, handle, 1024 * 1024)
-        handle.flush()
-        yield handle.name
+    """A local path to a stored scan for the duration (a copy on this machine: :func:`storage.local_file`)."""
+    return storage.local_file(name, ".pdf")
 
 
 def image_name(batch, index, kind, extension):
