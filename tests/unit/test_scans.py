@@ -271,12 +271,13 @@ def test_discard_is_undone_back_to_the_same_place(exam, ingest):
     assert [item["id"] for item in anomalies.queue(exam)["pages"]] == [page.public_id]
 
 
-def test_missing_pages_are_queryable_and_can_be_accepted(exam, ingest):
+def test_missing_pages_are_queryable_and_can_be_accepted(exam, ingest, django_assert_num_queries):
     ingest(exam, builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(7)]))  # 4 + 3 pages
     full, short = Copy.objects.filter(exam=exam).order_by("source_group")
     assert list(anomalies.copies_missing_pages(exam)) == [short]
-    flags = dict(anomalies.with_missing_pages(Copy.objects.filter(exam=exam), exam.pages_per_copy)
-                 .values_list("pk", "has_missing_pages"))
+    with django_assert_num_queries(1):
+        flags = dict(anomalies.with_missing_pages(Copy.objects.filter(exam=exam), exam.pages_per_copy)
+                     .values_list("pk", "has_missing_pages"))
     assert flags == {full.pk: False, short.pk: True}
     # a gap counts too: page 2 of the full copy discarded
     anomalies.discard_page(exam, Page.objects.get(copy=full, position=2).public_id)

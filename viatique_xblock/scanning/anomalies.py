@@ -18,7 +18,7 @@ The rules that keep a copy's pages, renders and grades consistent:
   receiving copy's last page, in their order.
 """
 from django.db import transaction
-from django.db.models import BooleanField, Case, Count, Max, Q, Value, When
+from django.db.models import BooleanField, Case, Count, Max, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
 from viatique_xblock import audit, inputs, public_ids
@@ -75,10 +75,14 @@ def with_missing_pages(queryset, pages_per_copy):
     """``queryset`` of copies annotated with ``pages_placed`` (its pages), ``last_position`` (its highest page
     number, 0 without pages) and ``has_missing_pages``: True when a page number from 1 to the larger of
     ``pages_per_copy`` and its last page holds no page, and the instructor did not accept the copy as it is
-    (:func:`accept_missing`). One query, whatever the number of copies; filter with
+    (:func:`accept_missing`). Two correlated subqueries in the same query, whatever the number of copies (no
+    join: safe to combine with other annotations); filter with
     ``.filter(has_missing_pages=True)`` (what the copy list's "missing pages" filter does)."""
-    queryset = queryset.annotate(pages_placed=Count("pages__position", distinct=True),
-                                 last_position=Coalesce(Max("pages__position"), Value(0)))
+    # subqueries, not joins: combined with other annotations of the copy list they multiply no row
+    placed = Page.objects.filter(copy=OuterRef("pk"), position__isnull=False).order_by().values("copy")
+    queryset = queryset.annotate(
+        pages_placed=Coalesce(Subquery(placed.annotate(n=Count("position", distinct=True)).values("n")), Value(0)),
+        last_position=Coalesce(Subquery(placed.annotate(last=Max("position")).values("last")), Value(0)))
     return queryset.annotate(has_missing_pages=Case(
         When(Q(missing_accepted=False) & Q(pages_placed__lt=Greatest(Value(pages_per_copy), "last_position")),
              then=Value(True)),
