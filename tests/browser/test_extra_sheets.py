@@ -14,6 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from .conftest import unnamed_controls
 from .test_grading import open_copy, open_dashboard
 from .test_scans import pdf_payload, plain_scan, upload
 
@@ -68,6 +69,9 @@ def test_a_second_booklet_with_overlapping_page_numbers_goes_after_the_last_page
     target_label = next(text for text in source.locator("option").all_inner_texts()
                         if text.split(" — ")[0] == target["code"])
 
+    undo_box = anomalies.locator("[data-region='undo']")
+    expect(undo_box).to_have_count(0)
+
     # a refusal shows next to the control that caused it, not at the top of the section
     merge = anomalies.get_by_role("button", name="Merge")
     merge.click()
@@ -97,12 +101,19 @@ def test_a_second_booklet_with_overlapping_page_numbers_goes_after_the_last_page
     sixth.get_by_role("button", name=f"Discard page 6 of copy {target['code']}").click()
     yes = sixth.get_by_role("button", name="Yes, discard it")
     expect(yes).to_be_focused()
+    expect(sixth.get_by_role("button", name=f"Move page 6 of copy {target['code']}")).to_have_count(0)
+    assert unnamed_controls(page, "[data-region='anomalies']") == []
+    sixth.get_by_role("button", name="Cancel").click()  # not yet
+    expect(sixth.get_by_role("button", name=f"Discard page 6 of copy {target['code']}")).to_be_focused()
+    sixth.get_by_role("button", name=f"Discard page 6 of copy {target['code']}").click()
     yes.click()
     expect(messages).to_contain_text(f"Page 6 of copy {target['code']} was discarded.")
     expect(listed).to_have_count(5)
     assert shell(host, PAGES_SCRIPT, COPY_CODE=target["code"]) == [1, 2, 3, 4, 5]
-    anomalies.locator("[data-region='undo']").get_by_role("button", name="Undo").click()
+    expect(undo_box.get_by_role("button", name="Undo")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(messages).to_contain_text(f"Page 6 of copy {target['code']} is back.")
+    expect(undo_box).to_have_count(0)
     expect(listed).to_have_count(6)
     assert shell(host, PAGES_SCRIPT, COPY_CODE=target["code"]) == [1, 2, 3, 4, 5, 6]
 
@@ -160,6 +171,7 @@ def test_a_skipped_copy_stays_skipped_after_a_reload_and_a_name_off_the_roster_i
     expect(held).to_contain_text(f"Copy {second}: Anna Pérez, not enrolled")
     expect(held.get_by_role("img", name=f"Name area of the cover of copy {second}")).to_be_visible()
     expect(desk).to_have_attribute("data-copy-code", first)  # the skipped copy: the only one left
+    assert unnamed_controls(page, "[data-region='identify']") == []
     page.reload()
     expect(held).to_have_count(1)
     held.get_by_role("button", name=f"Put copy {second} back on the desk").click()

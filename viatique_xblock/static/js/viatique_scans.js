@@ -536,8 +536,9 @@ function ViatiqueScans(runtime, element, args) {
   var undoText = el('span', {'data-region': 'undo-text'});
   var undoButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'undo', text: _('Undo')});
   var undoError = errorSlot();
-  var undoBox = el('p', {'class': 'viatique-last-match', 'data-region': 'undo', hidden: true},
-    [undoText, ' ', undoButton, undoError]);
+  var undoBox = el('p', {'class': 'viatique-last-match', 'data-region': 'undo'}, [undoText, ' ', undoButton, undoError]);
+  // out of use, the Undo box is out of the page (not only hidden): no unnamed control is left behind
+  var undoAnchor = document.createComment('undo');
   var undoAction = null;
   var pageList = el('ul', {'class': 'viatique-anomaly-pages', 'data-region': 'anomaly-pages'});
   var pagesEmpty = el('p', {'class': 'viatique-hint', 'data-region': 'anomaly-pages-empty',
@@ -568,7 +569,7 @@ function ViatiqueScans(runtime, element, args) {
     undoButton.addEventListener('click', function () { if (undoAction) { undoAction(); } });
     [
       el('h3', {id: titleId, text: _('Anomalies')}),
-      anomalyMessages, undoBox,
+      anomalyMessages, undoAnchor,
       pagesTitle,
       el('p', {'class': 'viatique-hint',
         text: _("Leave the page number empty to add the page after the copy's last page (an extra sheet).")}),
@@ -648,10 +649,9 @@ function ViatiqueScans(runtime, element, args) {
     // keep what was typed in the rows that stay
     var typed = {};
     Array.prototype.forEach.call(pageList.querySelectorAll('[data-page-id]'), function (row) {
-      typed[row.getAttribute('data-page-id')] = {
-        copy: row.querySelector('[data-field="copy"]').value,
-        position: row.querySelector('[data-field="position"]').value
-      };
+      var copy = row.querySelector('[data-field="copy"]');  // none while a discard is being confirmed
+      if (!copy) { return; }
+      typed[row.getAttribute('data-page-id')] = {copy: copy.value, position: row.querySelector('[data-field="position"]').value};
     });
     pageList.textContent = '';
     var groups = copyGroups();
@@ -725,8 +725,7 @@ function ViatiqueScans(runtime, element, args) {
   function confirmDiscard(controls, opener, error, question, action) {
     var box = null;
     function cancel() {
-      box.parentNode.removeChild(box);
-      controls.hidden = false;
+      if (box.parentNode) { box.parentNode.replaceChild(controls, box); }
       opener.focus();
     }
     var yes = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'confirm-discard',
@@ -743,8 +742,7 @@ function ViatiqueScans(runtime, element, args) {
         showError(error, opener, failure(result));
       });
     });
-    controls.hidden = true;
-    controls.parentNode.insertBefore(box, controls.nextSibling);
+    controls.parentNode.replaceChild(box, controls);
     yes.focus();
   }
 
@@ -809,7 +807,12 @@ function ViatiqueScans(runtime, element, args) {
     undoText.textContent = text;
     clearErrors(undoError, [undoButton]);
     undoAction = action;
-    undoBox.hidden = false;
+    if (!undoBox.parentNode) { undoAnchor.parentNode.insertBefore(undoBox, undoAnchor); }
+  }
+
+  function dropUndo() {
+    undoAction = null;
+    if (undoBox.parentNode) { undoBox.parentNode.removeChild(undoBox); }
   }
 
   function assign(page, select, position, error) {
@@ -827,20 +830,21 @@ function ViatiqueScans(runtime, element, args) {
     });
   }
 
-  /* Discard a page; the answer offers to undo it. Resolves with the call's result. */
-  function discard(pageId, message, undoneMessage) {
+  /* Discard a page; the answer offers to undo it. Resolves with the call's result. From the queue, the
+   * focus goes to the next page to place; from a copy's pages, to Undo. */
+  function discard(pageId, message, undoneMessage, fromCopy) {
     return call('fix_page', {page_id: pageId, action: 'discard'}).then(function (result) {
       if (!result.ok) { return result; }
-      afterFix(pageId, result.body, message);
+      if (fromCopy) { afterChange(result.body, message); } else { afterFix(pageId, result.body, message); }
       offerUndo(message, function () {
         call('fix_page', {page_id: pageId, action: 'restore'}).then(function (restored) {
           if (!restored.ok) { return showError(undoError, undoButton, failure(restored)); }
-          undoBox.hidden = true;
-          undoAction = null;
+          dropUndo();
           afterChange(restored.body, undoneMessage);
           pagesTitle.focus();
         });
       });
+      if (fromCopy) { undoButton.focus(); }
       return result;
     });
   }
@@ -874,8 +878,7 @@ function ViatiqueScans(runtime, element, args) {
       offerUndo(message, function () {
         call('accept_missing', {copy_id: copy.id, accepted: false}).then(function (undone) {
           if (!undone.ok) { return showError(undoError, undoButton, failure(undone)); }
-          undoBox.hidden = true;
-          undoAction = null;
+          dropUndo();
           afterChange(undone.body, fmt(_('Copy {code} is listed with its missing pages again.'), {code: copy.code}));
           pagesTitle.focus();
         });
@@ -945,7 +948,7 @@ function ViatiqueScans(runtime, element, args) {
         confirmDiscard(controls, discardButton, error, fmt(_('Discard page {position} of copy {code}?'),
           {position: page.position, code: copy.code}), function () {
           return discard(page.id, fmt(_('Page {position} of copy {code} was discarded.'), {position: page.position, code: copy.code}),
-            fmt(_('Page {position} of copy {code} is back.'), {position: page.position, code: copy.code}));
+            fmt(_('Page {position} of copy {code} is back.'), {position: page.position, code: copy.code}), true);
         });
       });
       var details = [el('p', {'class': 'viatique-anomaly-reason', text: name})];
