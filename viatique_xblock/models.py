@@ -181,6 +181,13 @@ class Copy(models.Model):
     published_points = models.DecimalField(null=True, blank=True, **POINTS)
     finalized_at = models.DateTimeField(null=True, blank=True)
     graded_at = models.DateTimeField(null=True, blank=True)
+    #: an instructor accepted the copy as it is although pages are missing (a learner who left a sheet
+    #: out): it leaves the list of copies with missing pages (:mod:`viatique_xblock.scanning.anomalies`)
+    missing_accepted = models.BooleanField(default=False)
+    #: put aside at the identification desk: the name on the cover is not on the course's roster
+    #: (:mod:`viatique_xblock.identity.desk`); the instructor resolves it from the hold list
+    on_hold = models.BooleanField(default=False)
+    hold_note = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -232,6 +239,22 @@ class Page(models.Model):
 
     def __str__(self):
         return f"Page {self.source_index} of batch {self.batch_id}"
+
+
+class DeskSkip(models.Model):
+    """A copy one instructor skipped at the identification desk: it comes after the others for them
+    until the next scan is uploaded (:func:`viatique_xblock.identity.desk.queue`)."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="+")
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="desk_skips")
+    username = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["copy", "username"], name="viatique_skip_unique_user")]
+
+    def __str__(self):
+        return f"{self.username} skipped {self.copy_id}"
 
 
 class QuestionPoints(models.Model):

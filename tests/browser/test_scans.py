@@ -123,8 +123,8 @@ def anomaly_pages(page, file_name):
 
 def incomplete_copy(page, facts, missing):
     """The copy (not a seeded one) listed as missing exactly the pages ``missing`` ("2", "3, 4")."""
-    rows = page.locator("[data-region='incomplete-copies'] li",
-                        has_text=re.compile(rf": page\(s\) {missing} missing$"))
+    rows = page.locator("[data-region='incomplete-copies'] li").filter(
+        has=page.locator("[data-field='missing-text']", has_text=re.compile(rf": page\(s\) {missing} missing$")))
     for code in facts.codes:
         rows = rows.filter(has_not_text=re.compile(rf"^{code}:"))
     expect(rows).to_have_count(1)
@@ -193,7 +193,7 @@ def test_demo_exam_comes_with_its_class_scan_and_anomalies(page, demo_host, demo
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
     (incomplete,) = demo_facts["incomplete"]
     missing = ", ".join(map(str, incomplete["missing"]))
-    expect(page.locator("[data-region='incomplete-copies'] li")).to_have_text(
+    expect(page.locator("[data-region='incomplete-copies'] li [data-field='missing-text']")).to_have_text(
         [f"{incomplete['code']}: page(s) {missing} missing"])
 
 
@@ -268,9 +268,12 @@ def test_upload_processing_and_anomaly_fixes(page, chunked_host, demo_facts):
     messages = page.locator("[data-region='anomaly-messages']")
     expect(messages).to_contain_text(f"Page 17 of class-scan.pdf is now page 2 of copy {copy_code}.")
     expect(page.locator("[data-region='incomplete-copies'] li", has_text=copy_code)).to_have_count(0)
-    # focus went to the next page left in the queue; discard it from the keyboard
+    # focus went to the next page left in the queue; discard it from the keyboard, after a confirmation
     expect(duplicate.get_by_label("Copy")).to_be_focused()
     duplicate.get_by_role("button", name="Discard page 9 of class-scan.pdf").focus()
+    page.keyboard.press("Enter")
+    expect(duplicate.get_by_role("button", name="Yes, discard it")).to_be_focused()
+    expect(duplicate.get_by_role("group", name="Discard page 9 of class-scan.pdf?")).to_be_visible()
     page.keyboard.press("Enter")
     expect(messages).to_contain_text("Page 9 of class-scan.pdf was discarded.")
     expect(anomaly_pages(page, "class-scan.pdf")).to_have_count(0)

@@ -11,7 +11,7 @@ from webob import Request
 from tests.harness import call, make_block
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.identity import desk, dispatch
-from viatique_xblock.models import AuditEvent, Copy, Exam, Page
+from viatique_xblock.models import AuditEvent, Copy, Exam, Page, ScanBatch
 from viatique_xblock.pdf import synthetic
 from viatique_xblock.platform.compat import Learner
 from viatique_xblock.scanning import batches, booklets
@@ -228,3 +228,49 @@ def test_desk_handlers_serve_the_name_area_and_search():
     assert body["results"][0]["username"] == "learner_2" and body["progress"] == {"identified": 1, "total": 1}
     status, body = call(instructor, "graders", method="GET")
     assert [row["username"] for row in body["graders"]] == [username for username, _ in STAFF]
+
+
+def test_skips_are_remembered_per_instructor_until_the_next_scan():
+    instructor = block()
+    exam = instructor.get_exam()
+    first, second, third = copies(exam, 3)
+    status, body = call(instructor, "desk_queue", method="GET")
+    assert [row["code"] for row in body["copies"]] == ["K0000", "K0001", "K0002"] and body["count"] == 3
+    status, body = call(instructor, "desk_skip", {"copy_id": first.public_id})
+    assert status == 200 and [row["code"] for row in body["copies"]] == ["K0001", "K0002", "K0000"]
+    call(instructor, "desk_skip", {"copy_id": second.public_id})
+    # a new request (a reload): the skips are still there, in the order they were made
+    status, body = call(block(), "desk_queue", method="GET")
+    assert [(row["code"], row["skipped"]) for row in body["copies"]] == [
+        ("K0002", False), ("K0000", True), ("K0001", True)]
+    # another instructor has their own
+    status, body = call(block("instructor_2"), "desk_queue", method="GET")
+    assert [row["code"] for row in body["copies"]][0] == "K0000"
+    # the next scan brings every copy back in order
+    ScanBatch.objects.create(exam=exam, original_name="next.pdf", sha256="0" * 64)
+    status, body = call(instructor, "desk_queue", method="GET")
+    assert [row["code"] for row in body["copies"]] == ["K0000", "K0001", "K0002"]
+    status, body = call(block("staff_1", "staff"), "desk_skip", {"copy_id": first.public_id})
+    assert status == 403
+
+
+def test_a_name_not_on_the_roster_goes_on_the_hold_list():
+    instructor = block()
+    exam = instructor.get_exam()
+    first, second = copies(exam, 2)
+    status, body = call(instructor, "hold_copy", {"copy_id": first.public_id, "note": "Anna Pérez, not enrolled"})
+    assert status == 200 and [row["code"] for row in body["copies"]] == ["K0001"]
+    assert body["held"] == [{"id": first.public_id, "code": "K0000", "note": "Anna Pérez, not enrolled"}]
+    assert AuditEvent.objects.get(action="copy.held").details == {"note": "Anna Pérez, not enrolled"}
+    # resolved by putting it back on the desk ...
+    status, body = call(instructor, "release_hold", {"copy_id": first.public_id})
+    assert status == 200 and body["held"] == [] and body["copies"][0]["code"] == "K0000"
+    assert AuditEvent.objects.filter(action="copy.hold_released").exists()
+    # ... or by matching it (the learner was enrolled meanwhile)
+    desk.hold(exam, second.public_id)
+    desk.match(exam, second.public_id, ROSTER[0])
+    second.refresh_from_db()
+    assert not second.on_hold and desk.held(exam) == []
+    with pytest.raises(ViatiqueError) as caught:
+        desk.hold(exam, second.public_id)
+    assert caught.value.code == "already_identified"

@@ -11,7 +11,7 @@ from webob import Request
 from tests.harness import call, make_block
 from tests.unit.pdf import builders
 from viatique_xblock.errors import ViatiqueError
-from viatique_xblock.models import AuditEvent, Copy, Page, ScanBatch
+from viatique_xblock.models import Annotation, AuditEvent, Copy, Page, ScanBatch
 from viatique_xblock.pdf import synthetic
 from viatique_xblock.platform import storage
 from viatique_xblock.platform.compat import Learner, current_user
@@ -184,7 +184,7 @@ def test_anomaly_fixes_are_checked_and_audited(exam, ingest):
     assert AuditEvent.objects.filter(action="page.assigned", actor="instructor_1").exists()
     anomalies.discard_page(exam, duplicate.public_id, actor=instructor)
     assert Page.objects.get(pk=duplicate.pk).discarded and anomalies.queue(exam)["pages"] == []
-    Copy.objects.filter(pk=second.pk).update(grading_state=Grading.IN_PROGRESS)
+    Copy.objects.filter(pk=second.pk).update(grading_state=Grading.SUBMITTED)
     page = Page.objects.filter(copy=second).first()
     with pytest.raises(ViatiqueError) as caught:
         anomalies.discard_page(exam, page.public_id)
@@ -199,14 +199,114 @@ def test_merging_two_partial_copies(exam, ingest):
     data = builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(6)])
     ingest(exam, data)  # 4 + 2 pages
     full, short = Copy.objects.filter(exam=exam).order_by("source_group")
-    with pytest.raises(ViatiqueError) as caught:
-        anomalies.merge_copies(exam, short.public_id, full.public_id)
-    assert caught.value.code == "position_taken" and "1, 2" in caught.value.message
     third = Copy.objects.create(exam=exam, anonymous_code="ZZZZZ")
     merged = anomalies.merge_copies(exam, short.public_id, third.public_id)
-    assert merged == third and pages_of(third) == [(1, 0), (2, 0)]
+    assert merged == third and pages_of(third) == [(1, 0), (2, 0)], "no clash: the pages keep their numbers"
     assert not Copy.objects.filter(pk=short.pk).exists()
     assert AuditEvent.objects.filter(action="copy.merged").exists()
+
+
+def _pages_in_order(copy):
+    return list(Page.objects.filter(copy=copy).order_by("position").values_list("position", "source_index"))
+
+
+def test_a_second_booklet_with_the_same_page_numbers_goes_after_the_last_page(exam, ingest):
+    data = builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(6)])
+    ingest(exam, data)  # 4 + 2 pages, both numbered from 1
+    full, short = Copy.objects.filter(exam=exam).order_by("source_group")
+    instructor = current_user(make_block())
+    merged = anomalies.merge_copies(exam, short.public_id, full.public_id, actor=instructor)
+    assert merged == full
+    assert _pages_in_order(full) == [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5)]
+    event = AuditEvent.objects.get(action="copy.merged")
+    assert event.actor == "instructor_1" and sorted(event.details["renumbered"].values()) == [5, 6]
+    assert anomalies.queue(exam)["incomplete_copies"] == []
+
+
+def test_pages_move_between_copies_and_extra_sheets_go_last(exam, ingest):
+    ingest(exam, builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(8)]))  # two copies of 4
+    first, second = Copy.objects.filter(exam=exam).order_by("source_group")
+    moving = Page.objects.get(copy=second, position=4)
+    anomalies.assign_page(exam, moving.public_id, first.public_id, None)  # no number: after the last page
+    assert _pages_in_order(first)[-1] == (5, moving.source_index)
+    assert anomalies.missing_of(exam, second) == [4]
+    assert AuditEvent.objects.filter(action="page.moved", details__page=moving.pk).exists()
+    # a page that carries an annotation stays in its copy
+    annotated = Page.objects.get(copy=second, position=1)
+    Annotation.objects.create(copy=second, page=annotated, kind="tick", x=0.1, y=0.1)
+    with pytest.raises(ViatiqueError) as caught:
+        anomalies.assign_page(exam, annotated.public_id, first.public_id, None)
+    assert caught.value.code == "page_annotated"
+    # and a graded copy's pages do not change until it is reopened
+    Copy.objects.filter(pk=first.pk).update(grading_state=Grading.GRADED)
+    page = Page.objects.get(copy=second, position=2)
+    with pytest.raises(ViatiqueError) as caught:
+        anomalies.assign_page(exam, page.public_id, first.public_id, None)
+    assert caught.value.code == "copy_locked" and Page.objects.get(pk=page.pk).copy_id == second.pk
+    Copy.objects.filter(pk=first.pk).update(grading_state=Grading.REOPENED)
+    anomalies.assign_page(exam, page.public_id, first.public_id, 6)
+    assert _pages_in_order(first)[-1] == (6, page.source_index)
+
+
+def test_discard_is_undone_back_to_the_same_place(exam, ingest):
+    ingest(exam, builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(4)]))
+    copy = Copy.objects.get(exam=exam)
+    page = Page.objects.get(copy=copy, position=3)
+    instructor = current_user(make_block())
+    anomalies.discard_page(exam, page.public_id, actor=instructor)
+    assert anomalies.missing_of(exam, copy) == [3]
+    assert [item["id"] for item in anomalies.queue(exam)["incomplete_copies"]] == [copy.public_id]
+    restored = anomalies.restore_page(exam, page.public_id, actor=instructor)
+    assert (restored.copy_id, restored.position, restored.discarded) == (copy.pk, 3, False)
+    assert list(AuditEvent.objects.filter(exam=exam, details__page=page.pk).values_list("action", flat=True)) \
+        == ["page.restored", "page.discarded"]
+    with pytest.raises(ViatiqueError) as caught:
+        anomalies.restore_page(exam, page.public_id)
+    assert caught.value.code == "nothing_to_undo"
+    # when its place was taken meanwhile, the undone page waits in the queue
+    anomalies.discard_page(exam, page.public_id)
+    other = Page.objects.get(copy=copy, position=4)
+    anomalies.assign_page(exam, other.public_id, copy.public_id, 3)
+    anomalies.restore_page(exam, page.public_id)
+    assert [item["id"] for item in anomalies.queue(exam)["pages"]] == [page.public_id]
+
+
+def test_missing_pages_are_queryable_and_can_be_accepted(exam, ingest, django_assert_num_queries):
+    ingest(exam, builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(7)]))  # 4 + 3 pages
+    full, short = Copy.objects.filter(exam=exam).order_by("source_group")
+    assert list(anomalies.copies_missing_pages(exam)) == [short]
+    with django_assert_num_queries(1):
+        flags = dict(anomalies.with_missing_pages(Copy.objects.filter(exam=exam), exam.pages_per_copy)
+                     .values_list("pk", "has_missing_pages"))
+    assert flags == {full.pk: False, short.pk: True}
+    # a gap counts too: page 2 of the full copy discarded
+    anomalies.discard_page(exam, Page.objects.get(copy=full, position=2).public_id)
+    assert set(anomalies.copies_missing_pages(exam)) == {full, short}
+    anomalies.accept_missing(exam, short.public_id, actor=current_user(make_block()))
+    assert list(anomalies.copies_missing_pages(exam)) == [full]
+    assert [item["id"] for item in anomalies.queue(exam)["incomplete_copies"]] == [full.public_id]
+    event = AuditEvent.objects.get(action="copy.missing_accepted")
+    assert event.details == {"accepted": True, "missing": [4]} and event.copy_id_ref == short.pk
+
+
+def test_loose_pages_wait_in_the_queue_and_are_attached_by_hand(exam, ingest):
+    ingest(exam, builders.image_pdf([builders.jpeg(text=f"p{n}") for n in range(3)]))  # page 4 never scanned
+    copy = Copy.objects.get(exam=exam)
+    ingest(exam, builders.image_pdf([builders.jpeg(text="late")]), "late.pdf", split_mode="loose")
+    (loose,) = anomalies.queue(exam)["pages"]
+    assert loose["anomaly"] == "loose" and Copy.objects.filter(exam=exam).count() == 1
+    block = make_block()
+    status, body = call(block, "fix_page", {"page_id": loose["id"], "action": "assign", "copy_id": copy.public_id})
+    assert status == 200 and body["pages"] == [] and body["incomplete_copies"] == []
+    assert [position for position, _ in pages_of(copy)] == [1, 2, 3, 4]
+    status, body = call(block, "copy_pages", method="GET", suffix=copy.public_id)
+    assert status == 200 and [page["position"] for page in body["pages"]] == [1, 2, 3, 4]
+    status, body = call(block, "fix_page", {"page_id": loose["id"], "action": "discard"})
+    assert status == 200 and body["incomplete_copies"][0]["missing"] == [4]
+    status, body = call(block, "fix_page", {"page_id": loose["id"], "action": "restore"})
+    assert status == 200 and body["incomplete_copies"] == []
+    status, body = call(block, "accept_missing", {"copy_id": "nope"})
+    assert status == 404 and body["error"] == "not_found"
 
 
 def test_page_images_and_thumbnails_are_served_privately_to_staff_only(exam, ingest):
@@ -393,7 +493,7 @@ def test_the_anomaly_queue_lists_every_copy_for_its_selects_in_three_queries(exa
         queue = anomalies.queue(exam)
     assert len(queue["copies"]) == count
     assert queue["copies"][1] == {"id": Copy.objects.get(exam=exam, anonymous_code="Q001").public_id, "code": "Q001",
-                                  "name": "Élève 1", "username": "learner_1"}
+                                  "name": "Élève 1", "username": "learner_1", "pages": 0}
     assert [copy["code"] for copy in queue["copies"]] == sorted(copy["code"] for copy in queue["copies"])
     # copies without pages are all incomplete here (no page at all)
     assert len(queue["incomplete_copies"]) == count

@@ -166,7 +166,7 @@ INSTRUCTOR_ONLY = [
     "force_release_lease", "reopen_copy", "release_summary", "release_results", "unrelease_results", "grades_csv",
     "export_zip", "export_status", "export_download", "audit_log", "audit_log_csv", "lockouts", "lift_lockout",
     "upload_start", "upload_chunk", "upload_status", "upload_finish", "anomaly_queue", "fix_page", "merge_copies",
-    "print_booklets", "upload_roster", "roster_search", "name_area", "identify", "unidentify", "reveal_identity",
+    "copy_pages", "accept_missing", "desk_queue", "desk_skip", "hold_copy", "release_hold", "print_booklets", "upload_roster", "roster_search", "name_area", "identify", "unidentify", "reveal_identity",
     "graders", "dispatch", "assign_copy", "rebalance", "studio_submit",
 ]
 

@@ -30,6 +30,7 @@ from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.identity import anonymity
 from viatique_xblock.models import Annotation, BankComment, Copy, Draft, Page, QuestionPoints
 from viatique_xblock.platform import conf
+from viatique_xblock.scanning import splitting
 from viatique_xblock.states import Grading, IllegalTransition, check_grading_transition
 
 MAX_ANNOTATIONS = 500
@@ -241,7 +242,8 @@ def open_copy(exam, viewer, copy_id):
     }
     if not anonymity.hides_identity(exam, viewer):
         info.update(name=copy.learner_name, username=copy.learner_username)
-    pages = copy.pages.filter(discarded=False).order_by("position", "id")
+    pages = list(copy.pages.filter(discarded=False).order_by("position", "id"))
+    missing = splitting.missing_pages([page.position for page in pages if page.position], exam.pages_per_copy)
     draft = Draft.objects.filter(copy=copy, grader=viewer.username).values_list("version", "payload").first()
     work = work_json(copy)
     if draft is not None:
@@ -250,6 +252,9 @@ def open_copy(exam, viewer, copy_id):
         "copy": info,
         "pages": [{"id": page.public_id, "position": page.position, "width_pt": page.width_pt,
                    "height_pt": page.height_pt} for page in pages],
+        # page numbers never scanned (``[3]``: "page 3 of 4 was not scanned"), out of ``expected_pages``
+        "missing_pages": missing, "expected_pages": max([exam.pages_per_copy] + [page.position or 0 for page in pages]),
+        "missing_accepted": copy.missing_accepted,
         "questions": questions(exam),
         "points": work["points"],
         "annotations": work["annotations"],

@@ -1,8 +1,14 @@
-"""Matching copies to enrolled learners (public API): search, match, swap, undo, reveal.
+"""Matching copies to enrolled learners (public API): the desk's queue, skips, the hold list, search, match,
+swap, undo, reveal.
 
 One learner, one copy per exam: matching a learner who already has a copy is
 refused with the copy that holds them, unless the instructor asks to swap.
 Every match and unmatch is audited; nothing changes once results are released.
+
+A copy an instructor skips is remembered on the server for that instructor (:func:`skip`): it comes after
+the others in their :func:`queue`, after a reload too, until the next scan is uploaded. A copy whose name is
+not on the roster goes on the hold list (:func:`hold`): out of the desk's queue, listed for the instructors
+until one resolves it (:func:`release_hold` puts it back on the desk; matching it takes it off the list).
 """
 import difflib
 import unicodedata
@@ -12,7 +18,7 @@ from django.db import transaction
 from viatique_xblock import audit, public_ids
 from viatique_xblock.errors import ObjectNotFound, ViatiqueError
 from viatique_xblock.i18n import N_
-from viatique_xblock.models import Copy
+from viatique_xblock.models import Copy, DeskSkip, ScanBatch
 from viatique_xblock.states import Identity
 
 
@@ -36,6 +42,15 @@ class ResultsReleased(ViatiqueError):
 class UnknownLearner(ViatiqueError):
     code = "unknown_learner"
     status = 400
+
+
+class AlreadyIdentified(ViatiqueError):
+    code = "already_identified"
+    status = 409
+
+
+#: how long a note on a held copy may be
+HOLD_NOTE_LENGTH = 255
 
 
 def fold(text):
@@ -131,6 +146,8 @@ def match(exam, copy_id, learner, actor=None, swap=False, client_ip=None, publis
         if holder is not None:
             _set_identity(holder, None)  # free the learner first: one learner, one copy
         _set_identity(copy, learner)
+        if copy.on_hold:  # matched from the hold list: resolved
+            _set_hold(copy, False, "")
         if holder is not None:
             _set_identity(holder, previous)
             audit.record(exam, "copy.identity_swapped", actor=actor, copy=holder, client_ip=client_ip,
@@ -166,3 +183,79 @@ def progress(exam):
     total = Copy.objects.filter(exam=exam).count()
     identified = Copy.objects.filter(exam=exam, identity_state=Identity.IDENTIFIED).count()
     return {"identified": identified, "total": total}
+
+
+# ----------------------------------------------------------------- the desk's queue, skips, hold list
+
+def _skips(exam, username):
+    """copy pk -> time of the skip, for the skips of ``username`` made since the latest scan was uploaded."""
+    latest = ScanBatch.objects.filter(exam=exam).order_by("-created_at").values_list("created_at", flat=True).first()
+    skips = DeskSkip.objects.filter(exam=exam, username=username)
+    if latest is not None:
+        skips = skips.filter(created_at__gte=latest)
+    return dict(skips.values_list("copy_id", "created_at"))
+
+
+def queue(exam, username, limit=50):
+    """The copies the desk shows ``username``, in order: ``{"copies": [{"id", "code", "skipped"}], "count",
+    "held"}``: unidentified copies not on hold, by code, those ``username`` skipped since the latest scan last
+    (in the order they were skipped); ``count`` is how many are left in all; ``held`` the hold list
+    (:func:`held`). A few queries, whatever the number of copies."""
+    skips = _skips(exam, username)
+    waiting = Copy.objects.filter(exam=exam, identity_state=Identity.UNIDENTIFIED, on_hold=False)
+    count = waiting.count()
+    first = list(waiting.exclude(pk__in=list(skips)).order_by("anonymous_code")
+                 .values_list("pk", "public_id", "anonymous_code")[:limit])
+    rows = [{"id": public_id, "code": code, "skipped": False} for _pk, public_id, code in first]
+    if len(rows) < limit and skips:
+        later = sorted(waiting.filter(pk__in=list(skips)).values_list("pk", "public_id", "anonymous_code"),
+                       key=lambda row: (skips[row[0]], row[2]))
+        rows += [{"id": public_id, "code": code, "skipped": True} for _pk, public_id, code in later]
+    return {"copies": rows[:limit], "count": count, "held": held(exam)}
+
+
+def skip(exam, copy_id, username):
+    """Put a copy after the others in ``username``'s queue, until the next scan is uploaded (not audited: it
+    changes nothing of the copy). Skipping it again puts it last again."""
+    copy = _copy(exam, copy_id, lock=False)
+    with transaction.atomic():
+        DeskSkip.objects.filter(copy=copy, username=username).delete()
+        DeskSkip.objects.create(exam=exam, copy=copy, username=username)
+    return copy
+
+
+def _set_hold(copy, on_hold, note):
+    copy.on_hold, copy.hold_note = on_hold, note
+    copy.save(update_fields=["on_hold", "hold_note", "updated_at"])
+
+
+def hold(exam, copy_id, note="", actor=None, client_ip=None, publish=None):
+    """Put an unidentified copy on the hold list: the name on its cover is not on the roster (a learner not
+    enrolled yet, a name that cannot be read). ``note`` (optional) says why. Audited as ``copy.held``."""
+    _open(exam)
+    note = (note or "").strip()[:HOLD_NOTE_LENGTH]
+    with transaction.atomic():
+        copy = _copy(exam, copy_id)
+        if copy.identity_state == Identity.IDENTIFIED:
+            raise AlreadyIdentified(N_("Copy {code} is already identified."), code=copy.anonymous_code)
+        _set_hold(copy, True, note)
+        audit.record(exam, "copy.held", actor=actor, copy=copy, client_ip=client_ip, publish=publish,
+                     details={"note": note})
+    return copy
+
+
+def release_hold(exam, copy_id, actor=None, client_ip=None, publish=None):
+    """Take a copy off the hold list, back to the desk (once its learner is enrolled, say). Audited as
+    ``copy.hold_released``."""
+    with transaction.atomic():
+        copy = _copy(exam, copy_id)
+        _set_hold(copy, False, "")
+        audit.record(exam, "copy.hold_released", actor=actor, copy=copy, client_ip=client_ip, publish=publish)
+    return copy
+
+
+def held(exam):
+    """The hold list: ``[{"id", "code", "note"}]`` of the copies put on hold, by code."""
+    return [{"id": public_id, "code": code, "note": note}
+            for public_id, code, note in Copy.objects.filter(exam=exam, on_hold=True).order_by("anonymous_code")
+            .values_list("public_id", "anonymous_code", "hold_note")]

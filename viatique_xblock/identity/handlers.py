@@ -71,6 +71,33 @@ class IdentityHandlers:
         return {"copy": {"id": copy.public_id, "code": copy.anonymous_code, "username": copy.learner_username,
                          "name": copy.learner_name}, "progress": desk.progress(exam)}
 
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def desk_queue(self, request, user, data, suffix=""):
+        """The copies the desk shows this instructor (their skips last, until the next scan), and the hold list."""
+        exam = self.get_exam()
+        return {**desk.queue(exam, user.username), "progress": desk.progress(exam)}
+
+    @api_handler(permission=permissions.instructor)
+    def desk_skip(self, request, user, data, suffix=""):
+        """``{"copy_id"}``: this instructor skips the copy; it comes after the others until the next scan."""
+        exam = self.get_exam()
+        desk.skip(exam, data.get("copy_id"), user.username)
+        return desk.queue(exam, user.username)
+
+    @api_handler(permission=permissions.instructor)
+    def hold_copy(self, request, user, data, suffix=""):
+        """``{"copy_id", "note"}``: the name is not on the roster; the copy goes on the hold list."""
+        exam = self.get_exam()
+        desk.hold(exam, data.get("copy_id"), data.get("note"), actor=user, **self._audit_context(request))
+        return {**desk.queue(exam, user.username), "progress": desk.progress(exam)}
+
+    @api_handler(permission=permissions.instructor)
+    def release_hold(self, request, user, data, suffix=""):
+        """``{"copy_id"}``: a copy of the hold list goes back to the desk."""
+        exam = self.get_exam()
+        desk.release_hold(exam, data.get("copy_id"), actor=user, **self._audit_context(request))
+        return {**desk.queue(exam, user.username), "progress": desk.progress(exam)}
+
     @api_handler(permission=permissions.instructor)
     def unidentify(self, request, user, data, suffix=""):
         """``{"copy_id"}``: undo a match (until results are released)."""

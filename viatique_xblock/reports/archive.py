@@ -282,6 +282,7 @@ def _write_rows_and_files(exam, writer, missing):
             "published_points": _number(copy.published_points), "finalized_at": _time(copy.finalized_at),
             "graded_at": _time(copy.graded_at), "created_at": _time(copy.created_at),
             "updated_at": _time(copy.updated_at),
+            "missing_accepted": copy.missing_accepted, "on_hold": copy.on_hold, "hold_note": copy.hold_note,
             "graded_pdf": stored(f"graded/{copy.pk}.pdf", copy.graded_pdf_name),
         })
     table("copies", rows)
@@ -620,6 +621,9 @@ def _write(exam, tables, learners, files):
             grading_state=row["grading_state"], grader=row.get("grader") or "",
             total_points=_parse_number(row.get("total_points")), general_comment=row.get("general_comment") or "",
             render_error=row.get("render_error") or "",
+            # absent from archives made before these fields existed
+            missing_accepted=row.get("missing_accepted") is True, on_hold=row.get("on_hold") is True,
+            hold_note=str(row.get("hold_note") or "")[:255],
             # sent again below, for the learners found here
             published_points=None,
             finalized_at=_parse_time(row.get("finalized_at")), graded_at=_parse_time(row.get("graded_at")),

@@ -285,7 +285,7 @@ def assemble_batch(batch_pk):
     exam = batch.exam
     pages = list(Page.objects.filter(batch=batch).order_by("source_index"))
     scanned = [splitting.ScannedPage(page.pk, _code(page.qr_payload)) for page in pages]
-    mode = splitting.choose_mode(scanned, per_file=batch.split_mode == "per_file")
+    mode = splitting.choose_mode(scanned, per_file=batch.split_mode == "per_file", loose=batch.split_mode == "loose")
     with transaction.atomic():
         # one assembly per exam at a time: two files of one class must not both take a place
         type(exam).objects.select_for_update().filter(pk=exam.pk).first()
@@ -295,7 +295,9 @@ def assemble_batch(batch_pk):
             split = splitting.split_qr(scanned, exam_ref(exam), taken)
             copies = _booklet_copies(exam, split.copies)
         else:
-            if mode == "fixed":
+            if mode == "loose":
+                split = splitting.split_loose(scanned)
+            elif mode == "fixed":
                 split = splitting.split_fixed(scanned, batch.pages_per_copy or exam.pages_per_copy)
             else:
                 split = splitting.split_per_file(scanned, 1)

@@ -53,14 +53,31 @@ class ScanningHandlers:
 
     @api_handler(permission=permissions.instructor)
     def fix_page(self, request, user, data, suffix=""):
-        """``{"page_id", "action": "assign"|"discard", "copy_id", "position"}``."""
+        """``{"page_id", "action": "assign"|"discard"|"restore", "copy_id", "position"}``: place a page (from
+        the queue or another copy; no position: after the copy's last page), discard it, or undo a discard."""
         exam = self.get_exam()
         context = self._audit_context(request)
-        if data.get("action") == "discard":
+        action = data.get("action")
+        if action == "discard":
             anomalies.discard_page(exam, data.get("page_id"), actor=user, **context)
+        elif action == "restore":
+            anomalies.restore_page(exam, data.get("page_id"), actor=user, **context)
         else:
             anomalies.assign_page(exam, data.get("page_id"), data.get("copy_id"), data.get("position"),
                                   actor=user, **context)
+        return anomalies.queue(exam)
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def copy_pages(self, request, user, data, suffix=""):
+        """The pages of one copy (suffix: its public id), to move or discard them."""
+        return anomalies.copy_pages(self.get_exam(), suffix)
+
+    @api_handler(permission=permissions.instructor)
+    def accept_missing(self, request, user, data, suffix=""):
+        """``{"copy_id", "accepted"}``: accept a copy without its missing pages (or take that back)."""
+        exam = self.get_exam()
+        anomalies.accept_missing(exam, data.get("copy_id"), data.get("accepted", True) is not False, actor=user,
+                                 **self._audit_context(request))
         return anomalies.queue(exam)
 
     @api_handler(permission=permissions.instructor)

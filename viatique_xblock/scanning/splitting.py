@@ -13,6 +13,9 @@ Modes:
   is ``other_exam``; no readable code is ``no_code``.
 - ``fixed``: a scan without any code is cut every ``pages_per_copy`` pages.
 - ``per_file``: the whole file is one copy (one file per learner).
+- ``loose``: loose pages (an extra sheet, a page rescanned because it was missing): pages with a code
+  are placed by it as in ``qr``, every other page waits in the anomaly queue as ``loose``, to be
+  attached to its copy by hand (:mod:`viatique_xblock.scanning.anomalies`).
 
 Copies missing pages are reported by :func:`missing_pages`.
 """
@@ -21,7 +24,8 @@ from dataclasses import dataclass, field
 NO_CODE = "no_code"
 DUPLICATE = "duplicate"
 OTHER_EXAM = "other_exam"
-ANOMALIES = (NO_CODE, DUPLICATE, OTHER_EXAM)
+LOOSE = "loose"
+ANOMALIES = (NO_CODE, DUPLICATE, OTHER_EXAM, LOOSE)
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,18 @@ class Split:
         return sorted({p.copy for p in self.placements if p.copy is not None})
 
 
-def choose_mode(pages, per_file=False):
-    """``per_file`` when asked, ``qr`` when any page carries a code, else ``fixed``."""
+def choose_mode(pages, per_file=False, loose=False):
+    """``per_file`` when asked, ``qr`` when any page carries a code, else ``loose`` when asked, else ``fixed``."""
     if per_file:
         return "per_file"
-    return "qr" if any(page.code for page in pages) else "fixed"
+    if any(page.code for page in pages):
+        return "qr"
+    return "loose" if loose else "fixed"
+
+
+def split_loose(pages):
+    """Every page to the anomaly queue, to be placed by hand."""
+    return Split([Placement(page.key, anomaly=LOOSE) for page in pages])
 
 
 def split_qr(pages, exam_ref, taken=()):

@@ -79,14 +79,15 @@ def _chunk_name(upload, index):
     return storage.file_name("uploads", upload.public_id, f"{index:06d}.part")
 
 
-SPLIT_MODES = ("auto", "per_file")
+SPLIT_MODES = ("auto", "per_file", "loose")
 
 
 def start(exam, user, file_name, size_bytes, split_mode="auto"):
     """Open an upload; refuse a file that is empty or over the size limit before any byte is sent.
 
     ``split_mode`` is "auto" (by codes, else every pages-per-copy pages) or
-    "per_file" (the whole file is one learner's copy).
+    "per_file" (the whole file is one learner's copy) or "loose" (pages without a code wait in the
+    anomaly queue, to be attached to their copies by hand).
     """
     if split_mode not in SPLIT_MODES:
         raise InvalidRequest(N_("Unknown way of splitting the scan: {mode}."), mode=split_mode)

@@ -209,6 +209,9 @@ function ViatiqueGrading(runtime, element, args) {
 
   var title = el('h3', {id: titleId, tabindex: '-1', 'data-region': 'grading-title'});
   var stateText = el('p', {'class': 'viatique-grading-state', 'data-region': 'grading-state'});
+  // pages of the copy that were never scanned ("Page 3 of 4 was not scanned."), read with the title
+  var missingNote = el('p', {'class': 'viatique-missing-pages', id: idPrefix + '-missing', 'data-region': 'missing-pages',
+    hidden: true});
   var previousCopyButton = button('previous-copy', _('Previous copy'), function () { goToCopy('previous'); });
   var nextCopyButton = button('next-copy', _('Next copy'), function () { goToCopy('next'); });
   var closeButton = button('close-workspace', _('Close the copy'), function () { close(); });
@@ -320,7 +323,7 @@ function ViatiqueGrading(runtime, element, args) {
     title,
     el('div', {'class': 'viatique-buttons viatique-grading-bar'}, [previousCopyButton, nextCopyButton, closeButton,
       helpButton]),
-    stateText, alertBox, saveStatus, helpSlot.anchor, bodySlot.anchor
+    stateText, missingNote, alertBox, saveStatus, helpSlot.anchor, bodySlot.anchor
   ]);
   var workspaceSlot = slot(workspace);
   region.setAttribute('aria-labelledby', titleId);
@@ -637,6 +640,7 @@ function ViatiqueGrading(runtime, element, args) {
     if (resetView) { pageIndex = 0; cursor = {x: 0.1, y: 0.1}; }
     pageIndex = clamp(pageIndex, 0, Math.max(0, body.pages.length - 1));
     title.textContent = fmt(_('Copy {code}'), {code: body.copy.code});
+    showMissing(body);
     region.setAttribute('data-copy-id', body.copy.id);
     region.setAttribute('data-copy-state', body.copy.state);
     previousCopyButton.disabled = !(body.neighbours && body.neighbours.previous);
@@ -648,6 +652,18 @@ function ViatiqueGrading(runtime, element, args) {
     generalComment.value = work.general_comment;
     showPage(pageIndex, false);
     setEditable(false);
+  }
+
+  /* Warn of pages never scanned: the grader must not take "Page 3 of 3" for the whole copy. */
+  function showMissing(body) {
+    var missing = body.missing_pages || [];
+    var params = {pages: missing.join(', '), count: body.expected_pages || body.pages.length};
+    var text = missing.length === 1 ? fmt(_('Page {pages} of {count} was not scanned.'), params)
+      : fmt(_('Pages {pages} of {count} were not scanned.'), params);
+    if (missing.length && body.missing_accepted) { text += ' ' + _('The instructor accepted the copy without it.'); }
+    missingNote.textContent = missing.length ? text : '';
+    missingNote.hidden = !missing.length;
+    if (missing.length) { title.setAttribute('aria-describedby', missingNote.id); } else { title.removeAttribute('aria-describedby'); }
   }
 
   function restoreBackup() {

@@ -4,8 +4,11 @@
  * Type part of the name (accents, case and the order of first and last names do not matter), move
  * in the results with ArrowDown / ArrowUp (an ARIA combobox with its listbox), confirm with Enter:
  * the next unidentified copy comes up and the search box keeps the focus. Matching a learner who
- * already has a copy is refused with who holds them; "Swap" gives them to this copy and brings the
- * other copy back to the desk. "Undo" takes back the last match.
+ * already has a copy is refused with who holds them, showing both copies' name areas; "Swap" gives
+ * them to this copy and brings the other copy back to the desk. "Undo" takes back the last match.
+ * The queue comes from the server (desk_queue): a skipped copy is remembered there for this
+ * instructor, after a reload too, until the next scan. "Not on the roster" puts the copy on the
+ * hold list shown under the desk, from which "Back to the desk" resolves it.
  *
  * Started by ViatiqueStaffDashboard (viatique_staff.js) with its (runtime, element, args);
  * everything lives under the block's root element. After each change the block root receives a
@@ -29,11 +32,10 @@ function ViatiqueIdentify(runtime, element, args) {
   var COPIES_CHANGED = 'viatique:copies-changed';
   var SOURCE = 'identify';
 
-  var queue = [];          // unidentified copies, as list_copies gives them (first QUEUE_SIZE)
-  var left = 0;            // how many copies are unidentified in all
+  var queue = [];          // copies to identify, as desk_queue gives them (skipped ones last; first QUEUE_SIZE)
+  var left = 0;            // how many copies are unidentified (and not on hold) in all
   var current = null;      // the copy on the desk
   var preferred = null;    // id of the copy to put on the desk next (after an undo or a swap)
-  var skipped = {};        // ids of the copies put aside with "Skip", shown after the others
   var results = [];        // roster_search results for resultsQuery
   var resultsQuery = null;
   var active = -1;         // index of the highlighted result
@@ -97,10 +99,12 @@ function ViatiqueIdentify(runtime, element, args) {
   var resultsStatus = el('p', {'class': 'viatique-hint', role: 'status', 'aria-live': 'polite',
     'data-region': 'results-status'});
   var conflictText = el('p', {id: conflictTextId, role: 'alert', 'data-region': 'conflict-text'});
+  // the name areas of both copies, side by side: the instructor compares them before swapping
+  var conflictCrops = el('div', {'class': 'viatique-conflict-crops', 'data-region': 'conflict-crops'});
   var swapButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'swap',
     'aria-describedby': conflictTextId, text: _('Swap'), onclick: function () { swap(); }});
   var conflictBox = el('div', {'class': 'viatique-conflict', 'data-region': 'identify-conflict'}, [
-    conflictText,
+    conflictText, conflictCrops,
     el('div', {'class': 'viatique-buttons'}, [
       swapButton, ' ',
       el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'cancel-swap', text: _('Cancel'),
@@ -109,6 +113,31 @@ function ViatiqueIdentify(runtime, element, args) {
   ]);
   var skipButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'skip-copy',
     text: _('Skip this copy'), onclick: skip});
+  var holdOpenButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'not-on-roster',
+    'aria-expanded': 'false', text: _('Not on the roster'), onclick: function () { showHoldForm(true); }});
+  var holdNote = el('input', {type: 'text', id: idPrefix + '-hold-note', maxlength: '255', 'data-field': 'hold-note'});
+  var holdError = el('p', {'class': 'viatique-error', id: idPrefix + '-hold-error', 'data-region': 'hold-error'});
+  var holdForm = el('form', {'class': 'viatique-hold-form', 'data-region': 'hold-form', onsubmit: function (event) {
+    event.preventDefault();
+    hold();
+  }}, [
+    el('label', {'for': holdNote.id, text: _('Name on the cover, or why (optional)')}), ' ', holdNote, ' ',
+    el('button', {type: 'submit', 'class': 'viatique-button', 'data-action': 'hold', text: _('Put on hold')}), ' ',
+    el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'cancel-hold', text: _('Cancel'),
+      onclick: function () { showHoldForm(false); holdOpenButton.focus(); }}),
+    holdError
+  ]);
+  var holdSlot = slot(holdForm);
+  var heldTitleId = idPrefix + '-held-title';
+  var heldList = el('ul', {'class': 'viatique-held', 'data-region': 'held-copies'});
+  var heldEmpty = el('p', {'class': 'viatique-hint', text: _('No copy is on hold.')});
+  var heldBox = el('div', {'class': 'viatique-held-box', role: 'group', 'aria-labelledby': heldTitleId,
+    'data-region': 'hold-list'}, [
+    el('h4', {id: heldTitleId, tabindex: '-1', text: _('On hold: names not on the roster')}),
+    el('p', {'class': 'viatique-hint',
+      text: _('Once the learner is enrolled, put the copy back on the desk to identify it.')}),
+    heldEmpty, heldList
+  ]);
   var lastText = el('span', {'data-region': 'last-match-text'});
   var undoButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'undo', text: _('Undo'),
     onclick: undo});
@@ -123,7 +152,8 @@ function ViatiqueIdentify(runtime, element, args) {
       el('p', {'class': 'viatique-hint', id: hintId,
         text: _('Type part of the name, in any order; choose with the Up and Down arrow keys; confirm with Enter.')}),
       listbox, resultsStatus, conflictSlot.anchor,
-      el('div', {'class': 'viatique-buttons'}, [skipButton])
+      el('div', {'class': 'viatique-buttons'}, [skipButton, ' ', holdOpenButton]),
+      holdSlot.anchor
     ])
   ]);
   var deskSlot = slot(desk);
@@ -132,7 +162,8 @@ function ViatiqueIdentify(runtime, element, args) {
     'data-region': 'identify-messages'});
 
   region.setAttribute('aria-labelledby', titleId);
-  [el('h3', {id: titleId, text: _('Identification desk')}), counter, deskSlot.anchor, done, lastSlot.anchor, messages]
+  [el('h3', {id: titleId, text: _('Identification desk')}), counter, deskSlot.anchor, done, lastSlot.anchor, messages,
+    heldBox]
     .forEach(function (node) { region.appendChild(node); });
 
   function showProgress(value) {
@@ -147,29 +178,29 @@ function ViatiqueIdentify(runtime, element, args) {
 
   /* ------------------------------------------------------------------ the queue */
 
-  /* The first unidentified copies; keepSearch: what is typed is for the copy that comes next. */
+  /* The first copies to identify; keepSearch: what is typed is for the copy that comes next. */
   function loadQueue(keepSearch) {
-    return call('list_copies', {identity: 'unidentified', offset: 0, limit: QUEUE_SIZE}, 'GET').then(function (result) {
+    return call('desk_queue', null, 'GET').then(function (result) {
       if (!result.ok) {
         announce(fmt(_('The copies to identify could not be loaded: {message}'), {message: failure(result)}), true);
         return;
       }
-      queue = result.body.copies;
-      left = result.body.count;
+      takeQueue(result.body);
       chooseCurrent(keepSearch);
     });
   }
 
+  function takeQueue(body) {
+    queue = body.copies.slice(0, QUEUE_SIZE);
+    left = body.count;
+    renderHeld(body.held || []);
+  }
+
   function inQueue(id) { return queue.filter(function (copy) { return copy.id === id; })[0] || null; }
 
+  /* The server's order: copies this instructor skipped come last (the first of them when all were). */
   function chooseCurrent(keepSearch) {
-    var next = (preferred !== null && inQueue(preferred)) ||
-      (current && !skipped[current.id] && inQueue(current.id)) ||
-      queue.filter(function (copy) { return !skipped[copy.id]; })[0] || null;
-    if (!next && queue.length) {  // every copy left was skipped: start the round again
-      skipped = {};
-      next = queue[0];
-    }
+    var next = (preferred !== null && inQueue(preferred)) || (current && inQueue(current.id)) || queue[0] || null;
     preferred = null;
     var changed = !current || !next || current.id !== next.id;
     current = next;
@@ -184,6 +215,7 @@ function ViatiqueIdentify(runtime, element, args) {
     var hadFocus = region.contains(document.activeElement);
     if (!keepSearch || !current) { clearSearch(); }
     hideConflict();
+    showHoldForm(false);
     if (!current) {
       deskSlot.show(false);
       done.hidden = false;
@@ -203,11 +235,94 @@ function ViatiqueIdentify(runtime, element, args) {
   }
 
   function skip() {
-    if (!current) { return; }
-    skipped[current.id] = true;
-    announce(fmt(_('Copy {code} put aside for later.'), {code: current.code}));
-    chooseCurrent();
-    input.focus();
+    if (!current || busy) { return; }
+    busy = true;
+    var copy = current;
+    call('desk_skip', {copy_id: copy.id}).then(function (result) {
+      busy = false;
+      if (!result.ok) {
+        announce(failure(result), true);
+        return;
+      }
+      takeQueue(result.body);
+      current = null;  // the skipped copy is last in the queue now
+      chooseCurrent();
+      announce(fmt(_('Copy {code} put aside for later.'), {code: copy.code}));
+      if (current) { input.focus(); }
+    });
+  }
+
+  /* ----------------------------------------------------------- the hold list */
+
+  function showHoldForm(visible) {
+    holdSlot.show(visible);
+    holdOpenButton.setAttribute('aria-expanded', String(visible));
+    holdError.textContent = '';
+    holdNote.removeAttribute('aria-invalid');
+    holdNote.removeAttribute('aria-describedby');
+    if (visible) {
+      holdNote.value = '';
+      holdNote.focus();
+    }
+  }
+
+  function hold() {
+    if (!current || busy) { return; }
+    busy = true;
+    var copy = current;
+    call('hold_copy', {copy_id: copy.id, note: holdNote.value}).then(function (result) {
+      busy = false;
+      if (!result.ok) {  // the error stays next to the form that caused it
+        holdError.textContent = failure(result);
+        holdNote.setAttribute('aria-invalid', 'true');
+        holdNote.setAttribute('aria-describedby', holdError.id);
+        holdNote.focus();
+        return;
+      }
+      showHoldForm(false);
+      takeQueue(result.body);
+      current = null;
+      chooseCurrent();
+      announce(fmt(_('Copy {code} is on hold: its name is not on the roster.'), {code: copy.code}));
+      showProgress(result.body.progress);
+      copiesChanged();
+      if (current) { input.focus(); }
+    });
+  }
+
+  function renderHeld(held) {
+    heldList.textContent = '';
+    held.forEach(function (copy) {
+      var error = el('p', {'class': 'viatique-error', id: idPrefix + '-held-error-' + copy.id});
+      var back = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'release-hold',
+        text: _('Back to the desk'), 'aria-label': fmt(_('Put copy {code} back on the desk'), {code: copy.code})});
+      back.addEventListener('click', function () { releaseHold(copy, back, error); });
+      heldList.appendChild(el('li', {'class': 'viatique-held-copy', 'data-copy-id': copy.id}, [
+        el('img', {'class': 'viatique-name-area', src: url('name_area', String(copy.id)), loading: 'lazy',
+          alt: fmt(_('Name area of the cover of copy {code}'), {code: copy.code})}),
+        el('p', {text: copy.note ? fmt(_('Copy {code}: {note}'), copy) : fmt(_('Copy {code}'), copy)}),
+        back, error
+      ]));
+    });
+    heldEmpty.hidden = held.length > 0;
+  }
+
+  function releaseHold(copy, button, error) {
+    call('release_hold', {copy_id: copy.id}).then(function (result) {
+      if (!result.ok) {
+        error.textContent = failure(result);
+        button.setAttribute('aria-describedby', error.id);
+        button.focus();
+        return;
+      }
+      takeQueue(result.body);
+      preferred = copy.id;
+      chooseCurrent();
+      announce(fmt(_('Copy {code} is back on the desk.'), {code: copy.code}));
+      showProgress(result.body.progress);
+      copiesChanged();
+      if (current) { input.focus(); }
+    });
   }
 
   /* ----------------------------------------------------------------- the search */
@@ -386,9 +501,23 @@ function ViatiqueIdentify(runtime, element, args) {
     }
   }
 
+  function crop(copy, caption) {
+    return el('figure', {'class': 'viatique-conflict-crop'}, [
+      el('img', {'class': 'viatique-name-area', src: url('name_area', String(copy.id)),
+        alt: fmt(_('Name area of the cover of copy {code}'), {code: copy.code})}),
+      el('figcaption', {text: caption})
+    ]);
+  }
+
   function showConflict(learner, holder, message) {
     conflict = {learner: learner, holder: holder};
     conflictText.textContent = message;
+    conflictCrops.textContent = '';
+    conflictCrops.appendChild(crop(current, fmt(_('This copy: {code}'), {code: current.code})));
+    if (holder) {
+      conflictCrops.appendChild(crop(holder, fmt(_('Copy {code}, matched to {name} now'),
+        {code: holder.code, name: learner.name})));
+    }
     swapButton.textContent = _('Swap');
     swapButton.setAttribute('aria-label', fmt(_('Swap: give {name} to copy {code}'),
       {name: learner.name, code: current.code}));
@@ -400,6 +529,7 @@ function ViatiqueIdentify(runtime, element, args) {
     conflict = null;
     conflictSlot.show(false);
     conflictText.textContent = '';
+    conflictCrops.textContent = '';
   }
 
   function swap() {

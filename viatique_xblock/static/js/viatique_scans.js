@@ -1,5 +1,6 @@
 /* Viatique scans: upload scan PDFs in resumable chunks, follow their processing, place the pages
- * the pipeline could not place (the anomaly queue).
+ * the pipeline could not place (the anomaly queue), attach extra sheets and second booklets, move and
+ * discard (with an undo) the pages of a copy, and act on copies with missing pages.
  *
  * Called by ViatiqueStaffDashboard with the same (runtime, element, args). Everything lives under
  * the block's root element; the only global is this constructor. An interrupted upload is
@@ -36,7 +37,8 @@ function ViatiqueScans(runtime, element, args) {
   var ANOMALIES = {
     no_code: _('No readable QR code on this page.'),
     duplicate: _('This page was scanned twice: its copy already has it.'),
-    other_exam: _('This page belongs to another exam.')
+    other_exam: _('This page belongs to another exam.'),
+    loose: _('A loose page, uploaded to be attached by hand.')
   };
 
   function url(name, suffix) { return runtime.handlerUrl(element, name, suffix); }
@@ -131,7 +133,8 @@ function ViatiqueScans(runtime, element, args) {
         el('legend', {text: _('What is in each file')}),
         mode('auto', fmt(_('Many copies: split them by their QR codes, or else every {count} pages'),
           {count: args.pages_per_copy || 4}), true),
-        mode('per_file', _("One learner's copy"), false)
+        mode('per_file', _("One learner's copy"), false),
+        mode('loose', _('Loose pages to attach by hand (an extra sheet, a missing page)'), false)
       ]),
       uploadButton
     ]);
@@ -500,7 +503,43 @@ function ViatiqueScans(runtime, element, args) {
 
   /* ------------------------------------------------------------------ anomalies */
 
+  /* Every control that can be refused has its own error paragraph next to it: the message is shown
+   * there (not at the top of the section), the control is marked invalid, described by it, and focused. */
+  var errorSeq = 0;
+
+  function errorSlot() {
+    errorSeq += 1;
+    return el('p', {'class': 'viatique-field-error', id: idPrefix + '-error-' + errorSeq, 'data-region': 'field-error'});
+  }
+
+  function showError(slotNode, control, message) {
+    slotNode.textContent = message;
+    control.setAttribute('aria-invalid', 'true');
+    control.setAttribute('aria-describedby', slotNode.id);
+    control.focus();
+  }
+
+  function clearErrors(slotNode, controls) {
+    slotNode.textContent = '';
+    controls.forEach(function (control) {
+      control.removeAttribute('aria-invalid');
+      if (control.getAttribute('aria-describedby') === slotNode.id) { control.removeAttribute('aria-describedby'); }
+    });
+  }
+
+  /* The control a refusal points at: the page number for a taken number, else the copy. */
+  function culprit(result, copyControl, positionControl) {
+    return result.body && result.body.error === 'position_taken' && positionControl ? positionControl : copyControl;
+  }
+
   var anomalyMessages = liveRegion('anomaly-messages');
+  var undoText = el('span', {'data-region': 'undo-text'});
+  var undoButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'undo', text: _('Undo')});
+  var undoError = errorSlot();
+  var undoBox = el('p', {'class': 'viatique-last-match', 'data-region': 'undo'}, [undoText, ' ', undoButton, undoError]);
+  // out of use, the Undo box is out of the page (not only hidden): no unnamed control is left behind
+  var undoAnchor = document.createComment('undo');
+  var undoAction = null;
   var pageList = el('ul', {'class': 'viatique-anomaly-pages', 'data-region': 'anomaly-pages'});
   var pagesEmpty = el('p', {'class': 'viatique-hint', 'data-region': 'anomaly-pages-empty',
     text: _('No page is waiting to be placed.')});
@@ -509,6 +548,12 @@ function ViatiqueScans(runtime, element, args) {
   var pagesTitle = null;
   var mergeSource = null;
   var mergeTarget = null;
+  var mergeError = errorSlot();
+  var pagesOfSelect = null;
+  var pagesOfButton = null;
+  var pagesOfError = errorSlot();
+  var copyPageList = el('ul', {'class': 'viatique-copy-pages', 'data-region': 'copy-pages'});
+  var shownCopy = null;  // the copy whose pages are listed under "Pages of a copy"
   var copies = [];  // every copy of the exam, for the selects
   var queueData = {pages: [], incomplete_copies: []};
 
@@ -518,19 +563,33 @@ function ViatiqueScans(runtime, element, args) {
     pagesTitle = el('h4', {tabindex: '-1', text: _('Pages to place')});
     mergeSource = el('select', {'data-field': 'merge-source'});
     mergeTarget = el('select', {'data-field': 'merge-target'});
+    pagesOfSelect = el('select', {'data-field': 'pages-of'});
+    pagesOfButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'show-pages',
+      text: _('Show its pages'), onclick: function () { showCopyPages(pagesOfSelect.value, true); }});
+    undoButton.addEventListener('click', function () { if (undoAction) { undoAction(); } });
     [
       el('h3', {id: titleId, text: _('Anomalies')}),
-      anomalyMessages,
-      pagesTitle, pagesEmpty, pageList,
+      anomalyMessages, undoAnchor,
+      pagesTitle,
+      el('p', {'class': 'viatique-hint',
+        text: _("Leave the page number empty to add the page after the copy's last page (an extra sheet).")}),
+      pagesEmpty, pageList,
       el('h4', {text: _('Copies with missing pages')}), incompleteEmpty, incompleteList,
       el('h4', {text: _('Merge two copies')}),
       el('p', {'class': 'viatique-hint',
-        text: _("When one learner's pages ended up in two copies, move the pages of one copy into the other; the emptied copy is removed.")}),
+        text: _("When one learner's pages ended up in two copies (a second booklet, an extra sheet), move the pages of one copy into the other; the emptied copy is removed. When page numbers overlap, the moved pages go after the last page of the copy that receives them.")}),
       el('div', {'class': 'viatique-merge'}, [
         el('label', {}, [_('Copy whose pages move') + ' ', mergeSource]), ' ',
         el('label', {}, [_('Copy that receives them') + ' ', mergeTarget]), ' ',
-        el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'merge', text: _('Merge'), onclick: merge})
-      ])
+        el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'merge', text: _('Merge'), onclick: merge}),
+        mergeError
+      ]),
+      el('h4', {text: _('Pages of a copy')}),
+      el('p', {'class': 'viatique-hint', text: _('Move a page to another copy, or discard it.')}),
+      el('div', {'class': 'viatique-merge'}, [
+        el('label', {}, [_('Copy whose pages to show') + ' ', pagesOfSelect]), ' ', pagesOfButton, pagesOfError
+      ]),
+      copyPageList
     ].forEach(function (node) { anomaliesRegion.appendChild(node); });
   }
 
@@ -538,6 +597,8 @@ function ViatiqueScans(runtime, element, args) {
     var name = copy.name || copy.username;
     return name ? fmt(_('{code} — {name}'), {code: copy.code, name: name}) : copy.code;
   }
+
+  function copyById(id) { return copies.filter(function (copy) { return String(copy.id) === String(id); })[0] || null; }
 
   function loadAnomalies() {
     return call('anomaly_queue', null, 'GET').then(function (result) {
@@ -567,12 +628,10 @@ function ViatiqueScans(runtime, element, args) {
   function copyGroups() {
     var missing = {};
     queueData.incomplete_copies.forEach(function (copy) { missing[copy.id] = copy.missing; });
-    var byId = {};
-    copies.forEach(function (copy) { byId[copy.id] = copy; });
     return [
       {label: _('Copies missing pages'), items: queueData.incomplete_copies.map(function (copy) {
         return {id: copy.id, text: fmt(_('{copy} (missing page(s) {pages})'),
-          {copy: byId[copy.id] ? copyLabel(byId[copy.id]) : copy.code, pages: copy.missing.join(', ')})};
+          {copy: copyById(copy.id) ? copyLabel(copyById(copy.id)) : copy.code, pages: copy.missing.join(', ')})};
       })},
       {label: _('Complete copies'), items: copies.filter(function (copy) { return !missing[copy.id]; })
         .map(function (copy) { return {id: copy.id, text: copyLabel(copy)}; })}
@@ -590,10 +649,9 @@ function ViatiqueScans(runtime, element, args) {
     // keep what was typed in the rows that stay
     var typed = {};
     Array.prototype.forEach.call(pageList.querySelectorAll('[data-page-id]'), function (row) {
-      typed[row.getAttribute('data-page-id')] = {
-        copy: row.querySelector('[data-field="copy"]').value,
-        position: row.querySelector('[data-field="position"]').value
-      };
+      var copy = row.querySelector('[data-field="copy"]');  // none while a discard is being confirmed
+      if (!copy) { return; }
+      typed[row.getAttribute('data-page-id')] = {copy: copy.value, position: row.querySelector('[data-field="position"]').value};
     });
     pageList.textContent = '';
     var groups = copyGroups();
@@ -601,65 +659,142 @@ function ViatiqueScans(runtime, element, args) {
     pagesEmpty.hidden = data.pages.length > 0;
 
     incompleteList.textContent = '';
-    data.incomplete_copies.forEach(function (copy) {
-      incompleteList.appendChild(el('li', {'data-copy-id': copy.id,
-        text: fmt(_('{code}: page(s) {pages} missing'), {code: copy.code, pages: copy.missing.join(', ')})}));
-    });
+    data.incomplete_copies.forEach(function (copy) { incompleteList.appendChild(incompleteRow(copy)); });
     incompleteEmpty.hidden = data.incomplete_copies.length > 0;
 
     var all = [{label: _('Copies'), items: copies.map(function (copy) { return {id: copy.id, text: copyLabel(copy)}; })}];
     options(mergeSource, all, _('Choose a copy'));
     options(mergeTarget, all, _('Choose a copy'));
+    options(pagesOfSelect, all, _('Choose a copy'));
+    if (shownCopy && !copyById(shownCopy)) { shownCopy = null; copyPageList.textContent = ''; }
+  }
+
+  function positionInput(extra) {
+    return el('input', Object.assign({type: 'number', min: '1', step: '1', inputmode: 'numeric',
+      'class': 'viatique-number', 'data-field': 'position'}, extra || {}));
+  }
+
+  /* A page number typed (a whole number of 1 or more), '' when empty (after the last page), or null. */
+  function typedPosition(input) {
+    var text = input.value.trim();
+    if (!text) { return ''; }
+    var number = parseInt(text, 10);
+    return number >= 1 && String(number) === text ? number : null;
   }
 
   function pageRow(page, groups, typed) {
     var name = fmt(_('Page {number} of {file}'), where(page));
     var select = el('select', {'data-field': 'copy'});
     options(select, groups, _('Choose a copy'));
-    var position = el('input', {type: 'number', min: '1', step: '1', inputmode: 'numeric', 'class': 'viatique-number',
-      'data-field': 'position'});
+    var position = positionInput();
     if (typed) {
       select.value = typed.copy;
       position.value = typed.position;
     }
+    var error = errorSlot();
     var full = url('page_image', String(page.id));
     var details = [el('p', {'class': 'viatique-anomaly-reason', text: ANOMALIES[page.anomaly] || _('This page could not be placed.')})];
     if (page.code) { details.push(el('p', {'class': 'viatique-hint', text: fmt(_('Code read: {code}'), {code: page.code})})); }
+    var discardButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'discard', text: _('Discard'),
+      'aria-label': fmt(_('Discard page {number} of {file}'), where(page))});
+    var controls = el('div', {'class': 'viatique-anomaly-controls'}, [
+      el('label', {}, [_('Copy') + ' ', select]), ' ',
+      el('label', {}, [_('Page number') + ' ', position]), ' ',
+      el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'assign', text: _('Assign'),
+        'aria-label': fmt(_('Assign page {number} of {file}'), where(page)), onclick: function () {
+          assign(page, select, position, error);
+        }}),
+      ' ', discardButton, error
+    ]);
+    discardButton.addEventListener('click', function () {
+      confirmDiscard(controls, discardButton, error, fmt(_('Discard page {number} of {file}?'), where(page)), function () {
+        return discard(page.id, fmt(_('Page {number} of {file} was discarded.'), where(page)),
+          fmt(_('Page {number} of {file} is back.'), where(page)));
+      });
+    });
     return el('li', {'class': 'viatique-anomaly-page', 'data-page-id': page.id}, [el('div', {role: 'group', 'aria-label': name}, [
       el('a', {href: full, target: '_blank', rel: 'noopener', 'class': 'viatique-thumb'}, [
         el('img', {src: url('page_image', page.id + '/thumb'), loading: 'lazy',
           alt: fmt(_('Thumbnail of page {number} of {file} (opens the full page)'), where(page))})
       ]),
-      el('div', {'class': 'viatique-anomaly-body'}, details.concat([
-        el('div', {'class': 'viatique-anomaly-controls'}, [
-          el('label', {}, [_('Copy') + ' ', select]), ' ',
-          el('label', {}, [_('Page number') + ' ', position]), ' ',
-          el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'assign', text: _('Assign'),
-            'aria-label': fmt(_('Assign page {number} of {file}'), where(page)), onclick: function () { assign(page, select, position); }}),
-          ' ',
-          el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'discard', text: _('Discard'),
-            'aria-label': fmt(_('Discard page {number} of {file}'), where(page)), onclick: function () { discard(page); }})
-        ])
-      ]))
+      el('div', {'class': 'viatique-anomaly-body'}, details.concat([controls]))
     ])]);
   }
 
-  function invalid(control, message) {
-    control.setAttribute('aria-invalid', 'true');
-    announce(anomalyMessages, message, true);
-    control.focus();
+  /* "Discard" asks first, in place: the controls give way to the question, "Discard" and "Cancel". */
+  function confirmDiscard(controls, opener, error, question, action) {
+    var box = null;
+    function cancel() {
+      if (box.parentNode) { box.parentNode.replaceChild(controls, box); }
+      opener.focus();
+    }
+    var yes = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'confirm-discard',
+      text: _('Yes, discard it')});
+    var no = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'cancel-discard', text: _('Cancel'),
+      onclick: cancel});
+    box = el('div', {'class': 'viatique-confirm', role: 'group', 'aria-label': question},
+      [el('span', {text: question}), ' ', yes, ' ', no]);
+    box.addEventListener('keydown', function (event) { if (event.key === 'Escape') { cancel(); } });
+    yes.addEventListener('click', function () {
+      action().then(function (result) {
+        if (result.ok) { return; }
+        cancel();
+        showError(error, opener, failure(result));
+      });
+    });
+    controls.parentNode.replaceChild(box, controls);
+    yes.focus();
+  }
+
+  function incompleteRow(copy) {
+    var label = copyById(copy.id) ? copyLabel(copyById(copy.id)) : copy.code;
+    var error = errorSlot();
+    var pageSelect = el('select', {'data-field': 'queue-page'});
+    options(pageSelect, [{label: _('Pages to place'), items: queueData.pages.map(function (page) {
+      return {id: page.id, text: fmt(_('Page {number} of {file}'), where(page))};
+    })}], _('Choose a page'));
+    var position = positionInput({value: String(copy.missing[0])});
+    return el('li', {'data-copy-id': copy.id, 'class': 'viatique-incomplete-copy'}, [
+      el('div', {role: 'group', 'aria-label': fmt(_('Copy {code}'), {code: copy.code})}, [
+        el('p', {'data-field': 'missing-text', title: label,
+          text: fmt(_('{code}: page(s) {pages} missing'), {code: copy.code, pages: copy.missing.join(', ')})}),
+        el('div', {'class': 'viatique-anomaly-controls'}, [
+          el('label', {}, [_('Page from the queue') + ' ', pageSelect]), ' ',
+          el('label', {}, [_('Page number') + ' ', position]), ' ',
+          el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'attach-missing', text: _('Attach'),
+            'aria-label': fmt(_('Attach the page to copy {code}'), {code: copy.code}), onclick: function () {
+              attachMissing(copy, pageSelect, position, error);
+            }}), ' ',
+          el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'scan-missing', text: _('Add its scan'),
+            'aria-label': fmt(_('Add its scan: copy {code}, page(s) {pages}'), {code: copy.code, pages: copy.missing.join(', ')}),
+            onclick: uploadMissing}), ' ',
+          el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'accept-missing',
+            text: _('Accept without it'), 'aria-label': fmt(_('Accept without it: copy {code}, page(s) {pages}'),
+              {code: copy.code, pages: copy.missing.join(', ')}), onclick: function (event) {
+              acceptMissing(copy, event.currentTarget, error);
+            }}),
+          error
+        ])
+      ])
+    ]);
+  }
+
+  /* After a change: the queue, the listed copy's pages and the counters are refreshed. */
+  function afterChange(body, message) {
+    renderQueue(body);
+    announce(anomalyMessages, message);
+    if (shownCopy) { showCopyPages(shownCopy, false); }
+    refreshCounters();
   }
 
   /* After a page left the list, focus the next page's first control (else the list's title). */
   function afterFix(pageId, data, message) {
     var rows = Array.prototype.slice.call(pageList.querySelectorAll('[data-page-id]'));
     var index = rows.map(function (row) { return row.getAttribute('data-page-id'); }).indexOf(String(pageId));
-    renderQueue(data);
-    announce(anomalyMessages, message);
+    afterChange(data, message);
     var after = pageList.querySelectorAll('[data-page-id]');
     var target = after[Math.min(Math.max(index, 0), after.length - 1)];
     (target ? target.querySelector('select') : pagesTitle).focus();
-    refreshCounters();
   }
 
   function refreshCounters() {
@@ -668,49 +803,186 @@ function ViatiqueScans(runtime, element, args) {
     });
   }
 
-  function assign(page, select, position) {
-    select.removeAttribute('aria-invalid');
-    position.removeAttribute('aria-invalid');
-    if (!select.value) { return invalid(select, fmt(_('Choose the copy that page {number} of {file} belongs to.'), where(page))); }
-    var number = parseInt(position.value, 10);
-    if (!(number >= 1) || String(number) !== position.value.trim()) {
-      return invalid(position, _('Enter the page number in the copy (1 or more).'));
-    }
-    var chosen = copies.filter(function (copy) { return String(copy.id) === select.value; })[0];
-    var code = chosen ? copyLabel(chosen) : select.options[select.selectedIndex].text;
+  function offerUndo(text, action) {
+    undoText.textContent = text;
+    clearErrors(undoError, [undoButton]);
+    undoAction = action;
+    if (!undoBox.parentNode) { undoAnchor.parentNode.insertBefore(undoBox, undoAnchor); }
+  }
+
+  function dropUndo() {
+    undoAction = null;
+    if (undoBox.parentNode) { undoBox.parentNode.removeChild(undoBox); }
+  }
+
+  function assign(page, select, position, error) {
+    clearErrors(error, [select, position]);
+    if (!select.value) { return showError(error, select, fmt(_('Choose the copy that page {number} of {file} belongs to.'), where(page))); }
+    var number = typedPosition(position);
+    if (number === null) { return showError(error, position, _('Enter the page number in the copy (1 or more), or leave it empty.')); }
+    var chosen = copyById(select.value);
     var params = where(page);
-    params.position = number;
-    params.copy = code;
+    params.copy = chosen ? copyLabel(chosen) : select.options[select.selectedIndex].text;
     call('fix_page', {page_id: page.id, action: 'assign', copy_id: select.value, position: number}).then(function (result) {
-      if (!result.ok) { return invalid(result.body.error === 'position_taken' ? position : select, failure(result)); }
-      afterFix(page.id, result.body, fmt(_('Page {number} of {file} is now page {position} of copy {copy}.'), params));
+      if (!result.ok) { return showError(error, culprit(result, select, position), failure(result)); }
+      afterFix(page.id, result.body, number === '' ? fmt(_('Page {number} of {file} is now the last page of copy {copy}.'), params)
+        : fmt(_('Page {number} of {file} is now page {position} of copy {copy}.'), Object.assign(params, {position: number})));
     });
   }
 
-  function discard(page) {
-    call('fix_page', {page_id: page.id, action: 'discard'}).then(function (result) {
-      if (!result.ok) { return announce(anomalyMessages, failure(result), true); }
-      afterFix(page.id, result.body, fmt(_('Page {number} of {file} was discarded.'), where(page)));
+  /* Discard a page; the answer offers to undo it. Resolves with the call's result. From the queue, the
+   * focus goes to the next page to place; from a copy's pages, to Undo. */
+  function discard(pageId, message, undoneMessage, fromCopy) {
+    return call('fix_page', {page_id: pageId, action: 'discard'}).then(function (result) {
+      if (!result.ok) { return result; }
+      if (fromCopy) { afterChange(result.body, message); } else { afterFix(pageId, result.body, message); }
+      offerUndo(message, function () {
+        call('fix_page', {page_id: pageId, action: 'restore'}).then(function (restored) {
+          if (!restored.ok) { return showError(undoError, undoButton, failure(restored)); }
+          dropUndo();
+          afterChange(restored.body, undoneMessage);
+          pagesTitle.focus();
+        });
+      });
+      if (fromCopy) { undoButton.focus(); }
+      return result;
+    });
+  }
+
+  function attachMissing(copy, pageSelect, position, error) {
+    clearErrors(error, [pageSelect, position]);
+    if (!pageSelect.value) { return showError(error, pageSelect, _('Choose a page of the queue.')); }
+    var number = typedPosition(position);
+    if (number === null) { return showError(error, position, _('Enter the page number in the copy (1 or more), or leave it empty.')); }
+    call('fix_page', {page_id: pageSelect.value, action: 'assign', copy_id: copy.id, position: number}).then(function (result) {
+      if (!result.ok) { return showError(error, culprit(result, pageSelect, position), failure(result)); }
+      afterChange(result.body, fmt(_('The page is attached to copy {code}.'), {code: copy.code}));
+      pagesTitle.focus();
+    });
+  }
+
+  /* The missing page is scanned on its own: the upload form, set to loose pages, takes it. */
+  function uploadMissing() {
+    var loose = root.querySelector('[data-field="split-mode"][value="loose"]');
+    if (loose) { loose.checked = true; }
+    announce(anomalyMessages, _('Choose the scan of the page and upload it: it comes into "Pages to place", to attach to its copy.'));
+    if (fileInput) { fileInput.focus(); }
+  }
+
+  function acceptMissing(copy, button, error) {
+    clearErrors(error, [button]);
+    call('accept_missing', {copy_id: copy.id, accepted: true}).then(function (result) {
+      if (!result.ok) { return showError(error, button, failure(result)); }
+      var message = fmt(_('Copy {code} is accepted without page(s) {pages}.'), {code: copy.code, pages: copy.missing.join(', ')});
+      afterChange(result.body, message);
+      offerUndo(message, function () {
+        call('accept_missing', {copy_id: copy.id, accepted: false}).then(function (undone) {
+          if (!undone.ok) { return showError(undoError, undoButton, failure(undone)); }
+          dropUndo();
+          afterChange(undone.body, fmt(_('Copy {code} is listed with its missing pages again.'), {code: copy.code}));
+          pagesTitle.focus();
+        });
+      });
+      undoButton.focus();
     });
   }
 
   function merge() {
-    mergeSource.removeAttribute('aria-invalid');
-    mergeTarget.removeAttribute('aria-invalid');
-    if (!mergeSource.value) { return invalid(mergeSource, _('Choose the copy whose pages move.')); }
-    if (!mergeTarget.value) { return invalid(mergeTarget, _('Choose the copy that receives the pages.')); }
-    if (mergeSource.value === mergeTarget.value) { return invalid(mergeTarget, _('Choose two different copies.')); }
+    clearErrors(mergeError, [mergeSource, mergeTarget]);
+    if (!mergeSource.value) { return showError(mergeError, mergeSource, _('Choose the copy whose pages move.')); }
+    if (!mergeTarget.value) { return showError(mergeError, mergeTarget, _('Choose the copy that receives the pages.')); }
+    if (mergeSource.value === mergeTarget.value) { return showError(mergeError, mergeTarget, _('Choose two different copies.')); }
     var source = mergeSource.options[mergeSource.selectedIndex].text;
     var target = mergeTarget.options[mergeTarget.selectedIndex].text;
     call('merge_copies', {source_copy_id: mergeSource.value, target_copy_id: mergeTarget.value})
       .then(function (result) {
-        if (!result.ok) { return invalid(mergeTarget, failure(result)); }
-        renderQueue(result.body);  // without the emptied copy
+        if (!result.ok) { return showError(mergeError, mergeTarget, failure(result)); }
         mergeSource.value = '';
         mergeTarget.value = '';
-        announce(anomalyMessages, fmt(_('The pages of {source} are now in {target}.'), {source: source, target: target}));
-        refreshCounters();
+        afterChange(result.body, fmt(_('The pages of {source} are now in {target}.'), {source: source, target: target}));
       });
+  }
+
+  /* ------------------------------------------------------ the pages of one copy */
+
+  function showCopyPages(copyId, focus) {
+    clearErrors(pagesOfError, [pagesOfSelect]);
+    if (!copyId) { return showError(pagesOfError, pagesOfSelect, _('Choose a copy.')); }
+    return call('copy_pages', null, 'GET', String(copyId)).then(function (result) {
+      if (!result.ok) { return showError(pagesOfError, pagesOfSelect, failure(result)); }
+      shownCopy = copyId;
+      renderCopyPages(result.body);
+      var first = copyPageList.querySelector('select, button');
+      if (focus && first) { first.focus(); }
+    });
+  }
+
+  function renderCopyPages(body) {
+    copyPageList.textContent = '';
+    var copy = body.copy;
+    if (!copy.editable) {
+      copyPageList.appendChild(el('li', {'class': 'viatique-hint',
+        text: fmt(_('Copy {code} is submitted or graded: reopen it before its pages change.'), {code: copy.code})}));
+    }
+    var others = [{label: _('Copies'), items: copies.filter(function (item) { return String(item.id) !== String(copy.id); })
+      .map(function (item) { return {id: item.id, text: copyLabel(item)}; })}];
+    body.pages.forEach(function (page) {
+      var name = fmt(_('Page {position} of copy {code}'), {position: page.position, code: copy.code});
+      var select = el('select', {'data-field': 'move-to'});
+      options(select, others, _('Choose a copy'));
+      var position = positionInput();
+      var error = errorSlot();
+      var locked = !copy.editable || page.annotated;
+      var discardButton = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'discard-page',
+        text: _('Discard'), 'aria-label': fmt(_('Discard page {position} of copy {code}'), {position: page.position, code: copy.code}),
+        disabled: locked});
+      var controls = el('div', {'class': 'viatique-anomaly-controls'}, [
+        el('label', {}, [_('Move to copy') + ' ', select]), ' ',
+        el('label', {}, [_('Page number') + ' ', position]), ' ',
+        el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'move-page', text: _('Move'),
+          'aria-label': fmt(_('Move page {position} of copy {code}'), {position: page.position, code: copy.code}),
+          disabled: locked, onclick: function () { movePage(copy, page, select, position, error); }}),
+        ' ', discardButton, error
+      ]);
+      discardButton.addEventListener('click', function () {
+        confirmDiscard(controls, discardButton, error, fmt(_('Discard page {position} of copy {code}?'),
+          {position: page.position, code: copy.code}), function () {
+          return discard(page.id, fmt(_('Page {position} of copy {code} was discarded.'), {position: page.position, code: copy.code}),
+            fmt(_('Page {position} of copy {code} is back.'), {position: page.position, code: copy.code}), true);
+        });
+      });
+      var details = [el('p', {'class': 'viatique-anomaly-reason', text: name})];
+      if (page.annotated) {
+        details.push(el('p', {'class': 'viatique-hint', text: _('It carries annotations: it stays in this copy.')}));
+      }
+      copyPageList.appendChild(el('li', {'class': 'viatique-copy-page', 'data-page-id': page.id}, [
+        el('div', {role: 'group', 'aria-label': name}, [
+          el('a', {href: url('page_image', String(page.id)), target: '_blank', rel: 'noopener', 'class': 'viatique-thumb'}, [
+            el('img', {src: url('page_image', page.id + '/thumb'), loading: 'lazy',
+              alt: fmt(_('Thumbnail of page {position} of copy {code} (opens the full page)'), {position: page.position, code: copy.code})})
+          ]),
+          el('div', {'class': 'viatique-anomaly-body'}, details.concat([controls]))
+        ])
+      ]));
+    });
+    if (copy.missing.length) {
+      copyPageList.appendChild(el('li', {'class': 'viatique-hint',
+        text: fmt(_('{code}: page(s) {pages} missing'), {code: copy.code, pages: copy.missing.join(', ')})}));
+    }
+  }
+
+  function movePage(copy, page, select, position, error) {
+    clearErrors(error, [select, position]);
+    if (!select.value) { return showError(error, select, _('Choose the copy the page moves to.')); }
+    var number = typedPosition(position);
+    if (number === null) { return showError(error, position, _('Enter the page number in the copy (1 or more), or leave it empty.')); }
+    var target = copyById(select.value);
+    call('fix_page', {page_id: page.id, action: 'assign', copy_id: select.value, position: number}).then(function (result) {
+      if (!result.ok) { return showError(error, culprit(result, select, position), failure(result)); }
+      afterChange(result.body, fmt(_('Page {position} of copy {code} moved to copy {target}.'),
+        {position: page.position, code: copy.code, target: target ? copyLabel(target) : select.value}));
+      pagesOfSelect.focus();
+    });
   }
 
   /* ----------------------------------------------------------------------- start */
