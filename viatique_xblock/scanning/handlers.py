@@ -95,12 +95,15 @@ class ScanningHandlers:
 
     @api_handler(permission=permissions.instructor, methods=("GET",))
     def booklet_status(self, request, user, data, suffix=""):
-        """A print run's status (``id``), or ``{"jobs": [the latest], "roster": <enrolled learners>}``."""
+        """A print run's status (``id``), or ``{"jobs": [the latest], "pages_per_copy"}`` and, with ``roster=1``,
+        ``"roster"``: the number of enrolled learners (the prenamed booklets a print run would make)."""
         exam = self.get_exam()
         if data.get("id"):
             return booklet_jobs.job_status(booklet_jobs.get_job(exam, data.get("id")))
-        return {"jobs": booklet_jobs.recent_jobs(exam), "roster": len(compat.roster(self)),
-                "pages_per_copy": exam.pages_per_copy}
+        answer = {"jobs": booklet_jobs.recent_jobs(exam), "pages_per_copy": exam.pages_per_copy}
+        if data.get("roster") in ("1", "true"):
+            answer["roster"] = len(compat.roster(self))
+        return answer
 
     @api_handler(permission=permissions.instructor, methods=("GET",))
     def booklet_download(self, request, user, data, suffix=""):

@@ -367,7 +367,7 @@ function ViatiqueStaffDashboard(runtime, element, args) {
     region.appendChild(progress);
     region.appendChild(messages);
     syncMode();
-    calls.call('booklet_status', null, 'GET').then(function (result) {
+    calls.call('booklet_status', {roster: 1}, 'GET').then(function (result) {
       if (!result.ok) { return; }
       rosterHint.textContent = fmt(_('({count} enrolled)'), {count: result.body.roster});
       var latest = result.body.jobs && result.body.jobs[0];
