@@ -127,9 +127,12 @@ class DemoHost:
             self.log.close()
             self.log = None
 
-    def url(self, path="", student=None):
+    def url(self, path="", student=None, screen=None):
+        """The block's page (as ``student``), on the dashboard's ``screen`` (its URL hash: ``"grading"``,
+        ``"grading?state=graded"``) when given."""
         url = self.base_url + SCENARIO + path
-        return f"{url}?student={student}" if student else url
+        url = f"{url}?student={student}" if student else url
+        return f"{url}#{screen}" if screen else url
 
 
 #: run by ``manage.py shell`` on a seeded var dir: the demo exam's rows as JSON (one line)
