@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 def test_instructor_exports_and_downloads_the_exam_archive(page, fresh_demo_host, demo_facts):
     with page.expect_response(re.compile(r"/archive_status/")):
-        page.goto(fresh_demo_host.url(student="instructor_1"))
+        page.goto(fresh_demo_host.url(student="instructor_1", screen="reports"))
     reports = page.locator("[data-region='reports']")
     part = reports.get_by_role("region", name="Exam archive")
     expect(part).to_be_visible()
