@@ -37,7 +37,10 @@ def tab_to(page, locator, limit=200):
 def expect_screen(page, name):
     """``name`` is the screen shown (and the current link); every other screen is hidden."""
     expect(screen_link(page, name)).to_have_attribute("aria-current", "page")
-    expect(page.get_by_role("region", name=name, exact=True)).to_be_visible()
+    shown = page.locator(f"[data-screen='{name.lower()}']")
+    expect(shown).to_be_visible()
+    expect(shown).to_have_attribute("role", "region")
+    expect(shown).to_have_accessible_name(name)
     for other in SCREENS:
         if other != name:
             expect(screen_link(page, other)).not_to_have_attribute("aria-current", "page")
@@ -67,7 +70,7 @@ def test_screens_by_keyboard_by_hash_back_forward_and_reload(page, demo_host, de
     tab_to(page, screen_link(page, "Reports"))
     page.keyboard.press("Enter")
     expect_screen(page, "Reports")
-    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(page.get_by_role("heading", name="Audit log", exact=True)).to_be_visible()
 
     # back and forward move between screens; a reload keeps the screen
     page.go_back()
@@ -101,7 +104,7 @@ def test_the_progress_header_stays_and_its_counters_open_the_filtered_list(page,
     expect_screen(page, "Grading")
     assert page.evaluate("location.hash") == "#grading?state=graded"
     expect(page.locator("[data-region='copies'] tbody th")).to_have_text(graded)
-    expect(page.get_by_label("Grading", exact=True)).to_have_value("graded")
+    expect(page.get_by_role("search", name="Find copies").get_by_label("Grading", exact=True)).to_have_value("graded")
     expect(page.locator("[data-region='copies-status']")).to_have_text(f"{len(graded)} copies match")
     unidentified = [copy["code"] for copy in demo_facts.copies if copy["identity"] == "unidentified"]
     page.go_back()
@@ -210,3 +213,11 @@ def test_printing_30_booklets_from_the_print_screen_and_reading_them_back(page, 
     assert "Name" in cover and "Write your name in the box above" in cover
     first = decode.read_page_code(doc, 0).payload
     assert qr.short(after["exam_ref"], first.copy, 1) in cover
+
+    # the audit log, loaded before, follows: the print run and its download are there on the Reports screen
+    screen_link(page, "Reports").click()
+    events = page.locator("[data-region='audit-events'] tbody tr")  # newest first
+    expect(events.nth(0).get_by_role("rowheader")).to_have_text("booklets.downloaded")
+    expect(events.nth(1).get_by_role("rowheader")).to_have_text("booklets.printed")
+    expect(events.nth(1)).to_contain_text("copies: 30")
+    expect(events.nth(1)).to_contain_text("extra_pages: 1")

@@ -3,12 +3,12 @@
 Searched, filtered and sorted by the database (:func:`list_copies`): a fixed number of queries
 whatever the exam's size (the count, the page, and for instructors the graders to filter by).
 """
-from django.db.models import Case, Count, IntegerField, Max, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Max, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
 from viatique_xblock import public_ids, scheme as scheme_module
 from viatique_xblock.grading import leases
-from viatique_xblock.models import Copy
+from viatique_xblock.models import Copy, Page
 from viatique_xblock.platform import conf
 from viatique_xblock.states import Grading, Identity
 
@@ -41,9 +41,24 @@ def _hide_other_graders(exam, viewer, rows):
 
 def _with_missing_pages(queryset, exam):
     """Each copy's number of missing pages: the page numbers from 1 to the larger of the exam's pages
-    per copy and its highest page that no page of it fills (as :func:`.scanning.splitting.missing_pages`)."""
+    per copy and its highest page that no page of it fills (as :func:`.scanning.splitting.missing_pages`).
+
+    Two correlated subqueries on the pages' ``(copy, position)`` index rather than a join grouped by copy:
+    the database works them out for the rows of the page only (unless the list is filtered on them),
+    not for every copy of the exam before the ``LIMIT``."""
+    pages = Page.objects.filter(copy=OuterRef("pk")).order_by().values("copy")
+    have = Subquery(pages.annotate(filled=Count("position", distinct=True)).values("filled"))
+    top = Subquery(pages.annotate(top=Max("position")).values("top"))
+    expected = Greatest(Coalesce(top, Value(0)), Value(exam.pages_per_copy))
+    return queryset.annotate(missing_pages=expected - Coalesce(have, Value(0)))
+
+
+def _only_missing_pages(queryset, exam):
+    """The copies with missing pages (as :func:`_with_missing_pages` counts them), annotated the same way:
+    one join grouped by copy, cheaper than the subqueries when every copy of the exam is looked at."""
     expected = Greatest(Coalesce(Max("pages__position"), Value(0)), Value(exam.pages_per_copy))
-    return queryset.annotate(missing_pages=expected - Count("pages__position", distinct=True))
+    return queryset.annotate(missing_pages=expected - Count("pages__position", distinct=True)).filter(
+        missing_pages__gt=0)
 
 
 def _search(queryset, text, names):
@@ -83,7 +98,7 @@ def _filter(queryset, exam, viewer, filters):
     elif grader:  # a grader names another grader: not theirs to filter by
         queryset = queryset.none()
     if str(filters.get("missing") or "") in ("1", "true"):
-        queryset = _with_missing_pages(queryset, exam).filter(missing_pages__gt=0)
+        queryset = _only_missing_pages(queryset, exam)
     return queryset
 
 

@@ -85,7 +85,8 @@ function ViatiqueStaffDashboard(runtime, element, args) {
     }
   }
 
-  /* The hash changed (a link, back or forward, a reload): show its screen and, on Grading, its list. */
+  /* The hash changed (a link, back or forward, a reload): show its screen and, on Grading, its list (which
+   * is loaded once whatever the screen: the other screens' sections follow the copies it counts). */
   function route() {
     var target = parseHash();
     showScreen(target.screen);
@@ -94,6 +95,8 @@ function ViatiqueStaffDashboard(runtime, element, args) {
       var gradingLink = root.querySelector('[data-screen-link="grading"]');
       if (gradingLink) { gradingLink.setAttribute('href', '#grading' + (query ? '?' + query : '')); }
       if (query !== loadedQuery || !loaded) { applyQuery(target.query); }
+    } else if (!loaded) {
+      applyQuery({});
     }
   }
 
