@@ -43,8 +43,13 @@ def take(base_url):
         page.screenshot(path=str(DOCS_DIR / "screenshot-grading.png"))
 
         page.goto(f"{base_url}{SCENARIO}?student=instructor_1#scans")
+        expect(page.locator("[data-region='batches'] li").first).to_be_visible()
         booklets = page.locator("[data-region='booklets']")
-        expect(booklets.get_by_role("button", name="Make the booklets")).to_be_visible()
+        booklets.get_by_label("Extra blank pages").fill("2")
+        booklets.get_by_role("button", name="Make the booklets").click()
+        expect(booklets.get_by_role("link", name="Download the booklets (PDF)")).to_be_visible()
+        page.mouse.wheel(0, 5000)  # the print screen at the bottom, under the header that stays
+        page.wait_for_timeout(300)
         page.screenshot(path=str(DOCS_DIR / "screenshot-booklets.png"))
 
         page.goto(f"{base_url}{SCENARIO}?student=instructor_1#results")
