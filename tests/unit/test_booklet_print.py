@@ -94,7 +94,7 @@ def test_a_print_run_is_queued_made_by_its_task_and_downloaded(monkeypatch, djan
     exam_ref = batches.exam_ref(job.exam)
     assert qr.short(exam_ref, numbers[29], 3) in doc[89].get_text()
     assert "Name" in doc[0].get_text() and "Write your name" in doc[0].get_text()
-    request_status, listing = call(block, "booklet_status", method="GET")
+    _status, listing = call(block, "booklet_status", method="GET")
     assert listing["jobs"][0]["id"] == body["id"] and listing["pages_per_copy"] == job.exam.pages_per_copy
     storage.get_storage().delete(saved)
 
