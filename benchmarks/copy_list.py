@@ -16,6 +16,10 @@ times, ``--repeat`` times each, what the dashboard asks for:
   the first and the last page; ``grader_list``: a grader's first page (their copies first, the
   other graders' under "Grader N" when the course hides grader identities);
 - ``identification_queue``: the unidentified copies (the identification desk's list);
+- ``search_code`` / ``search_name``: the copy list searched for one copy by its code, and by a
+  learner's name (instructors); ``filter_sort``: the list filtered (a grader's copies being graded)
+  and sorted by total, descending; ``missing_pages``: the copies with missing pages (a count of
+  pages per copy in the database);
 - ``anomaly_queue``: the instructor's anomaly queue, which also lists every copy of the exam for
   its selects (the one answer whose size grows with the copies).
 
@@ -42,9 +46,9 @@ GRADERS = ("staff_1", "staff_2", "staff_3", "staff_4")
 
 
 def add_copies(exam, upto):
-    """Bring the exam to ``upto`` copies (bulk inserts), and leases on one copy in ten."""
+    """Bring the exam to ``upto`` copies with their pages (bulk inserts), and leases on one copy in ten."""
     from viatique_xblock.grading import leases
-    from viatique_xblock.models import Copy
+    from viatique_xblock.models import Copy, Page, ScanBatch
     from viatique_xblock.platform.compat import GRADER, ViatiqueUser
     from viatique_xblock.states import Grading, Identity
 
@@ -60,6 +64,15 @@ def add_copies(exam, upto):
                          learner_name=f"Élève {number}" if identified else "",
                          learner_anonymous_id=f"anon-bench-{number}" if identified else None))
     Copy.objects.bulk_create(rows, batch_size=500)
+    # their pages: the exam's pages per copy, one in nine missing its last one (the list counts them)
+    batch = ScanBatch.objects.create(exam=exam, original_name=f"bench-{upto}.pdf",
+                                     sha256=uuid.uuid4().hex * 2, state="done")
+    pages = []
+    for copy in Copy.objects.filter(exam=exam, anonymous_code__in=[row.anonymous_code for row in rows]):
+        kept = exam.pages_per_copy - (1 if copy.pk % 9 == 0 else 0)
+        pages.extend(Page(exam=exam, batch=batch, copy=copy, source_index=len(pages), position=index + 1,
+                          width_pt=595, height_pt=842) for index in range(kept))
+    Page.objects.bulk_create(pages, batch_size=1000)
     for copy in Copy.objects.filter(exam=exam, anonymous_code__in=[row.anonymous_code for row in rows[::10]]):
         grader = ViatiqueUser(user_id=copy.grader, username=copy.grader, anonymous_id=f"anon-{copy.grader}",
                               full_name=copy.grader.replace("_", " ").title(), role=GRADER)
@@ -88,6 +101,15 @@ def measure(usage_id, repeat):
         "grader_list": lambda: grader.call("list_copies", {"offset": 0, "limit": PAGE_SIZE}, "GET"),
         "identification_queue": lambda: instructor.call(
             "list_copies", {"offset": 0, "limit": PAGE_SIZE, "identity": "unidentified"}, "GET"),
+        "search_code": lambda: instructor.call(
+            "list_copies", {"offset": 0, "limit": PAGE_SIZE, "q": f"L{count - 7:05d}"}, "GET"),
+        "search_name": lambda: instructor.call(
+            "list_copies", {"offset": 0, "limit": PAGE_SIZE, "q": f"Élève {count - 3}"}, "GET"),
+        "filter_sort": lambda: instructor.call(
+            "list_copies", {"offset": 0, "limit": PAGE_SIZE, "grader": "staff_2", "state": "in_progress",
+                            "sort": "-total"}, "GET"),
+        "missing_pages": lambda: instructor.call(
+            "list_copies", {"offset": 0, "limit": PAGE_SIZE, "missing": "1"}, "GET"),
         "anomaly_queue": lambda: instructor.call("anomaly_queue", None, "GET"),
     }
     figures = {}

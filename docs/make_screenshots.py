@@ -1,4 +1,5 @@
-"""Take the README screenshots (1280x900): the instructor dashboard, the Studio editor, a grader's
+"""Take the README screenshots (1280x900): the instructor dashboard (its Grading screen, and the print
+screen of Scans), the Studio editor, a grader's
 workspace on a copy dealt to them, and a learner's results (the script releases the results of the
 demo exam it runs on: give it a throwaway demo host, the default).
 
@@ -41,7 +42,17 @@ def take(base_url):
         workspace.scroll_into_view_if_needed()
         page.screenshot(path=str(DOCS_DIR / "screenshot-grading.png"))
 
-        page.goto(f"{base_url}{SCENARIO}?student=instructor_1")
+        page.goto(f"{base_url}{SCENARIO}?student=instructor_1#scans")
+        expect(page.locator("[data-region='batches'] li").first).to_be_visible()
+        booklets = page.locator("[data-region='booklets']")
+        booklets.get_by_label("Extra blank pages").fill("2")
+        booklets.get_by_role("button", name="Make the booklets").click()
+        expect(booklets.get_by_role("link", name="Download the booklets (PDF)")).to_be_visible()
+        page.mouse.wheel(0, 5000)  # the print screen at the bottom, under the header that stays
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(DOCS_DIR / "screenshot-booklets.png"))
+
+        page.goto(f"{base_url}{SCENARIO}?student=instructor_1#results")
         results = page.locator("[data-region='results']")
         results.get_by_role("button", name="Release the results…").click()
         page.get_by_role("dialog", name="Release the results?").get_by_role("button").first.focus()

@@ -201,12 +201,13 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         user = compat.current_user(self)
         exam = self.sync_exam()
         if user.is_staff:
+            progress = exams.progress(exam)
             return self._fragment(
                 "staff_dashboard.html",
-                {"user": user, "progress": exams.progress(exam), **self._settings_context()},
+                {"user": user, "progress": progress, **self._settings_context()},
                 js_class="ViatiqueStaffDashboard",
                 js_args={"role": user.role, "username": user.username, "anonymous": self.anonymous_grading,
-                         "pages_per_copy": self.pages_per_copy},
+                         "pages_per_copy": self.pages_per_copy, "copies": progress["total"]},
                 scripts=STAFF_SCRIPTS, css=STAFF_CSS,
             )
         return self.learner_fragment(user, exam)

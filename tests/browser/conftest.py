@@ -129,9 +129,12 @@ class DemoHost:
             self.log.close()
             self.log = None
 
-    def url(self, path="", student=None, scenario=SCENARIO):
+    def url(self, path="", student=None, screen=None, scenario=SCENARIO):
+        """The block's page of ``scenario`` (as ``student``), on the dashboard's ``screen`` (its URL hash:
+        ``"grading"``, ``"grading?state=graded"``) when given."""
         url = self.base_url + scenario + path
-        return f"{url}?student={student}" if student else url
+        url = f"{url}?student={student}" if student else url
+        return f"{url}#{screen}" if screen else url
 
 
 #: run by ``manage.py shell`` on a seeded var dir: the demo exam's rows as JSON (one line)

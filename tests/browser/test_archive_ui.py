@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 def test_instructor_exports_the_exam_archive_and_imports_it_into_an_empty_exam(page, fresh_demo_host, demo_facts):
     with page.expect_response(re.compile(r"/archive_status/")):
-        page.goto(fresh_demo_host.url(student="instructor_1"))
+        page.goto(fresh_demo_host.url(student="instructor_1", screen="reports"))
     reports = page.locator("[data-region='reports']")
     part = reports.get_by_role("region", name="Exam archive")
     expect(part).to_be_visible()
@@ -38,13 +38,13 @@ def test_instructor_exports_the_exam_archive_and_imports_it_into_an_empty_exam(p
 
     # the second exam is empty: its Reports offer the import, which brings the same copies over
     with page.expect_response(re.compile(r"/archive_status/")):
-        page.goto(fresh_demo_host.url(student="instructor_1", scenario=EMPTY_SCENARIO))
+        page.goto(fresh_demo_host.url(student="instructor_1", screen="reports", scenario=EMPTY_SCENARIO))
     part = page.locator("[data-region='reports']").get_by_role("region", name="Exam archive")
     importing = part.get_by_role("group", name="Import an exam archive")
     expect(importing).to_be_visible()
     importing.get_by_label("Exam archive (.zip)").set_input_files(download_info.value.path())
     with page.expect_navigation():  # the dashboard reloads once the import is done
         importing.get_by_role("button", name="Import an exam archive").click()
-    expect(page.locator("[data-region='copies'] tbody th")).to_have_text(
-        sorted(demo_facts.codes), timeout=15000)
+    page.goto(fresh_demo_host.url(student="instructor_1", screen="grading", scenario=EMPTY_SCENARIO))
+    expect(page.locator("[data-region='copies'] tbody th")).to_have_text(sorted(demo_facts.codes))
     expect(page.locator("[data-region='archive-import']")).to_have_count(0)  # no second import offered

@@ -89,9 +89,9 @@ def tab_to(page, target, limit=100):
     raise AssertionError(f"{target} never got the focus")
 
 
-def open_dashboard(page, host, student):
+def open_dashboard(page, host, student, screen="identification"):
     with page.expect_response(re.compile(r"/list_copies/")):
-        page.goto(host.url(student=student))
+        page.goto(host.url(student=student, screen=screen if student == INSTRUCTOR else None))
 
 
 def test_instructor_identifies_a_dozen_copies_with_the_keyboard_then_deals_them(
@@ -214,12 +214,15 @@ def test_instructor_identifies_a_dozen_copies_with_the_keyboard_then_deals_them(
     # every copy is matched to the learner who wrote it
     identities = json.loads(host.manage("shell", "-v", "0", "-c", IDENTITIES_SCRIPT).strip().splitlines()[-1])
     assert identities == {code: info["username"] for code, info in writers.items()}
+    # the copy list, on the Grading screen, shows each copy with its learner
+    page.get_by_role("navigation", name="Dashboard screens").get_by_role("link", name="Grading").click()
     rows = page.locator("[data-region='copies'] tbody tr")
     expect(rows).to_have_count(COPIES)
     for code, info in writers.items():
         expect(page.get_by_role("row", name=re.compile(rf"^{code} {re.escape(info['name'])} Identified"))).to_have_count(1)
 
-    # --- dispatch to staff_1 and staff_2
+    # --- dispatch to staff_1 and staff_2, back on the Identification screen
+    page.go_back()
     dispatch = page.get_by_role("region", name="Dispatch to graders")
     staff_1 = dispatch.get_by_role("checkbox", name=re.compile(r"^Paul Langevin \(staff_1\), copies: 0$"))
     staff_2 = dispatch.get_by_role("checkbox", name=re.compile(r"^Irène Joliot \(staff_2\), copies: 0$"))

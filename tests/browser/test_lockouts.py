@@ -27,7 +27,7 @@ def test_instructor_sees_and_lifts_a_lockout_from_the_keyboard(page, fresh_demo_
     statuses = [graded_pdf(page, host, usage, 10 ** 6 + index, LEARNER).status for index in range(6)]
     assert statuses == [404] * 5 + [429]
 
-    page.goto(host.url(student="instructor_1"))
+    page.goto(host.url(student="instructor_1", screen="settings"))
     region = page.locator('[data-region="lockouts"]')
     expect(region.get_by_role("heading", name="Lockouts")).to_be_visible()
     row = region.locator("tbody tr")

@@ -18,7 +18,7 @@ def test_instructor_reads_statistics_downloads_the_csv_and_filters_the_audit_log
     graded = [copy for copy in demo_facts.copies if copy["state"] == "graded"]
     assert graded
     with page.expect_response(re.compile(r"/statistics/")):
-        page.goto(fresh_demo_host.url(student="instructor_1"))
+        page.goto(fresh_demo_host.url(student="instructor_1", screen="reports"))
     reports = page.locator("[data-region='reports']")
 
     # statistics: the total's figures and its histogram, whose description gives every bin in words

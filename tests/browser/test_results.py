@@ -32,7 +32,7 @@ def graded_counts(facts):
 
 
 def release(page, host, facts):
-    page.goto(host.url(student=INSTRUCTOR))
+    page.goto(host.url(student=INSTRUCTOR, screen="results"))
     results = page.locator('[data-region="results"]')
     expect(results.locator('[data-region="release-state"]')).to_contain_text("not released")
     results.get_by_role("button", name="Release the results…").click()
@@ -111,7 +111,7 @@ def test_learners_see_their_own_results_only_after_release(fresh_demo_host, page
     expect(region.locator('[data-region="regrade-messages"]')).to_have_text("Your request was sent.")
     expect(region.locator('[data-region="my-requests"] li')).to_contain_text("Waiting for an answer")
 
-    page.goto(fresh_demo_host.url(student=INSTRUCTOR))
+    page.goto(fresh_demo_host.url(student=INSTRUCTOR, screen="results"))
     requests = page.locator('[data-region="regrade-requests"] li')
     expect(requests).to_have_count(1)
     expect(requests.first).to_contain_text("Mon arbre est juste, je crois.")

@@ -97,7 +97,7 @@ def pdf_payload(name, data):
 
 def open_dashboard(page, host, facts):
     """The instructor's dashboard as seeded: the demo copies, the demo scan's batch and nothing else."""
-    page.goto(host.url(student=INSTRUCTOR))
+    page.goto(host.url(student=INSTRUCTOR, screen="scans"))
     expect(page.locator("[data-region='copies-status']")).to_have_text(f"{len(facts.copies)} copies")
     expect(page.get_by_role("heading", name="Scans")).to_be_visible()
     expect_seeded_batches(page, facts)
@@ -302,7 +302,7 @@ def test_upload_processing_and_anomaly_fixes(page, chunked_host, demo_facts):
 
     # a grader follows the processing (of scans named by number, not by file) but neither uploads
     # nor fixes pages
-    page.goto(chunked_host.url(student="staff_1"))
+    page.goto(chunked_host.url(student="staff_1", screen="scans"))
     ours = page.locator("[data-region='batches'] li", has_text="17 of 17 pages")
     expect(ours.get_by_role("progressbar", name=re.compile(r"^Processing of Scan \d+$"))).to_have_attribute("value", "17")
     expect(page.locator("[data-region='batches'] li")).to_have_count(len(demo_facts["batches"]) + 1)
@@ -315,7 +315,7 @@ def test_upload_processing_and_anomaly_fixes(page, chunked_host, demo_facts):
 def test_refused_file_shows_translated_reason_and_creates_nothing(page, fresh_demo_host, demo_facts):
     seeded = len(demo_facts.copies)
     page.context.add_cookies([{"name": "django_language", "value": "fr", "url": fresh_demo_host.base_url}])
-    page.goto(fresh_demo_host.url(student=INSTRUCTOR))
+    page.goto(fresh_demo_host.url(student=INSTRUCTOR, screen="scans"))
     expect(page.locator("[data-region='copies-status']")).to_have_text(f"{seeded} copies")
     expect(page.get_by_role("heading", name="Numérisations")).to_be_visible()
     expect_seeded_batches(page, demo_facts)
@@ -407,7 +407,7 @@ def test_a_file_over_djangos_body_limit_uploads_with_the_default_chunk_size(page
 def test_the_page_hashes_files_in_pieces_as_sha256_does(page, demo_host):
     """The whole file's SHA-256 is computed by the page chunk after chunk (crypto.subtle.digest takes its
     input at once, and a scan can be 1 GiB): any length, cut anywhere, gives SHA-256's digest."""
-    page.goto(demo_host.url(student=INSTRUCTOR))
+    page.goto(demo_host.url(student=INSTRUCTOR, screen="scans"))
     expect(page.get_by_role("heading", name="Scans")).to_be_visible()
     lengths = list(range(0, 130)) + [1000, 4096, 65_537, 3 * 1024 * 1024 + 5]
     digests = page.evaluate("""(lengths) => lengths.map(function (length) {

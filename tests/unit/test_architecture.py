@@ -13,8 +13,9 @@ PACKAGE = REPO / "viatique_xblock"
 TASK_NAMES = {"viatique.assemble_batch", "viatique.assemble_upload", "viatique.build_export_zip",
               "viatique.health_report", "viatique.process_batch", "viatique.process_range",
               "viatique.render_graded_copy"}
-#: task names added since (each kept from then on): the periodic recovery, the exam archive's export and import
-NEW_TASK_NAMES = {"viatique.recover", "viatique.build_exam_archive", "viatique.import_exam_archive"}
+#: task names added since (each kept from then on): the periodic recovery, the exam archive's export and import, the booklets printed from the dashboard
+NEW_TASK_NAMES = {"viatique.recover", "viatique.build_exam_archive", "viatique.import_exam_archive",
+                  "viatique.print_booklets"}
 STAGES = ("scanning", "identity", "grading", "results", "reports", "platform", "pdf", "workers")
 
 

@@ -88,7 +88,8 @@ def test_copy_list_compares_two_exam_sizes_with_the_same_queries(tmp_path):
     assert (result["copies"], result["baseline_copies"]) == (120, 20)
     requests = result["requests"]
     assert set(requests) == {"dashboard_page", "grader_page", "list_first_page", "list_last_page", "grader_list",
-                             "identification_queue", "anomaly_queue"}
+                             "identification_queue", "search_code", "search_name", "filter_sort", "missing_pages",
+                             "anomaly_queue"}
     for name, figures in requests.items():
         assert positive(figures["median_ms"]) and positive(figures["baseline"]["median_ms"]), name
         assert positive(figures["ratio"]), name

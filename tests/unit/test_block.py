@@ -1,4 +1,6 @@
 """The block through an LMS-like runtime: views by role, handlers, permissions, audit and events."""
+import re
+
 import pytest
 from django.utils import timezone, translation
 
@@ -76,7 +78,11 @@ def test_the_editor_shows_an_unset_weight_as_an_empty_field_with_a_hint():
 def test_instructor_view_is_the_dashboard_and_creates_the_exam_row():
     frag = make_block().student_view()
     assert "Instructor dashboard" in frag.content
-    assert 'data-count="total">0<' in frag.content
+    # the counter of copies is a link to the copy list (the Grading screen), each screen a region of its own
+    assert re.search(r'data-count="total"><a href="#grading"[^>]*>0<', frag.content)
+    assert re.findall(r'data-screen="(\w+)"', frag.content) == [
+        "scans", "identification", "grading", "results", "reports", "settings"]
+    assert startup_data(frag)["copies"] == 0
     exam = Exam.objects.get(usage_key=USAGE)
     assert exam.course_key == "course-v1:Viatique+T101+2026"
     assert exam.scheme["questions"][0]["id"] == "q1"
@@ -90,6 +96,9 @@ def test_grader_view_is_the_grader_dashboard_without_a_names_column():
     frag = make_block("staff_1", "staff").student_view()
     assert "Grader dashboard" in frag.content
     assert ">Learner<" not in frag.content
+    # no identification screen, and no search by name
+    assert re.findall(r'data-screen="(\w+)"', frag.content) == ["scans", "grading", "results", "reports", "settings"]
+    assert "Search (code)" in frag.content and "Search (code or learner)" not in frag.content
 
 
 def test_learner_view_shows_only_the_state_of_their_own_copy():
@@ -267,7 +276,7 @@ def test_list_copies_query_count_does_not_grow_with_copies(django_assert_max_num
     for number in range(60):
         make_copy(exam, f"C{number:02d}", f"learner_{number}")
     block = make_block()
-    with django_assert_max_num_queries(3):  # exam sync, count, page
+    with django_assert_max_num_queries(4):  # exam sync, count, page, the graders to filter by
         status, body = call(block, "list_copies", method="GET", query="limit=50")
     assert status == 200 and len(body["copies"]) == 50
 

@@ -34,17 +34,33 @@ def test_per_question_figures_and_histograms(exam):
     q1, q2 = body["questions"]
     assert q1 | {"histogram": None} == {"id": "q1", "label": "<b>Dérivées</b>", "max": 8, "count": 4, "mean": 5.0,
                                         "median": 5.0, "stdev": 2.236, "histogram": None}
-    # 17 possible values: ten bins of 0.8 over [0, 8], the last closed
-    assert len(q1["histogram"]) == 10
-    assert q1["histogram"][0] == {"low": 0.0, "high": 0.8, "count": 0}
-    assert [item["count"] for item in q1["histogram"]] == [0, 0, 1, 0, 0, 1, 0, 1, 0, 1]
-    assert q1["histogram"][-1]["high"] == 8.0
-    # 7 possible values (0..6): 7 bins
+    # 17 possible values: round bins of 1 point over [0, 8] (never 0.8 or 0.429), the last closed
+    assert [(item["low"], item["high"]) for item in q1["histogram"]] == [(index, index + 1) for index in range(8)]
+    assert [item["count"] for item in q1["histogram"]] == [0, 0, 1, 0, 1, 0, 1, 1]
+    # 7 possible values (0..6): one bin each, named by its value
+    assert [(item["low"], item["high"]) for item in q2["histogram"]] == [(index, index) for index in range(7)]
     assert [item["count"] for item in q2["histogram"]] == [1, 0, 0, 1, 0, 0, 2]
+    # the total out of 14 (no step): round bins of 2 points
+    assert [item["low"] for item in body["total"]["histogram"]] == [0, 2, 4, 6, 8, 10, 12]
     assert (q2["mean"], q2["median"], q2["stdev"]) == (3.75, 4.5, 2.487)
     assert body["total"] | {"histogram": None} == {"max": 14, "count": 4, "mean": 8.75, "median": 9.5,
                                                    "stdev": 4.657, "histogram": None}
     assert sum(item["count"] for item in body["total"]["histogram"]) == 4
+
+
+@pytest.mark.parametrize("maximum, step, edges", [
+    (3, 0.5, [0, 0.5, 1, 1.5, 2, 2.5, 3]),  # 7 possible values: the values themselves, not 0.429
+    (20, 0.25, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]),
+    (7, None, [0, 1, 2, 3, 4, 5, 6]),
+    (100, 1, [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]),
+    (1.5, 0.1, [0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4]),
+    (45, 0.5, [0, 5, 10, 15, 20, 25, 30, 35, 40]),
+])
+def test_histogram_bins_have_round_edges(maximum, step, edges):
+    bins = statistics.histogram([0, maximum, maximum / 2], maximum, step)
+    assert [item["low"] for item in bins] == edges
+    assert bins[-1]["high"] == maximum and sum(item["count"] for item in bins) == 3
+    assert all(len(str(item["low"]).rstrip("0")) <= 4 for item in bins)
 
 
 def test_progress_counts(exam):
@@ -97,8 +113,9 @@ def test_statistics_query_count_does_not_grow_with_copies(exam, django_assert_ma
 
 def test_histogram_of_a_question_with_few_values():
     bins = statistics.histogram([0.0, 1.0, 2.0, 2.0], 2, 1)
+    # one bin per possible value, named by it (not 0-0.667, 0.667-1.333, ...)
     assert [(item["low"], item["high"], item["count"]) for item in bins] == [
-        (0.0, 0.667, 1), (0.667, 1.333, 1), (1.333, 2.0, 2)]
+        (0.0, 0.0, 1), (1.0, 1.0, 1), (2.0, 2.0, 2)]
 
 
 def _viewer(username, role):

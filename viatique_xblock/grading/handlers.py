@@ -110,10 +110,14 @@ class GradingHandlers:
 
     @api_handler(permission=permissions.staff, methods=("GET", "POST"))
     def list_copies(self, request, user, data, suffix=""):
-        """One page of this exam's copies, as the caller may see them (``identity`` filters them)."""
+        """One page of this exam's copies, as the caller may see them: searched (``q``), filtered
+        (``identity``, ``state``, ``grader``, ``missing``) and sorted (``sort``) by
+        :func:`~viatique_xblock.grading.copies.list_copies`."""
         offset = _bounded_int(data.get("offset"), 0, 0, 10 ** 9)
         limit = _bounded_int(data.get("limit"), 50, 1, 200)
-        return copies.list_copies(self.get_exam(), user, offset=offset, limit=limit, identity=data.get("identity"))
+        filters = {key: data.get(key) for key in ("q", "identity", "state", "grader", "missing", "sort")
+                   if isinstance(data.get(key), (str, int))}
+        return copies.list_copies(self.get_exam(), user, offset=offset, limit=limit, filters=filters)
 
 
 def _bounded_int(raw, default, low, high):

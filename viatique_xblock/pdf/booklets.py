@@ -3,13 +3,19 @@
 Public API:
 
 - ``make_booklets(subject=None, *, blank_pages=None, copies=None, exam_ref, names=None,
-  numbers=None, first_copy=1, page_size=A4) -> bytes``: the PDF to print. ``subject`` is the blank
+  numbers=None, first_copy=1, page_size=A4, extra_pages=0, cover=None, progress=None) -> bytes``:
+  the PDF to print. ``subject`` is the blank
   exam (PDF bytes, which should have passed :func:`.validate.validate_pdf`); without it,
   ``blank_pages`` empty pages of ``page_size`` (points) make the booklet.
   Booklet ``i`` carries ``numbers[i]`` (distinct, 1 to :data:`.qr.MAX_COPY`: the caller chooses
   them, at random for an exam, see :mod:`viatique_xblock.scanning.booklets`); without ``numbers``
   they are ``first_copy, first_copy + 1, ...`` (benchmarks, tests). With ``names`` (prenamed mode)
   there is one booklet per name, in that order, and the name is printed on its cover.
+  ``extra_pages`` blank pages (of the last page's size) end every booklet, numbered on from it.
+  ``cover`` (a :class:`Cover`: the words, translated by the caller, and the height of the band
+  hidden from graders) puts on the first page of an anonymous booklet a box labelled with the
+  word for "Name", and on every cover a one-line instruction, all inside that band.
+  ``progress(done)`` is called with the number of booklets made so far, every few booklets.
 - ``layout(width, height) -> Layout``: where the subject, the QR code, the short code and
   the name go on a page of that size (PDF points, origin top-left); ``Layout.name_area``
   gives the name's place normalised to [0, 1] (for masking the cover of anonymous copies).
@@ -24,6 +30,12 @@ left, and the learner's name, on the cover of prenamed booklets, at the left of 
 The top, not the bottom: a scanner writes its JPEG from the top of the sheet, so
 :mod:`.decode` reads the code of an upright page from the first rows of the image alone,
 without decoding the rest.
+
+The cover (:func:`cover_layout`): graders never see the top band of a cover, the exam's name area
+(``name_area_height`` % of the page, 12 % by default, painted over in their images and cut out at
+the identification desk). The name box and the instruction are drawn inside both that band and
+the stamp's band, left of the short code: the box from 6 pt under the top edge, the instruction's
+baseline 4 pt above the lower of the two bands' edges.
 
 Speed: each subject page is embedded once as a Form XObject that every copy reuses; the
 QR code is drawn as vector rectangles straight into the page's content stream (one path,
@@ -58,6 +70,20 @@ MIN_NAME_SIZE = 7.0
 MAX_COPIES = 5000
 MAX_BOOKLET_PAGES = 200
 MAX_TOTAL_PAGES = 50_000
+LABEL_SIZE = 7.0
+BOX_TOP = 6.0
+
+
+@dataclass(frozen=True)
+class Cover:
+    """What the cover says, in the reader's language (``name``: the box's label, ``anonymous`` and
+    ``prenamed``: the one-line instructions), and ``band``: the fraction of the page's height hidden
+    from graders (the exam's name area)."""
+
+    name: str
+    anonymous: str
+    prenamed: str
+    band: float = 0.12
 
 
 @dataclass(frozen=True)
@@ -75,6 +101,17 @@ class Layout:
     def name_area(self):
         """The name's place on the cover as (x0, y0, x1, y1) normalised to the page."""
         return (self.name_left / self.width, 0.0, self.name_right / self.width, self.content.y0 / self.height)
+
+
+@functools.lru_cache(maxsize=64)
+def cover_layout(width, height, band):
+    """``(box, baseline)`` of a cover of ``width`` x ``height`` points whose top ``band`` (a fraction of
+    the height) is hidden from graders: the name box (a Rect, origin top-left) and the baseline of the
+    instruction, both above the stamp's band's lower edge and inside the hidden band."""
+    box = layout(width, height)
+    bottom = min(box.content.y0, band * height)
+    baseline = bottom - 4
+    return pymupdf.Rect(box.name_left, BOX_TOP, box.name_right, max(BOX_TOP + 8, baseline - LABEL_SIZE - 3)), baseline
 
 
 @functools.lru_cache(maxsize=64)
@@ -136,6 +173,31 @@ def _text(font, size, x, y, text):
     return b"BT /%s %.1f Tf %.2f %.2f Td %s Tj ET" % (font, size, x, y, _pdf_string(text))
 
 
+def _label(font, size, x, y, text, max_width):
+    """A line of the cover's own words (Windows-1252 or shown with ``?``), shrunk to ``max_width``."""
+    text = text.encode("cp1252", "replace").decode("cp1252")
+    base = "cour" if font == b"VQc" else "hebo"
+    width = pymupdf.get_text_length(text, fontname=base, fontsize=size)
+    if width > max_width:
+        size = max(4.0, size * max_width / width)
+    return _text(font, size, x, y, text)
+
+
+def _cover_ops(cover, width, height, prenamed):
+    """The name box (anonymous booklets) and the instruction of a cover, as PDF operators."""
+    box = layout(width, height)
+    rect, baseline = cover_layout(width, height, cover.band)
+    ops = []
+    if not prenamed:
+        ops.append(b"q 0.6 w 0 G %.2f %.2f %.2f %.2f re S Q" % (
+            rect.x0, height - rect.y1, rect.width, rect.height))
+        ops.append(_label(b"VQb", LABEL_SIZE, rect.x0 + 3, height - (rect.y0 + LABEL_SIZE + 1), cover.name,
+                          rect.width - 6))
+    ops.append(_label(b"VQb", LABEL_SIZE, box.name_left, height - baseline,
+                      cover.prenamed if prenamed else cover.anonymous, box.name_right - box.name_left))
+    return ops
+
+
 def _fit_name(name, max_width):
     """(font size, text) so that the name fits ``max_width`` in Helvetica-Bold."""
     name = " ".join(str(name).split())
@@ -179,8 +241,9 @@ class _Writer:
             self.doc.update_stream(xref, stream, compress=False)  # deflated once, when saved
         return xref
 
-    def page(self, index, size, code_text, short_text, name=None):
-        """Add one stamped page showing subject page ``index`` (None: a blank page)."""
+    def page(self, index, size, code_text, short_text, name=None, cover=None):
+        """Add one stamped page showing subject page ``index`` (None: a blank page); ``cover`` (a
+        :class:`Cover`) on the first page of a booklet."""
         width, height = size
         box = layout(width, height)
         qr_pdf = pymupdf.Rect(box.qr.x0, height - box.qr.y1, box.qr.x1, height - box.qr.y0)
@@ -193,6 +256,8 @@ class _Writer:
                 ops.append(_text(b"VQb", size_pt, box.name_left, height - box.baseline, shown))
             except UnicodeEncodeError:
                 self.late_names.append((len(self.pages), box, shown))
+        if cover is not None:
+            ops.extend(_cover_ops(cover, width, height, prenamed=bool(name)))
         contents = self._object("<<>>", b"\n".join(ops))
         self.pages.append(self._object(
             f"<</Type/Page/Parent {self.root} 0 R/MediaBox[0 0 {width:g} {height:g}]"
@@ -214,7 +279,7 @@ class _Writer:
 
 
 def make_booklets(subject=None, *, blank_pages=None, copies=None, exam_ref, names=None, numbers=None,
-                  first_copy=1, page_size=A4):
+                  first_copy=1, page_size=A4, extra_pages=0, cover=None, progress=None):
     """The printable PDF of the booklets (bytes); see the module docstring."""
     names = list(names) if names is not None else None
     numbers = list(numbers) if numbers is not None else None
@@ -241,19 +306,25 @@ def make_booklets(subject=None, *, blank_pages=None, copies=None, exam_ref, name
         sizes = [tuple(page_size)] * blank_pages
     else:
         raise ValueError("give a subject PDF or a number of blank pages")
+    subject_pages = len(sizes)
+    sizes = sizes + [sizes[-1]] * int(extra_pages or 0)
     if len(sizes) > MAX_BOOKLET_PAGES or len(sizes) * copies > MAX_TOTAL_PAGES:
         raise ValueError(f"at most {MAX_BOOKLET_PAGES} pages a booklet and {MAX_TOTAL_PAGES} in all")
     qr.check(exam_ref, numbers[0], 1)  # ValueError early on a bad exam reference
 
-    writer = _Writer(pymupdf.open(), source, sizes)
+    writer = _Writer(pymupdf.open(), source, sizes[:subject_pages])
+    every = max(1, copies // 50)
     for booklet, number in enumerate(numbers):
         name = names[booklet] if names else None
         for index, size in enumerate(sizes):
             writer.page(
-                index if source is not None else None,
+                index if source is not None and index < subject_pages else None,
                 size,
                 qr.encode(exam_ref, number, index + 1),
                 qr.short(exam_ref, number, index + 1),
                 name=name if index == 0 else None,
+                cover=cover if index == 0 else None,
             )
+        if progress is not None and ((booklet + 1) % every == 0 or booklet + 1 == copies):
+            progress(booklet + 1)
     return writer.finish()

@@ -51,8 +51,8 @@ SETTINGS = {
     "SIGNED_URL_SECONDS": (300, "Lifetime of signed download URLs."),
     "EXPORT_RETENTION_DAYS": (
         7,
-        "ZIP exports of graded PDFs and exam archives built from the dashboard older than this many days are "
-        "deleted by the viatique_purge_exports command (run it daily); 0 keeps them.",
+        "ZIP exports of graded PDFs, exam archives and booklet PDFs built from the dashboard older than this many "
+        "days are deleted by the viatique_purge_exports command (run it daily); 0 keeps them.",
     ),
     "ARCHIVE_IMPORT_MAX_BYTES": (
         GIB,

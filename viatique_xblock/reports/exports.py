@@ -204,10 +204,12 @@ def send_export(job_pk):
     queue.send("viatique.build_export_zip", job_pk)
 
 
-#: the task that builds each kind of job other than "zip" (:mod:`.archive_jobs`), sent again by :func:`requeue_job`
+#: the task that builds each kind of job other than "zip" (:mod:`.archive_jobs`, and the booklets of
+#: :mod:`viatique_xblock.scanning.booklet_jobs`), sent again by :func:`requeue_job`
 SENDERS = {
     "archive": lambda job_pk: queue.send("viatique.build_exam_archive", job_pk),
     "archive_import": lambda job_pk: queue.send("viatique.import_exam_archive", job_pk),
+    "booklets": lambda job_pk: queue.send("viatique.print_booklets", job_pk),
 }
 
 

@@ -4,9 +4,9 @@ Only copies in the ``graded`` state count (finalized, PDF rendered): work in
 progress would move the figures under the reader's eyes. Per question: count,
 mean, median, standard deviation (of the population of graded copies: every
 copy is there, not a sample), maximum possible, and a histogram of at most
-:data:`MAX_BINS` equal bins over ``[0, max]`` (the last one closed), fewer when
-the question has fewer possible values (a question out of 2 in steps of 1 has
-three bins: 0, 1, 2).
+:data:`MAX_BINS` bins over ``[0, max]`` whose edges are round numbers (0-5, 5-10, ...; the last
+one closed), or one bin per possible value when the question has no more than that (a question
+out of 2 in steps of 1 has three bins: 0, 1, 2).
 
 Per grader: graded copies and mean total. Instructors see usernames; a grader
 sees their own row with their username and the others as "Grader 1", "Grader 2"...
@@ -33,18 +33,49 @@ def _round(value):
     return None if value is None else round(float(value), 3)
 
 
+#: bin widths are one of these times a power of ten, so a bin's edges read well (0-5, 5-10; never 0.429)
+NICE_WIDTHS = (1, 2, 2.5, 5)
+
+
+def _nice_width(maximum, step):
+    """The smallest round width (:data:`NICE_WIDTHS` times a power of ten, and a multiple of ``step``)
+    that covers ``[0, maximum]`` in at most :data:`MAX_BINS` bins."""
+    target = Decimal(str(maximum)) / MAX_BINS
+    exponent = math.floor(math.log10(float(target))) if target > 0 else 0
+    step = Decimal(str(step)) if step else None
+    for power in range(exponent - 1, exponent + 3):
+        for nice in NICE_WIDTHS:
+            width = Decimal(str(nice)).scaleb(power)
+            if step and width % step:
+                continue
+            if width >= target:
+                return width
+    return Decimal(str(maximum))
+
+
 def histogram(values, maximum, step):
-    """Equal bins over ``[0, maximum]``: ``[{"low", "high", "count"}]``."""
-    possible = int(Decimal(str(maximum)) / Decimal(str(step))) + 1 if step else MAX_BINS
-    bins = max(1, min(MAX_BINS, possible))
+    """Bins over ``[0, maximum]``: ``[{"low", "high", "count"}]``. One bin per possible value
+    (``low == high``) when the question has at most :data:`MAX_BINS` of them (out of 3 in steps of 0.5:
+    0, 0.5, ... 3); otherwise bins of a round width (:func:`_nice_width`: 0-1, 1-2, ... or 0-5, 5-10, ...),
+    each holding its lower edge, the last one closed and ending at ``maximum``."""
+    maximum = Decimal(str(maximum))
+    if step and int(maximum / Decimal(str(step))) + 1 <= MAX_BINS:
+        step = Decimal(str(step))
+        values_count = int(maximum / step) + 1
+        counts = [0] * values_count
+        for value in values:
+            index = int((Decimal(str(value)) / step).to_integral_value())
+            counts[min(max(index, 0), values_count - 1)] += 1
+        return [{"low": _round(step * index), "high": _round(step * index), "count": count}
+                for index, count in enumerate(counts)]
+    width = _nice_width(maximum, step) if maximum > 0 else Decimal(1)
+    bins = max(1, math.ceil(maximum / width))
     counts = [0] * bins
-    scale = bins / float(maximum) if maximum else 0.0
     for value in values:
         # points have at most 3 decimals: rounding to 9 keeps a value on a bin's edge in that bin
-        index = math.floor(round(value * scale, 9))
+        index = math.floor(round(float(value) / float(width), 9))
         counts[min(max(index, 0), bins - 1)] += 1
-    width = float(maximum) / bins
-    return [{"low": _round(width * index), "high": _round(width * (index + 1)), "count": count}
+    return [{"low": _round(width * index), "high": _round(min(width * (index + 1), maximum)), "count": count}
             for index, count in enumerate(counts)]
 
 

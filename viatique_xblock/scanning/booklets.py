@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 
 from viatique_xblock import audit
 from viatique_xblock.errors import InvalidRequest
-from viatique_xblock.i18n import N_
+from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import Booklet, Copy
 from viatique_xblock.pdf import booklets as pdf_booklets, qr
 from viatique_xblock.scanning import batches
@@ -57,7 +57,18 @@ def draw_numbers(exam, count):
     return numbers
 
 
-def _reserve(exam, learners, copies, actor):
+def cover(exam):
+    """What the covers of this exam's booklets say, in the current language, and the height of the band
+    graders never see (the exam's name area): the name box and the instructions go inside it."""
+    return pdf_booklets.Cover(
+        name=_("Name"),
+        anonymous=_("Write your name in the box above, and nowhere else: graders never see this band."),
+        prenamed=_("This booklet is printed for you: check the name above and write no name anywhere else."),
+        band=exam.name_area[3],
+    )
+
+
+def reserve(exam, learners, copies, actor):
     """Reserve ``copies`` random booklet numbers (see the module docstring); return them in print order."""
     for _attempt in range(5):
         numbers = draw_numbers(exam, copies)
@@ -78,8 +89,11 @@ def _reserve(exam, learners, copies, actor):
     raise InvalidRequest(N_("Booklet numbers could not be reserved; try again."))
 
 
-def _check_pages(pages, copies):
+def check_pages(pages, copies, extra_pages=0):
     """Refuse, before any booklet number is reserved, booklets the PDF maker would not make."""
+    if not 0 <= extra_pages <= pdf_booklets.MAX_BOOKLET_PAGES:
+        raise InvalidRequest(N_("A booklet has from 0 to {max} extra blank pages."), max=pdf_booklets.MAX_BOOKLET_PAGES)
+    pages += extra_pages
     if not 1 <= pages <= pdf_booklets.MAX_BOOKLET_PAGES:
         raise InvalidRequest(N_("A booklet has from 1 to {max} pages."), max=pdf_booklets.MAX_BOOKLET_PAGES)
     if pages * copies > pdf_booklets.MAX_TOTAL_PAGES:
@@ -113,12 +127,12 @@ def print_booklets(exam, *, copies=None, subject=None, blank_pages=None, learner
             blank_pages = pages = int(blank_pages or exam.pages_per_copy)
         except (TypeError, ValueError):
             pages = 0
-    _check_pages(pages, copies)
-    numbers = _reserve(exam, learners, copies, actor)
+    check_pages(pages, copies)
+    numbers = reserve(exam, learners, copies, actor)
     pdf = pdf_booklets.make_booklets(
         subject or None, blank_pages=None if subject else blank_pages, copies=copies,
         exam_ref=batches.exam_ref(exam), names=[learner.name for learner in learners] if learners else None,
-        numbers=numbers,
+        numbers=numbers, cover=cover(exam),
     )
     audit.record(exam, "booklets.printed", actor=actor, client_ip=client_ip, publish=publish, details={
         "copies": copies, "prenamed": learners is not None, "subject": bool(subject)})

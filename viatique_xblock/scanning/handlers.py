@@ -7,7 +7,7 @@ modules. The contract is docs/handlers.md ("Scans").
 from viatique_xblock import exams, files, permissions
 from viatique_xblock.jsonapi import api_handler
 from viatique_xblock.platform import compat, conf
-from viatique_xblock.scanning import anomalies, batches, booklets, uploads
+from viatique_xblock.scanning import anomalies, batches, booklet_jobs, booklets, uploads
 
 
 class ScanningHandlers:
@@ -98,3 +98,33 @@ class ScanningHandlers:
             self.get_exam(), copies=query.get("copies"), subject=data or None,
             blank_pages=query.get("blank_pages"), learners=learners, actor=user, **self._audit_context(request))
         return files.bytes_response(pdf, "application/pdf", f"booklets-{len(numbers)}.pdf")
+
+    @api_handler(permission=permissions.instructor)
+    def booklet_print(self, request, user, data, suffix=""):
+        """The print screen: ``{prenamed, copies, pages, extra_pages}``; the PDF is made by a task
+        (:mod:`~viatique_xblock.scanning.booklet_jobs`). Answers the print run's status."""
+        prenamed = data.get("prenamed") in (True, "1", "true")
+        job = booklet_jobs.start(
+            self.get_exam(), prenamed=prenamed, copies=data.get("copies"), pages=data.get("pages"),
+            extra_pages=data.get("extra_pages"), learners=compat.roster(self) if prenamed else None, actor=user,
+            **self._audit_context(request))
+        return booklet_jobs.job_status(job)
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def booklet_status(self, request, user, data, suffix=""):
+        """A print run's status (``id``), or ``{"jobs": [the latest], "pages_per_copy"}`` and, with ``roster=1``,
+        ``"roster"``: the number of enrolled learners (the prenamed booklets a print run would make)."""
+        exam = self.get_exam()
+        if data.get("id"):
+            return booklet_jobs.job_status(booklet_jobs.get_job(exam, data.get("id")))
+        answer = {"jobs": booklet_jobs.recent_jobs(exam), "pages_per_copy": exam.pages_per_copy}
+        if data.get("roster") in ("1", "true"):
+            answer["roster"] = len(compat.roster(self))
+        return answer
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def booklet_download(self, request, user, data, suffix=""):
+        """The PDF of a finished print run (its id as the suffix)."""
+        name, download_name = booklet_jobs.download(self.get_exam(), suffix, actor=user,
+                                                     **self._audit_context(request))
+        return files.stored_file_response(name, download_name)

@@ -1,5 +1,6 @@
 """Celery tasks of reports: the ZIP of graded PDFs of an export job (:func:`viatique_xblock.reports.exports.build_zip`),
-and the exam archive's export and import (:mod:`viatique_xblock.reports.archive_jobs`).
+the exam archive's export and import (:mod:`viatique_xblock.reports.archive_jobs`), and the booklets printed
+from the dashboard (:mod:`viatique_xblock.scanning.booklet_jobs`), export jobs too.
 
 Same conventions as :mod:`.scanning`: acknowledged late and redelivered when its worker
 dies, transient errors retried with backoff, the time limits of the settings (given by
@@ -59,3 +60,13 @@ def import_exam_archive(self, job_pk):
     from viatique_xblock.reports import archive_jobs
     with monitored(self, job_id=job_pk, exam_id=exam_id_of(ExportJob, job_pk)):
         archive_jobs.run_import(job_pk, takeover=retried_or_redelivered(self))
+
+
+@shared_task(name="viatique.print_booklets", base=ExportTask, **COMMON)
+def print_booklets(self, job_pk):
+    """Make the PDF of a print run from the dashboard (:func:`viatique_xblock.scanning.booklet_jobs.build`);
+    an export job like the others, so it fails, is recovered and purged the same way."""
+    from viatique_xblock.models import ExportJob
+    from viatique_xblock.scanning import booklet_jobs
+    with monitored(self, job_id=job_pk, exam_id=exam_id_of(ExportJob, job_pk)):
+        return booklet_jobs.build(job_pk, takeover=retried_or_redelivered(self))

@@ -109,4 +109,8 @@ function ViatiqueLockouts(runtime, element, args) {
   }
 
   load();
+  // shown again (the dashboard's Settings screen, viatique_staff.js): lockouts may have happened meanwhile
+  root.addEventListener('viatique:screen-shown', function (event) {
+    if (event.detail && event.detail.screen === 'settings') { load(); }
+  });
 }

@@ -78,8 +78,11 @@ function ViatiqueReports(runtime, element, args) {
     var most = Math.max.apply(null, [1].concat(bins.map(function (bin) { return bin.count; })));
     var step = width / Math.max(1, bins.length);
     var id = idPrefix + '-histogram-' + (++svgCount);
+    // a bin is one possible value (low === high: "2.5") or a range of round edges ("from 0 to 5")
+    function binText(bin) { return bin.low === bin.high ? String(bin.low) : bin.low + '–' + bin.high; }
     var words = bins.map(function (bin) {
-      return fmt(_('from {low} to {high}: {count}'), {low: bin.low, high: bin.high, count: bin.count});
+      return bin.low === bin.high ? fmt(_('{value}: {count}'), {value: bin.low, count: bin.count})
+        : fmt(_('from {low} to {high}: {count}'), {low: bin.low, high: bin.high, count: bin.count});
     }).join('; ');
     var chart = svg('svg', {viewBox: '0 0 ' + width + ' ' + height, width: width, height: height, role: 'img',
       'aria-labelledby': id + '-title', 'aria-describedby': id + '-desc', 'class': 'viatique-histogram', focusable: 'false'});
@@ -95,13 +98,13 @@ function ViatiqueReports(runtime, element, args) {
         chart.appendChild(svg('text', {x: x + (step - 4) / 2, y: y - 3, 'text-anchor': 'middle',
           'class': 'viatique-bar-count', 'aria-hidden': 'true'}, String(bin.count)));
       }
-      chart.appendChild(svg('text', {x: index * step + 1, y: height - 6, 'class': 'viatique-axis',
-        'aria-hidden': 'true'}, String(bin.low)));
+      // every bar says what it counts, under its middle; labels that would overlap are thinned out
+      var every = Math.max(1, Math.ceil(bins.length * 34 / width));
+      if (index % every === 0 || index === bins.length - 1) {
+        chart.appendChild(svg('text', {x: x + (step - 4) / 2, y: height - 6, 'text-anchor': 'middle',
+          'class': 'viatique-axis', 'aria-hidden': 'true'}, binText(bin)));
+      }
     });
-    if (bins.length) {
-      chart.appendChild(svg('text', {x: width - 1, y: height - 6, 'text-anchor': 'end', 'class': 'viatique-axis',
-        'aria-hidden': 'true'}, String(bins[bins.length - 1].high)));
-    }
     chart.appendChild(svg('line', {x1: 0, x2: width, y1: height - bottom, y2: height - bottom, 'class': 'viatique-axis-line'}));
     return chart;
   }
@@ -177,6 +180,10 @@ function ViatiqueReports(runtime, element, args) {
     el('div', {'class': 'viatique-buttons'}, [refresh]), statsStatus, statsBody
   ]));
   loadStatistics();
+  // shown again (the dashboard's Reports screen, viatique_staff.js): copies may have been graded meanwhile
+  root.addEventListener('viatique:screen-shown', function (event) {
+    if (event.detail && event.detail.screen === 'reports') { loadStatistics(); }
+  });
 
   if (!isInstructor) { return; }
 
@@ -501,6 +508,18 @@ function ViatiqueReports(runtime, element, args) {
       renderAudit(result.body);
     });
   }
+
+  /* The audit log follows the actions that add to it: this screen's exports and downloads, and what was
+   * done on the other screens meanwhile (read again each time the Reports screen is shown). */
+  var AUDITED = {'export-zip': 1, 'export-download': 1, 'archive-export': 1, 'archive-download': 1, 'grades-csv': 1};
+  root.addEventListener('viatique:screen-shown', function (event) {
+    if (event.detail && event.detail.screen === 'reports') { loadAudit(); }
+  });
+  region.addEventListener('click', function (event) {
+    var control = event.target.closest ? event.target.closest('[data-action]') : null;
+    // a request (or a download) is on its way: read the log once the server has recorded it
+    if (control && AUDITED[control.getAttribute('data-action')]) { setTimeout(loadAudit, 1200); }
+  });
 
   region.appendChild(el('section', {'class': 'viatique-reports-part', 'aria-labelledby': auditTitle,
     'data-region': 'audit-log'}, [
