@@ -97,6 +97,11 @@ def test_filters_by_state_grader_identity_and_missing_pages():
     assert codes(missing) == [f"K{number:04d}" for number in range(0, 42, 7)]
     assert {row["missing_pages"] for row in missing["copies"]} == {1}
     assert listing(instructor, q="K0001")["copies"][0]["missing_pages"] == 0
+    # a copy accepted without its page leaves the filter, and still says how many pages it lacks
+    Copy.objects.filter(exam=exam, anonymous_code="K0007").update(missing_accepted=True)
+    assert codes(listing(instructor, missing="1", limit=200)) == [f"K{number:04d}" for number in range(0, 42, 7)
+                                                                   if number != 7]
+    assert listing(instructor, q="K0007")["copies"][0]["missing_pages"] == 1
     # filters combine
     both = listing(instructor, missing="1", grader="staff_1", limit=200)
     assert codes(both) == [f"K{number:04d}" for number in range(0, 42, 7) if number % 3 == 0]

@@ -54,11 +54,11 @@ def _with_missing_pages(queryset, exam):
 
 
 def _only_missing_pages(queryset, exam):
-    """The copies with missing pages (as :func:`_with_missing_pages` counts them), annotated the same way:
-    one join grouped by copy, cheaper than the subqueries when every copy of the exam is looked at."""
+    """The copies with missing pages (as :func:`_with_missing_pages` counts them) that no instructor accepted
+    as they are (:func:`.scanning.anomalies.accept_missing`), annotated the same way: one join grouped by copy, cheaper than the subqueries when every copy of the exam is looked at."""
     expected = Greatest(Coalesce(Max("pages__position"), Value(0)), Value(exam.pages_per_copy))
     return queryset.annotate(missing_pages=expected - Count("pages__position", distinct=True)).filter(
-        missing_pages__gt=0)
+        missing_pages__gt=0, missing_accepted=False)
 
 
 def _search(queryset, text, names):
@@ -139,7 +139,7 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None, filters=None):
     - ``state``: a grading state (``in_progress`` also counts reopened copies, as the progress counter);
     - ``grader``: a grader's username (graders: only their own), ``"none"`` (dealt to nobody) or
       ``"assigned"``;
-    - ``missing``: ``"1"`` keeps the copies with missing pages;
+    - ``missing``: ``"1"`` keeps the copies with missing pages that no instructor accepted as they are;
     - ``sort``: ``code``, ``state``, ``grader``, ``total`` or (instructors) ``name``, ``-`` first for
       descending; by default by code, a grader's own copies first.
 
