@@ -18,6 +18,12 @@ from .conftest import unnamed_controls
 from .test_grading import open_copy, open_dashboard
 from .test_scans import pdf_payload, plain_scan, upload
 
+
+def open_screen(page, host, student, screen):
+    """The dashboard of ``student`` on ``screen`` (its URL hash), once that screen shows."""
+    page.goto(host.url(student=student, screen=screen))
+    expect(page.locator(f"[data-screen='{screen}']")).to_be_visible()
+
 pytestmark = pytest.mark.browser
 
 INSTRUCTOR = "instructor_1"
@@ -52,7 +58,7 @@ def test_a_second_booklet_with_overlapping_page_numbers_goes_after_the_last_page
     host = fresh_demo_host
     target = next(copy for copy in demo_facts.copies if copy["state"] == "ready"
                   and copy["code"] not in [item["code"] for item in demo_facts["incomplete"]])
-    open_dashboard(page, host, INSTRUCTOR)
+    open_screen(page, host, INSTRUCTOR, "scans")
     anomalies = page.get_by_role("region", name="Anomalies")
     messages = anomalies.locator("[data-region='anomaly-messages']")
 
@@ -131,7 +137,7 @@ def test_a_grader_is_warned_of_a_page_never_scanned(page, fresh_demo_host):
     expect(workspace.locator("[data-region='page-label']")).to_have_text("Page 1 of 3")
 
     # the instructor accepts the copy without it: it leaves the list, the grader is told
-    open_dashboard(page, host, INSTRUCTOR)
+    open_screen(page, host, INSTRUCTOR, "scans")
     row = page.locator("[data-region='incomplete-copies'] li", has_text=copy["code"])
     row.get_by_role("button", name=f"Accept without it: copy {copy['code']}, page(s) 3").click()
     expect(row).to_have_count(0)
@@ -145,7 +151,7 @@ def test_a_grader_is_warned_of_a_page_never_scanned(page, fresh_demo_host):
 
 def test_a_skipped_copy_stays_skipped_after_a_reload_and_a_name_off_the_roster_is_held(page, fresh_demo_host):
     host = fresh_demo_host
-    open_dashboard(page, host, INSTRUCTOR)
+    open_screen(page, host, INSTRUCTOR, "identification")
     region = page.get_by_role("region", name="Identification desk")
     desk = region.locator("[data-region='desk']")
     expect(desk).to_have_attribute("data-copy-code", re.compile(r"\w"))
