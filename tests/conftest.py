@@ -1,14 +1,25 @@
 """Shared fixtures: the LMS-like harness around the block, and cleanup of real services."""
+import os
 import shutil
+import tempfile
 
 import pytest
 from django.conf import settings
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _clean_services_after_run():
-    """Leave nothing behind: this run's Redis keys and its temporary files."""
+def _clean_services_after_run(tmp_path_factory):
+    """Leave nothing behind: this run's Redis keys and its temporary files.
+
+    This process's temporary folder is one in the run's var dir, removed at the end: the copies of
+    stored scans (``storage.local_file``) of a test whose ``VIATIQUE`` has no ``LOCAL_CACHE_DIR`` go
+    there rather than into the machine's. pytest's own folders stay where they are."""
+    tmp_path_factory.getbasetemp()
+    folder = os.path.join(settings.VAR_DIR, "tmp")
+    os.makedirs(folder, exist_ok=True)
+    saved, tempfile.tempdir = tempfile.tempdir, folder
     yield
+    tempfile.tempdir = saved
     from django.core.cache import cache
 
     try:

@@ -133,7 +133,7 @@ def web(s3, monkeypatch):
     (a file in each that the worker must not see), downloads redirected to presigned URLs."""
     from demo_host.settings import s3_storage
 
-    with scratch_dir("s3-web") as folder:
+    with scratch_dir("s3-web", parent=TMP) as folder:
         for name in ("media", "tmp"):
             (folder / name).mkdir()
             (folder / name / "web-only.txt").write_text("written by the web side")
