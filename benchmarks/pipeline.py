@@ -170,6 +170,42 @@ def time_steps():
     return totals
 
 
+def count_io(connection):
+    """Count what the database and the storage see during the ingestion, in the dict returned: SQL
+    statements by kind, and the storage's calls (``exists``, ``save`` with its bytes, ``delete``, ``open``
+    and ``scan_opened``: each range opens the stored scan, :func:`batches.local_copy`, a download of the whole
+    file on a remote storage)."""
+    from django.core.files.storage import FileSystemStorage
+
+    from viatique_xblock.scanning import batches
+
+    seen = {"sql": {}, "storage": {}, "stored_bytes": 0}
+
+    def statement(execute, sql, params, many, context):
+        kind = sql.lstrip().split(None, 1)[0].upper()
+        seen["sql"][kind] = seen["sql"].get(kind, 0) + 1
+        return execute(sql, params, many, context)
+
+    def counted(name, function):
+        def wrapper(self, *args, **kwargs):
+            seen["storage"][name] = seen["storage"].get(name, 0) + 1
+            if name == "save":
+                seen["stored_bytes"] += args[1].size
+            return function(self, *args, **kwargs)
+        return wrapper
+
+    for name in ("exists", "save", "delete", "open"):
+        setattr(FileSystemStorage, name, counted(name, getattr(FileSystemStorage, name)))
+    local_copy = batches.local_copy
+
+    def scan_opened(name):
+        seen["storage"]["scan_opened"] = seen["storage"].get("scan_opened", 0) + 1
+        return local_copy(name)
+    batches.local_copy = scan_opened
+    connection.execute_wrappers.append(statement)
+    return seen
+
+
 class RssSampler(threading.Thread):
     """Samples the RSS of this process while the ingestion runs (to show that it stays flat)."""
 
@@ -236,6 +272,7 @@ def _ingest(path, connection, exam_ref, profile, pages_per_copy):
         if batches.exam_ref(exam) != exam_ref:
             raise SystemExit(f"the exam's reference is {batches.exam_ref(exam)}, the scan's {exam_ref}")
         steps = time_steps()
+        io_seen = count_io(connection)
         rss_before = rss_mb()
         sampler = RssSampler()
         sampler.start()
@@ -276,6 +313,9 @@ def _ingest(path, connection, exam_ref, profile, pages_per_copy):
             "peak_rss_mb": round(peak_rss_mb()),
             "peak_rss_vmhwm_mb": round(vm_hwm_mb()),
             "database": connection.vendor,
+            "sql_statements": io_seen["sql"],
+            "storage_calls": io_seen["storage"],
+            "stored_bytes": io_seen["stored_bytes"],
             "steps_seconds": {step: round(steps[step], 3) for step, _module, _name in STEPS if step in steps},
         }
     finally:
@@ -365,6 +405,9 @@ def run(args):
         "rss_timeline_mb": best["rss_timeline_mb"],
         "steps_seconds": best["steps_seconds"],
         "database": best["database"],
+        "sql_statements": best["sql_statements"],
+        "storage_calls": best["storage_calls"],
+        "stored_bytes": best["stored_bytes"],
         "dpi": args.dpi,
         "codes": not args.no_codes,
         "scan_mb": round(scan_mb, 1),
@@ -379,6 +422,8 @@ def run(args):
     print("ingestion steps (best run, seconds, inclusive): "
           + ", ".join(f"{step} {seconds}" for step, seconds in result["steps_seconds"].items()))
     print(f"ratio ingestion / render: {result['ratio']} (goal >= 1; >= 100 pages/s per core)")
+    print(f"the database saw {result['sql_statements']} (SQL statements), the storage {result['storage_calls']} "
+          f"(calls) and {result['stored_bytes'] / MB:.1f} MB written")
     print(f"ingestion worker: peak RSS {result['peak_rss_mb']} MB (goal < 500), {result['rss_before_mb']} MB "
           f"before the scan, at most {result['rss_max_sampled_mb']} MB sampled during it "
           f"(at 0, 25, 50, 75, 100 % of it: {result['rss_timeline_mb']}); "

@@ -186,6 +186,39 @@ def test_a_range_of_upside_down_booklet_pages_is_searched_when_the_exam_printed_
     assert not batches.codes_expected(make_block(usage="block-v1:Viatique+T101+2026+type@viatique+block@new").get_exam())
 
 
+def test_ranges_count_the_pages_and_leave_the_batch_row_alone_until_the_last_one(exam):
+    """No counter that every range updates: a range reads the page count, writes the batch's progress at most
+    every PROGRESS_EVERY_SECONDS, and the one that completes the batch claims its assembly, once."""
+    import datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    data = builders.image_pdf([builders.jpeg(text=f"page {n}") for n in range(12)])
+    info = batches.validate_bytes(data)
+    sent = []
+    batch = batches.create_batch(exam, "scan.pdf", info.sha256, info, io.BytesIO(data), send=lambda *step: None)
+    with override_settings(VIATIQUE={**settings.VIATIQUE, "PAGES_PER_TASK": 4}):
+        batches.process_batch(batch.pk, send=lambda *step: None)
+        with CaptureQueriesContext(connection) as queries:
+            batches.process_range(batch.pk, 0, 4, send=lambda *step: sent.append(step))
+    table = ScanBatch._meta.db_table
+    assert not [query["sql"] for query in queries if query["sql"].startswith("UPDATE") and table in query["sql"]]
+    assert ScanBatch.objects.get(pk=batch.pk).pages_done == 0
+    assert batches.progress(exam)[0]["pages_done"] == 4  # the dashboard counts the pages itself
+    long_ago = timezone.now() - datetime.timedelta(seconds=batches.PROGRESS_EVERY_SECONDS + 1)
+    ScanBatch.objects.filter(pk=batch.pk).update(updated_at=long_ago)
+    batches.process_range(batch.pk, 4, 8, send=lambda *step: sent.append(step))
+    batch.refresh_from_db()
+    assert (batch.pages_done, batch.state, sent) == (8, BatchState.PROCESSING, [])
+    assert batch.updated_at > long_ago  # a recent step, for the recovery
+    batches.process_range(batch.pk, 8, 12, send=lambda *step: sent.append(step))
+    batches.process_range(batch.pk, 8, 12, send=lambda *step: sent.append(step))  # redelivered: no second claim
+    batch.refresh_from_db()
+    assert (batch.pages_done, batch.state, sent) == (12, BatchState.ASSEMBLING, [("assemble_batch", batch.pk)])
+
+
 def test_processing_twice_creates_nothing_twice(exam, ingest):
     pdf, _first = booklets.print_booklets(exam, copies=2, blank_pages=2)
     scanned = synthetic.scan(pdf)

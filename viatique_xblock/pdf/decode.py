@@ -8,7 +8,7 @@ Public API:
   Viatique code that can be read (blank page, page of another system, code torn or smudged).
   ``after_first_look``: the caller already ran :func:`first_look` on the page and found
   nothing; its pass is not repeated.
-- ``first_look(doc, index, *, image=None) -> Look(code, complete)``: the cheapest look alone,
+- ``first_look(doc, index, *, image=None, data=None) -> Look(code, complete)``: the cheapest look alone,
   for a caller that decides from the scan (its other pages, the exam) whether a page that
   shows no code there deserves the expensive passes: ``code`` the code found, or None;
   ``complete`` whether that was the whole search already (then :func:`read_page_code` would
@@ -51,6 +51,9 @@ from viatique_xblock.pdf.pages import scanner_image
 
 DECODE_DPI = 120  # a 1.8 pt module is 3 px: enough for zxing-cpp, with noise and skew
 STRIP = 0.2  # share of the image's rows read first: the top band and a wide margin for shifts
+#: share of the rows :func:`first_look` reads: an upright booklet page's code ends at 9 % of its height
+#: (quiet zone and 1.5 degrees of skew included), so a 5 cm shift still fits; a quarter turn may not
+FIRST_LOOK_STRIP = 0.15
 MAX_IMAGE_DPI = 220  # scanner images finer than this are halved before searching
 
 
@@ -143,28 +146,28 @@ def _code(pix, turned=0, full_height=None, quick=False):
     return None
 
 
-def _jpeg(doc, image):
+def _jpeg(doc, image, data=None):
     """(data, header) of a scanner image coded as a JPEG that can be searched, else None."""
     if image.filters != ("DCTDecode",):
         return None
-    data = doc.xref_stream_raw(image.xref)
+    data = data or doc.xref_stream_raw(image.xref)
     header = jpeg.info(data)
     if header is None or header.orientation != 1 or header.components not in (1, 3):
         return None
     return data, header
 
 
-def _candidates(doc, image, strip=True, source=None):
+def _candidates(doc, image, strip=STRIP, source=None):
     """(grey pixmap or Pillow image, height of the whole image in its pixels, whole?, quick?) to
-    search, cheapest first; ``strip=False`` leaves out the top strip of a JPEG (already searched).
-    ``source``: the image's :func:`_jpeg`, when the caller read it already."""
+    search, cheapest first; ``strip``: the share of a JPEG's rows searched first, 0 to leave them out
+    (already searched). ``source``: the image's :func:`_jpeg`, when the caller read it already."""
     halve = image.dpi > MAX_IMAGE_DPI
     if image.filters == ("DCTDecode",):
         source = source or _jpeg(doc, image)
         if source is None:
             return
         data, header = source
-        strip = jpeg.top_rows(data, math.ceil(header.height * STRIP), header) if strip else None
+        strip = jpeg.top_rows(data, math.ceil(header.height * strip), header) if strip else None
         if strip is not None:
             strip = _pil_gray(strip, halve)
             yield strip, header.height // (2 if halve else 1), False, True
@@ -186,9 +189,9 @@ def _searchable(image):
     return image.plain and image.colorspace in ("gray", "rgb")
 
 
-def _from_image(doc, image, strip=True):
+def _from_image(doc, image, strip=STRIP):
     """(searched, code) from the image of a scanner page; ``searched`` once the whole image was.
-    ``strip=False``: the strip was looked at already (:func:`first_look`), the whole image is next."""
+    ``strip=0``: the strip was looked at already (:func:`first_look`), the whole image is next."""
     if not _searchable(image):
         return False, None
     searched = False
@@ -203,25 +206,26 @@ def _from_image(doc, image, strip=True):
     return searched, None
 
 
-def _with_strip(doc, image):
+def _with_strip(doc, image, data=None):
     """The :func:`_jpeg` of ``image`` when its first candidate is the quick look at its top strip (a
     baseline JPEG), else None."""
     if image is None or not _searchable(image):
         return None
-    source = _jpeg(doc, image)
+    source = _jpeg(doc, image, data)
     if source is None or source[1].process != "baseline" or math.ceil(source[1].height * STRIP) >= source[1].height:
         return None
     return source
 
 
-def first_look(doc, index, *, image=None):
-    """The cheapest look at page ``index`` (see the module docstring): a :class:`Look`."""
+def first_look(doc, index, *, image=None, data=None):
+    """The cheapest look at page ``index`` (see the module docstring): a :class:`Look`. ``data``: the
+    raw stream of the page's scanner image, when the caller read it already."""
     image = image or scanner_image(doc, index)
-    source = _with_strip(doc, image)
+    source = _with_strip(doc, image, data)
     if source is None:
         return Look(read_page_code(doc, index, image=image), True)
     try:
-        pix, full_height, _whole, quick = next(_candidates(doc, image, source=source))
+        pix, full_height, _whole, quick = next(_candidates(doc, image, FIRST_LOOK_STRIP, source))
         return Look(_code(pix, image.page_rotation, full_height, quick), False)
     except Exception:  # noqa: BLE001 - an image Pillow cannot read: the whole search says what it can
         return Look(read_page_code(doc, index, image=image), True)
@@ -235,7 +239,7 @@ def read_page_code(doc, index, *, dpi=DECODE_DPI, image=None, after_first_look=F
     """
     image = image or scanner_image(doc, index)
     if image is not None:
-        searched, found = _from_image(doc, image, strip=not (after_first_look and _with_strip(doc, image)))
+        searched, found = _from_image(doc, image, 0 if after_first_look and _with_strip(doc, image) else STRIP)
         if found is not None or searched:
             return found
     pix = doc.load_page(index).get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)

@@ -174,30 +174,31 @@ def codes_expected(exam):
 
 
 def _range_pages(doc, start, stop, exam):
-    """``(index, scanner image, code or None)`` of each page ``start..stop-1``, in two passes.
+    """``(index, scanner image, raw image stream or None, code or None)`` of each page ``start..stop-1``.
 
-    First every page's cheapest look (:func:`~viatique_xblock.pdf.decode.first_look`: the quick pass over
-    the top strip of a scanner JPEG, which finds an upright booklet page's code); then the pages where it
-    found nothing are searched in full, but only in a scan with codes (:func:`codes_expected`, or a page
-    of this range had one): a page turned upside down, a smudged code. A scan of the school's own paper
-    thus costs one look at the top of each page, not five passes over the whole of it.
+    Every page first gets the cheapest look (:func:`~viatique_xblock.pdf.decode.first_look`: the quick pass
+    over the top rows of a scanner JPEG, which finds an upright booklet page's code) and goes on at once when
+    that decided. The pages where it found nothing come last, searched in full only in a scan with codes
+    (:func:`codes_expected`, or a page of this range had one): a page turned upside down, a smudged code. A
+    scan of the school's own paper thus costs one look at the top of each page, not five passes over all of it.
     """
     from viatique_xblock.pdf import decode as pdf_decode, pages as pdf_pages
 
-    looked, unsure = [], []
+    unsure, found = [], False
     for index in range(start, stop):
         scanned = pdf_pages.scanner_image(doc, index)  # looked at once, for the code and the image
-        look = pdf_decode.first_look(doc, index, image=scanned)
+        data = doc.xref_stream_raw(scanned.xref) if scanned is not None and scanned.filters == ("DCTDecode",) \
+            else None  # read once, for the first look and the page image
+        look = pdf_decode.first_look(doc, index, image=scanned, data=data)
         if look.code is None and not look.complete:
-            unsure.append((index, scanned))
-        else:
-            looked.append((index, scanned, look.code))
-    if unsure and (any(code for _index, _scanned, code in looked) or codes_expected(exam)):
-        looked.extend((index, scanned, pdf_decode.read_page_code(doc, index, image=scanned, after_first_look=True))
-                      for index, scanned in unsure)
-    else:
-        looked.extend((index, scanned, None) for index, scanned in unsure)
-    return looked
+            unsure.append((index, scanned))  # its raw stream is not kept: read again if searched
+            continue
+        found = found or look.code is not None
+        yield index, scanned, data, look.code
+    search = bool(unsure) and (found or codes_expected(exam))
+    for index, scanned in unsure:
+        yield index, scanned, None, pdf_decode.read_page_code(doc, index, image=scanned, after_first_look=True) \
+            if search else None
 
 
 def process_range(batch_pk, start, stop, send=None):
@@ -212,15 +213,15 @@ def process_range(batch_pk, start, stop, send=None):
     rows = []
     with monitoring.span("process_range"), local_copy(batch.file_name) as path, \
             pdf_validate.open_document(path) as doc:
-        for index, scanned, code in _range_pages(doc, start, stop, batch.exam):
+        for index, scanned, data, code in _range_pages(doc, start, stop, batch.exam):
             rotation = code.rotation if code else 0
             image = pdf_images.page_image(doc, index, dpi=dpi, max_pixels=max_pixels, rotate=rotation,
-                                          image=scanned)
+                                          image=scanned, data=data)
             image_path = storage.overwrite(image_name(batch, index, "page", _extension(image.mime)), image.data)
-            page = doc[index]
+            rect = doc[index].rect
             rows.append(Page(
                 exam_id=batch.exam_id, batch=batch, source_index=index, rotation=rotation,
-                width_pt=page.rect.width, height_pt=page.rect.height,
+                width_pt=rect.width, height_pt=rect.height,
                 qr_payload=code.text if code else "", image_name=image_path, thumbnail_name="",
             ))
     # MuPDF keeps decoded images in a cache of its own (256 MB by default): empty it between

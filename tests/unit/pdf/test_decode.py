@@ -163,7 +163,8 @@ def test_the_first_look_finds_every_upright_page_and_the_rest_is_found_after_it(
         assert (code.payload, code.rotation, code.error) == (alone.payload, alone.rotation, None), index
         assert code.position == pytest.approx(alone.position, abs=0.002)
         assert code.payload == expected(index)
-    assert missed == UPSIDE_DOWN  # the page turned a quarter (landscape) shows its code in its top rows
+    # the page turned a quarter (landscape) shows its code lower, at the edge of the first look's rows
+    assert UPSIDE_DOWN <= missed <= UPSIDE_DOWN | QUARTER
 
 
 @pytest.mark.parametrize("skew", [0.0, 1.5, 3.0])
@@ -177,7 +178,7 @@ def test_skewed_booklet_pages_at_200_dpi_are_found_by_the_first_look_or_after_it
 
 
 def test_a_page_without_code_costs_one_look_at_its_top_strip(monkeypatch):
-    """A scanner page of the school's own paper at 200 dpi: one quick zxing pass over its top fifth,
+    """A scanner page of the school's own paper at 200 dpi: one quick zxing pass over its top rows,
     decoded alone; the whole image is never decoded (the expensive passes all skipped)."""
     doc = pymupdf.open(stream=synthetic.scan(synthetic.own_paper(2), dpi=200, seed=5), filetype="pdf")
     passes = count_calls(monkeypatch, decode, "_barcodes")
@@ -187,7 +188,7 @@ def test_a_page_without_code_costs_one_look_at_its_top_strip(monkeypatch):
         assert look.code is None and not look.complete
     assert len(passes) == 2 and all(quick for _pix, quick in passes)
     height = decode.scanner_image(doc, 0).height
-    assert [jpeg_rows(data) for data, _halve in decoded] == [math.ceil(height * decode.STRIP)] * 2
+    assert [jpeg_rows(data) for data, _halve in decoded] == [math.ceil(height * decode.FIRST_LOOK_STRIP)] * 2
     passes.clear()
     assert read_page_code(doc, 0, after_first_look=True) is None
     assert len(passes) == 3, "the whole image's quick and thorough passes, then the coarse one"
