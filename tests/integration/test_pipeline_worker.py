@@ -39,10 +39,10 @@ def broker():
         yield redis_url(db)
 
 
-@pytest.fixture
-def worker(broker):
+def pipeline_worker(broker, concurrency=1):
+    """A worker on this module's queue, PAGES_PER_TASK and transport options; stopped at the end."""
     with scratch_dir("pipeline") as log_dir:
-        handle = Worker(broker, log_dir / "worker.log", QUEUE, NODE, env={
+        handle = Worker(broker, log_dir / "worker.log", QUEUE, NODE, concurrency=concurrency, env={
             "CELERY_BROKER_TRANSPORT_OPTIONS": json.dumps(TRANSPORT_OPTIONS),
             "VIATIQUE_SETTINGS": f'{{"PAGES_PER_TASK": {PAGES_PER_TASK}}}',
         })
@@ -50,6 +50,11 @@ def worker(broker):
             yield handle
         finally:
             handle.stop()
+
+
+@pytest.fixture
+def worker(broker):
+    yield from pipeline_worker(broker)
 
 
 @pytest.fixture(autouse=True)
@@ -117,15 +122,7 @@ def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_dup
 
 @pytest.fixture
 def two_process_worker(broker):
-    with scratch_dir("pipeline") as log_dir:
-        handle = Worker(broker, log_dir / "worker.log", QUEUE, NODE, concurrency=2, env={
-            "CELERY_BROKER_TRANSPORT_OPTIONS": json.dumps(TRANSPORT_OPTIONS),
-            "VIATIQUE_SETTINGS": f'{{"PAGES_PER_TASK": {PAGES_PER_TASK}}}',
-        })
-        try:
-            yield handle
-        finally:
-            handle.stop()
+    yield from pipeline_worker(broker, concurrency=2)
 
 
 def test_ranges_processed_by_two_worker_processes_at_once_are_assembled_exactly_once(two_process_worker):
