@@ -252,6 +252,10 @@ def one_run(args):
         "pages_per_second": round(batch.page_count / seconds, 1),
         "ranges": len(re.findall(r"Task viatique\.process_range\[\S+\] succeeded", log)),
         "assemblies": len(re.findall(r"Task viatique\.assemble_batch\[\S+\] succeeded", log)),
+        "assembly_seconds": sum(float(seconds) for seconds in re.findall(
+            r"Task viatique\.assemble_batch\[\S+\] succeeded in ([\d.]+)s", log)),
+        "range_seconds": round(sum(float(seconds) for seconds in re.findall(
+            r"Task viatique\.process_range\[\S+\] succeeded in ([\d.]+)s", log)), 2),
         "range_processes": sorted(set(re.findall(r"/(ForkPoolWorker-\d+)\] Task viatique\.process_range", log))),
         "retries": len(re.findall(r"Task viatique\.\w+\[\S+\] retry", log)),
         "cpu_seconds": cpu,

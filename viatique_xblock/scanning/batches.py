@@ -362,9 +362,9 @@ def assemble_batch(batch_pk):
         if ScanBatch.objects.filter(pk=batch.pk, state=BatchState.DONE).exists():
             return  # a redelivered assembly that waited for this lock behind the first one: done once
         if mode == "qr":
-            taken = set(Page.objects.filter(exam=exam, copy__isnull=False, copy__booklet_number__isnull=False)
-                        .exclude(batch=batch).values_list("copy__booklet_number", "position"))
-            split = splitting.split_qr(scanned, exam_ref(exam), taken)
+            ref = exam_ref(exam)
+            split = splitting.split_qr(scanned, ref, _taken(exam, batch, {
+                page.code[1] for page in scanned if page.code and page.code[0] == ref}))
             copies = _booklet_copies(exam, split.copies)
         else:
             if mode == "fixed":
@@ -377,6 +377,18 @@ def assemble_batch(batch_pk):
         audit.record(exam, "scan.processed", details={
             "batch": batch.pk, "mode": mode, "copies": len(copies), "pages": len(pages),
             "anomalies": len(split.anomalies)})
+
+
+def _taken(exam, batch, numbers):
+    """``{(booklet number, position)}`` already filled by other scans of the exam, among the booklets
+    ``numbers`` of this one: read for those booklets only, not for the whole exam (whose pages grow with
+    every class's scan, 800,000 for a regional exam)."""
+    numbers = sorted(numbers)
+    taken = set()
+    for first in range(0, len(numbers), CHUNK):
+        taken.update(Page.objects.filter(exam=exam, copy__booklet_number__in=numbers[first:first + CHUNK])
+                     .exclude(batch=batch).values_list("copy__booklet_number", "position"))
+    return taken
 
 
 def _place(placements, copies, chunk=500):
