@@ -8,9 +8,9 @@ Usage: ``python benchmarks/parallel_ingest.py [--pages 4000] [--pages-per-copy 4
    school's own paper cut every ``--pages-per-copy`` pages), or takes ``--scan``.
 2. For each value of ``--concurrency``, in a subprocess of its own: a throwaway MariaDB database, migrated;
    a reserved Redis database as the broker; a Celery worker of the demo host (``celery -A demo_host worker
-   --concurrency N``, prefork, ``PAGES_PER_TASK`` from ``--pages-per-task`` and ``MAX_PAGES`` raised to the
-   scan's pages), warmed up by a first tiny scan; then the scan is stored as an upload stores it
-   (``batches.create_batch``, not timed) and its ``viatique.process_batch`` is sent: the time runs from that
+   --concurrency N``, prefork, ``PAGES_PER_TASK`` from ``--pages-per-task``, ``MAX_PAGES`` and
+   ``MAX_UPLOAD_BYTES`` raised to the scan's), warmed up by a first tiny scan; then the scan is stored as
+   an upload stores it (``batches.create_batch``, not timed) and its ``viatique.process_batch`` is sent: the time runs from that
    message to the batch ``done`` (ranges of pages as separate tasks on the worker's processes, the assembly
    once they are all done). The RSS of every worker process is sampled all along (``--sample-every``);
    their peaks (VmHWM) are read at the end.
@@ -278,7 +278,8 @@ def run_in_subprocess(args, scan, concurrency, max_pages):
         env = dict(os.environ, DATABASE_URL=database_url, CELERY_BROKER_URL=broker, CELERY_RESULT_BACKEND="",
                    VIATIQUE_VAR_DIR=var_dir, CELERY_DEFAULT_QUEUE=queue, VIATIQUE_CELERY_QUEUE=queue,
                    CACHE_KEY_PREFIX=queue, SECRET_KEY=secrets.token_urlsafe(50),
-                   VIATIQUE_SETTINGS=json.dumps({"PAGES_PER_TASK": args.pages_per_task, "MAX_PAGES": max_pages}))
+                   VIATIQUE_SETTINGS=json.dumps({"PAGES_PER_TASK": args.pages_per_task, "MAX_PAGES": max_pages,
+                                                 "MAX_UPLOAD_BYTES": max(2 ** 30, os.path.getsize(scan))}))
         for name in ("REDIS_URL", "DJANGO_SETTINGS_MODULE"):
             env.pop(name, None)
         command = [sys.executable, os.path.abspath(__file__), "--run", str(concurrency), "--scan", scan,
