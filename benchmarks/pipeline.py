@@ -86,11 +86,19 @@ def cpu_seconds():
 # -- 1. the scan ---------------------------------------------------------------------------
 
 def _scan_chunk(task):
-    """Scan pages ``first..first+count-1`` of the booklets into ``out``; one generation task."""
+    """Scan pages ``first..first+count-1`` of the booklets (or of own paper) into ``out``; one generation task."""
     from viatique_xblock.pdf import synthetic
     from viatique_xblock.pdf.booklets import make_booklets
 
-    out, first, count, pages_per_copy, dpi, upside_down_every = task
+    out, first, count, pages_per_copy, dpi, upside_down_every, no_codes = task
+    if no_codes:
+        turned = {index - first for index in range(first, first + count)
+                  if upside_down_every and index % upside_down_every == 3 % upside_down_every}
+        paper = synthetic.own_paper(count, seed=first, pages_per_copy=pages_per_copy)
+        data = synthetic.scan(paper, dpi=dpi, skew=1.5, upside_down=turned, seed=first)
+        with open(out, "wb") as handle:
+            handle.write(data)
+        return out
     first_copy = first // pages_per_copy + 1
     copies = (first + count - 1) // pages_per_copy + 2 - first_copy
     booklets = make_booklets(blank_pages=pages_per_copy, copies=copies, exam_ref=EXAM_REF, first_copy=first_copy)
@@ -104,10 +112,10 @@ def _scan_chunk(task):
     return out
 
 
-def generate(path, pages, pages_per_copy, dpi, upside_down_every, jobs):
+def generate(path, pages, pages_per_copy, dpi, upside_down_every, jobs, no_codes=False):
     """Write the scan to ``path``, scanned in chunks (in ``jobs`` processes) then joined."""
-    tasks = [(f"{path}.{first:06d}", first, min(CHUNK_PAGES, pages - first), pages_per_copy, dpi, upside_down_every)
-             for first in range(0, pages, CHUNK_PAGES)]
+    tasks = [(f"{path}.{first:06d}", first, min(CHUNK_PAGES, pages - first), pages_per_copy, dpi, upside_down_every,
+              no_codes) for first in range(0, pages, CHUNK_PAGES)]
     if jobs > 1:
         import multiprocessing
 
@@ -131,6 +139,7 @@ def generate(path, pages, pages_per_copy, dpi, upside_down_every, jobs):
 STEPS = [
     ("validate", "viatique_xblock.scanning.batches", "validate_file"),
     ("ranges", "viatique_xblock.scanning.batches", "process_range"),
+    ("first_look", "viatique_xblock.pdf.decode", "first_look"),
     ("read_codes", "viatique_xblock.pdf.decode", "read_page_code"),
     ("page_images", "viatique_xblock.pdf.images", "page_image"),
     ("store_images", "viatique_xblock.platform.storage", "overwrite"),
@@ -159,6 +168,42 @@ def time_steps():
         if callable(getattr(module, name, None)):
             setattr(module, name, timed_step(step, getattr(module, name)))
     return totals
+
+
+def count_io(connection):
+    """Count what the database and the storage see during the ingestion, in the dict returned: SQL
+    statements by kind, and the storage's calls (``exists``, ``save`` with its bytes, ``delete``, ``open``
+    and ``scan_opened``: each range opens the stored scan, :func:`batches.local_copy`, a download of the whole
+    file on a remote storage)."""
+    from django.core.files.storage import FileSystemStorage
+
+    from viatique_xblock.scanning import batches
+
+    seen = {"sql": {}, "storage": {}, "stored_bytes": 0}
+
+    def statement(execute, sql, params, many, context):
+        kind = sql.lstrip().split(None, 1)[0].upper()
+        seen["sql"][kind] = seen["sql"].get(kind, 0) + 1
+        return execute(sql, params, many, context)
+
+    def counted(name, function):
+        def wrapper(self, *args, **kwargs):
+            seen["storage"][name] = seen["storage"].get(name, 0) + 1
+            if name == "save":
+                seen["stored_bytes"] += args[1].size
+            return function(self, *args, **kwargs)
+        return wrapper
+
+    for name in ("exists", "save", "delete", "open"):
+        setattr(FileSystemStorage, name, counted(name, getattr(FileSystemStorage, name)))
+    local_copy = batches.local_copy
+
+    def scan_opened(name):
+        seen["storage"]["scan_opened"] = seen["storage"].get("scan_opened", 0) + 1
+        return local_copy(name)
+    batches.local_copy = scan_opened
+    connection.execute_wrappers.append(statement)
+    return seen
 
 
 class RssSampler(threading.Thread):
@@ -202,7 +247,7 @@ def setup_django(database_url):
     return connection
 
 
-def ingest(path, database_url=None, exam_ref=EXAM_REF, profile=None):
+def ingest(path, database_url=None, exam_ref=EXAM_REF, profile=None, pages_per_copy=None):
     """Ingest ``path`` as an upload does, in this process; return the figures (a dict).
 
     Files go to ``VIATIQUE_VAR_DIR``; without it, to a temporary folder removed at the end.
@@ -211,13 +256,13 @@ def ingest(path, database_url=None, exam_ref=EXAM_REF, profile=None):
     if not os.environ.get("VIATIQUE_VAR_DIR"):
         var_dir = os.environ["VIATIQUE_VAR_DIR"] = tempfile.mkdtemp(prefix="viatique-bench-")
     try:
-        return _ingest(path, setup_django(database_url), exam_ref, profile)
+        return _ingest(path, setup_django(database_url), exam_ref, profile, pages_per_copy)
     finally:
         if var_dir:
             shutil.rmtree(var_dir, ignore_errors=True)
 
 
-def _ingest(path, connection, exam_ref, profile):
+def _ingest(path, connection, exam_ref, profile, pages_per_copy):
     try:
         from viatique_xblock import exams
         from viatique_xblock.models import Copy, Page, ScanBatch
@@ -227,6 +272,7 @@ def _ingest(path, connection, exam_ref, profile):
         if batches.exam_ref(exam) != exam_ref:
             raise SystemExit(f"the exam's reference is {batches.exam_ref(exam)}, the scan's {exam_ref}")
         steps = time_steps()
+        io_seen = count_io(connection)
         rss_before = rss_mb()
         sampler = RssSampler()
         sampler.start()
@@ -238,7 +284,8 @@ def _ingest(path, connection, exam_ref, profile):
         info = batches.validate_file(path)
         with open(path, "rb") as handle:
             batch = batches.create_batch(exam, os.path.basename(path), info.sha256, info, handle,
-                                       uploaded_by="benchmark", send=batches.run_locally)
+                                       uploaded_by="benchmark", send=batches.run_locally,
+                                       pages_per_copy=pages_per_copy)
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
@@ -266,6 +313,9 @@ def _ingest(path, connection, exam_ref, profile):
             "peak_rss_mb": round(peak_rss_mb()),
             "peak_rss_vmhwm_mb": round(vm_hwm_mb()),
             "database": connection.vendor,
+            "sql_statements": io_seen["sql"],
+            "storage_calls": io_seen["storage"],
+            "stored_bytes": io_seen["stored_bytes"],
             "steps_seconds": {step: round(steps[step], 3) for step, _module, _name in STEPS if step in steps},
         }
     finally:
@@ -281,9 +331,10 @@ def in_subprocess(*options, env=None):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def ingest_in_subprocess(path, var_dir, database_url):
+def ingest_in_subprocess(path, var_dir, database_url, pages_per_copy):
     """One ingestion in a fresh Python process (its own peak RSS); returns its figures."""
-    options = ["--ingest", path] + (["--database-url", database_url] if database_url else [])
+    options = (["--ingest", path, "--pages-per-copy", str(pages_per_copy)]
+               + (["--database-url", database_url] if database_url else []))
     return in_subprocess(*options, env=dict(os.environ, VIATIQUE_VAR_DIR=var_dir))
 
 
@@ -310,18 +361,23 @@ def run(args):
     pages = args.pages or args.copies * args.pages_per_copy
     load_start = load()
     with tempfile.TemporaryDirectory(prefix="viatique-bench-") as tmp:
-        scan = os.path.join(tmp, "scan.pdf")
-        generation, _ = timed(lambda: subprocess.run(
+        scan = args.scan or os.path.join(tmp, "scan.pdf")
+        generation, _ = (0.0, None) if args.scan else timed(lambda: subprocess.run(
             [sys.executable, os.path.abspath(__file__), "--generate", scan, "--pages", str(pages),
              "--pages-per-copy", str(args.pages_per_copy), "--dpi", str(args.dpi),
-             "--upside-down-every", str(args.upside_down_every), "--jobs", str(args.jobs)], check=True))
+             "--upside-down-every", str(args.upside_down_every), "--jobs", str(args.jobs)]
+            + (["--no-codes"] if args.no_codes else []), check=True))
         scan_mb = os.path.getsize(scan) / 1e6
-        print(f"scan: {pages} pages ({math.ceil(pages / args.pages_per_copy)} booklets of {args.pages_per_copy}) "
+        if args.scan:
+            with pymupdf.open(scan) as doc:
+                pages = doc.page_count
+        kind = "pages without codes, copies" if args.no_codes else "booklets"
+        print(f"scan: {pages} pages ({math.ceil(pages / args.pages_per_copy)} {kind} of {args.pages_per_copy}) "
               f"at {args.dpi} dpi, {scan_mb:.1f} MB, generated in {generation:.1f} s; load average {load_start}")
         runs, renders = [], []
         for repetition in range(args.repeat):
             var_dir = os.path.join(tmp, f"var{repetition}")
-            runs.append(ingest_in_subprocess(scan, var_dir, args.database_url))
+            runs.append(ingest_in_subprocess(scan, var_dir, args.database_url, args.pages_per_copy))
             renders.append(in_subprocess("--baseline", scan))
             figures = runs[-1]
             print(f"  run {repetition + 1}: ingestion {figures['seconds']:.2f} s ({pages / figures['seconds']:.1f} "
@@ -349,7 +405,11 @@ def run(args):
         "rss_timeline_mb": best["rss_timeline_mb"],
         "steps_seconds": best["steps_seconds"],
         "database": best["database"],
+        "sql_statements": best["sql_statements"],
+        "storage_calls": best["storage_calls"],
+        "stored_bytes": best["stored_bytes"],
         "dpi": args.dpi,
+        "codes": not args.no_codes,
         "scan_mb": round(scan_mb, 1),
         "repeat": args.repeat,
         "load_average": [load_start, load()],
@@ -362,6 +422,8 @@ def run(args):
     print("ingestion steps (best run, seconds, inclusive): "
           + ", ".join(f"{step} {seconds}" for step, seconds in result["steps_seconds"].items()))
     print(f"ratio ingestion / render: {result['ratio']} (goal >= 1; >= 100 pages/s per core)")
+    print(f"the database saw {result['sql_statements']} (SQL statements), the storage {result['storage_calls']} "
+          f"(calls) and {result['stored_bytes'] / MB:.1f} MB written")
     print(f"ingestion worker: peak RSS {result['peak_rss_mb']} MB (goal < 500), {result['rss_before_mb']} MB "
           f"before the scan, at most {result['rss_max_sampled_mb']} MB sampled during it "
           f"(at 0, 25, 50, 75, 100 % of it: {result['rss_timeline_mb']}); "
@@ -375,12 +437,17 @@ def main():
     parser.add_argument("--pages-per-copy", type=int, default=4, help="pages per booklet (default 4)")
     parser.add_argument("--pages", type=int, help="pages in the scan (default copies x pages per copy)")
     parser.add_argument("--dpi", type=int, default=150, help="resolution of the scanner images (default 150)")
+    parser.add_argument("--no-codes", action="store_true",
+                        help="a scanner batch of the school's own paper (no code anywhere), cut every "
+                             "--pages-per-copy pages, instead of QR booklets")
     parser.add_argument("--upside-down-every", type=int, default=17, metavar="N",
                         help="one page in N is fed upside down (its code read from the whole image); 0: none")
     parser.add_argument("--repeat", type=int, default=3, help="ingestions and renders; the best counts")
     parser.add_argument("--jobs", type=int, default=1, help="processes generating the scan")
     parser.add_argument("--database-url", help="e.g. mysql://root@127.0.0.1:3306/x: a throwaway database "
                                                "on that server (default: SQLite in a temporary folder)")
+    parser.add_argument("--scan", metavar="SCAN", help="ingest SCAN, made before by --generate with the same "
+                                                       "options, instead of generating one")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--ingest", metavar="SCAN", help="only ingest SCAN in this process (for profiling)")
     mode.add_argument("--generate", metavar="OUT", help="only write the scan to OUT")
@@ -389,12 +456,13 @@ def main():
                                                           "to stderr, sorted by SORT (cumtime, tottime)")
     args = parser.parse_args()
     if args.ingest:
-        print(json.dumps(ingest(args.ingest, args.database_url, profile=args.profile)))
+        print(json.dumps(ingest(args.ingest, args.database_url, profile=args.profile,
+                                pages_per_copy=args.pages_per_copy)))
     elif args.baseline:
         print(json.dumps(baseline(args.baseline)))
     elif args.generate:
         generate(args.generate, args.pages or args.copies * args.pages_per_copy, args.pages_per_copy, args.dpi,
-                 args.upside_down_every, args.jobs)
+                 args.upside_down_every, args.jobs, args.no_codes)
     else:
         run(args)
 

@@ -2,6 +2,7 @@
 the middle of a batch leaves, once a worker runs again, every page once and every copy once."""
 import io
 import json
+import re
 import time
 
 import pytest
@@ -36,10 +37,10 @@ def broker():
         yield redis_url(db)
 
 
-@pytest.fixture
-def worker(broker):
+def pipeline_worker(broker, concurrency=1):
+    """A worker on this module's queue, PAGES_PER_TASK and transport options; stopped at the end."""
     with scratch_dir("pipeline") as log_dir:
-        handle = Worker(broker, log_dir / "worker.log", QUEUE, NODE, env={
+        handle = Worker(broker, log_dir / "worker.log", QUEUE, NODE, concurrency=concurrency, env={
             "CELERY_BROKER_TRANSPORT_OPTIONS": json.dumps(TRANSPORT_OPTIONS),
             "VIATIQUE_SETTINGS": f'{{"PAGES_PER_TASK": {PAGES_PER_TASK}}}',
         })
@@ -47,6 +48,11 @@ def worker(broker):
             yield handle
         finally:
             handle.stop()
+
+
+@pytest.fixture
+def worker(broker):
+    yield from pipeline_worker(broker)
 
 
 @pytest.fixture(autouse=True)
@@ -82,10 +88,11 @@ def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_dup
     info = batches.validate_bytes(data)  # the same validation as an upload
     worker.start()
     batch = batches.create_batch(exam, "class.pdf", info.sha256, info, io.BytesIO(data))
-    wait_for(lambda: ScanBatch.objects.get(pk=batch.pk).pages_done > 0, 60, worker)
+    wait_for(lambda: Page.objects.filter(batch=batch).exists(), 60, worker)
     worker.kill()
     batch.refresh_from_db()
-    assert batch.state == BatchState.PROCESSING and 0 < batch.pages_done < 120, "killed in the middle"
+    assert batch.state == BatchState.PROCESSING and 0 < Page.objects.filter(batch=batch).count() < 120, \
+        "killed in the middle"
     # The killed task's message is redelivered once it has been unacknowledged longer than the
     # visibility timeout. kombu checks that when a worker starts, then only every 100 s (kombu 5.5
     # and 5.6: every tenth of its 10-second checks), so the worker comes back after the timeout, as
@@ -98,3 +105,37 @@ def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_dup
     for copy in Copy.objects.filter(exam=exam):
         assert sorted(Page.objects.filter(copy=copy).values_list("position", flat=True)) == [1, 2, 3, 4]
     assert Page.objects.filter(batch=batch, copy__isnull=True).count() == 0
+
+
+@pytest.fixture
+def two_process_worker(broker):
+    yield from pipeline_worker(broker, concurrency=2)
+
+
+def test_ranges_processed_by_two_worker_processes_at_once_are_assembled_exactly_once(two_process_worker):
+    """A scan cut into 15 ranges, taken by the two processes of one worker as they come (nothing makes one
+    wait for the other): every page once, one copy per booklet with its four pages, one assembly."""
+    from viatique_xblock.models import AuditEvent
+
+    exam = make_block().get_exam()
+    data, numbers = class_scan(exam, copies=30)
+    info = batches.validate_bytes(data)
+    batch = batches.create_batch(exam, "class.pdf", info.sha256, info, io.BytesIO(data))
+    two_process_worker.start()
+    wait_for(lambda: ScanBatch.objects.get(pk=batch.pk).state == BatchState.DONE, 120, two_process_worker)
+    log = two_process_worker.output().splitlines()
+
+    def succeeded(task):
+        return [line for line in log if f"Task viatique.{task}[" in line and "succeeded" in line]
+    ranges = succeeded("process_range")
+    assert len(ranges) == 120 // PAGES_PER_TASK
+    assert {re.search(r"/(ForkPoolWorker-\d+)\]", line)[1] for line in ranges} == {"ForkPoolWorker-1",
+                                                                                   "ForkPoolWorker-2"}
+    assert len(succeeded("assemble_batch")) == 1
+    assert AuditEvent.objects.filter(exam=exam, action="scan.processed").count() == 1
+    assert Page.objects.filter(batch=batch).count() == 120
+    assert sorted(Copy.objects.filter(exam=exam).values_list("booklet_number", flat=True)) == sorted(numbers)
+    for copy in Copy.objects.filter(exam=exam):
+        assert sorted(Page.objects.filter(copy=copy).values_list("position", flat=True)) == [1, 2, 3, 4]
+    assert Page.objects.filter(batch=batch, copy__isnull=True).count() == 0
+    assert ScanBatch.objects.get(pk=batch.pk).pages_done == 120

@@ -51,6 +51,32 @@ def test_pipeline_makes_a_scan_of_a_given_page_count(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_pipeline_ingests_a_tiny_scan_without_codes_cut_every_pages_per_copy(tmp_path):
+    result = run("pipeline.py", "--no-codes", "--pages", "6", "--pages-per-copy", "3", "--dpi", "100",
+                 "--repeat", "1", tmp_path=tmp_path)
+
+    assert result["codes"] is False and result["dpi"] == 100
+    assert (result["pages"], result["copies_found"], result["anomalies"], result["state"]) == (6, 2, 0, "done")
+    assert "first_look" in result["steps_seconds"] and "read_codes" not in result["steps_seconds"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parallel_ingest_runs_real_workers_and_compares_their_results(tmp_path):
+    # throwaway MariaDB databases and a reserved Redis database, removed by the benchmark
+    result = run("parallel_ingest.py", "--pages", "8", "--pages-per-copy", "2", "--pages-per-task", "2",
+                 "--dpi", "72", "--jobs", "1", "--concurrency", "1,2", tmp_path=tmp_path)
+
+    assert [run["concurrency"] for run in result["runs"]] == [1, 2]
+    for each in result["runs"]:
+        assert (each["state"], each["pages"], each["copies"], each["ranges"], each["assemblies"]) == (
+            "done", 8, 4, 4, 1)
+        assert positive(each["seconds"]) and each["peak_rss_mb_per_process"]
+    assert len(result["runs"][0]["peak_rss_mb_per_process"]) == 1
+    assert len(result["runs"][1]["peak_rss_mb_per_process"]) == 2
+    assert result["same_result"] is True and set(result["speedup"]) == {"1", "2"}
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_pdf_ops_reports_its_figures(tmp_path):
     result = run("pdf_ops.py", "--copies", "2", "--pages", "2", "--scan-copies", "2", tmp_path=tmp_path)
 

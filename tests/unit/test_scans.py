@@ -4,6 +4,7 @@ import json
 
 import pymupdf
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 from webob import Request
@@ -127,6 +128,95 @@ def test_import_option_pages_per_copy_and_one_file_per_learner(exam, ingest):
     batch = ingest(exam, single, "learner.pdf", split_mode="per_file")
     (copy,) = Copy.objects.filter(source_batch=batch)
     assert [position for position, _ in pages_of(copy)] == list(range(1, 8))
+
+
+def full_searches(monkeypatch):
+    """The pages searched in full after their first look (the expensive passes), in call order."""
+    from viatique_xblock.pdf import decode
+
+    searched = []
+    read = decode.read_page_code
+
+    def counted(doc, index, **options):
+        searched.append(index)
+        return read(doc, index, **options)
+    monkeypatch.setattr(decode, "read_page_code", counted)
+    return searched
+
+
+def test_a_scan_of_the_schools_own_paper_skips_the_expensive_search_of_every_page(exam, ingest, monkeypatch):
+    """200 dpi grey pages without codes, on an exam that printed no booklet: each page gets the first look
+    at its top strip only, and the scan is cut every four pages."""
+    searched = full_searches(monkeypatch)
+    with override_settings(VIATIQUE={**settings.VIATIQUE, "PAGES_PER_TASK": 4}):
+        batch = ingest(exam, synthetic.scan(synthetic.own_paper(8), dpi=200, upside_down=(5,)))
+    assert batch.state == BatchState.DONE
+    assert searched == []
+    assert [len(pages_of(copy)) for copy in Copy.objects.filter(exam=exam).order_by("source_group")] == [4, 4]
+    assert not anomalies.queue(exam)["pages"]
+
+
+def test_pages_the_first_look_misses_are_searched_in_a_scan_with_codes(exam, ingest, monkeypatch):
+    """The scan's own pattern: booklets printed outside this exam's Booklet rows (no mode to go by), one page
+    fed upside down among upright ones of its range: found, turned, placed."""
+    from viatique_xblock.pdf import booklets as pdf_booklets
+
+    printed = pdf_booklets.make_booklets(blank_pages=4, copies=2, exam_ref=batches.exam_ref(exam), first_copy=1)
+    searched = full_searches(monkeypatch)
+    with override_settings(VIATIQUE={**settings.VIATIQUE, "PAGES_PER_TASK": 4}):
+        ingest(exam, synthetic.scan(printed, dpi=200, upside_down=(6,)))
+    assert searched == [6]
+    copies = {copy.booklet_number: copy for copy in Copy.objects.filter(exam=exam)}
+    assert pages_of(copies[2]) == [(1, 0), (2, 0), (3, 180), (4, 0)]
+    assert not anomalies.queue(exam)["pages"]
+
+
+def test_a_range_of_upside_down_booklet_pages_is_searched_when_the_exam_printed_booklets(exam, ingest, monkeypatch):
+    """The exam's mode: a stack fed upside down fills a whole range whose pages show no code at the first
+    look; the exam printed booklets, so each of them is searched in full and placed."""
+    pdf, numbers = booklets.print_booklets(exam, copies=2, blank_pages=4)
+    searched = full_searches(monkeypatch)
+    with override_settings(VIATIQUE={**settings.VIATIQUE, "PAGES_PER_TASK": 4}):
+        ingest(exam, synthetic.scan(pdf, upside_down=(4, 5, 6, 7)))
+    assert searched == [4, 5, 6, 7]
+    copy = Copy.objects.get(exam=exam, booklet_number=numbers[1])
+    assert pages_of(copy) == [(1, 180), (2, 180), (3, 180), (4, 180)]
+    assert not anomalies.queue(exam)["pages"]
+    assert batches.codes_expected(exam)
+    assert not batches.codes_expected(make_block(usage="block-v1:Viatique+T101+2026+type@viatique+block@new").get_exam())
+
+
+def test_ranges_count_the_pages_and_leave_the_batch_row_alone_until_the_last_one(exam):
+    """No counter that every range updates: a range reads the page count, writes the batch's progress at most
+    every PROGRESS_EVERY_SECONDS, and the one that completes the batch claims its assembly, once."""
+    import datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    data = builders.image_pdf([builders.jpeg(text=f"page {n}") for n in range(12)])
+    info = batches.validate_bytes(data)
+    sent = []
+    batch = batches.create_batch(exam, "scan.pdf", info.sha256, info, io.BytesIO(data), send=lambda *step: None)
+    with override_settings(VIATIQUE={**settings.VIATIQUE, "PAGES_PER_TASK": 4}):
+        batches.process_batch(batch.pk, send=lambda *step: None)
+        with CaptureQueriesContext(connection) as queries:
+            batches.process_range(batch.pk, 0, 4, send=lambda *step: sent.append(step))
+    table = ScanBatch._meta.db_table
+    assert not [query["sql"] for query in queries if query["sql"].startswith("UPDATE") and table in query["sql"]]
+    assert ScanBatch.objects.get(pk=batch.pk).pages_done == 0
+    assert batches.progress(exam)[0]["pages_done"] == 4  # the dashboard counts the pages itself
+    long_ago = timezone.now() - datetime.timedelta(seconds=batches.PROGRESS_EVERY_SECONDS + 1)
+    ScanBatch.objects.filter(pk=batch.pk).update(updated_at=long_ago)
+    batches.process_range(batch.pk, 4, 8, send=lambda *step: sent.append(step))
+    batch.refresh_from_db()
+    assert (batch.pages_done, batch.state, sent) == (8, BatchState.PROCESSING, [])
+    assert batch.updated_at > long_ago  # a recent step, for the recovery
+    batches.process_range(batch.pk, 8, 12, send=lambda *step: sent.append(step))
+    batches.process_range(batch.pk, 8, 12, send=lambda *step: sent.append(step))  # redelivered: no second claim
+    batch.refresh_from_db()
+    assert (batch.pages_done, batch.state, sent) == (12, BatchState.ASSEMBLING, [("assemble_batch", batch.pk)])
 
 
 def test_processing_twice_creates_nothing_twice(exam, ingest):

@@ -2,8 +2,9 @@
 
 Public API:
 
-- ``page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85, image=None)
-  -> PageImage(data, mime, width, height)``: the image of page ``index`` upright after
+- ``page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85, image=None, data=None)
+  -> PageImage(data, mime, width, height)`` (``image``, ``data``: the page's scanner image and its raw
+  stream, when the caller has them): the image of page ``index`` upright after
   turning it clockwise by ``rotate`` (0, 90, 180 or 270, as :mod:`.decode` finds).
   ``width`` and ``height`` are those of the image as shown (upright).
 - ``thumbnail(doc, index, width=180, rotate=0, quality=75) -> PageImage``.
@@ -52,15 +53,15 @@ class PageImage(NamedTuple):
     height: int
 
 
-def passthrough_jpeg(doc, index, max_pixels, image=None, rotate=0):
+def passthrough_jpeg(doc, index, max_pixels, image=None, rotate=0, data=None):
     """The page's scanner JPEG (tagged with the turn that shows it upright), or None when it
-    must be rendered."""
+    must be rendered. ``data``: the image's raw stream, when the caller read it already."""
     image = image or scanner_image(doc, index)
     if (image is None or image.filters != ("DCTDecode",) or not image.plain
             or image.colorspace not in ("gray", "rgb") or image.bits != 8
             or image.width * image.height > max_pixels):
         return None
-    data = doc.xref_stream_raw(image.xref)
+    data = data or doc.xref_stream_raw(image.xref)
     header = jpeg.info(data)
     if (header is None or header.orientation != 1 or header.process == "other" or header.precision != 8
             or header.components not in (1, 3) or (header.width, header.height) != (image.width, image.height)):
@@ -104,11 +105,11 @@ def _is_gray(image):
     return image is not None and image.colorspace == "gray"
 
 
-def page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85, image=None):
+def page_image(doc, index, dpi=150, max_pixels=60_000_000, rotate=0, quality=85, image=None, data=None):
     """The browser image of a page (see the module docstring)."""
     rotate = int(rotate) % 360
     image = image or scanner_image(doc, index)
-    passed = passthrough_jpeg(doc, index, max_pixels, image, rotate)
+    passed = passthrough_jpeg(doc, index, max_pixels, image, rotate, data)
     if passed is not None:
         return passed
     page = doc.load_page(index)

@@ -12,6 +12,10 @@ Public API:
   lists the source page indexes to scan (repeats and omissions make duplicate and missing
   pages); all pages in order by default.
 - ``scanned_page(page, dpi, angle, color, quality, speckles, rng) -> (jpeg, width_pt, height_pt)``.
+- ``own_paper(count, *, seed=0, pages_per_copy=4) -> bytes``: ``count`` pages of a school's own
+  exam paper filled in, without any code: A4, a printed header (name, class, subject) and a
+  pupil's handwriting below it (:func:`fill_in`). Scanned by :func:`scan`, the batch of a school
+  that did not print Viatique's booklets.
 - ``fill_in(pdf_bytes, *, seed=0, top=booklets.BAND, names=None, fullness=(0.35, 0.95),
   pages_per_booklet=4) -> bytes``: the printed booklets "filled in" by pupils: vector ink
   strokes below the top band of every page (the band keeps its QR code, short code and
@@ -250,6 +254,17 @@ def fill_in(pdf_bytes, *, seed=0, top=booklets.BAND, names=None, fullness=(0.35,
         _add_font(doc, page, font)
         _append_contents(doc, page, ink.bytes(), opening)
     return doc.tobytes(garbage=1)  # not deflated: it is only ever scanned
+
+
+def own_paper(count, *, seed=0, pages_per_copy=4):
+    """Pages of a school's own paper, filled in, without codes; see the module docstring."""
+    doc = pymupdf.open()
+    for _ in range(count):
+        page = doc.new_page(width=595.28, height=841.89)
+        page.insert_text((48, 42), "Nom : ______________________   Classe : ________   Devoir surveill\u00e9 de "
+                                   "math\u00e9matiques", fontsize=10.5, fontname="helv")
+        page.draw_line((48, 52), (547, 52), width=0.6)
+    return fill_in(doc.tobytes(), seed=seed, top=44, pages_per_booklet=pages_per_copy)
 
 
 def _stream(doc, data):

@@ -16,6 +16,7 @@ A batch's ``updated_at`` is the time of its last step (queued, each range done, 
 claimed): :func:`stuck` lists batches whose steps stopped, and :func:`requeue` sends what is
 missing again (``viatique_recover``, :mod:`viatique_xblock.workers.recovery`).
 """
+import datetime
 import logging
 import os
 import string
@@ -23,6 +24,7 @@ import tempfile
 
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from viatique_xblock import audit
@@ -140,9 +142,55 @@ def image_name(batch, index, kind, extension):
     return storage.file_name("pages", batch.exam_id, batch.pk, f"{index:05d}-{kind}.{extension}")
 
 
+#: seconds between two writes of a batch's progress (``pages_done``, ``updated_at``) by its ranges: the
+#: batch row is not a counter every range updates (which would queue concurrent ranges on its lock);
+#: the dashboard counts the pages itself (:func:`progress`), the recovery only needs a recent step
+PROGRESS_EVERY_SECONDS = 30
+
+
+def codes_expected(exam):
+    """Whether pages of ``exam`` are expected to carry codes: it printed booklets, or a scan of it had codes.
+
+    A range reads every page's code in full when they are, or when one of its own pages had one
+    (:func:`process_range`); otherwise a page that shows no code at the first look is not searched further.
+    """
+    from viatique_xblock.models import Booklet
+
+    return (Booklet.objects.filter(exam_id=exam.pk).exists()
+            or Copy.objects.filter(exam_id=exam.pk, booklet_number__isnull=False).exists())
+
+
+def _range_pages(doc, start, stop, exam):
+    """``(index, scanner image, raw image stream or None, code or None)`` of each page ``start..stop-1``.
+
+    Every page first gets the cheapest look (:func:`~viatique_xblock.pdf.decode.first_look`: the quick pass
+    over the top rows of a scanner JPEG, which finds an upright booklet page's code) and goes on at once when
+    that decided. The pages where it found nothing come last, searched in full only in a scan with codes
+    (:func:`codes_expected`, or a page of this range had one): a page turned upside down, a smudged code. A
+    scan of the school's own paper thus costs one look at the top of each page, not five passes over all of it.
+    """
+    from viatique_xblock.pdf import decode as pdf_decode, pages as pdf_pages
+
+    unsure, found = [], False
+    for index in range(start, stop):
+        scanned = pdf_pages.scanner_image(doc, index)  # looked at once, for the code and the image
+        data = doc.xref_stream_raw(scanned.xref) if scanned is not None and scanned.filters == ("DCTDecode",) \
+            else None  # read once, for the first look and the page image
+        look = pdf_decode.first_look(doc, index, image=scanned, data=data)
+        if look.code is None and not look.complete:
+            unsure.append((index, scanned))  # its raw stream is not kept: read again if searched
+            continue
+        found = found or look.code is not None
+        yield index, scanned, data, look.code
+    search = bool(unsure) and (found or codes_expected(exam))
+    for index, scanned in unsure:
+        yield index, scanned, None, pdf_decode.read_page_code(doc, index, image=scanned, after_first_look=True) \
+            if search else None
+
+
 def process_range(batch_pk, start, stop, send=None):
     """Read codes and make images for pages ``start..stop-1``; assemble when the batch is complete."""
-    from viatique_xblock.pdf import decode as pdf_decode, images as pdf_images, pages as pdf_pages
+    from viatique_xblock.pdf import images as pdf_images
 
     batch = ScanBatch.objects.select_related("exam").get(pk=batch_pk)
     if batch.state not in (BatchState.PROCESSING, BatchState.QUEUED):
@@ -152,17 +200,15 @@ def process_range(batch_pk, start, stop, send=None):
     rows = []
     with monitoring.span("process_range"), local_copy(batch.file_name) as path, \
             pdf_validate.open_document(path) as doc:
-        for index in range(start, stop):
-            scanned = pdf_pages.scanner_image(doc, index)  # looked at once, for the code and the image
-            code = pdf_decode.read_page_code(doc, index, image=scanned)
+        for index, scanned, data, code in _range_pages(doc, start, stop, batch.exam):
             rotation = code.rotation if code else 0
             image = pdf_images.page_image(doc, index, dpi=dpi, max_pixels=max_pixels, rotate=rotation,
-                                          image=scanned)
+                                          image=scanned, data=data)
             image_path = storage.overwrite(image_name(batch, index, "page", _extension(image.mime)), image.data)
-            page = doc[index]
+            rect = doc[index].rect
             rows.append(Page(
                 exam_id=batch.exam_id, batch=batch, source_index=index, rotation=rotation,
-                width_pt=page.rect.width, height_pt=page.rect.height,
+                width_pt=rect.width, height_pt=rect.height,
                 qr_payload=code.text if code else "", image_name=image_path, thumbnail_name="",
             ))
     # MuPDF keeps decoded images in a cache of its own (256 MB by default): empty it between
@@ -175,18 +221,29 @@ def process_range(batch_pk, start, stop, send=None):
         rows, update_conflicts=True, **target,
         update_fields=["rotation", "width_pt", "height_pt", "qr_payload", "image_name", "thumbnail_name"],
     )
-    done = Page.objects.filter(batch=batch).count()
-    ScanBatch.objects.filter(pk=batch.pk).update(pages_done=done, updated_at=timezone.now())
+    done = Page.objects.filter(batch=batch).count()  # a read: concurrent ranges never wait on each other
     if done >= batch.page_count:
         _claim_assembly(batch, send)
+    else:
+        _note_progress(batch, done)
     return len(rows)
+
+
+def _note_progress(batch, done):
+    """Record the batch's progress, at most once per :data:`PROGRESS_EVERY_SECONDS` whatever the ranges
+    running: the row is read (no lock) and written only when its last step is older than that."""
+    now = timezone.now()
+    due = now - datetime.timedelta(seconds=PROGRESS_EVERY_SECONDS)
+    if batch.updated_at < due:
+        ScanBatch.objects.filter(pk=batch.pk, state=BatchState.PROCESSING, updated_at__lt=due).update(
+            pages_done=done, updated_at=now)
 
 
 def _claim_assembly(batch, send=None):
     """Move a batch whose pages are all done from ``processing`` to ``assembling`` and send its
     assembly: once, whoever (the last two ranges, the recovery) gets there first."""
     claimed = ScanBatch.objects.filter(pk=batch.pk, state=BatchState.PROCESSING).update(
-        state=BatchState.ASSEMBLING, updated_at=timezone.now())
+        state=BatchState.ASSEMBLING, pages_done=batch.page_count, updated_at=timezone.now())
     if claimed:
         _send(send, "assemble_batch", batch.pk)
     return bool(claimed)
@@ -289,10 +346,12 @@ def assemble_batch(batch_pk):
     with transaction.atomic():
         # one assembly per exam at a time: two files of one class must not both take a place
         type(exam).objects.select_for_update().filter(pk=exam.pk).first()
+        if ScanBatch.objects.filter(pk=batch.pk, state=BatchState.DONE).exists():
+            return  # a redelivered assembly that waited for this lock behind the first one: done once
         if mode == "qr":
-            taken = set(Page.objects.filter(exam=exam, copy__isnull=False, copy__booklet_number__isnull=False)
-                        .exclude(batch=batch).values_list("copy__booklet_number", "position"))
-            split = splitting.split_qr(scanned, exam_ref(exam), taken)
+            ref = exam_ref(exam)
+            split = splitting.split_qr(scanned, ref, _taken(exam, batch, {
+                page.code[1] for page in scanned if page.code and page.code[0] == ref}))
             copies = _booklet_copies(exam, split.copies)
         else:
             if mode == "loose":
@@ -307,6 +366,18 @@ def assemble_batch(batch_pk):
         audit.record(exam, "scan.processed", details={
             "batch": batch.pk, "mode": mode, "copies": len(copies), "pages": len(pages),
             "anomalies": len(split.anomalies)})
+
+
+def _taken(exam, batch, numbers):
+    """``{(booklet number, position)}`` already filled by other scans of the exam, among the booklets
+    ``numbers`` of this one: read for those booklets only, not for the whole exam (whose pages grow with
+    every class's scan, 800,000 for a regional exam)."""
+    numbers = sorted(numbers)
+    taken = set()
+    for first in range(0, len(numbers), CHUNK):
+        taken.update(Page.objects.filter(exam=exam, copy__booklet_number__in=numbers[first:first + CHUNK])
+                     .exclude(batch=batch).values_list("copy__booklet_number", "position"))
+    return taken
 
 
 def _place(placements, copies, chunk=500):
@@ -461,9 +532,15 @@ def progress(exam, show_file_names=True):
     from viatique_xblock.i18n import gettext as _
 
     batches = []
-    for batch in ScanBatch.objects.filter(exam=exam).order_by("-created_at", "-id"):
+    rows = list(ScanBatch.objects.filter(exam=exam).order_by("-created_at", "-id"))
+    # the pages of the batches under way, counted here: their ranges keep no counter (PROGRESS_EVERY_SECONDS)
+    processing = [batch.pk for batch in rows if batch.state == BatchState.PROCESSING]
+    counted = dict(Page.objects.filter(batch__in=processing).values_list("batch").annotate(pages=Count("pk"))
+                   .order_by()) if processing else {}
+    for batch in rows:
         batches.append({
-            "id": batch.pk, "state": batch.state, "pages": batch.page_count, "pages_done": batch.pages_done,
+            "id": batch.pk, "state": batch.state, "pages": batch.page_count,
+            "pages_done": counted.get(batch.pk, batch.pages_done),
             "file_name": batch.original_name if show_file_names else _("Scan {number}").format(number=batch.pk),
             "error": batch.error_code or None,
             "message": _(BATCH_ERRORS.get(batch.error_code, BATCH_ERRORS["processing_failed"]))

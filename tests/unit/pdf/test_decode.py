@@ -1,12 +1,14 @@
 """Reading the code of scanned booklet pages: payload and which way up, whatever the scanner did."""
 import io
+import math
 
 import pymupdf
 import pytest
 
 from viatique_xblock.pdf import qr, synthetic
 from viatique_xblock.pdf.booklets import make_booklets
-from viatique_xblock.pdf.decode import PageCode, read_page_code
+from viatique_xblock.pdf import decode
+from viatique_xblock.pdf.decode import PageCode, first_look, read_page_code
 
 from . import builders
 
@@ -131,3 +133,75 @@ def test_synthetic_scan_can_drop_and_repeat_pages(booklet):
     data = synthetic.scan(booklet, dpi=100, order=[0, 2, 2], seed=3)
     doc = pymupdf.open(stream=data, filetype="pdf")
     assert [read_page_code(doc, i).payload for i in range(3)] == [expected(0), expected(2), expected(2)]
+
+
+def count_calls(monkeypatch, module, name):
+    """Count the calls of ``module.name`` (still called through)."""
+    calls = []
+    function = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_the_first_look_finds_every_upright_page_and_the_rest_is_found_after_it(scanned):
+    """No false negative: what the first look misses (pages fed upside down or sideways), the full
+    search after it finds, with the same code and rotation as a search from scratch."""
+    missed = set()
+    for index in range(scanned.page_count):
+        look = first_look(scanned, index)
+        assert not look.complete, "a baseline scanner JPEG: only its top strip was searched"
+        if look.code is None:
+            missed.add(index)
+            code = read_page_code(scanned, index, after_first_look=True)
+        else:
+            code = look.code
+        alone = read_page_code(scanned, index)
+        assert (code.payload, code.rotation, code.error) == (alone.payload, alone.rotation, None), index
+        assert code.position == pytest.approx(alone.position, abs=0.002)
+        assert code.payload == expected(index)
+    # the page turned a quarter (landscape) shows its code lower, at the edge of the first look's rows
+    assert UPSIDE_DOWN <= missed <= UPSIDE_DOWN | QUARTER
+
+
+@pytest.mark.parametrize("skew", [0.0, 1.5, 3.0])
+def test_skewed_booklet_pages_at_200_dpi_are_found_by_the_first_look_or_after_it(booklet, skew):
+    doc = pymupdf.open(stream=synthetic.scan(booklet, dpi=200, skew=skew, seed=11), filetype="pdf")
+    looks = [first_look(doc, index) for index in range(doc.page_count)]
+    found = [look.code or read_page_code(doc, index, after_first_look=True) for index, look in enumerate(looks)]
+    assert [code.payload for code in found] == [expected(index) for index in range(doc.page_count)]
+    if skew <= 1.5:  # the scanner's usual skew: the first look alone is enough
+        assert all(look.code for look in looks)
+
+
+def test_a_page_without_code_costs_one_look_at_its_top_strip(monkeypatch):
+    """A scanner page of the school's own paper at 200 dpi: one quick zxing pass over its top rows,
+    decoded alone; the whole image is never decoded (the expensive passes all skipped)."""
+    doc = pymupdf.open(stream=synthetic.scan(synthetic.own_paper(2), dpi=200, seed=5), filetype="pdf")
+    passes = count_calls(monkeypatch, decode, "_barcodes")
+    decoded = count_calls(monkeypatch, decode, "_pil_gray")
+    for index in range(doc.page_count):
+        look = first_look(doc, index)
+        assert look.code is None and not look.complete
+    assert len(passes) == 2 and all(quick for _pix, quick in passes)
+    height = decode.scanner_image(doc, 0).height
+    assert [jpeg_rows(data) for data, _halve in decoded] == [math.ceil(height * decode.FIRST_LOOK_STRIP)] * 2
+    passes.clear()
+    assert read_page_code(doc, 0, after_first_look=True) is None
+    assert len(passes) == 3, "the whole image's quick and thorough passes, then the coarse one"
+
+
+def jpeg_rows(data):
+    from viatique_xblock.pdf import jpeg
+    return jpeg.info(data).height
+
+
+def test_pages_that_are_not_baseline_jpegs_are_searched_whole_at_the_first_look(booklet):
+    doc = pymupdf.open(stream=builders.subject(1, foreign_qr=True), filetype="pdf")
+    look = first_look(doc, 0)
+    assert look == decode.Look(None, True)
+    vector = pymupdf.open(stream=booklet, filetype="pdf")
+    assert first_look(vector, 8) == decode.Look(read_page_code(vector, 8), True)
