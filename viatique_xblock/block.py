@@ -159,7 +159,7 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         startup data, written into the HTML by :func:`startup_script`, never as the runtime's init arguments."""
         html = self._render(template, context)
         if js_class:
-            html += startup_script({"i18n": i18n.js_catalog(), **(js_args or {})})
+            html += startup_script({"i18n": i18n.js_catalog(), "lang": i18n.language(), **(js_args or {})})
         frag = Fragment(html)
         for sheet in [CSS, *css]:
             frag.add_css_url(self.runtime.local_resource_url(self, sheet))

@@ -3,6 +3,7 @@ import gettext
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -76,8 +77,18 @@ def test_errors_and_views_follow_the_active_language():
 
 def test_javascript_catalogue_is_handed_to_the_client():
     french = i18n.js_catalog("fr")
-    assert french and all(isinstance(value, str) and value for value in french.values())
+    assert french and all(value and (isinstance(value, str) or all(isinstance(form, str) and form for form in value))
+                          for value in french.values())
+    # plural entries: the forms of the language, singular first (ViatiqueCommon.makeNgettext picks one)
+    assert french["{count} comment"] == ["{count} commentaire", "{count} commentaires"]
     assert i18n.js_catalog("en") == {}
+
+
+def test_numbers_are_written_in_the_active_language():
+    with translation.override("fr"):
+        assert [i18n.number(value) for value in ("20.75", Decimal("0.50"), 4, None)] == ["20,75", "0,5", "4", "—"]
+    with translation.override("en"):
+        assert [i18n.number(value) for value in ("20.75", Decimal("0.50"), 4)] == ["20.75", "0.5", "4"]
     with translation.override("fr-ca"):
         assert i18n.language() == "fr"
     with translation.override("de"):

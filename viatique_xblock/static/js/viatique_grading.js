@@ -25,6 +25,7 @@ function ViatiqueGrading(runtime, element, args) {
   var root = section.root;
   var region = section.region;
   var _ = common.makeGettext(args.i18n);
+  var ngettext = common.makeNgettext(args.i18n, args.lang);
   var fmt = common.format;
   var el = common.el;
   var idPrefix = section.idPrefix;
@@ -740,7 +741,7 @@ function ViatiqueGrading(runtime, element, args) {
     toolButtons.forEach(function (node) { node.disabled = !editable; });
     bankButton.disabled = !editable;
     if (!editable) { chooseTool(null); closeBank(false); }
-    sheet.setAttribute('aria-readonly', editable ? 'false' : 'true');
+    // (no aria-readonly: role=application does not take it; showState says whether the copy can be changed)
     showState();
   }
 
@@ -1128,7 +1129,8 @@ function ViatiqueGrading(runtime, element, args) {
     });
     if (matches.length) { bankFilter.setAttribute('aria-activedescendant', bankListId + '-' + bankActive); }
     else { bankFilter.removeAttribute('aria-activedescendant'); }
-    bankStatus.textContent = bank.length ? fmt(_('{count} comments'), {count: matches.length})
+    bankStatus.textContent = bank.length ? fmt(ngettext('{count} comment', '{count} comments', matches.length),
+      {count: matches.length})
       : _('The bank is empty: use "Add to bank" on an annotation.');
     return matches;
   }
