@@ -96,7 +96,7 @@ serve: venv var
 test: test-current test-teak
 
 test-current: test-system-packages test-venv
-	$(VENV)/bin/pytest
+	VIATIQUE_AXE=$(abspath $(AXE)) $(VENV)/bin/pytest
 
 test-teak: test-system-packages $(TEAK_STAMP)
 	$(TEAK_VENV)/bin/pytest -m "not browser"

@@ -93,3 +93,14 @@ def test_numbers_are_written_in_the_active_language():
         assert i18n.language() == "fr"
     with translation.override("de"):
         assert i18n.language() == "en"
+
+
+def test_the_marking_scheme_table_writes_numbers_in_the_active_language():
+    fields = {"marking_scheme": {"questions": [{"id": "q1", "label": "Exercice 1", "max": 2.5, "step": 0.25}],
+                                 "next_id": 2}, "grade_scale": 20}
+    with translation.override("fr"):
+        french = make_block(fields=fields).author_view().content
+    with translation.override("en"):
+        english = make_block(fields=fields).author_view().content
+    assert "<td>2,5</td>" in french and "<td>0,25</td>" in french and "2.5" not in french
+    assert "<td>2.5</td>" in english and "<td>0.25</td>" in english

@@ -26,6 +26,7 @@ function ViatiqueGrading(runtime, element, args) {
   var region = section.region;
   var _ = common.makeGettext(args.i18n);
   var ngettext = common.makeNgettext(args.i18n, args.lang);
+  var formatNumber = common.numbers(args.lang).format;  // "0,5" in French
   var fmt = common.format;
   var el = common.el;
   var idPrefix = section.idPrefix;
@@ -172,15 +173,17 @@ function ViatiqueGrading(runtime, element, args) {
   function checkPoints(raw, question) {
     var text = String(raw === null || raw === undefined ? '' : raw).trim().replace(',', '.');
     if (!text) { return {empty: true}; }
-    if (!/^\d+(\.\d+)?$/.test(text)) { return {error: _('Type a number, for example 1.5.')}; }
+    if (!/^\d+(\.\d+)?$/.test(text)) {
+      return {error: fmt(_('Type a number, for example {example}.'), {example: formatNumber(1.5)})};
+    }
     var value = parseFloat(text);
     var max = parseFloat(question.max);
     var step = parseFloat(question.step) || 0;
-    if (value > max + 1e-9) { return {error: fmt(_('At most {max} points.'), {max: question.max})}; }
+    if (value > max + 1e-9) { return {error: fmt(_('At most {max} points.'), {max: formatNumber(question.max)})}; }
     if (step > 0) {
       var steps = value / step;
       if (Math.abs(steps - Math.round(steps)) > 1e-6) {
-        return {error: fmt(_('Use steps of {step} points.'), {step: question.step})};
+        return {error: fmt(_('Use steps of {step} points.'), {step: formatNumber(question.step)})};
       }
     }
     return {value: String(parseFloat(value.toFixed(4)))};
@@ -812,7 +815,8 @@ function ViatiqueGrading(runtime, element, args) {
       else if (item.kind === 'cross') { mark.textContent = '✗'; }
       else { mark.textContent = item.text || ''; }
       if (item.points !== null && item.points !== undefined && item.points !== '') {
-        mark.appendChild(el('span', {'class': 'viatique-annot-points', text: fmt(_('{points} pt'), {points: item.points})}));
+        mark.appendChild(el('span', {'class': 'viatique-annot-points',
+          text: fmt(_('{points} pt'), {points: formatNumber(item.points)})}));
       }
       place(mark, item);
       overlay.appendChild(mark);
@@ -1083,7 +1087,8 @@ function ViatiqueGrading(runtime, element, args) {
       pointsRows.appendChild(el('div', {'class': 'viatique-points-row', 'data-question': question.id}, [
         el('label', {'for': input.id, text: questionLabel(question)}),
         input,
-        el('span', {'class': 'viatique-max', text: fmt(_('/ {max} (steps of {step})'), {max: question.max, step: question.step})}),
+        el('span', {'class': 'viatique-max', text: fmt(_('/ {max} (steps of {step})'),
+          {max: formatNumber(question.max), step: formatNumber(question.step)})}),
         comment, error
       ]));
     });
@@ -1092,7 +1097,7 @@ function ViatiqueGrading(runtime, element, args) {
 
   function showTotal() {
     if (!data || !work) { return; }
-    totalText.textContent = fmt(_('Total: {total} / {max}'), {total: clientTotal(), max: maxTotal()});
+    totalText.textContent = fmt(_('Total: {total} / {max}'), {total: formatNumber(clientTotal()), max: formatNumber(maxTotal())});
   }
 
   generalComment.addEventListener('input', function () { work.general_comment = generalComment.value; changed(); });
@@ -1119,7 +1124,7 @@ function ViatiqueGrading(runtime, element, args) {
       var question = questionById(comment.question_id);
       var detail = question ? ' — ' + questionLabel(question) : '';
       if (comment.points !== null && comment.points !== undefined) {
-        detail += ' ' + fmt(_('({points} pt)'), {points: comment.points});
+        detail += ' ' + fmt(_('({points} pt)'), {points: formatNumber(comment.points)});
       }
       bankList.appendChild(el('li', {id: bankListId + '-' + index, role: 'option', 'class': 'viatique-option',
         'aria-selected': index === bankActive ? 'true' : 'false', 'data-bank-id': comment.id,

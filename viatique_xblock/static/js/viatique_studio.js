@@ -128,7 +128,8 @@ function ViatiqueStudioEditor(runtime, element, args) {
   }
 
   function updateTotal() {
-    totalLabel.textContent = fmt(_('Total: {total} points'), {total: numbers.format(Math.round(total(scheme.questions) * 1000) / 1000)});
+    totalLabel.textContent = fmt(_('Total: {total} points'),
+      {total: numbers.format(Math.round(total(scheme.questions) * 1000) / 1000)});
   }
 
   /* Re-render the tree; focus the question at focusPath, if any: its label, or its button
