@@ -83,9 +83,10 @@ def number(value):
     if value is None or value == "":
         return "—"
     try:
-        decimal = Decimal(str(value)).normalize()
+        decimal = Decimal(str(value))
     except InvalidOperation:
         return str(value)
-    if decimal == decimal.to_integral_value():
-        decimal = decimal.quantize(Decimal(1))
-    return formats.number_format(decimal, use_l10n=True)
+    if not decimal.is_finite():
+        return str(value)
+    # the plain digits (never an exponent: 100, not 1E+2), then the language's separators
+    return formats.number_format(f"{decimal.normalize():f}", use_l10n=True)

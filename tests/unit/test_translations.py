@@ -87,6 +87,8 @@ def test_javascript_catalogue_is_handed_to_the_client():
 def test_numbers_are_written_in_the_active_language():
     with translation.override("fr"):
         assert [i18n.number(value) for value in ("20.75", Decimal("0.50"), 4, None)] == ["20,75", "0,5", "4", "—"]
+        assert i18n.number(100) == "100" and i18n.number("1e400") == "1" + "0" * 400  # never an exponent
+        assert i18n.number("abc") == "abc" and i18n.number("NaN") == "NaN"
     with translation.override("en"):
         assert [i18n.number(value) for value in ("20.75", Decimal("0.50"), 4)] == ["20.75", "0.5", "4"]
     with translation.override("fr-ca"):
