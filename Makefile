@@ -12,14 +12,22 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 HOST ?= 127.0.0.1
 MANAGE := $(PY) demo/manage.py
-STAMP := $(VENV)/.installed
+# the demo's packages (setup.py's demo extra), then the test tools on top (its test extra)
+STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 TEAK_STAMP := $(TEAK_VENV)/.installed
-# Debian packages: chromium for the browser tests; the MariaDB client headers
-# to build mysqlclient; gettext for msgfmt checks; LibreOffice Calc (no GUI) to open
-# the grades CSV as a spreadsheet does in the export tests.
-DEB_PACKAGES := chromium libmariadb-dev pkg-config gettext libreoffice-calc-nogui
+# Debian packages. The demo's: the MariaDB client headers to build mysqlclient, gettext (msgfmt) for
+# the catalogues. The tests' on top: Chromium for the browser tests, LibreOffice Calc (no GUI) to
+# open the grades CSV as a spreadsheet does in the export tests, npm (unless Node.js brings it) to
+# fetch axe-core for the accessibility checks of the browser tests.
+DEB_PACKAGES := libmariadb-dev pkg-config gettext
+TEST_DEB_PACKAGES := $(DEB_PACKAGES) chromium libreoffice-calc-nogui $(if $(shell command -v npm),,npm)
+# axe-core, from the npm registry, injected into the pages by the browser tests (tests/browser/axe.py)
+AXE_VERSION := 4.14.1
+AXE_DIR := $(VENV)/node
+AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
-.PHONY: help venv system-packages demo serve test test-current test-teak translations extract-translations clean
+.PHONY: help venv test-venv system-packages test-system-packages install-deb demo serve test test-current test-teak translations extract-translations clean
 
 help:
 	@echo "make demo    - install, migrate, load sample data and serve the workbench on $(HOST):$(PORT)"
@@ -30,7 +38,13 @@ help:
 	@echo "make translations - compile the .po catalogues into .mo"
 
 system-packages:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory install-deb PACKAGES="$(DEB_PACKAGES)"
+
+test-system-packages:
+	@$(MAKE) --no-print-directory install-deb PACKAGES="$(TEST_DEB_PACKAGES)"
+
+install-deb:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -39,15 +53,27 @@ system-packages:
 
 $(STAMP): setup.py requirements/constraints.txt requirements/current.txt scripts/make_venv.sh
 	@$(MAKE) --no-print-directory system-packages
-	scripts/make_venv.sh $(VENV) requirements/current.txt
+	scripts/make_venv.sh $(VENV) requirements/current.txt demo
 	@touch $(STAMP)
 
+$(TEST_STAMP): setup.py requirements/constraints.txt requirements/current.txt scripts/make_venv.sh
+	@$(MAKE) --no-print-directory test-system-packages
+	scripts/make_venv.sh $(VENV) requirements/current.txt demo,test
+	@touch $(STAMP) $(TEST_STAMP)
+
+$(AXE):
+	@$(MAKE) --no-print-directory test-system-packages
+	npm install --silent --no-audit --no-fund --no-save --prefix $(AXE_DIR) axe-core@$(AXE_VERSION)
+
 $(TEAK_STAMP): setup.py requirements/constraints.txt requirements/teak.txt scripts/make_venv.sh
-	@$(MAKE) --no-print-directory system-packages
-	scripts/make_venv.sh $(TEAK_VENV) requirements/teak.txt
+	@$(MAKE) --no-print-directory test-system-packages
+	scripts/make_venv.sh $(TEAK_VENV) requirements/teak.txt demo,test
 	@touch $(TEAK_STAMP)
 
+# the demo's virtualenv (no test tools); `make test-venv` adds them and axe-core
 venv: $(STAMP)
+
+test-venv: $(TEST_STAMP) $(AXE)
 
 var:
 	@mkdir -p var
@@ -70,10 +96,10 @@ serve: venv var
 
 test: test-current test-teak
 
-test-current: system-packages venv
-	$(VENV)/bin/pytest
+test-current: test-system-packages test-venv
+	VIATIQUE_AXE=$(abspath $(AXE)) $(VENV)/bin/pytest
 
-test-teak: system-packages $(TEAK_STAMP)
+test-teak: test-system-packages $(TEAK_STAMP)
 	$(TEAK_VENV)/bin/pytest -m "not browser"
 
 translations: venv

@@ -2,7 +2,7 @@
 import os
 import re
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,7 +24,12 @@ setup(
     long_description=read("README.md"),
     long_description_content_type="text/markdown",
     license="AGPL-3.0",
-    packages=find_packages(include=["viatique_xblock", "viatique_xblock.*"]),
+    # namespace packages: the data folders (static/, templates/, translations/) are packages too, so
+    # setuptools builds them without a warning per folder
+    packages=find_namespace_packages(include=["viatique_xblock", "viatique_xblock.*"]),
+    # the packages are at the project's top: an editable install is then a plain .pth entry (no import
+    # hook, and no "Editable installation" notice from setuptools)
+    package_dir={"": "."},
     include_package_data=True,
     package_data={
         "viatique_xblock": [

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Create (or bring up to date) a virtualenv holding the plugin, editable, with its demo and test
-# extras, at one Open edX release's versions: scripts/make_venv.sh VENV CONSTRAINTS
+# Create (or bring up to date) a virtualenv holding the plugin, editable, with the extras asked for
+# (default: demo and test), at one Open edX release's versions:
+#   scripts/make_venv.sh VENV CONSTRAINTS [EXTRAS]     e.g. EXTRAS=demo for `make demo`
 # The interpreter is the platform's Python (scripts/find_python.sh); a virtualenv made with another
 # Python is made anew.
 set -euo pipefail
-venv="$1"; constraints="$2"
+venv="$1"; constraints="$2"; extras="${3:-demo,test}"
 python=$(scripts/find_python.sh)
 want=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ -x "$venv/bin/python" ]; then
@@ -13,5 +14,5 @@ if [ -x "$venv/bin/python" ]; then
 fi
 if [ ! -x "$venv/bin/python" ]; then echo "Creating $venv with $python"; "$python" -m venv "$venv"; fi
 "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
-"$venv/bin/pip" install -q --disable-pip-version-check -c "$constraints" -e '.[demo,test]'
+"$venv/bin/pip" install -q --disable-pip-version-check -c "$constraints" -e ".[$extras]"
 "$venv/bin/pip" check

@@ -159,7 +159,7 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         startup data, written into the HTML by :func:`startup_script`, never as the runtime's init arguments."""
         html = self._render(template, context)
         if js_class:
-            html += startup_script({"i18n": i18n.js_catalog(), **(js_args or {})})
+            html += startup_script({"i18n": i18n.js_catalog(), "lang": i18n.language(), **(js_args or {})})
         frag = Fragment(html)
         for sheet in [CSS, *css]:
             frag.add_css_url(self.runtime.local_resource_url(self, sheet))
@@ -177,7 +177,7 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         def walk(nodes, depth):
             for node in nodes:
                 rows.append({"id": node.get("id"), "label": node.get("label"), "depth": depth,
-                             "max": node.get("max"), "step": node.get("step"),
+                             "max": i18n.number(node.get("max")), "step": i18n.number(node.get("step")),
                              "group": "children" in node})
                 walk(node.get("children") or [], depth + 1)
 
@@ -188,8 +188,8 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         total = scheme.total(self.marking_scheme)
         table = self._render("scheme_table.html", {
             "scheme_rows": self._scheme_rows(),
-            "total": scheme.plain_number(total),
-            "scale": scheme.plain_number(self.grade_scale) if self.grade_scale else None,
+            "total": i18n.number(total),
+            "scale": i18n.number(self.grade_scale) if self.grade_scale else None,
         })
         # rendered by our own template, where every value was escaped
         return {"scheme_table": mark_safe(table)}

@@ -184,7 +184,8 @@ def validate_settings(raw, previous_scheme=None):
         values["marking_scheme"] = scheme_module.validate(raw.get("marking_scheme"), previous_scheme)
     except scheme_module.SchemeError as exc:
         problems.extend({"path": "marking_scheme." + p["path"] if p["path"] else "marking_scheme",
-                         "message": p["message"]} for p in exc.problems)
+                         "message": p["message"], **({"field": p["field"]} if "field" in p else {})}
+                        for p in exc.problems)
     if problems:
         raise InvalidSettings(problems)
     return values

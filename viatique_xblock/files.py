@@ -2,6 +2,7 @@
 ``STORAGE_REDIRECTS`` a redirect to the storage's short-lived signed URL (S3's presigned URLs)."""
 import mimetypes
 import re
+import unicodedata
 from urllib.parse import quote
 
 from webob import Response
@@ -62,9 +63,12 @@ def _private(response, download_name, inline=False):
 
 
 def content_disposition(download_name, inline=False):
-    """A Content-Disposition header value safe for any name: an ASCII fallback without quotes,
-    backslashes or control characters, and, when it differs, the exact name in RFC 5987 form."""
-    fallback = re.sub(r'[^A-Za-z0-9._ -]+', "_", download_name).strip() or "download"
+    """A Content-Disposition header value safe for any name (RFC 6266): an ASCII fallback without
+    accents, quotes, backslashes or control characters ("mathematiques"), and, when it differs, the
+    exact name in RFC 5987 form (``filename*=UTF-8''math%C3%A9matiques``)."""
+    unaccented = "".join(char for char in unicodedata.normalize("NFKD", download_name)
+                         if not unicodedata.combining(char))
+    fallback = re.sub(r'[^A-Za-z0-9._ -]+', "_", unaccented).strip() or "download"
     value = f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\""
     if fallback != download_name:
         value += f"; filename*=UTF-8''{quote(download_name, safe='')}"

@@ -5,7 +5,8 @@ platform's language negotiation (user preference, ``Accept-Language``) applies,
 without requiring the platform to add our folder to ``LOCALE_PATHS``.
 
 - ``django.mo``: server strings (Python and templates).
-- ``djangojs.mo``: JavaScript strings, handed to the client by :func:`js_catalog`.
+- ``djangojs.mo``: JavaScript strings, handed to the client by :func:`js_catalog` (plurals too).
+- :func:`number`: a number written in the active language ("20,75" in French).
 
 Mark strings with ``gettext``/``_`` where they are used, ``gettext_lazy`` at import
 time, and ``N_`` where the string is translated later (error templates).
@@ -58,7 +59,34 @@ def template_catalogue():
 
 
 def js_catalog(lang=None):
-    """The JavaScript catalogue of a language as ``{msgid: msgstr}`` (empty for English)."""
+    """The JavaScript catalogue of a language as ``{msgid: msgstr}``, plural entries as ``{singular:
+    [form, form, ...]}`` (``ViatiqueCommon.makeNgettext`` picks one); empty for English."""
     catalogue = _catalogue(lang or language(), "djangojs")
     messages = getattr(catalogue, "_catalog", {}) or {}
-    return {key: value for key, value in messages.items() if isinstance(key, str) and key}
+    result = {key: value for key, value in messages.items() if isinstance(key, str) and key}
+    plurals = {}
+    for key, value in messages.items():
+        if isinstance(key, tuple) and key[0]:
+            plurals.setdefault(key[0], {})[key[1]] = value
+    for singular, forms in plurals.items():
+        result[singular] = [forms[index] for index in sorted(forms)]
+    return result
+
+
+def number(value):
+    """A number (Decimal, int, float or a decimal string) written as the active language writes it,
+    by Django's formats: "20,75" in French, "20.75" in English; None and "" as "—"."""
+    from decimal import Decimal, InvalidOperation
+
+    from django.utils import formats
+
+    if value is None or value == "":
+        return "—"
+    try:
+        decimal = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not decimal.is_finite():
+        return str(value)
+    # the plain digits (never an exponent: 100, not 1E+2), then the language's separators
+    return formats.number_format(f"{decimal.normalize():f}", use_l10n=True)

@@ -12,7 +12,7 @@ This module is pure Python: no Django, no XBlock.
 import re
 from decimal import Decimal, InvalidOperation
 
-from viatique_xblock import inputs
+from viatique_xblock import i18n, inputs
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 
@@ -72,8 +72,12 @@ class _Validator:
         self.next_id = next_id
         self.pending = []  # nodes waiting for a fresh id once all given ids are known
 
-    def fail(self, where, message, **params):
-        self.problems.append({"path": where, "message": _(message).format(**params)})
+    def fail(self, where, message, field=None, **params):
+        """A problem of the question at ``where``; ``field`` ("max" or "step") names which of its fields."""
+        problem = {"path": where, "message": _(message).format(**params)}
+        if field:
+            problem["field"] = field
+        self.problems.append(problem)
 
     def node(self, raw, path, depth):
         self.count += 1
@@ -121,34 +125,34 @@ class _Validator:
         maximum = _number(raw.get("max"))
         step = _number(raw.get("step", 1))
         if maximum is None:
-            self.fail(path, N_("Question “{name}” needs a maximum number of points."), name=name)
+            self.fail(path, N_("Question “{name}” needs a maximum number of points."), field="max", name=name)
         elif maximum <= 0:
             self.fail(path, N_("Question “{name}” has a maximum of {max}: a maximum must be greater than zero."),
-                      name=name, max=raw.get("max"))
+                      field="max", name=name, max=raw.get("max"))
         elif maximum > MAX_POINTS:
             self.fail(path, N_("Question “{name}” has a maximum of {max}: the largest allowed is {limit}."),
-                      name=name, max=raw.get("max"), limit=MAX_POINTS)
+                      field="max", name=name, max=raw.get("max"), limit=MAX_POINTS)
         elif _decimals(maximum) > MAX_DECIMALS:
             self.fail(path, N_("The maximum of question “{name}” has more than {n} decimals."),
-                      name=name, n=MAX_DECIMALS)
+                      field="max", name=name, n=MAX_DECIMALS)
         if step is None:
-            self.fail(path, N_("Question “{name}” needs a step (for example 0.5 or 1)."), name=name)
+            self.fail(path, N_("Question “{name}” needs a step (for example 0.5 or 1)."), field="step", name=name)
         elif step <= 0:
             self.fail(path, N_("Question “{name}” has a step of {step}: a step must be greater than zero."),
-                      name=name, step=raw.get("step"))
+                      field="step", name=name, step=raw.get("step"))
         elif _decimals(step) > MAX_DECIMALS:
             self.fail(path, N_("The step of question “{name}” has more than {n} decimals."),
-                      name=name, n=MAX_DECIMALS)
+                      field="step", name=name, n=MAX_DECIMALS)
         elif maximum is not None and maximum > 0:
             if step > maximum:
                 self.fail(path, N_("Question “{name}”: the step {step} is larger than the maximum {max}."),
-                          name=name, step=plain_number(step), max=plain_number(maximum))
+                          field="step", name=name, step=i18n.number(step), max=i18n.number(maximum))
             elif maximum % step != 0:
                 self.fail(
                     path,
                     N_("Question “{name}”: the step {step} does not divide the maximum {max}, "
                        "so the maximum could never be given. Change the step or the maximum."),
-                    name=name, step=plain_number(step), max=plain_number(maximum),
+                    field="step", name=name, step=i18n.number(step), max=i18n.number(maximum),
                 )
         if maximum is not None and maximum > 0:
             out["max"] = plain_number(maximum)
@@ -252,8 +256,8 @@ def check_points(leaf, raw):
         raise InvalidPoints(N_("The points of “{name}” are not a number."), name=label)
     if points < 0 or points > maximum:
         raise InvalidPoints(N_("The points of “{name}” must be from 0 to {max}."), name=label,
-                            max=plain_number(maximum))
+                            max=i18n.number(maximum))
     if points % step != 0:
         raise InvalidPoints(N_("The points of “{name}” must be a multiple of {step}."), name=label,
-                            step=plain_number(step))
+                            step=i18n.number(step))
     return points

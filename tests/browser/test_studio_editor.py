@@ -89,8 +89,9 @@ def test_malformed_scheme_is_refused_with_visible_messages_and_nothing_saved(pag
         "Question “Exercice 2 : probabilités” has a maximum of -2: a maximum must be greater than zero.")
     expect(alert).to_contain_text("Question “1. b) Récurrence”: the step 0.4 does not divide the maximum 3")
     expect(alert).to_be_focused()
-    expect(label_input(page, "2")).to_have_attribute("aria-invalid", "true")
-    expect(label_input(page, "1.2")).to_have_attribute("aria-invalid", "true")
+    # the fields at fault are marked (the maximum of question 2, the step of question 1.2), not the labels
+    expect(row(page, "2").get_by_label("Maximum")).to_have_attribute("aria-invalid", "true")
+    expect(row(page, "1.2").get_by_label("Step")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("[aria-invalid='true']")).to_have_count(2)
     # the author's edits are still in the form
     expect(row(page, "2").get_by_label("Maximum")).to_have_value("-2")
@@ -113,7 +114,8 @@ def test_corrected_form_saves_and_clears_the_errors(page, fresh_demo_host, brows
     expect(alert).to_contain_text("The title cannot be empty.")
     expect(alert).to_contain_text("the step 0.7 does not divide the maximum 6")
     expect(title).to_have_attribute("aria-invalid", "true")
-    expect(label_input(page, "3")).to_have_attribute("aria-invalid", "true")
+    expect(row(page, "3").get_by_label("Step")).to_have_attribute("aria-invalid", "true")
+    expect(label_input(page, "3")).not_to_have_attribute("aria-invalid", "true")
 
     title.fill("Bac blanc corrigé")
     row(page, "3").get_by_label("Step").fill("0.75")

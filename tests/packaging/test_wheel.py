@@ -28,6 +28,37 @@ def wheel(tmp_path_factory):
     return path
 
 
+def test_the_editable_install_prints_no_setuptools_warning(tmp_path):
+    """As `make demo` installs the plugin (pip install -e, setuptools in pip's isolated build environment):
+    the package's data folders are declared as setuptools wants them (no warning per folder of static files,
+    templates or translations) and the editable install is a plain path entry (no "Editable installation"
+    notice)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    result = subprocess.run([str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", "--no-deps", "-e",
+                             str(REPO)], capture_output=True, text=True, cwd=tmp_path, check=True)
+    output = result.stdout + result.stderr
+    for warning in ("Warning", "warning:", "is absent from the `packages` configuration", "Editable installation"):
+        assert warning not in output, output[-3000:]
+
+
+def _make_dry_run(target, venv):
+    result = subprocess.run(["make", "-n", target, f"VENV={venv}"], capture_output=True, text=True, cwd=REPO,
+                            check=True)
+    return result.stdout
+
+
+def test_make_demo_installs_no_test_tools_and_make_test_does(tmp_path):
+    venv = tmp_path / "fresh-venv"  # as on a fresh clone: nothing installed yet
+    demo = _make_dry_run("demo", venv)
+    assert f"scripts/make_venv.sh {venv} requirements/current.txt demo\n" in demo
+    for tool in ("chromium", "libreoffice", "npm install", "demo,test"):
+        assert tool not in demo, tool
+    test = _make_dry_run("test-current", venv)
+    for tool in ("chromium", "libreoffice-calc-nogui", "npm install", "axe-core@", "demo,test"):
+        assert tool in test, tool
+
+
 def test_wheel_contains_templates_static_files_translations_and_migrations(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in [

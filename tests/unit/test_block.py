@@ -315,7 +315,7 @@ def test_no_user_text_reaches_the_runtimes_init_arguments_and_the_startup_data_c
     assert startup_data(staff)["username"] == "staff_" + PAYLOAD
     assert startup_data(studio)["settings"]["display_name"] == "Exam " + PAYLOAD
     assert startup_data(studio)["settings"]["marking_scheme"]["questions"][0]["label"] == "Q " + PAYLOAD + " & co"
-    assert set(startup_data(learner)) == {"i18n", "status"}
+    assert set(startup_data(learner)) == {"i18n", "lang", "status"}
 
 
 def test_each_view_has_one_startup_element_with_the_translations():
@@ -323,5 +323,6 @@ def test_each_view_has_one_startup_element_with_the_translations():
         frag = make_block().student_view()
     data = startup_data(frag)
     assert data["role"] == "instructor" and data["username"] == "instructor_1"
-    assert data["i18n"] and all(isinstance(value, str) for value in data["i18n"].values())
+    assert data["lang"] == "fr"  # numbers and plurals in the user's language (ViatiqueCommon.numbers)
+    assert data["i18n"] and all(isinstance(value, (str, list)) for value in data["i18n"].values())
     assert make_block().author_view().content.count("data-viatique-startup") == 0

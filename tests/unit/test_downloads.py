@@ -198,7 +198,7 @@ def test_signed_links_can_be_turned_off(copies):
 def test_download_names_are_safe_in_the_header():
     value = files.content_disposition('Bac "blanc"\r\nX-Evil: 1 é.pdf')
     assert "\r" not in value and "\n" not in value
-    assert value.startswith('attachment; filename="Bac _blanc_X-Evil_ 1 _.pdf"; filename*=UTF-8\'\'Bac%20%22')
+    assert value.startswith('attachment; filename="Bac _blanc_X-Evil_ 1 e.pdf"; filename*=UTF-8\'\'Bac%20%22')
     assert files.content_disposition("a.pdf", inline=True) == 'inline; filename="a.pdf"'
 
 

@@ -9,6 +9,7 @@ import pytest
 from webob import Request
 
 from tests.harness import call, make_block
+from viatique_xblock import files
 from viatique_xblock.models import AuditEvent, Copy, ExportJob, QuestionPoints
 from viatique_xblock.platform import storage
 from viatique_xblock.platform.queue import QueueUnavailable
@@ -82,6 +83,15 @@ def test_grades_csv_has_one_row_per_copy_and_one_column_per_question_with_stable
     assert rows[2][6:] == ["2", "1", "2", "", ""]
     assert rows[3] == ["DDDDD", "", "", "unidentified", "ready", "", "", "", "", "", ""]
     assert len(rows) == 4
+
+
+def test_a_title_with_accents_keeps_them_in_the_download_name():
+    """RFC 6266: the exact name in ``filename*`` (UTF-8, percent-encoded), an unaccented ASCII fallback."""
+    name = f"grades-{exports.download_slug('Bac blanc de Mathématiques')}.csv"
+    assert name == "grades-bac-blanc-de-mathématiques.csv"
+    assert files.content_disposition(name) == (
+        'attachment; filename="grades-bac-blanc-de-mathematiques.csv"; '
+        "filename*=UTF-8''grades-bac-blanc-de-math%C3%A9matiques.csv")
 
 
 def test_semicolon_separator_writes_decimal_commas(graded_exam):

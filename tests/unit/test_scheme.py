@@ -25,8 +25,8 @@ def test_valid_scheme_is_normalised_with_numbers_and_ids_kept():
 
 def test_negative_maximum_is_refused_with_the_question_named():
     found = problems({"questions": [{"id": "q1", "label": "Exercice 1", "max": -2, "step": 1}]})
-    assert found == [{"path": "1", "message": "Question “Exercice 1” has a maximum of -2: "
-                                             "a maximum must be greater than zero."}]
+    assert found == [{"path": "1", "field": "max", "message": "Question “Exercice 1” has a maximum of -2: "
+                                                           "a maximum must be greater than zero."}]
 
 
 def test_duplicate_ids_are_refused():

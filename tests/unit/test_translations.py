@@ -3,6 +3,7 @@ import gettext
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -76,9 +77,32 @@ def test_errors_and_views_follow_the_active_language():
 
 def test_javascript_catalogue_is_handed_to_the_client():
     french = i18n.js_catalog("fr")
-    assert french and all(isinstance(value, str) and value for value in french.values())
+    assert french and all(value and (isinstance(value, str) or all(isinstance(form, str) and form for form in value))
+                          for value in french.values())
+    # plural entries: the forms of the language, singular first (ViatiqueCommon.makeNgettext picks one)
+    assert french["{count} comment"] == ["{count} commentaire", "{count} commentaires"]
     assert i18n.js_catalog("en") == {}
+
+
+def test_numbers_are_written_in_the_active_language():
+    with translation.override("fr"):
+        assert [i18n.number(value) for value in ("20.75", Decimal("0.50"), 4, None)] == ["20,75", "0,5", "4", "—"]
+        assert i18n.number(100) == "100" and i18n.number("1e400") == "1" + "0" * 400  # never an exponent
+        assert i18n.number("abc") == "abc" and i18n.number("NaN") == "NaN"
+    with translation.override("en"):
+        assert [i18n.number(value) for value in ("20.75", Decimal("0.50"), 4)] == ["20.75", "0.5", "4"]
     with translation.override("fr-ca"):
         assert i18n.language() == "fr"
     with translation.override("de"):
         assert i18n.language() == "en"
+
+
+def test_the_marking_scheme_table_writes_numbers_in_the_active_language():
+    fields = {"marking_scheme": {"questions": [{"id": "q1", "label": "Exercice 1", "max": 2.5, "step": 0.25}],
+                                 "next_id": 2}, "grade_scale": 20}
+    with translation.override("fr"):
+        french = make_block(fields=fields).author_view().content
+    with translation.override("en"):
+        english = make_block(fields=fields).author_view().content
+    assert "<td>2,5</td>" in french and "<td>0,25</td>" in french and "2.5" not in french
+    assert "<td>2.5</td>" in english and "<td>0.25</td>" in english

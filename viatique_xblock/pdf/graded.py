@@ -19,10 +19,11 @@ What it makes:
   (nothing re-encoded), turned upright by the page's /Rotate (never re-rendered); links,
   annotations and forms of the uploaded file are left out;
 - over it, vector graphics: a tick or a cross as strokes, a highlight as a translucent
-  rectangle, a comment as a bordered box of wrapped text, free text as text; the points of
-  an annotation (with its question) in a badge beside it. A box grows downwards to the page's
-  end (moved up if need be, to cover at most a third of the page), and what still does not
-  fit is continued on the summary pages ("note N"), never cut;
+  rectangle, a comment as a bordered box of wrapped text, free text as text, both laid out by
+  :mod:`.layout` (the rule the learner's view follows too); the points of an annotation (with
+  its question) in a badge beside it. A box grows downwards to the page's end (moved up if
+  need be, to cover at most a third of the page), and what still does not fit is continued
+  on the summary pages ("note N"), never cut;
 - summary pages (A4) at the end: title, copy code, total (and on the scale), a table of the
   questions (points / max, comment), the grader when given, the general comment, and the
   continued notes; long texts go on over as many pages as needed.
@@ -41,7 +42,7 @@ import pymupdf
 
 from viatique_xblock import i18n
 from viatique_xblock.i18n import N_
-from viatique_xblock.pdf import fonts
+from viatique_xblock.pdf import fonts, layout
 from viatique_xblock.pdf.errors import NotAPdf, SourcePageMissing
 from viatique_xblock.pdf.overlay import Drawing
 from viatique_xblock.pdf.validate import open_document
@@ -55,14 +56,9 @@ BLACK = (0.0, 0.0, 0.0)
 GREY = (0.45, 0.45, 0.45)
 RULE = (0.75, 0.75, 0.75)
 
-EDGE = 6.0  # distance kept from the page's edges, in points
-SIZE = 9.0  # annotation text
-LEAD = 1.25  # line height, times the font size
-PAD = 3.0  # inside comment boxes
-MIN_BOX_WIDTH = 110.0  # a comment or text narrower than this is widened
+EDGE, SIZE, LEAD, PAD = layout.EDGE, layout.SIZE, layout.LEAD, layout.PAD  # the annotations' text (.layout)
 MARK = 16.0  # size of a tick or a cross placed by a click (no width or height)
 MARGIN = 50.0  # summary pages
-ROOM = 0.35  # share of a page that a long comment may cover (the rest goes on in a note)
 
 # Labels, translated when drawn with the ``gettext`` given to render_graded_pdf.
 CONTINUED = N_("… continued on the last pages, note {number}")
@@ -136,18 +132,11 @@ class _Notes:
         return len(self.items)
 
 
-def _fraction(value):
-    try:
-        return min(max(float(value or 0), 0.0), 1.0)
-    except (TypeError, ValueError):
-        return 0.0
-
-
 def _area(surface, annotation):
-    x0 = _fraction(annotation.get("x")) * surface.width
-    y0 = _fraction(annotation.get("y")) * surface.height
-    x1 = min(x0 + _fraction(annotation.get("width")) * surface.width, surface.width)
-    y1 = min(y0 + _fraction(annotation.get("height")) * surface.height, surface.height)
+    x0 = layout.fraction(annotation.get("x")) * surface.width
+    y0 = layout.fraction(annotation.get("y")) * surface.height
+    x1 = min(x0 + layout.fraction(annotation.get("width")) * surface.width, surface.width)
+    y1 = min(y0 + layout.fraction(annotation.get("height")) * surface.height, surface.height)
     return pymupdf.Rect(x0, y0, x1, y1)
 
 
@@ -184,32 +173,28 @@ def _highlight(surface, area):
 
 
 def _text_block(surface, area, text, notes, page_number, label, boxed):
-    """Text wrapped in ``area``'s width (widened when narrow), growing downwards, moved up at the
-    page's end; what the page cannot hold goes on in a note of the summary."""
-    width = min(max(area.width, MIN_BOX_WIDTH), surface.width - 2 * EDGE)
-    x0 = min(max(area.x0, EDGE), surface.width - EDGE - width)
-    inner = width - 2 * PAD
-    lead = SIZE * LEAD
-    lines = fonts.wrap(text, inner, SIZE)
-    # down to the page's end, or up to ROOM of its height (moved up), so that the work stays visible
-    room = min(max(surface.height - EDGE - max(area.y0, EDGE), surface.height * ROOM), surface.height - 2 * EDGE)
+    """Text laid out by :func:`.layout.text_box` (the rule the learner's view follows too); what the
+    page cannot hold goes on in a note of the summary."""
+    box = layout.text_box(text, area.x0 / surface.width, area.y0 / surface.height, area.width / surface.width,
+                          area.height / surface.height, surface.width, surface.height, boxed)
+    x0, lines, inner, lead = box.x0, box.lines, box.width - 2 * PAD, SIZE * LEAD
+    room = layout.room_at(area.y0, surface.height)
     needed = len(lines) * lead + 2 * PAD
+    y0, height = box.y0, box.height
     if needed > room:
         number = notes.add(page_number, label, text)
         more = fonts.wrap(notes.gettext(CONTINUED).format(number=number), inner, SIZE)
         lines = lines[:max(int((room - 2 * PAD) / lead) - len(more), 0)] + more
-        needed = len(lines) * lead + 2 * PAD
-    height = max(area.height, needed) if boxed else needed
-    height = min(height, room)
-    y0 = min(max(area.y0, EDGE), surface.height - EDGE - height)
-    box = pymupdf.Rect(x0, y0, x0 + width, y0 + height)
+        y0, height = layout.place(x0, area.y0, box.width, area.height, len(lines) * lead + 2 * PAD,
+                                  surface.width, surface.height, boxed)
+    rect = pymupdf.Rect(x0, y0, x0 + box.width, y0 + height)
     if boxed:
-        surface.rect(box, color=INK, fill=PAPER, width=0.8, fill_opacity=0.9)
+        surface.rect(rect, color=INK, fill=PAPER, width=0.8, fill_opacity=0.9)
     baseline = y0 + PAD + SIZE
     for line in lines:
         surface.line(x0 + PAD, baseline, line, color=INK)
         baseline += lead
-    return box
+    return rect
 
 
 def _badge(surface, area, annotation, gettext):

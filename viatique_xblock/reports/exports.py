@@ -34,6 +34,7 @@ import logging
 import os
 import re
 import tempfile
+import unicodedata
 import uuid
 import zipfile
 from decimal import Decimal
@@ -94,8 +95,10 @@ def csv_text(rows, delimiter):
 
 
 def download_slug(text, fallback="exam"):
-    """An ASCII file-name part (for Content-Disposition) from a title."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", str(text or "")).strip("-").lower()[:60]
+    """A file-name part from a title, its letters kept, accents included ("Bac blanc de mathématiques"
+    gives "bac-blanc-de-mathématiques"): the download's header sends it in RFC 6266 ``filename*`` form
+    with an ASCII fallback (:func:`viatique_xblock.files.content_disposition`)."""
+    slug = re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", str(text or ""))).strip("-").lower()[:60]
     return slug or fallback
 
 

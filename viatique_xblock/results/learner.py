@@ -13,6 +13,7 @@ from decimal import Decimal
 from viatique_xblock import scheme as scheme_module
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import Copy
+from viatique_xblock.pdf import layout
 from viatique_xblock.platform import conf
 from viatique_xblock.results import regrades
 from viatique_xblock.states import Grading
@@ -56,10 +57,15 @@ def on_scale(total, maximum, scale):
     return _text(round(Decimal(total) * Decimal(str(scale)) / Decimal(maximum), 2))
 
 
-def _annotation(item, pages):
-    return {"uid": str(item.uid), "page_id": pages[item.page_id], "kind": item.kind, "x": item.x, "y": item.y,
+def _annotation(item, pages, sizes):
+    body = {"uid": str(item.uid), "page_id": pages[item.page_id], "kind": item.kind, "x": item.x, "y": item.y,
             "width": item.width, "height": item.height, "text": item.text, "question_id": item.question_id,
             "points": _text(item.points)}
+    if item.kind in ("comment", "text") and (item.text or "").strip():
+        # the lines and place the graded PDF gives this text (pdf.layout), drawn as they are on screen
+        body["layout"] = layout.text_box(item.text, item.x, item.y, item.width, item.height, *sizes[item.page_id],
+                                         boxed=item.kind == "comment").as_fractions()
+    return body
 
 
 def results(exam, learner, scale=None, window_days=0):
@@ -81,6 +87,7 @@ def results(exam, learner, scale=None, window_days=0):
                           "points": _text(row.points) if row else None, "comment": row.comment if row else ""})
     pages = copy.pages.filter(discarded=False).order_by("position", "id")
     page_ids = {page.pk: page.public_id for page in pages}  # pages are named by their public ids
+    sizes = {page.pk: layout.page_size(page.width_pt, page.height_pt, page.rotation) for page in pages}
     info = {"id": copy.public_id, "code": copy.anonymous_code, "total": _text(copy.total_points), "max": _text(maximum),
             "scale": _text(Decimal(str(scale))) if scale else None,
             "scale_total": on_scale(copy.total_points, maximum, scale),
@@ -94,7 +101,8 @@ def results(exam, learner, scale=None, window_days=0):
         "questions": questions,
         "pages": [{"id": page.public_id, "position": page.position, "width_pt": page.width_pt,
                    "height_pt": page.height_pt} for page in pages],
-        "annotations": [_annotation(item, page_ids) for item in copy.annotations.filter(page_id__in=list(page_ids))
+        "annotations": [_annotation(item, page_ids, sizes)
+                        for item in copy.annotations.filter(page_id__in=list(page_ids))
                         .order_by("page__position", "y", "x", "id")],
         "regrade": {"open": regrades.is_open(exam, window_days), "closes_at": end.isoformat() if end else None,
                     "open_questions": sorted({item["question_id"] for item in requests if item["state"] == "open"}),

@@ -43,6 +43,48 @@
     };
   }
 
+  /* ngettext over the same catalogue: plural entries come as {singular: [form, form...]} (i18n.js_catalog);
+   * the form is chosen by the language's plural rule (Intl.PluralRules: 'one' is the first form). */
+  function makeNgettext(catalog, lang) {
+    catalog = catalog || {};
+    var rules = typeof Intl !== 'undefined' && Intl.PluralRules ? new Intl.PluralRules(lang || 'en') : null;
+    return function ngettext(singular, plural, count) {
+      var one = rules ? rules.select(Number(count)) === 'one' : Number(count) === 1;
+      var forms = catalog[singular];
+      if (Object.prototype.hasOwnProperty.call(catalog, singular) && Array.isArray(forms) && forms.length) {
+        return forms[one ? 0 : Math.min(1, forms.length - 1)];
+      }
+      return one ? singular : plural;
+    };
+  }
+
+  /* Numbers in the user's language: numbers(lang).format('20.75') is "20,75" in French, "20.75" in English
+   * (a JSON number or the decimal string the server sends; anything else is shown as it is), and
+   * parse("20,75") or parse("20.75") is the number 20.75 (NaN when the text is no number). */
+  var formatters = {};
+
+  function numbers(lang) {
+    var key = lang || '';
+    if (!formatters[key]) {
+      // no grouping: the same text goes back into inputs, and points are seldom in the thousands
+      formatters[key] = new Intl.NumberFormat(lang || undefined, {maximumFractionDigits: 4, useGrouping: false});
+    }
+    var formatter = formatters[key];
+    return {
+      format: function (value) {
+        if (value === null || value === undefined || value === '') { return ''; }
+        var number = typeof value === 'number' ? value : parseNumber(value);
+        return isNaN(number) ? String(value) : formatter.format(number);
+      },
+      parse: parseNumber
+    };
+  }
+
+  function parseNumber(text) {
+    var clean = String(text === null || text === undefined ? '' : text).replace(/[\s\u00a0\u202f]/g, '').replace(',', '.');
+    return /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(clean) ? parseFloat(clean) : NaN;
+  }
+
   /* Fill {name} placeholders of an already translated string: fmt(_('{count} copies'), {count: 3}). */
   function format(template, params) {
     return template.replace(/\{(\w+)\}/g, function (match, name) {
@@ -127,6 +169,9 @@
     sectionCalls: sectionCalls,
     rootElement: rootElement,
     makeGettext: makeGettext,
+    makeNgettext: makeNgettext,
+    numbers: numbers,
+    parseNumber: parseNumber,
     format: format,
     callHandler: callHandler,
     csrfToken: csrfToken,

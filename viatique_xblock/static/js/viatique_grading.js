@@ -25,6 +25,8 @@ function ViatiqueGrading(runtime, element, args) {
   var root = section.root;
   var region = section.region;
   var _ = common.makeGettext(args.i18n);
+  var ngettext = common.makeNgettext(args.i18n, args.lang);
+  var formatNumber = common.numbers(args.lang).format;  // "0,5" in French
   var fmt = common.format;
   var el = common.el;
   var idPrefix = section.idPrefix;
@@ -171,15 +173,17 @@ function ViatiqueGrading(runtime, element, args) {
   function checkPoints(raw, question) {
     var text = String(raw === null || raw === undefined ? '' : raw).trim().replace(',', '.');
     if (!text) { return {empty: true}; }
-    if (!/^\d+(\.\d+)?$/.test(text)) { return {error: _('Type a number, for example 1.5.')}; }
+    if (!/^\d+(\.\d+)?$/.test(text)) {
+      return {error: fmt(_('Type a number, for example {example}.'), {example: formatNumber(1.5)})};
+    }
     var value = parseFloat(text);
     var max = parseFloat(question.max);
     var step = parseFloat(question.step) || 0;
-    if (value > max + 1e-9) { return {error: fmt(_('At most {max} points.'), {max: question.max})}; }
+    if (value > max + 1e-9) { return {error: fmt(_('At most {max} points.'), {max: formatNumber(question.max)})}; }
     if (step > 0) {
       var steps = value / step;
       if (Math.abs(steps - Math.round(steps)) > 1e-6) {
-        return {error: fmt(_('Use steps of {step} points.'), {step: question.step})};
+        return {error: fmt(_('Use steps of {step} points.'), {step: formatNumber(question.step)})};
       }
     }
     return {value: String(parseFloat(value.toFixed(4)))};
@@ -756,7 +760,7 @@ function ViatiqueGrading(runtime, element, args) {
     toolButtons.forEach(function (node) { node.disabled = !editable; });
     bankButton.disabled = !editable;
     if (!editable) { chooseTool(null); closeBank(false); }
-    sheet.setAttribute('aria-readonly', editable ? 'false' : 'true');
+    // (no aria-readonly: role=application does not take it; showState says whether the copy can be changed)
     showState();
   }
 
@@ -827,7 +831,8 @@ function ViatiqueGrading(runtime, element, args) {
       else if (item.kind === 'cross') { mark.textContent = '✗'; }
       else { mark.textContent = item.text || ''; }
       if (item.points !== null && item.points !== undefined && item.points !== '') {
-        mark.appendChild(el('span', {'class': 'viatique-annot-points', text: fmt(_('{points} pt'), {points: item.points})}));
+        mark.appendChild(el('span', {'class': 'viatique-annot-points',
+          text: fmt(_('{points} pt'), {points: formatNumber(item.points)})}));
       }
       place(mark, item);
       overlay.appendChild(mark);
@@ -1098,7 +1103,8 @@ function ViatiqueGrading(runtime, element, args) {
       pointsRows.appendChild(el('div', {'class': 'viatique-points-row', 'data-question': question.id}, [
         el('label', {'for': input.id, text: questionLabel(question)}),
         input,
-        el('span', {'class': 'viatique-max', text: fmt(_('/ {max} (steps of {step})'), {max: question.max, step: question.step})}),
+        el('span', {'class': 'viatique-max', text: fmt(_('/ {max} (steps of {step})'),
+          {max: formatNumber(question.max), step: formatNumber(question.step)})}),
         comment, error
       ]));
     });
@@ -1107,7 +1113,7 @@ function ViatiqueGrading(runtime, element, args) {
 
   function showTotal() {
     if (!data || !work) { return; }
-    totalText.textContent = fmt(_('Total: {total} / {max}'), {total: clientTotal(), max: maxTotal()});
+    totalText.textContent = fmt(_('Total: {total} / {max}'), {total: formatNumber(clientTotal()), max: formatNumber(maxTotal())});
   }
 
   generalComment.addEventListener('input', function () { work.general_comment = generalComment.value; changed(); });
@@ -1134,7 +1140,7 @@ function ViatiqueGrading(runtime, element, args) {
       var question = questionById(comment.question_id);
       var detail = question ? ' — ' + questionLabel(question) : '';
       if (comment.points !== null && comment.points !== undefined) {
-        detail += ' ' + fmt(_('({points} pt)'), {points: comment.points});
+        detail += ' ' + fmt(_('({points} pt)'), {points: formatNumber(comment.points)});
       }
       bankList.appendChild(el('li', {id: bankListId + '-' + index, role: 'option', 'class': 'viatique-option',
         'aria-selected': index === bankActive ? 'true' : 'false', 'data-bank-id': comment.id,
@@ -1144,7 +1150,8 @@ function ViatiqueGrading(runtime, element, args) {
     });
     if (matches.length) { bankFilter.setAttribute('aria-activedescendant', bankListId + '-' + bankActive); }
     else { bankFilter.removeAttribute('aria-activedescendant'); }
-    bankStatus.textContent = bank.length ? fmt(_('{count} comments'), {count: matches.length})
+    bankStatus.textContent = bank.length ? fmt(ngettext('{count} comment', '{count} comments', matches.length),
+      {count: matches.length})
       : _('The bank is empty: use "Add to bank" on an annotation.');
     return matches;
   }

@@ -12,6 +12,8 @@ function ViatiqueLearner(runtime, element, args) {
   var region = root.querySelector('[data-region="learner-results"]');
   if (!region || args.status !== 'released') { return; }
   var _ = common.makeGettext(args.i18n);
+  var ngettext = common.makeNgettext(args.i18n, args.lang);
+  var number = common.numbers(args.lang).format;
   var fmt = common.format;
   var el = common.el;
   var idPrefix = (region.getAttribute('data-id-prefix') || 'viatique') + '-learner';
@@ -36,7 +38,8 @@ function ViatiqueLearner(runtime, element, args) {
   }
 
   function pointsText(points, max) {
-    return points === null || points === undefined ? _('not graded') : fmt(_('{points} / {max}'), {points: points, max: max});
+    return points === null || points === undefined ? _('not graded')
+      : fmt(_('{points} / {max}'), {points: number(points), max: number(max)});
   }
 
   /* ---------------------------------------------------------------- summary and questions */
@@ -46,11 +49,11 @@ function ViatiqueLearner(runtime, element, args) {
     var children = [
       el('h3', {id: idPrefix + '-summary', text: _('Your result')}),
       el('p', {'class': 'viatique-learner-total', 'data-region': 'total',
-        text: fmt(_('Total: {total} / {max}'), {total: copy.total, max: copy.max})})
+        text: fmt(_('Total: {total} / {max}'), {total: number(copy.total), max: number(copy.max)})})
     ];
     if (copy.scale) {
       children.push(el('p', {'class': 'viatique-learner-scaled', 'data-region': 'scale-total',
-        text: fmt(_('On a scale of {scale}: {points}'), {scale: copy.scale, points: copy.scale_total})}));
+        text: fmt(_('On a scale of {scale}: {points}'), {scale: number(copy.scale), points: number(copy.scale_total)})}));
     }
     if (copy.grader) {
       children.push(el('p', {text: fmt(_('Graded by {grader}'), {grader: copy.grader})}));
@@ -97,22 +100,41 @@ function ViatiqueLearner(runtime, element, args) {
     var parts = [KINDS[note.kind] || note.kind];
     if (note.text) { parts.push(fmt(_('“{text}”'), {text: note.text})); }
     if (note.question_id) { parts.push(fmt(_('question {question}'), {question: questionLabel(note.question_id)})); }
-    if (note.points !== null && note.points !== undefined) { parts.push(fmt(_('points: {points}'), {points: note.points})); }
+    if (note.points !== null && note.points !== undefined) { parts.push(fmt(_('points: {points}'), {points: number(note.points)})); }
     return parts.join(' — ');
   }
 
-  function mark(note, number) {
+  /* A comment or a free text where the graded PDF puts it, with the PDF's own lines (pdf/layout.py): sizes are
+   * fractions of the page's width in container units (cqw), so the text scales with the page on any screen. */
+  function laidOut(note, position) {
+    var box = note.layout;
+    var cqw = function (fraction) { return (fraction * 100) + 'cqw'; };
+    var style = 'left:' + (box.x * 100) + '%;top:' + (box.y * 100) + '%;width:' + (box.width * 100) + '%;' +
+      'min-height:' + (box.height * 100) + '%;padding:' + cqw(box.pad) + ';font-size:' + cqw(box.size) + ';' +
+      'line-height:' + cqw(box.lead) + ';';
+    var children = [el('span', {'class': 'viatique-mark-number', text: String(position)})];
+    box.lines.forEach(function (line) { children.push(el('span', {'class': 'viatique-mark-line', text: line})); });
+    if (note.points !== null && note.points !== undefined) {
+      children.push(el('span', {'class': 'viatique-mark-points',
+        text: fmt(_('{points} pt'), {points: number(note.points)})}));
+    }
+    return el('div', {'class': 'viatique-mark viatique-mark-laid viatique-mark-' + note.kind, style: style,
+      'data-kind': note.kind, title: describe(note)}, children);
+  }
+
+  function mark(note, position) {
+    if (note.layout) { return laidOut(note, position); }
     var style = 'left:' + (note.x * 100) + '%;top:' + (note.y * 100) + '%;';
     var boxed = note.kind === 'comment' || note.kind === 'highlight' || note.kind === 'text';
     if (boxed && note.width > 0) {
       style += 'width:' + (note.width * 100) + '%;';
       if (note.height > 0) { style += 'min-height:' + (note.height * 100) + '%;'; }
     }
-    var children = [el('span', {'class': 'viatique-mark-number', text: String(number)})];
+    var children = [el('span', {'class': 'viatique-mark-number', text: String(position)})];
     if (SYMBOLS[note.kind]) { children.push(el('span', {'class': 'viatique-mark-symbol', text: SYMBOLS[note.kind]})); }
     if (note.text && note.kind !== 'highlight') { children.push(el('span', {'class': 'viatique-mark-label', text: note.text})); }
     if (note.points !== null && note.points !== undefined) {
-      children.push(el('span', {'class': 'viatique-mark-points', text: fmt(_('{points} pt'), {points: note.points})}));
+      children.push(el('span', {'class': 'viatique-mark-points', text: fmt(_('{points} pt'), {points: number(note.points)})}));
     }
     return el('div', {'class': 'viatique-mark viatique-mark-' + note.kind, style: style, 'data-kind': note.kind,
       title: describe(note)}, children);
@@ -123,22 +145,24 @@ function ViatiqueLearner(runtime, element, args) {
   function showPage() {
     var page = data.pages[pageIndex];
     var notes = annotationsOf(page);
-    var number = data.annotations.indexOf(notes[0]) + 1;
+    var first = data.annotations.indexOf(notes[0]) + 1;
     frame.textContent = '';
     frame.style.width = (ZOOMS[zoomIndex] * 100) + '%';
     frame.setAttribute('data-page-id', page.id);
     frame.appendChild(el('img', {src: url('learner_page_image', String(page.id)), 'class': 'viatique-learner-image',
-      alt: fmt(_('Page {number} of your copy, with {count} annotations (listed below)'),
+      alt: fmt(ngettext('Page {number} of your copy, with {count} annotation (listed below)',
+        'Page {number} of your copy, with {count} annotations (listed below)', notes.length),
         {number: page.position || pageIndex + 1, count: notes.length})}));
     var overlay = el('div', {'class': 'viatique-marks', 'aria-hidden': 'true'});
-    notes.forEach(function (note, index) { overlay.appendChild(mark(note, number + index)); });
+    notes.forEach(function (note, index) { overlay.appendChild(mark(note, first + index)); });
     frame.appendChild(overlay);
     pageLabel.textContent = fmt(_('Page {number} of {count}'), {number: pageIndex + 1, count: data.pages.length});
     zoomLabel.textContent = fmt(_('Zoom {percent} %'), {percent: Math.round(ZOOMS[zoomIndex] * 100)});
-    previousButton.disabled = pageIndex <= 0;
-    nextButton.disabled = pageIndex >= data.pages.length - 1;
-    zoomOutButton.disabled = zoomIndex <= 0;
-    zoomInButton.disabled = zoomIndex >= ZOOMS.length - 1;
+    // aria-disabled, not disabled: a button that can do no more keeps the focus ("Next page" on the last page)
+    previousButton.setAttribute('aria-disabled', String(pageIndex <= 0));
+    nextButton.setAttribute('aria-disabled', String(pageIndex >= data.pages.length - 1));
+    zoomOutButton.setAttribute('aria-disabled', String(zoomIndex <= 0));
+    zoomInButton.setAttribute('aria-disabled', String(zoomIndex >= ZOOMS.length - 1));
   }
 
   function goTo(index) {
@@ -213,55 +237,96 @@ function ViatiqueLearner(runtime, element, args) {
 
   /* ---------------------------------------------------------------- regrade requests */
 
+  /* The regrade section is built once; its live region (messages) stays in the DOM while the form and the
+   * list are rebuilt, so what it says is heard. */
+  var regradeParts = null;
+
   function regradeSection() {
-    var regrade = data.regrade;
     var titleId = idPrefix + '-regrade';
-    var parts = [el('h3', {id: titleId, text: _('Regrade requests')})];
     var messages = el('div', {'class': 'viatique-messages', role: 'status', 'aria-live': 'polite',
       'data-region': 'regrade-messages'});
+    regradeParts = {
+      title: el('h3', {id: titleId, tabindex: '-1', text: _('Regrade requests')}),
+      body: el('div', {'data-region': 'regrade-body'}),
+      messages: messages,
+      list: el('div', {'data-region': 'regrade-requests-list'})
+    };
+    fillRegrade();
+    return el('section', {'class': 'viatique-section', 'aria-labelledby': titleId, 'data-region': 'regrade'},
+      [regradeParts.title, regradeParts.body, messages, regradeParts.list]);
+  }
+
+  function regradeForm(available) {
+    var messages = regradeParts.messages;
+    var select = el('select', {id: idPrefix + '-question', name: 'question_id', 'data-field': 'question'},
+      available.map(function (question) { return el('option', {value: question.id, text: question.path}); }));
+    var errorId = idPrefix + '-message-error';
+    var error = el('p', {id: errorId, 'class': 'viatique-field-error', 'data-region': 'message-error', hidden: true});
+    var message = el('textarea', {id: idPrefix + '-message', name: 'message', rows: '4', maxlength: '2000',
+      'data-field': 'message', 'aria-required': 'true'});
+    function showError(text) {
+      error.textContent = text;
+      error.hidden = !text;
+      if (text) {
+        message.setAttribute('aria-invalid', 'true');
+        message.setAttribute('aria-describedby', errorId);
+      } else {
+        message.removeAttribute('aria-invalid');
+        message.removeAttribute('aria-describedby');
+      }
+    }
+    message.addEventListener('input', function () { if (message.value.trim()) { showError(''); } });
+    var send = el('button', {type: 'submit', 'class': 'viatique-button', 'data-action': 'request-regrade',
+      text: _('Ask for a regrade')});
+    // novalidate: the form's own error message, next to the field, rather than the browser's bubble
+    return el('form', {'class': 'viatique-regrade-form', 'data-region': 'regrade-form', novalidate: true,
+      onsubmit: function (event) {
+        event.preventDefault();
+        if (!message.value.trim()) {
+          showError(_('Write a message.'));
+          message.focus();
+          return;
+        }
+        showError('');
+        send.disabled = true;
+        var before = data.regrade.requests.map(function (item) { return item.id; });
+        call('request_regrade', {question_id: select.value, message: message.value}).then(function (result) {
+          send.disabled = false;
+          if (!result.ok) { messages.textContent = failure(result); send.focus(); return; }
+          data = result.body;
+          fillRegrade();
+          messages.textContent = _('Your request was sent.');
+          // the focus goes to the request just sent (the form it was in has been rebuilt)
+          var added = data.regrade.requests.filter(function (item) { return before.indexOf(item.id) === -1; })[0];
+          var target = added && regradeParts.list.querySelector('[data-request="' + added.id + '"]');
+          (target || regradeParts.title).focus();
+        });
+      }}, [
+      el('div', {'class': 'viatique-field'}, [el('label', {'for': select.id, text: _('Question')}), ' ', select]),
+      el('div', {'class': 'viatique-field'}, [el('label', {'for': message.id, text: _('Why should it be looked at again?')}),
+        message, error]),
+      send
+    ]);
+  }
+
+  function fillRegrade() {
+    var regrade = data.regrade;
+    var body = regradeParts.body;
+    body.textContent = '';
+    regradeParts.list.textContent = '';
     if (regrade.open) {
       var available = data.questions.filter(function (question) {
         return regrade.open_questions.indexOf(question.id) === -1;
       });
-      parts.push(el('p', {'class': 'viatique-hint', text: fmt(_('You may ask for a regrade of one question at a time until {date}.'),
-        {date: new Date(regrade.closes_at).toLocaleString()})}));
-      if (available.length) {
-        var select = el('select', {id: idPrefix + '-question', name: 'question_id', 'data-field': 'question'},
-          available.map(function (question) { return el('option', {value: question.id, text: question.path}); }));
-        var message = el('textarea', {id: idPrefix + '-message', name: 'message', rows: '4', maxlength: '2000',
-          'data-field': 'message', required: true});
-        var send = el('button', {type: 'submit', 'class': 'viatique-button', 'data-action': 'request-regrade',
-          text: _('Ask for a regrade')});
-        parts.push(el('form', {'class': 'viatique-regrade-form', 'data-region': 'regrade-form', onsubmit: function (event) {
-          event.preventDefault();
-          if (!message.value.trim()) {
-            message.setAttribute('aria-invalid', 'true');
-            messages.textContent = _('Write a message.');
-            message.focus();
-            return;
-          }
-          send.disabled = true;
-          call('request_regrade', {question_id: select.value, message: message.value}).then(function (result) {
-            send.disabled = false;
-            if (!result.ok) { messages.textContent = failure(result); return; }
-            data = result.body;
-            render(_('Your request was sent.'));
-          });
-        }}, [
-          el('div', {'class': 'viatique-field'}, [el('label', {'for': select.id, text: _('Question')}), ' ', select]),
-          el('div', {'class': 'viatique-field'}, [el('label', {'for': message.id, text: _('Why should it be looked at again?')}),
-            message]),
-          send
-        ]));
-      } else {
-        parts.push(el('p', {'class': 'viatique-hint', text: _('Every question already has a request waiting for an answer.')}));
-      }
+      body.appendChild(el('p', {'class': 'viatique-hint', text: fmt(_('You may ask for a regrade of one question at a time until {date}.'),
+        {date: new Date(regrade.closes_at).toLocaleString(args.lang || undefined)})}));
+      body.appendChild(available.length ? regradeForm(available)
+        : el('p', {'class': 'viatique-hint', text: _('Every question already has a request waiting for an answer.')}));
     } else {
-      parts.push(el('p', {'class': 'viatique-hint', text: _('Regrade requests are closed for this exam.')}));
+      body.appendChild(el('p', {'class': 'viatique-hint', text: _('Regrade requests are closed for this exam.')}));
     }
-    parts.push(messages);
     if (regrade.requests.length) {
-      parts.push(el('ul', {'class': 'viatique-regrade-list', 'data-region': 'my-requests'}, regrade.requests.map(function (item) {
+      regradeParts.list.appendChild(el('ul', {'class': 'viatique-regrade-list', 'data-region': 'my-requests'}, regrade.requests.map(function (item) {
         var lines = [
           el('p', {}, [el('strong', {text: questionLabel(item.question_id)}), ' — ',
             el('span', {'data-field': 'state', text: STATES[item.state] || item.state})]),
@@ -272,18 +337,17 @@ function ViatiqueLearner(runtime, element, args) {
           var question = data.questions.filter(function (entry) { return entry.id === item.question_id; })[0];
           if (question && item.points_before !== null && question.points !== item.points_before) {
             lines.push(el('p', {'data-field': 'new-points', text: fmt(_('Points for this question: {before} before, {now} now.'),
-              {before: item.points_before, now: question.points})}));
+              {before: number(item.points_before), now: number(question.points)})}));
           }
         }
-        return el('li', {'data-request': item.id}, lines);
+        return el('li', {'data-request': item.id, tabindex: '-1'}, lines);
       })));
     }
-    return el('section', {'class': 'viatique-section', 'aria-labelledby': titleId, 'data-region': 'regrade'}, parts);
   }
 
   /* ---------------------------------------------------------------- load */
 
-  function render(notice) {
+  function render() {
     region.textContent = '';
     if (!data.released) {
       region.appendChild(el('p', {'class': 'viatique-hint', text: data.message}));
@@ -298,10 +362,6 @@ function ViatiqueLearner(runtime, element, args) {
       showPage();
     }
     region.appendChild(regradeSection());
-    if (notice) {
-      var messages = region.querySelector('[data-region="regrade-messages"]');
-      messages.textContent = notice;
-    }
   }
 
   function load() {

@@ -7,12 +7,14 @@ function ViatiqueStudioEditor(runtime, element, args) {
   args = common.startupArgs(element, args);
   var root = common.rootElement(element);
   var _ = common.makeGettext(args.i18n);
+  var numbers = common.numbers(args.lang);
   var fmt = common.format;
   var el = common.el;
   var form = root.querySelector('.viatique-studio-form');
   var list = root.querySelector('[data-region="scheme"]');
   var totalLabel = root.querySelector('[data-region="total"]');
   var errors = root.querySelector('[data-region="errors"]');
+  var saved = root.querySelector('[data-region="saved"]');
   var addButton = root.querySelector('[data-action="add-question"]');
   var settings = JSON.parse(JSON.stringify(args.settings));
   var scheme = settings.marking_scheme || {questions: []};
@@ -39,7 +41,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   function total(nodes) {
     return nodes.reduce(function (sum, node) {
       if (node.children) { return sum + total(node.children); }
-      var value = parseFloat(String(node.max).replace(',', '.'));
+      var value = numbers.parse(node.max);
       return sum + (isNaN(value) ? 0 : value);
     }, 0);
   }
@@ -47,7 +49,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   function numberInput(node, key, labelText, accessibleName, path) {
     var id = 'viatique-' + key + '-' + (++uid);
     var input = el('input', {
-      type: 'text', inputmode: 'decimal', id: id, value: node[key] === undefined ? '' : node[key],
+      type: 'text', inputmode: 'decimal', id: id, value: node[key] === undefined ? '' : numbers.format(node[key]),
       'aria-label': accessibleName,
       'data-field': key, 'data-path': path.map(function (i) { return i + 1; }).join('.'), size: 5
     });
@@ -126,7 +128,8 @@ function ViatiqueStudioEditor(runtime, element, args) {
   }
 
   function updateTotal() {
-    totalLabel.textContent = fmt(_('Total: {total} points'), {total: Math.round(total(scheme.questions) * 1000) / 1000});
+    totalLabel.textContent = fmt(_('Total: {total} points'),
+      {total: numbers.format(Math.round(total(scheme.questions) * 1000) / 1000)});
   }
 
   /* Re-render the tree; focus the question at focusPath, if any: its label, or its button
@@ -150,8 +153,9 @@ function ViatiqueStudioEditor(runtime, element, args) {
     root.querySelectorAll('[aria-invalid]').forEach(function (input) { input.removeAttribute('aria-invalid'); });
     (problems && problems.length ? problems : [{path: '', message: message}]).forEach(function (problem) {
       ul.appendChild(el('li', {text: problem.message}));
+      // the field the problem is about: a question's label, maximum or step, or a setting
       var match = /^marking_scheme\.([\d.]+)$/.exec(problem.path || '');
-      var target = match ? list.querySelector('[data-field="label"][data-path="' + match[1] + '"]')
+      var target = match ? list.querySelector('[data-field="' + (problem.field || 'label') + '"][data-path="' + match[1] + '"]')
                          : form.elements[problem.path];
       if (target && target.setAttribute) { target.setAttribute('aria-invalid', 'true'); }
     });
@@ -181,6 +185,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     errors.hidden = true;
+    saved.textContent = '';
     root.querySelectorAll('[aria-invalid]').forEach(function (input) { input.removeAttribute('aria-invalid'); });
     notify('save', {state: 'start', message: _('Saving')});
     common.callHandler(runtime.handlerUrl(element, 'studio_submit'), collect()).then(function (result) {
@@ -190,6 +195,8 @@ function ViatiqueStudioEditor(runtime, element, args) {
         fillFields();
         render(null);
         root.setAttribute('data-saved', String(Date.now()));
+        // said in a live region present from the start, near the Save button (Studio's own notice may not show)
+        saved.textContent = _('Settings saved.');
         notify('save', {state: 'end'});
       } else {
         notify('error', {title: _('The settings were not saved'), message: result.body.message || ''});
