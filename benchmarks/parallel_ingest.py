@@ -226,6 +226,13 @@ def one_run(args):
     batch = store(exam, args.scan, args.pages_per_copy)
     with celery_worker(env, args.run, log_path) as worker:
         warm_up(args)
+        # the warm-up's tasks log their success after the batch is done: wait for those lines, so that the
+        # scan's counts below start after them
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+                len(re.findall(r"Task viatique\.process_range\[\S+\] succeeded", open(log_path).read())) < args.run
+                or not re.search(r"Task viatique\.assemble_batch\[\S+\] succeeded", open(log_path).read())):
+            time.sleep(0.05)
         warm_log = os.path.getsize(log_path)
         groups = {"celery": worker.pid}
         sampler = RssSampler(worker.pid, args.sample_every)
