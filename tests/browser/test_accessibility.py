@@ -1,5 +1,5 @@
 """WCAG 2.1 A/AA in Chromium: axe-core finds no violation in the views and states a user goes through
-(instructor dashboard, grader dashboard and workspace, Studio editor, release dialog); the release
+(every screen of the instructor's and the grader's dashboards, the grader's workspace, Studio editor, release dialog); the release
 dialog by keyboard only (where the focus lands, what the live region says); reflow at 320 px; a focus
 indicator of 3:1 or more; targets of 24 x 24 px; Studio marks the field a problem is about and says
 when the settings are saved.
@@ -31,11 +31,18 @@ def rgb(css):
     return [int(part) for part in re.findall(r"\d+", css)[:3]]
 
 
-@pytest.mark.parametrize("student", [INSTRUCTOR, GRADER])
-def test_dashboards_have_no_wcag_violation(page, demo_host, student):
-    page.goto(demo_host.url(student=student))
+#: the dashboard's screens each role has (graders have no Identification screen)
+SCREENS = {INSTRUCTOR: ["scans", "identification", "grading", "results", "reports", "settings"],
+           GRADER: ["scans", "grading", "results", "reports", "settings"]}
+
+
+@pytest.mark.parametrize("student,screen", [(student, screen) for student, screens in SCREENS.items()
+                                            for screen in screens])
+def test_every_screen_of_the_dashboards_has_no_wcag_violation(page, demo_host, student, screen):
+    page.goto(demo_host.url(student=student, screen=screen))
+    expect(page.locator(f"[data-screen='{screen}']")).to_be_visible()
     page.wait_for_load_state("networkidle")
-    assert_accessible(page, state=f"on {student}'s dashboard")
+    assert_accessible(page, state=f"on the {screen} screen of {student}'s dashboard")
 
 
 def test_grader_workspace_has_no_wcag_violation(page, fresh_demo_host, demo_facts):
@@ -45,7 +52,7 @@ def test_grader_workspace_has_no_wcag_violation(page, fresh_demo_host, demo_fact
 
 
 def test_release_dialog_by_keyboard_only(page, fresh_demo_host, demo_facts):
-    page.goto(fresh_demo_host.url(student=INSTRUCTOR))
+    page.goto(fresh_demo_host.url(student=INSTRUCTOR, screen="results"))
     results = page.locator('[data-region="results"]')
     button = results.get_by_role("button", name="Release the results…")
     messages = results.locator('[data-region="release-messages"]')
@@ -94,10 +101,12 @@ def test_focus_indicator_contrast_and_target_sizes(page, fresh_demo_host):
         assert box["width"] >= 24 and box["height"] >= 24, (buttons.nth(index).get_attribute("aria-label"), box)
 
 
-@pytest.mark.parametrize("path", ["", "studio_view/"])
-def test_reflow_at_320_px(page, demo_host, path):
+@pytest.mark.parametrize("path,screen", [("", screen) for screen in SCREENS[INSTRUCTOR]] + [("studio_view/", None)])
+def test_reflow_at_320_px(page, demo_host, path, screen):
     page.set_viewport_size({"width": 320, "height": 800})
-    page.goto(demo_host.url(path, student=INSTRUCTOR))
+    page.goto(demo_host.url(path, student=INSTRUCTOR, screen=screen))
+    if screen:
+        expect(page.locator(f"[data-screen='{screen}']")).to_be_visible()
     page.wait_for_load_state("networkidle")
     block = page.locator(".viatique-block").first
     right = block.bounding_box()["x"] + block.bounding_box()["width"]
