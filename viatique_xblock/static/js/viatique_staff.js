@@ -19,6 +19,7 @@ function ViatiqueStaffDashboard(runtime, element, args) {
   args = common.startupArgs(element, args);
   var root = common.rootElement(element);
   var _ = common.makeGettext(args.i18n);
+  var ngettext = common.makeNgettext(args.i18n, args.lang);
   var fmt = common.format;
   var el = common.el;
   var calls = common.sectionCalls(runtime, element, _);
@@ -166,7 +167,7 @@ function ViatiqueStaffDashboard(runtime, element, args) {
       var stateCell = el('td', {'data-state': copy.state, text: STATES[copy.state] || copy.state});
       if (copy.missing_pages) {
         stateCell.appendChild(el('span', {'class': 'viatique-badge viatique-warning', 'data-missing': copy.missing_pages,
-          text: fmt(copy.missing_pages === 1 ? _('{count} page missing') : _('{count} pages missing'),
+          text: fmt(ngettext('{count} page missing', '{count} pages missing', copy.missing_pages),
             {count: copy.missing_pages})}));
       }
       cells.push(stateCell);
