@@ -10,6 +10,8 @@ from playwright.sync_api import expect
 
 from viatique_xblock.pdf import decode, qr
 
+from .axe import assert_accessible
+
 pytestmark = pytest.mark.browser
 
 INSTRUCTOR = "instructor_1"
@@ -185,11 +187,13 @@ def test_printing_30_booklets_from_the_print_screen_and_reading_them_back(page, 
     expect(region.get_by_label("Pages per booklet")).to_have_attribute("aria-invalid", "true")
     expect(region.get_by_label("Pages per booklet")).to_be_focused()
     expect(region.get_by_role("status")).to_have_text("Enter a whole number from 1 to 200.")
+    assert_accessible(page, state="with a refused booklet count")
     region.get_by_label("Pages per booklet").fill("2")
     region.get_by_role("button", name="Make the booklets").click()
 
     expect(region.get_by_role("status")).to_have_text("30 booklets are ready to print.")
     link = region.get_by_role("link", name="Download the booklets (PDF)")
+    assert_accessible(page, state="with the booklets ready")
     with page.expect_download() as download_info:
         link.click()
     download = download_info.value

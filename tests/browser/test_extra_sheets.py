@@ -14,6 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from .axe import assert_accessible
 from .conftest import unnamed_controls
 from .test_grading import open_copy, open_dashboard
 from .test_scans import pdf_payload, plain_scan, upload
@@ -109,6 +110,7 @@ def test_a_second_booklet_with_overlapping_page_numbers_goes_after_the_last_page
     expect(yes).to_be_focused()
     expect(sixth.get_by_role("button", name=f"Move page 6 of copy {target['code']}")).to_have_count(0)
     assert unnamed_controls(page, "[data-region='anomalies']") == []
+    assert_accessible(page, state="with a discard being confirmed")
     sixth.get_by_role("button", name="Cancel").click()  # not yet
     expect(sixth.get_by_role("button", name=f"Discard page 6 of copy {target['code']}")).to_be_focused()
     sixth.get_by_role("button", name=f"Discard page 6 of copy {target['code']}").click()
@@ -117,6 +119,7 @@ def test_a_second_booklet_with_overlapping_page_numbers_goes_after_the_last_page
     expect(listed).to_have_count(5)
     assert shell(host, PAGES_SCRIPT, COPY_CODE=target["code"]) == [1, 2, 3, 4, 5]
     expect(undo_box.get_by_role("button", name="Undo")).to_be_focused()
+    assert_accessible(page, state="with the undo of a discard offered")
     page.keyboard.press("Enter")
     expect(messages).to_contain_text(f"Page 6 of copy {target['code']} is back.")
     expect(undo_box).to_have_count(0)
@@ -132,6 +135,7 @@ def test_a_grader_is_warned_of_a_page_never_scanned(page, fresh_demo_host):
     workspace = open_copy(page, copy["code"])
     warning = workspace.locator("[data-region='missing-pages']")
     expect(warning).to_have_text("Page 3 of 4 was not scanned.")
+    assert_accessible(page, state="in the workspace of a copy with a missing page")
     expect(workspace.get_by_role("heading", name=f"Copy {copy['code']}")).to_have_attribute(
         "aria-describedby", warning.get_attribute("id"))
     expect(workspace.locator("[data-region='page-label']")).to_have_text("Page 1 of 3")
@@ -178,8 +182,9 @@ def test_a_skipped_copy_stays_skipped_after_a_reload_and_a_name_off_the_roster_i
     expect(held.get_by_role("img", name=f"Name area of the cover of copy {second}")).to_be_visible()
     expect(desk).to_have_attribute("data-copy-code", first)  # the skipped copy: the only one left
     assert unnamed_controls(page, "[data-region='identify']") == []
+    assert_accessible(page, state="with a copy on the hold list")
     page.reload()
     expect(held).to_have_count(1)
-    held.get_by_role("button", name=f"Put copy {second} back on the desk").click()
+    held.get_by_role("button", name=f"Back to the desk: copy {second}").click()
     expect(held).to_have_count(0)
     expect(desk).to_have_attribute("data-copy-code", second)

@@ -295,7 +295,7 @@ function ViatiqueIdentify(runtime, element, args) {
     held.forEach(function (copy) {
       var error = el('p', {'class': 'viatique-error', id: idPrefix + '-held-error-' + copy.id});
       var back = el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'release-hold',
-        text: _('Back to the desk'), 'aria-label': fmt(_('Put copy {code} back on the desk'), {code: copy.code})});
+        text: _('Back to the desk'), 'aria-label': fmt(_('Back to the desk: copy {code}'), {code: copy.code})});
       back.addEventListener('click', function () { releaseHold(copy, back, error); });
       heldList.appendChild(el('li', {'class': 'viatique-held-copy', 'data-copy-id': copy.id}, [
         el('img', {'class': 'viatique-name-area', src: url('name_area', String(copy.id)), loading: 'lazy',
