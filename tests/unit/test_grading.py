@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.harness import call
 from tests.unit import grading_helpers as helpers
@@ -298,6 +298,14 @@ def test_finalize_refuses_an_incomplete_copy_then_submits_once_and_renders(copy,
     assert status == 409 and body["error"] == "illegal_transition"
     assert rendering.render_copy(copy.pk) == Grading.GRADED  # a redelivered task does nothing
     assert AuditEvent.objects.filter(action="copy.graded", copy_id_ref=copy.pk).count() == 1
+    # rendered again (a regrade) with French active, the platform's language in a Celery worker: the
+    # numbers are written as French writes them, like the labels
+    Copy.objects.filter(pk=copy.pk).update(grading_state=Grading.SUBMITTED)
+    with translation.override("fr"):
+        assert rendering.render_copy(copy.pk) == Grading.GRADED
+    with storage.get_storage().open(copy.graded_pdf_name, "rb") as handle:
+        text = "".join(page.get_text() for page in pymupdf.open(stream=handle.read(), filetype="pdf"))
+    assert "7,75" in text and "15,5" in text and "7.75" not in text
 
 
 def test_a_render_failure_is_kept_and_can_be_retried(copy, exam, django_capture_on_commit_callbacks):

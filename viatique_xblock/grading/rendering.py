@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from viatique_xblock import audit, scheme as scheme_module, signals
+from viatique_xblock import audit, i18n, scheme as scheme_module, signals
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import gettext as _
 from viatique_xblock.models import AuditEvent, Copy
@@ -102,7 +102,7 @@ def render_copy(copy_pk, scale=None):
     with storage.local_files(names) as sources:
         try:
             with monitoring.span("render_graded_pdf"):
-                data = render_graded_pdf(sources, pages, annotations, summary)
+                data = render_graded_pdf(sources, pages, annotations, summary, number=i18n.number)
         except (OSError, MemoryError):
             raise
         except Exception as exc:  # the renderer's own failure: shown to staff, retryable

@@ -123,9 +123,10 @@ def _copy_pages(doc, sources, pages):
 class _Notes:
     """Texts too long for their page, continued on the summary pages."""
 
-    def __init__(self, gettext):
+    def __init__(self, gettext, number):
         self.items = []
         self.gettext = gettext
+        self.number = number
 
     def add(self, page_number, label, text):
         self.items.append((page_number, label, text))
@@ -197,11 +198,12 @@ def _text_block(surface, area, text, notes, page_number, label, boxed):
     return rect
 
 
-def _badge(surface, area, annotation, gettext):
+def _badge(surface, area, annotation, gettext, number):
     """The points of an annotation (with its question) beside it."""
     points = annotation.get("points")
     if points is None or str(points).strip() == "":
         return
+    points = number(points)
     label = fonts.clean(annotation.get("question_label") or "").strip()
     text = gettext(QUESTION_POINTS).format(question=label, points=points) if label else str(points)
     text = fonts.clean(text)
@@ -233,7 +235,7 @@ def _annotate(surface, annotation, notes, page_number):
         if text:
             below = pymupdf.Rect(area.x0, area.y1 + 2, area.x1, area.y1 + 2)
             _text_block(surface, below, text, notes, page_number, label, boxed=False)
-    _badge(surface, area, annotation, notes.gettext)
+    _badge(surface, area, annotation, notes.gettext, notes.number)
 
 
 # -- summary pages ----------------------------------------------------------------------------
@@ -306,7 +308,7 @@ def _row(flow, cells, style=fonts.REGULAR):
         flow.y += lead
 
 
-def _table(flow, questions, _):
+def _table(flow, questions, _, _number):
     header = _cells((_(QUESTION), _(POINTS), _(COMMENT)), fonts.BOLD)
 
     def repeat_header():
@@ -327,7 +329,7 @@ def _table(flow, questions, _):
 
 
 def _summary(doc, summary, notes, drawing):
-    _ = notes.gettext
+    _, _number = notes.gettext, notes.number
     flow = _Flow(doc, drawing)
     flow.new_page()
     flow.paragraph(summary.get("title") or "", 16, fonts.BOLD)
@@ -343,7 +345,7 @@ def _summary(doc, summary, notes, drawing):
         flow.paragraph(_(GRADED_BY).format(grader=summary["grader"]), 10, color=GREY)
     flow.space(12)
     if summary.get("questions"):
-        _table(flow, summary["questions"], _)
+        _table(flow, summary["questions"], _, _number)
         flow.space(8)
     general = fonts.clean(summary.get("general_comment") or "").strip()
     if general:
@@ -366,23 +368,25 @@ def _summary(doc, summary, notes, drawing):
 # -- the whole ----------------------------------------------------------------------------
 
 
-def render_graded_pdf(sources, pages, annotations, summary, gettext=None):
-    """The graded PDF of a copy, as bytes (see the module's docstring)."""
+def render_graded_pdf(sources, pages, annotations, summary, gettext=None, number=None):
+    """The graded PDF of a copy, as bytes (see the module's docstring). ``number`` writes a number (given
+    as plain digits, "15.75") for the reader: the host passes its language's (e.g. "15,75" in French);
+    by default plain digits without trailing zeros."""
     doc = pymupdf.open()
     try:
         _copy_pages(doc, sources, pages)
         by_page = {}
         for annotation in annotations:
-            number = int(annotation["page"])
-            if not 0 <= number < len(pages):
-                raise ValueError(f"annotation on page {number}, the copy has {len(pages)} pages")
-            by_page.setdefault(number, []).append(annotation)
-        notes = _Notes(gettext or i18n.gettext)
+            index = int(annotation["page"])
+            if not 0 <= index < len(pages):
+                raise ValueError(f"annotation on page {index}, the copy has {len(pages)} pages")
+            by_page.setdefault(index, []).append(annotation)
+        notes = _Notes(gettext or i18n.gettext, number or _number)
         drawing = Drawing(doc)
-        for number in sorted(by_page):
-            surface = drawing.surface(doc[number])
-            for annotation in by_page[number]:
-                _annotate(surface, annotation, notes, number + 1)
+        for index in sorted(by_page):
+            surface = drawing.surface(doc[index])
+            for annotation in by_page[index]:
+                _annotate(surface, annotation, notes, index + 1)
             surface.commit()
         _summary(doc, summary, notes, drawing)
         drawing.finish()

@@ -352,6 +352,18 @@ def test_labels_are_translated_by_the_given_gettext():
         assert "Note:14.5/20" in text and "CopieMATH112-3" in text and "Appréciationgénérale" in text
 
 
+def test_numbers_are_written_by_the_given_formatter_in_the_summary_and_beside_annotations():
+    def comma(value):
+        return "—" if value is None else str(value).replace(".", ",")
+
+    data = render_graded_pdf({"s": scan(1)}, pages_of(1), [annotation(text="vu", label="Q1", points="1.5")],
+                             summary(), number=comma)
+
+    for text in both_texts(data):
+        assert "Total:14,5/20" in text and "10,5/15" in text and "Q1:1,5" in text
+        assert "14.5" not in text and "10.5" not in text
+
+
 def test_an_annotation_on_a_page_the_copy_does_not_have_is_a_programming_error():
     with pytest.raises(ValueError):
         render_graded_pdf({"s": scan(1)}, pages_of(1), [annotation(page=1, text="x")], summary())
