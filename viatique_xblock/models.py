@@ -35,6 +35,9 @@ class Exam(models.Model):
     #: the block's ``weight``: the points the exam contributes to its subsection (None: the scheme's
     #: maximum, unweighted), sent with every score so the gradebook's events carry it
     weight = models.FloatField(null=True, blank=True)
+    #: the blank exam the print screen prints booklets on (:mod:`viatique_xblock.scanning.subjects`):
+    #: ``{file, sha256, pages, size, name, uploaded_by, uploaded_at}``, or empty
+    subject = models.JSONField(default=dict, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
