@@ -15,6 +15,7 @@ from xblock.utils.resources import ResourceLoader
 
 from viatique_xblock import exams, i18n, permissions, scheme
 from viatique_xblock.grading.handlers import GradingHandlers
+from viatique_xblock.grading.layout_handlers import LayoutHandlers
 from viatique_xblock.i18n import gettext_lazy
 from viatique_xblock.identity.handlers import IdentityHandlers
 from viatique_xblock.jsonapi import api_handler
@@ -55,8 +56,8 @@ def startup_script(data):
 @XBlock.needs("user")
 @XBlock.wants("i18n")
 @XBlock.wants(compat.ROSTER_SERVICE)
-class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandlers, ResultsHandlers, ReportsHandlers,
-                     DownloadHandlers, XBlock):
+class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandlers, LayoutHandlers, ResultsHandlers,
+                     ReportsHandlers, DownloadHandlers, XBlock):
     """A paper exam graded inside the course."""
 
     display_name = String(
