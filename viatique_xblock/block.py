@@ -32,7 +32,7 @@ JS_COMMON = "static/js/viatique_common.js"
 #: the staff dashboard's sections, each a script of its own (built in the order listed)
 STAFF_SCRIPTS = ["static/js/viatique_staff.js", "static/js/viatique_scans.js", "static/js/viatique_identify.js",
                  "static/js/viatique_dispatch.js", "static/js/viatique_grading.js", "static/js/viatique_results.js",
-                 "static/js/viatique_reports.js", "static/js/viatique_lockouts.js"]
+                 "static/js/viatique_reports.js", "static/js/viatique_lockouts.js", "static/js/viatique_layout.js"]
 STAFF_CSS = ["static/css/viatique_grading.css", "static/css/viatique_results.css",
              "static/css/viatique_reports.css"]
 
@@ -233,7 +233,7 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
             "studio.html", {"settings": settings},
             js_class="ViatiqueStudioEditor",
             js_args={"settings": settings},
-            scripts=["static/js/viatique_studio.js"],
+            scripts=["static/js/viatique_layout.js", "static/js/viatique_studio.js"],
         )
 
     # ---------------------------------------------------------------- handlers
