@@ -274,6 +274,7 @@ def test_without_a_box_the_region_is_the_page_and_a_missing_page_is_said(exam, s
     Page.objects.filter(copy=copy, position=2).update(discarded=True)
     response = served(grader, copy, "q3")
     assert response.status_code == 404 and response.json["error"] == "question_page_missing"
+    assert response.json["page"] == 2
     assert served(grader, copy, "q9").json["error"] == "unknown_question"
     assert served(helpers.block("learner_1", "learner"), copy, "q2").status_code == 403
 

@@ -28,6 +28,9 @@ class QuestionPageMissing(NotFound):
 
     code = "question_page_missing"
 
+    def extra(self):
+        return {"page": self.params.get("page")}
+
 
 def _copy(exam, copy_id):
     from viatique_xblock.grading.workspace import copy_key  # noqa: PLC0415 - the workspace imports much more
