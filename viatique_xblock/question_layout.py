@@ -24,7 +24,7 @@ whole copy by default), :func:`layouts` (every leaf's layout by id). Errors: :cl
 and its subclasses, each with a stable code.
 """
 from viatique_xblock.errors import ViatiqueError
-from viatique_xblock.i18n import N_, gettext as _
+from viatique_xblock.i18n import N_
 
 #: the smallest width and height of a box (a fraction of the page)
 MIN_SIZE = 0.01
@@ -229,13 +229,3 @@ def out_of_range(scheme, pages_per_copy):
                 found.append((question_id, problem))
     return found
 
-
-def describe(layout):
-    """A short text for staff: "Whole copy", "Pages 2, 3", "Page 2, box"."""
-    if not layout:
-        return _("Whole copy")
-    pages = ", ".join(str(page) for page in layout["pages"])
-    text = _("Page {pages}").format(pages=pages) if len(layout["pages"]) == 1 else _("Pages {pages}").format(pages=pages)
-    if layout.get("box"):
-        text = _("{pages}, a box on page {page}").format(pages=text, page=layout["box"]["page"])
-    return text

@@ -8,7 +8,7 @@
 (function (global) {
   'use strict';
 
-  var EDGES = [['x0', 'Left edge'], ['y0', 'Top edge'], ['x1', 'Right edge'], ['y1', 'Bottom edge']];
+  var EDGES = ['x0', 'y0', 'x1', 'y1'];
   var MIN_SIZE = 0.01;
 
   function round4(value) { return Math.round(value * 10000) / 10000; }
@@ -37,12 +37,13 @@
     var blank = el('p', {'class': 'viatique-layout-blank', hidden: true});
     var boxView = el('div', {'class': 'viatique-layout-box', 'data-region': 'layout-box', hidden: true});
     var surface = el('div', {'class': 'viatique-layout-page', 'data-region': 'layout-page'}, [image, blank, boxView]);
+    var edgeLabels = {x0: _('Left edge'), y0: _('Top edge'), x1: _('Right edge'), y1: _('Bottom edge')};
     var edgeInputs = {};
     var edgeFields = EDGES.map(function (edge) {
-      var id = prefix + '-' + edge[0];
-      edgeInputs[edge[0]] = el('input', {type: 'number', id: id, min: 0, max: 100, step: 0.1, size: 6,
-        'data-field': 'layout-' + edge[0]});
-      return el('span', {'class': 'viatique-inline'}, [el('label', {'for': id, text: _(edge[1])}), edgeInputs[edge[0]]]);
+      var id = prefix + '-' + edge;
+      edgeInputs[edge] = el('input', {type: 'number', id: id, min: 0, max: 100, step: 0.1, size: 6,
+        'data-field': 'layout-' + edge});
+      return el('span', {'class': 'viatique-inline'}, [el('label', {'for': id, text: edgeLabels[edge]}), edgeInputs[edge]]);
     });
     var clearButton = el('button', {type: 'button', 'class': 'viatique-button viatique-small',
       'data-action': 'layout-clear-box', text: _('Remove the box')});
@@ -113,8 +114,8 @@
 
     function fillEdges(box) {
       EDGES.forEach(function (edge) {
-        edgeInputs[edge[0]].value = box ? String(round4(box[edge[0]] * 100)) : '';
-        edgeInputs[edge[0]].removeAttribute('aria-invalid');
+        edgeInputs[edge].value = box ? String(round4(box[edge] * 100)) : '';
+        edgeInputs[edge].removeAttribute('aria-invalid');
       });
     }
 
@@ -216,21 +217,21 @@
     });
 
     EDGES.forEach(function (edge) {
-      edgeInputs[edge[0]].addEventListener('change', function () {
+      edgeInputs[edge].addEventListener('change', function () {
         var values = {};
         var complete = EDGES.every(function (item) {
-          var text = edgeInputs[item[0]].value;
+          var text = edgeInputs[item].value;
           var value = numbers.parse(text);
-          values[item[0]] = value / 100;
+          values[item] = value / 100;
           return text !== '' && !isNaN(value);
         });
         if (!complete) { return; }
-        var wrong = EDGES.filter(function (item) { return values[item[0]] < 0 || values[item[0]] > 1; });
+        var wrong = EDGES.filter(function (item) { return values[item] < 0 || values[item] > 1; });
         var empty = values.x1 - values.x0 < MIN_SIZE || values.y1 - values.y0 < MIN_SIZE;
         EDGES.forEach(function (item) {
-          var bad = wrong.indexOf(item) !== -1 || (empty && (item[0] === 'x1' || item[0] === 'y1'));
-          if (bad) { edgeInputs[item[0]].setAttribute('aria-invalid', 'true'); }
-          else { edgeInputs[item[0]].removeAttribute('aria-invalid'); }
+          var bad = wrong.indexOf(item) !== -1 || (empty && (item === 'x1' || item === 'y1'));
+          if (bad) { edgeInputs[item].setAttribute('aria-invalid', 'true'); }
+          else { edgeInputs[item].removeAttribute('aria-invalid'); }
         });
         if (wrong.length) { say(_('The box goes outside the page: its edges must be from 0 to 100 %.')); return; }
         if (empty) { say(_('The box is empty: the right edge must be right of the left edge, the bottom edge below the top edge.')); return; }
