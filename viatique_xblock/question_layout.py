@@ -217,15 +217,3 @@ def with_layouts(scheme, changes, pages_per_copy):
 
     return {**scheme, "questions": copy_nodes(scheme.get("questions") or [])}
 
-
-def out_of_range(scheme, pages_per_copy):
-    """``[(question id, problem)]`` for the layouts whose pages go past ``pages_per_copy`` (the
-    setting was lowered, or a scheme written by hand): each problem ``{"code", "message"}``."""
-    found = []
-    for question_id, layout in layouts(scheme).items():
-        if layout:
-            _layout, problem = check(layout, pages_per_copy)
-            if problem:
-                found.append((question_id, problem))
-    return found
-
