@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .axe import assert_accessible
+from .conftest import EMPTY_SCENARIO
 from .test_studio_editor import focused, open_editor, save, tab_to
 
 pytestmark = pytest.mark.browser
@@ -166,3 +167,24 @@ def test_instructors_draw_a_box_in_the_dashboard_settings(page, fresh_demo_host)
     section.get_by_label("Question", exact=True).select_option(label="Exercice 4 : fonction exponentielle")
     expect(section.get_by_label("Pages of its answer")).to_have_value("2")
     assert edges(section) == drawn
+
+
+def test_before_any_scan_the_box_is_drawn_on_a_blank_page(page, fresh_demo_host, browser_errors):
+    page.goto(fresh_demo_host.url("studio_view/", student="instructor_1", scenario=EMPTY_SCENARIO))
+    layout = page.locator("[data-region='layout']")
+    layout.get_by_label("Question", exact=True).select_option(label="Question 2: Question 2")
+    blank = layout.get_by_text("Page 1: no copy has been scanned yet. Draw on this blank page.")
+    expect(blank).to_be_visible()
+    expect(layout.get_by_role("img")).to_have_count(0)
+    draw(page, layout.locator("[data-region='layout-page']"), (0.25, 0.25), (0.75, 0.5))
+    drawn = edges(layout)
+    assert all(abs(got - want) < 1 for got, want in zip(drawn, (25, 25, 75, 50))), drawn
+    # a click without a drag is no box: said, and the box drawn before stays
+    surface = layout.locator("[data-region='layout-page']").bounding_box()
+    page.mouse.click(surface["x"] + 10, surface["y"] + 10)
+    expect(layout.locator("[data-region='layout-status']")).to_have_text(
+        "The box is too small: drag from one corner to the opposite one.")
+    assert edges(layout) == drawn
+    assert_accessible(page, state="(the question layout on a blank page, before any scan)")
+    body = save(page)
+    assert body["settings"]["marking_scheme"]["questions"][1]["layout"]["box"]["page"] == 1
