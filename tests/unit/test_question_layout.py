@@ -9,10 +9,11 @@ from PIL import Image, ImageOps
 from webob import Request
 
 from tests.harness import call
-from tests.unit import grading_helpers as helpers
+from tests.unit import downloads_support, grading_helpers as helpers
+from tests.unit.downloads_support import stored_files  # noqa: F401  (fixture)
 from viatique_xblock import exams, question_layout as layout, scheme
 from viatique_xblock.grading import regions, workspace
-from viatique_xblock.models import AuditEvent, Copy, Exam, Page, QuestionPoints
+from viatique_xblock.models import AuditEvent, Copy, Exam, Page, QuestionPoints, ScanBatch
 from viatique_xblock.pdf import images as pdf_images
 from viatique_xblock.platform import storage
 from viatique_xblock.states import Grading
@@ -102,6 +103,7 @@ pytestmark_db = pytest.mark.django_db
 def exam():
     made = helpers.exam()
     yield made
+    ScanBatch.objects.filter(exam=made, file_name="").delete()  # graded_copy's, which has no scan file
     helpers.remove_files(made)
 
 
@@ -304,3 +306,14 @@ def test_the_reference_page_is_a_page_of_a_copy(exam, scanned):
     assert status == 200
     assert body["reference"] == {"page": 2, "page_id": Page.objects.get(copy=copy, position=2).public_id}
     assert regions.reference_page(exam, helpers.INSTRUCTOR, 5) is None
+
+
+@pytestmark_db
+def test_learners_are_not_told_where_answers_are(exam, stored_files):
+    assert call(helpers.block(), "save_question_layout", {"layouts": {"q3": {"pages": [1], "box": dict(BOX, page=1)}}})[0] \
+        == 200
+    downloads_support.graded_copy(exam, stored_files, "C003", "learner_1")
+    downloads_support.release(exam)
+    status, body = call(downloads_support.learner("learner_1", fields=helpers.FIELDS), "my_results", method="GET")
+    assert status == 200 and [question["id"] for question in body["questions"]] == ["q2", "q3"]
+    assert all("layout" not in question for question in body["questions"])
