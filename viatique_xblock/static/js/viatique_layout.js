@@ -168,6 +168,7 @@
     function say(text) { status.textContent = text; }
 
     function setBox(box) {
+      if (!current()) { return; }
       var layout = layoutOf();
       var pages = layout ? layout.pages.slice() : [];
       if (box && pages.indexOf(box.page) === -1) { pages.push(box.page); pages.sort(function (a, b) { return a - b; }); }
@@ -200,6 +201,7 @@
     pageInput.addEventListener('change', function () { showPage(Number(pageInput.value)); });
 
     pagesInput.addEventListener('change', function () {
+      if (!current()) { return; }
       var parsed = parsePages(pagesInput.value);
       if (parsed.bad !== null) {
         pagesInput.setAttribute('aria-invalid', 'true');
