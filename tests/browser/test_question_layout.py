@@ -188,3 +188,25 @@ def test_before_any_scan_the_box_is_drawn_on_a_blank_page(page, fresh_demo_host,
     assert_accessible(page, state="(the question layout on a blank page, before any scan)")
     body = save(page)
     assert body["settings"]["marking_scheme"]["questions"][1]["layout"]["box"]["page"] == 1
+
+
+def test_a_layout_past_the_pages_per_copy_is_refused_on_its_question(page, fresh_demo_host, browser_errors):
+    browser_errors.allow_http(400, "/studio_submit/")
+    open_editor(page, fresh_demo_host)
+    page.get_by_label("Pages per copy").fill("2")  # q5 "Exercice 3" has its answer on page 3
+    with page.expect_response(re.compile(r"/studio_submit/")) as response_info:
+        page.get_by_role("button", name="Save", exact=True).click()
+    response = response_info.value
+    assert response.status == 400
+    (problem,) = response.json()["problems"]
+    assert (problem["path"], problem["field"], problem["code"]) == (
+        "marking_scheme.3", "layout", "layout_page_out_of_range")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Question “Exercice 3 : géométrie dans l'espace”: Page 3 is not a page of the copy: pages go from 1 to 2.")
+    layout = page.locator("[data-region='layout']")
+    question = layout.get_by_label("Question", exact=True)
+    assert question.evaluate("s => s.options[s.selectedIndex].text") == \
+        "Question 3: Exercice 3 : géométrie dans l'espace"
+    expect(layout.get_by_label("Pages of its answer")).to_have_value("3")
+    expect(layout.get_by_label("Pages of its answer")).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page, state="(a layout refused by the server)")

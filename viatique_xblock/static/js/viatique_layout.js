@@ -281,8 +281,18 @@
       setBox(box);
     });
 
+    /* a layout the server refused: show its question, its pages marked invalid (``number``: "1.2") */
+    function flag(number) {
+      var index = -1;
+      entries().forEach(function (entry, i) { if (entry.number === number && index === -1) { index = i; } });
+      if (index === -1) { return; }
+      select.value = String(index);
+      showQuestion(false);
+      pagesInput.setAttribute('aria-invalid', 'true');
+    }
+
     refresh();
-    return {refresh: refresh, showQuestion: showQuestion};
+    return {refresh: refresh, showQuestion: showQuestion, flag: flag};
   }
 
   /* The leaf questions of a scheme, numbered as the editor numbers them: [{title, node}]. */
@@ -292,7 +302,7 @@
       nodes.forEach(function (node, index) {
         var number = path.concat([index + 1]);
         if (node.children) { walk(node.children, number); return; }
-        found.push({node: node, title: global.ViatiqueCommon.format(gettext('Question {number}: {label}'),
+        found.push({node: node, number: number.join('.'), title: global.ViatiqueCommon.format(gettext('Question {number}: {label}'),
           {number: number.join('.'), label: node.label || gettext('(no label)')})});
       });
     }

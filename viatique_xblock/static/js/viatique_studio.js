@@ -158,6 +158,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
       ul.appendChild(el('li', {text: problem.message}));
       // the field the problem is about: a question's label, maximum or step, or a setting
       var match = /^marking_scheme\.([\d.]+)$/.exec(problem.path || '');
+      if (match && problem.field === 'layout' && layoutEditor) { layoutEditor.flag(match[1]); return; }
       var target = match ? list.querySelector('[data-field="' + (problem.field || 'label') + '"][data-path="' + match[1] + '"]')
                          : form.elements[problem.path];
       if (target && target.setAttribute) { target.setAttribute('aria-invalid', 'true'); }
