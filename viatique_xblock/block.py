@@ -15,6 +15,7 @@ from xblock.utils.resources import ResourceLoader
 
 from viatique_xblock import exams, i18n, permissions, scheme
 from viatique_xblock.grading.handlers import GradingHandlers
+from viatique_xblock.grading.layout_handlers import LayoutHandlers
 from viatique_xblock.i18n import gettext_lazy
 from viatique_xblock.identity.handlers import IdentityHandlers
 from viatique_xblock.jsonapi import api_handler
@@ -31,7 +32,7 @@ JS_COMMON = "static/js/viatique_common.js"
 #: the staff dashboard's sections, each a script of its own (built in the order listed)
 STAFF_SCRIPTS = ["static/js/viatique_staff.js", "static/js/viatique_scans.js", "static/js/viatique_identify.js",
                  "static/js/viatique_dispatch.js", "static/js/viatique_grading.js", "static/js/viatique_results.js",
-                 "static/js/viatique_reports.js", "static/js/viatique_lockouts.js"]
+                 "static/js/viatique_reports.js", "static/js/viatique_lockouts.js", "static/js/viatique_layout.js"]
 STAFF_CSS = ["static/css/viatique_grading.css", "static/css/viatique_results.css",
              "static/css/viatique_reports.css"]
 
@@ -55,8 +56,8 @@ def startup_script(data):
 @XBlock.needs("user")
 @XBlock.wants("i18n")
 @XBlock.wants(compat.ROSTER_SERVICE)
-class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandlers, ResultsHandlers, ReportsHandlers,
-                     DownloadHandlers, XBlock):
+class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandlers, LayoutHandlers, ResultsHandlers,
+                     ReportsHandlers, DownloadHandlers, XBlock):
     """A paper exam graded inside the course."""
 
     display_name = String(
@@ -232,7 +233,7 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
             "studio.html", {"settings": settings},
             js_class="ViatiqueStudioEditor",
             js_args={"settings": settings},
-            scripts=["static/js/viatique_studio.js"],
+            scripts=["static/js/viatique_layout.js", "static/js/viatique_studio.js"],
         )
 
     # ---------------------------------------------------------------- handlers

@@ -39,11 +39,15 @@ from viatique_xblock.states import BatchState, Grading
 DEMO_SCHEME = {
     "questions": [
         {"id": "q1", "label": "Exercice 1 : suites", "children": [
-            {"id": "q2", "label": "1. a) Conjecture", "max": 2, "step": 0.5},
-            {"id": "q3", "label": "1. b) Récurrence", "max": 3, "step": 0.5},
+            {"id": "q2", "label": "1. a) Conjecture", "max": 2, "step": 0.5,
+             "layout": {"pages": [1], "box": {"page": 1, "x0": 0.04, "y0": 0.14, "x1": 0.96, "y1": 0.6}}},
+            {"id": "q3", "label": "1. b) Récurrence", "max": 3, "step": 0.5,
+             "layout": {"pages": [1, 2], "box": {"page": 2, "x0": 0.04, "y0": 0.04, "x1": 0.96, "y1": 0.5}}},
         ]},
-        {"id": "q4", "label": "Exercice 2 : probabilités", "max": 5, "step": 0.25},
-        {"id": "q5", "label": "Exercice 3 : géométrie dans l'espace", "max": 6, "step": 0.5},
+        {"id": "q4", "label": "Exercice 2 : probabilités", "max": 5, "step": 0.25,
+         "layout": {"pages": [2], "box": {"page": 2, "x0": 0.04, "y0": 0.45, "x1": 0.96, "y1": 0.97}}},
+        {"id": "q5", "label": "Exercice 3 : géométrie dans l'espace", "max": 6, "step": 0.5,
+         "layout": {"pages": [3]}},
         {"id": "q6", "label": "Exercice 4 : fonction exponentielle", "max": 4, "step": 0.5},
     ],
     "next_id": 7,

@@ -8,7 +8,7 @@ commands and Celery tasks call them too.
 from django.db import transaction
 from django.db.models import Count, Q
 
-from viatique_xblock import audit, inputs, scheme as scheme_module
+from viatique_xblock import audit, inputs, question_layout as layout_module, scheme as scheme_module
 from viatique_xblock.errors import NotFound, ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import Copy, Exam, QuestionPoints
@@ -181,10 +181,12 @@ def validate_settings(raw, previous_scheme=None):
         values[field] = value
     values["anonymous_grading"] = bool(raw.get("anonymous_grading", True))
     try:
-        values["marking_scheme"] = scheme_module.validate(raw.get("marking_scheme"), previous_scheme)
+        # the questions' layouts name pages of the copy: bounded by the pages per copy sent with them
+        values["marking_scheme"] = scheme_module.validate(raw.get("marking_scheme"), previous_scheme,
+                                                          pages_per_copy=values["pages_per_copy"])
     except scheme_module.SchemeError as exc:
         problems.extend({"path": "marking_scheme." + p["path"] if p["path"] else "marking_scheme",
-                         "message": p["message"], **({"field": p["field"]} if "field" in p else {})}
+                         "message": p["message"], **{key: p[key] for key in ("field", "code") if key in p}}
                         for p in exc.problems)
     if problems:
         raise InvalidSettings(problems)
@@ -204,3 +206,23 @@ def progress(exam):
     )
     counts["released"] = exam.released_at is not None
     return counts
+
+
+def save_question_layouts(exam, changes, actor=None, publish=None, write_block=None):
+    """Set the layouts of some questions (``{question id: layout or None}``, see
+    :mod:`viatique_xblock.question_layout`) and return the new scheme.
+
+    Only the layouts change: labels, points, ids and every grade stay as they are (points are stored
+    by question id). ``write_block`` (a callable taking the new scheme) stores it in the block's
+    settings; the exam row is updated here. Raises a
+    :class:`~viatique_xblock.question_layout.LayoutError` (``unknown_question``,
+    ``layout_page_out_of_range``, ``layout_box_outside``, ``layout_box_empty``, ``invalid_layout``)."""
+    new_scheme = layout_module.with_layouts(exam.scheme or {}, changes, exam.pages_per_copy)
+    with transaction.atomic():
+        if write_block is not None:
+            write_block(new_scheme)
+        exam.scheme = new_scheme
+        exam.save(update_fields=["scheme", "updated_at"])
+        audit.record(exam, "layout.saved", actor=actor, publish=publish,
+                     details={"questions": sorted(changes)[:50]})
+    return new_scheme

@@ -1,7 +1,8 @@
 """The marking scheme: a tree of questions with stable ids, validated on save.
 
 A scheme is ``{"questions": [node, ...], "next_id": n}``. A node is either a
-leaf question ``{"id", "label", "max", "step"}`` that receives points, or a
+leaf question ``{"id", "label", "max", "step"}`` that receives points (with, optionally, its
+``layout``: where its answer is on the copy, :mod:`viatique_xblock.question_layout`), or a
 group ``{"id", "label", "children": [node, ...]}`` whose maximum is the sum of
 its children. Ids are stable: editing labels or order never changes them, and
 points are stored by id, so they never move to another question. New questions
@@ -14,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from viatique_xblock import i18n, inputs
 from viatique_xblock.errors import ViatiqueError
+from viatique_xblock import question_layout as layout_module
 from viatique_xblock.i18n import N_, gettext as _
 
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -65,7 +67,8 @@ def _decimals(number):
 
 
 class _Validator:
-    def __init__(self, next_id):
+    def __init__(self, next_id, pages_per_copy=None):
+        self.pages_per_copy = pages_per_copy
         self.problems = []
         self.seen = set()
         self.count = 0
@@ -158,6 +161,14 @@ class _Validator:
             out["max"] = plain_number(maximum)
         if step is not None and step > 0:
             out["step"] = plain_number(step)
+        if raw.get("layout") not in (None, {}):
+            layout, problem = layout_module.check(raw["layout"], self.pages_per_copy)
+            if problem:
+                self.problems.append({"path": path, "field": "layout", "code": problem["code"],
+                                      "message": _("Question “{name}”: {problem}").format(
+                                          name=name, problem=problem["message"])})
+            else:
+                out["layout"] = layout
         return out
 
     def assign_ids(self):
@@ -169,11 +180,13 @@ class _Validator:
             self.next_id += 1
 
 
-def validate(raw, previous=None):
+def validate(raw, previous=None, pages_per_copy=None):
     """Validate a scheme sent by the editor and return it normalised.
 
     ``previous`` is the scheme stored before this edit: its ``next_id`` carries
     over so that ids of deleted questions are never handed out again.
+    ``pages_per_copy`` bounds the pages of the questions' layouts (None: not checked against it); a
+    faulty layout is a problem with ``field: "layout"`` and the layout error's ``code``.
     Raises :class:`SchemeError` listing every problem found.
     """
     if isinstance(raw, list):
@@ -186,7 +199,7 @@ def validate(raw, previous=None):
         raise SchemeError([{"path": "next_id", "message": _("The next question number must be a whole number "
                                                             "from 1 to {max}.").format(max=MAX_NEXT_ID)}])
     next_id = max(sent_next, inputs.whole_number((previous or {}).get("next_id"), 1, 1, MAX_NEXT_ID))
-    validator = _Validator(next_id)
+    validator = _Validator(next_id, pages_per_copy)
     if not isinstance(questions, list) or not questions:
         raise SchemeError([{"path": "", "message": _("The marking scheme needs at least one question.")}])
     nodes = [node for index, item in enumerate(questions)

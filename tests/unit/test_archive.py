@@ -17,7 +17,7 @@ import pytest
 
 from tests.harness import call, make_block
 from tests.lms_grades import lms_gradebook  # noqa: F401  (fixture)
-from viatique_xblock import demo_data, exams
+from viatique_xblock import demo_data, exams, question_layout
 from viatique_xblock.grading import copies as copy_list, workspace
 from viatique_xblock.models import (
     AuditEvent, BankComment, Copy, Exam, Page, QuestionPoints, RegradeRequest, ScanBatch,
@@ -170,6 +170,9 @@ def test_an_exported_exam_imports_into_another_course_as_it_was(source, tmp_path
     assert report["block_settings"] is False  # no course content to write to outside the LMS and the workbench
     target = Exam.objects.get(pk=target.pk)
     assert (target.title, target.scheme, target.released_at) == (source.title, source.scheme, source.released_at)
+    # the questions' layouts (where each answer is) come with the scheme, with their question ids
+    assert question_layout.layouts(target.scheme)["q3"] == {
+        "pages": [1, 2], "box": {"page": 2, "x0": 0.04, "y0": 0.04, "x1": 0.96, "y1": 0.5}}
 
     # the same copy list, totals, learner views, grades CSV, page image bytes and graded PDFs
     assert copy_rows(target) == copy_rows(source)

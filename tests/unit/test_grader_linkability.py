@@ -46,7 +46,13 @@ ROSTER = [Learner(f"learner_{index + 1:02d}", f"{first} {chr(ord('A') + index)}{
                   f"anon-{index + 1:02d}-{first.lower()}") for index, first in enumerate(FIRST)]
 PAGES = 2
 GRADED = 3
-FIELDS = {**grading_helpers.FIELDS, "pages_per_copy": PAGES, "regrade_window_days": 7}
+#: the question 1. a) has its answer in a box over the cover's name area (issue 14: the region stays masked)
+SCHEME = {**grading_helpers.SCHEME, "questions": [
+    {**grading_helpers.SCHEME["questions"][0], "children": [{
+        **grading_helpers.SCHEME["questions"][0]["children"][0],
+        "layout": {"pages": [1], "box": {"page": 1, "x0": 0.0, "y0": 0.0, "x1": 1.0, "y1": 0.5}}}]},
+    *grading_helpers.SCHEME["questions"][1:]]}
+FIELDS = {**grading_helpers.FIELDS, "marking_scheme": SCHEME, "pages_per_copy": PAGES, "regrade_window_days": 7}
 GRADER = "staff_1"
 
 
@@ -147,6 +153,8 @@ def read_everything(crawl):
             numbers.append(booklet_number(image.body))
             crawl.get("page_image", f"{page['id']}/thumb")
             crawl.get("learner_page_image", page["id"])
+        for question in opened["questions"]:  # each question's image: a box, or its first page
+            assert crawl.get("question_region", f"{row['id']}/{question['id']}").status_code == 200
         if opened["copy"]["graded_pdf"]:
             assert crawl.get("graded_pdf", row["id"]).status_code == 200
             crawl.get("graded_pdf", row["id"], query="inline=1")

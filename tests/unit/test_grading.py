@@ -80,9 +80,10 @@ def test_open_copy_for_a_grader_of_an_anonymous_exam_shows_no_name(copy, exam):
     assert "name" not in body["copy"] and "username" not in body["copy"]
     assert "learner_1" not in str(body) and "Learner 1" not in str(body)
     assert [page["position"] for page in body["pages"]] == [1, 2]
+    whole_copy = {"pages": [1, 2, 3, 4], "box": None, "whole_copy": True}  # no layout: every page (4 per copy)
     assert body["questions"] == [
-        {"id": "q2", "label": "1. a)", "path": "Exercice 1 › 1. a)", "max": 4, "step": 0.5},
-        {"id": "q3", "label": "Exercice 2", "path": "Exercice 2", "max": 6, "step": 0.25}]
+        {"id": "q2", "label": "1. a)", "path": "Exercice 1 › 1. a)", "max": 4, "step": 0.5, "layout": whole_copy},
+        {"id": "q3", "label": "Exercice 2", "path": "Exercice 2", "max": 6, "step": 0.25, "layout": whole_copy}]
     assert body["draft"] == {"version": 0} and body["lease"] is None
     assert body["neighbours"] == {"previous": None, "next": other.public_id}  # A003 is another grader's
     assert body["copy"]["id"] == copy.public_id and [page["id"] for page in body["pages"]] == page_ids(copy)

@@ -439,6 +439,10 @@ def templates(world, username):
         "list_copies": ("GET", {"offset": "0", "limit": "10", "identity": "identified"}, ""),
         "open_copy": ("GET", {"copy_id": work}, ""),
         "page_image": ("GET", {}, f"{page}/thumb"),
+        "question_region": ("GET", {"page": "1"}, f"{copy}/q3"),
+        "question_layout": ("GET", {"page": "2"}, ""),
+        "save_question_layout": ("POST", {"layouts": {"q3": {"pages": [1, 2], "box": {
+            "page": 1, "x0": 0.1, "y0": 0.2, "x1": 0.6, "y1": 0.5}}}, "page": 1}, ""),
         "upload_roster": ("RAW", b"username,name\nlearner_1,Chlo\xc3\xa9 Dubois\n", ""),
         "roster_search": ("GET", {"q": "dubois"}, ""),
         "name_area": ("GET", {}, str(copy)),

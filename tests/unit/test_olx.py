@@ -30,7 +30,9 @@ SCHEME = {
     "questions": [
         {"id": "ex1", "label": "Exercice 1 \U0001F600", "children": [
             {"id": "q7", "label": "1. a)", "max": 2.5, "step": 0.5},
-            {"id": "q3", "label": "1. b)", "max": 3, "step": 0.25},
+            {"id": "q3", "label": "1. b)", "max": 3, "step": 0.25,
+             # where the answer is (issue 14): carried with the question's id
+             "layout": {"pages": [2, 3], "box": {"page": 3, "x0": 0.05, "y0": 0.1, "x1": 0.95, "y1": 0.45}}},
         ]},
         {"id": "q2", "label": "Exercice 2 — “dérivées” <&> \"x\"", "max": 14, "step": 1},
     ],
@@ -365,6 +367,10 @@ def test_course_policy_is_applied_over_the_definition_file():
     ('{"questions": [{"id": "q1", "label": "Q1", "max": 0}]}', "marking_scheme.1: Question “Q1” has a maximum of 0"),
     ('{"questions": [{"id": "q1", "label": "A", "max": 2}, {"id": "q1", "label": "B", "max": 2}]}',
      "marking_scheme.2: Two questions have the id “q1”"),
+    ('{"questions": [{"id": "q1", "label": "A", "max": 2, "layout": {"pages": [7]}}]}',
+     "marking_scheme.1: Question “A”: Page 7 is not a page of the copy: pages go from 1 to 6."),
+    ('{"questions": [{"id": "q1", "label": "A", "max": 2, "layout": {"pages": [2], "box": '
+     '{"page": 2, "x0": 0.5, "y0": 0, "x1": 1.5, "y1": 1}}}]}', "marking_scheme.1: Question “A”: The box goes outside"),
 ])
 def test_a_malformed_marking_scheme_is_logged_naming_the_field_and_the_file_and_the_rest_is_imported(
         value, message, caplog):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from viatique_xblock import audit, inputs, public_ids, scheme as scheme_module, signals
+from viatique_xblock import audit, inputs, public_ids, question_layout as layout, scheme as scheme_module, signals
 from viatique_xblock.errors import AccessDenied, InvalidRequest, ObjectNotFound, PermissionDenied, ViatiqueError
 from viatique_xblock.grading import leases, rendering
 from viatique_xblock.i18n import N_, gettext as _
@@ -147,7 +147,8 @@ def _leaves(exam):
 
 
 def questions(exam):
-    """The questions that receive points, with the labels of their groups as ``path``."""
+    """The questions that receive points, with the labels of their groups as ``path`` and their
+    ``layout`` (:func:`viatique_xblock.question_layout.effective`: ``{pages, box, whole_copy}``)."""
     rows = []
 
     def walk(nodes, parents):
@@ -157,7 +158,8 @@ def questions(exam):
             else:
                 rows.append({"id": node["id"], "label": node.get("label", ""),
                              "path": " › ".join(parents + [node.get("label", "")]),
-                             "max": node.get("max"), "step": node.get("step")})
+                             "max": node.get("max"), "step": node.get("step"),
+                             "layout": layout.effective(node.get("layout"), exam.pages_per_copy)})
 
     walk((exam.scheme or {}).get("questions") or [], [])
     return rows

@@ -181,10 +181,7 @@ def release_caches():
 
 
 def _pixel_box(image, area):
-    x0, y0, x1, y1 = (min(1.0, max(0.0, float(value))) for value in area)
-    return (int(x0 * image.width), int(y0 * image.height),
-            max(int(x0 * image.width) + 1, round(x1 * image.width)),
-            max(int(y0 * image.height) + 1, round(y1 * image.height)))
+    return pixel_box(image.width, image.height, area)
 
 
 def mask_area(data, area, quality=85):
@@ -197,13 +194,22 @@ def mask_area(data, area, quality=85):
         return _jpeg_page_image(image, quality)
 
 
+def pixel_box(width, height, area):
+    """The pixel rectangle ``(left, top, right, bottom)`` (right and bottom excluded) of the normalised
+    ``area`` ``(x0, y0, x1, y1)`` on an upright image of ``width`` x ``height`` pixels: what
+    :func:`crop_area` keeps and :func:`mask_area` paints."""
+    x0, y0, x1, y1 = (min(1.0, max(0.0, float(value))) for value in area)
+    return (int(x0 * width), int(y0 * height),
+            max(int(x0 * width) + 1, round(x1 * width)), max(int(y0 * height) + 1, round(y1 * height)))
+
+
 def crop_area(data, area, width=600, quality=85):
-    """Only ``area`` of the upright page image, ``width`` pixels wide at most."""
+    """Only ``area`` of the upright page image, ``width`` pixels wide at most (None: as stored)."""
     from PIL import Image  # noqa: PLC0415
 
     with Image.open(io.BytesIO(data)) as opened:
         image = _upright(opened)
         part = image.crop(_pixel_box(image, area))
-        if part.width > width:
+        if width and part.width > width:
             part = part.resize((width, max(1, round(part.height * width / part.width))))
         return _jpeg_page_image(part, quality)

@@ -83,6 +83,7 @@ def results(exam, learner, scale=None, window_days=0):
     questions = []
     for question in workspace.questions(exam):
         row = given.get(question["id"])
+        question.pop("layout", None)  # where answers are is for graders
         questions.append({**question, "max": _text(Decimal(str(question["max"]))),
                           "points": _text(row.points) if row else None, "comment": row.comment if row else ""})
     pages = copy.pages.filter(discarded=False).order_by("position", "id")

@@ -127,6 +127,8 @@ function ViatiqueStudioEditor(runtime, element, args) {
     return item;
   }
 
+  var layoutEditor = null;
+
   function updateTotal() {
     totalLabel.textContent = fmt(_('Total: {total} points'),
       {total: numbers.format(Math.round(total(scheme.questions) * 1000) / 1000)});
@@ -138,6 +140,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
     list.textContent = '';
     scheme.questions.forEach(function (node, i) { list.appendChild(renderNode(node, [i])); });
     updateTotal();
+    if (layoutEditor) { layoutEditor.refresh(); }
     if (focusPath && focusPath.length) {
       var selector = '[data-field="label"][data-path="' + focusPath.map(function (i) { return i + 1; }).join('.') + '"]';
       var target = list.querySelector(selector);
@@ -155,6 +158,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
       ul.appendChild(el('li', {text: problem.message}));
       // the field the problem is about: a question's label, maximum or step, or a setting
       var match = /^marking_scheme\.([\d.]+)$/.exec(problem.path || '');
+      if (match && problem.field === 'layout' && layoutEditor) { layoutEditor.flag(match[1]); return; }
       var target = match ? list.querySelector('[data-field="' + (problem.field || 'label') + '"][data-path="' + match[1] + '"]')
                          : form.elements[problem.path];
       if (target && target.setAttribute) { target.setAttribute('aria-invalid', 'true'); }
@@ -210,5 +214,12 @@ function ViatiqueStudioEditor(runtime, element, args) {
   root.querySelector('[data-action="cancel"]').addEventListener('click', function () { notify('cancel'); });
 
   fillFields();
+  // where each question's answer is (viatique_layout.js): kept in the scheme's questions, saved with them
+  layoutEditor = window.ViatiqueLayout.build({
+    container: root.querySelector('[data-region="layout"]'), runtime: runtime, element: element,
+    i18n: args.i18n, lang: args.lang, idPrefix: form.elements.display_name.id + '-layout',
+    entries: function () { return window.ViatiqueLayout.leafEntries(scheme.questions, _); },
+    pagesPerCopy: function () { return Number(form.elements.pages_per_copy.value) || settings.pages_per_copy || 1; }
+  });
   render(null);
 }
