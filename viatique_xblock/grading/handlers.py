@@ -7,7 +7,7 @@ to :mod:`viatique_xblock.grading.workspace` and :mod:`viatique_xblock.grading.le
 is docs/handlers.md ("Grading workspace").
 """
 from viatique_xblock import inputs, permissions
-from viatique_xblock.grading import copies, leases, workspace
+from viatique_xblock.grading import answers, copies, leases, workspace
 from viatique_xblock.jsonapi import api_handler
 
 
@@ -20,6 +20,13 @@ class GradingHandlers:
     def _copy_for(self, user, data):
         return workspace.get_copy(self.get_exam(), user, data.get("copy_id"))
 
+    def _by_copy_exam(self):
+        """The exam, for a write of grading by copy: 409 ``wrong_grading_mode`` when it is graded by question
+        (its answers have their own leases and writes: :mod:`~viatique_xblock.grading.answer_handlers`)."""
+        exam = self.get_exam()
+        answers.require_mode(exam, answers.BY_COPY)
+        return exam
+
     @api_handler(permission=permissions.staff, methods=("GET",))
     def open_copy(self, request, user, data, suffix=""):
         """``?copy_id=``: the copy, its pages, questions, work, draft version, lease and settings."""
@@ -28,7 +35,8 @@ class GradingHandlers:
     @api_handler(permission=permissions.staff)
     def acquire_lease(self, request, user, data, suffix=""):
         """``{copy_id}``: take the copy's lease (the same one again from a second tab)."""
-        lease = leases.acquire_lease(self._copy_for(user, data), user, **self._audit_context(request))
+        copy = workspace.get_copy(self._by_copy_exam(), user, data.get("copy_id"))
+        lease = leases.acquire_lease(copy, user, **self._audit_context(request))
         return lease.as_json()
 
     @api_handler(permission=permissions.staff)
@@ -52,44 +60,44 @@ class GradingHandlers:
     @api_handler(permission=permissions.staff)
     def save_draft(self, request, user, data, suffix=""):
         """``{copy_id, fencing, version, payload}``: the autosave."""
-        return workspace.save_draft(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.save_draft(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                   data.get("version"), data.get("payload"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def save_points(self, request, user, data, suffix=""):
         """``{copy_id, fencing, question_id, points, comment}``."""
-        return workspace.save_points(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.save_points(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                    data.get("question_id"), data.get("points"), data.get("comment") or "",
                                    **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def save_annotation(self, request, user, data, suffix=""):
         """``{copy_id, fencing, annotation}``: add or update one annotation by uid."""
-        return workspace.save_annotation(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.save_annotation(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                        data.get("annotation"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def delete_annotation(self, request, user, data, suffix=""):
         """``{copy_id, fencing, uid}``."""
-        return workspace.delete_annotation(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.delete_annotation(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                          data.get("uid"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def save_comment(self, request, user, data, suffix=""):
         """``{copy_id, fencing, general_comment}``."""
-        return workspace.save_comment(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.save_comment(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                     data.get("general_comment"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def finalize(self, request, user, data, suffix=""):
         """``{copy_id, fencing}``: submit a complete copy; its PDF is rendered by a Celery task."""
-        return workspace.finalize(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.finalize(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                 scale=self._scale(), **self._audit_context(request))
 
     @api_handler(permission=permissions.instructor)
     def reopen_copy(self, request, user, data, suffix=""):
         """``{copy_id}``: a graded (or failed) copy goes back to grading."""
-        return workspace.reopen(self.get_exam(), user, data.get("copy_id"), **self._audit_context(request))
+        return workspace.reopen(self._by_copy_exam(), user, data.get("copy_id"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def retry_render(self, request, user, data, suffix=""):
