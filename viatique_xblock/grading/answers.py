@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
 from django.utils import timezone
 
-from viatique_xblock import audit, public_ids, signals
+from viatique_xblock import audit, public_ids, question_layout, signals
 from viatique_xblock.errors import AccessDenied, InvalidRequest, ObjectNotFound, PermissionDenied, ViatiqueError
 from viatique_xblock.grading import leases, workspace
 from viatique_xblock.i18n import N_
@@ -85,22 +85,14 @@ def question(exam, question_id):
 
 
 def layout(exam, question_id):
-    """The question's layout as the marking scheme stores it (``{"pages": [...], "box"?}``), or None."""
-    from viatique_xblock import scheme as scheme_module
-
-    for leaf in scheme_module.leaves(exam.scheme):
-        if leaf["id"] == question_id:
-            value = leaf.get("layout")
-            return value if isinstance(value, dict) else None
-    return None
+    """The question's layout as the marking scheme stores it (``{"pages": [...], "box"?}``), or None
+    (the whole copy; also for an id that is no leaf question)."""
+    return question_layout.layouts(exam.scheme).get(question_id)
 
 
 def question_pages(exam, question_id, expected_pages):
     """The page numbers where the answer is: the layout's, else every page of the copy."""
-    value = layout(exam, question_id) or {}
-    pages = [page for page in value.get("pages") or [] if isinstance(page, int) and not isinstance(page, bool)
-             and page > 0]
-    return sorted(set(pages)) or list(range(1, expected_pages + 1))
+    return question_layout.effective(layout(exam, question_id), expected_pages)["pages"]
 
 
 def _copy(exam, copy_id, lock=False):
