@@ -260,7 +260,7 @@ function ViatiqueGrading(runtime, element, args) {
   var helpSlot = slot(helpPanel);
 
   var toolButtons = TOOLS.map(function (item) {
-    return button('tool-' + item.kind, item.label, function () { chooseTool(tool === item.kind ? null : item.kind); },
+    return button('tool-' + item.kind, item.label, function () { pickTool(tool === item.kind ? null : item.kind); },
       {'aria-pressed': 'false', 'data-tool': item.kind, 'aria-keyshortcuts': item.key, title: item.hint});
   });
   var pagePrevButton = button('previous-page', _('Previous page'), function () { showPage(pageIndex - 1, true); },
@@ -364,7 +364,8 @@ function ViatiqueGrading(runtime, element, args) {
     ? el('div', {'class': 'viatique-grading-body', 'data-region': 'grading-body'}, [
       el('div', {'class': 'viatique-focus-left'}, [toolsBar, viewerBar, toolHint, bankSlot.anchor,
         el('div', {'class': 'viatique-grading-main'}, [thumbsNav, stage]), sheetHint, cursorText]),
-      el('div', {'class': 'viatique-focus-side', 'data-region': 'side'}, [pointsPanel, actionsBox, confirmSlot.anchor,
+      el('div', {'class': 'viatique-focus-side', 'data-region': 'side', role: 'region', tabindex: '0',
+        'aria-label': _('Points and annotations')}, [pointsPanel, actionsBox, confirmSlot.anchor,
         annotationPanel])
     ])
     : el('div', {'class': 'viatique-grading-body', 'data-region': 'grading-body'}, [
@@ -376,9 +377,9 @@ function ViatiqueGrading(runtime, element, args) {
 
   // the whole workspace is out of the page while no copy is open (no hidden control is left behind)
   var workspace = el('div', {'class': 'viatique-workspace', 'data-region': 'workspace'}, [
-    skipLinks,
     el('div', {'class': 'viatique-grading-head'}, [
       title,
+      skipLinks,  // the first Tab stop of the page, and the first after the copy's heading, which opening focuses
       el('div', {'class': 'viatique-buttons viatique-grading-bar'}, [previousCopyButton, nextCopyButton, closeButton,
         helpButton]),
       stateText, saveStatus
@@ -959,14 +960,18 @@ function ViatiqueGrading(runtime, element, args) {
       node.setAttribute('aria-pressed', node.getAttribute('data-tool') === kind ? 'true' : 'false');
     });
     var chosen = TOOLS.filter(function (item) { return item.kind === kind; })[0];
-    var previous = sheet.getAttribute('data-tool') || null;
     toolHint.textContent = chosen ? chosen.hint : (editable ? _('Choose a tool to annotate the page.') : '');
     sheet.setAttribute('data-tool', kind || '');
-    if (announceTools && (kind || null) !== previous) {
-      say(chosen ? fmt(_('Tool: {tool}.'), {tool: chosen.label}) : _('No tool chosen.'));
-    }
   }
-  var announceTools = false;  // set once the workspace is built: only a grader's choice is told
+
+  /* A tool chosen or put down by the grader (a button, a key): told, not only shown. */
+  function pickTool(kind) {
+    var before = tool;
+    chooseTool(kind);
+    if (before === tool) { return; }
+    var chosen = TOOLS.filter(function (item) { return item.kind === kind; })[0];
+    say(chosen ? fmt(_('Tool: {tool}.'), {tool: chosen.label}) : _('Tool put down.'));
+  }
 
   function addAnnotation(x, y, width, height, extra) {
     var kind = (extra && extra.kind) || tool;
@@ -1419,6 +1424,8 @@ function ViatiqueGrading(runtime, element, args) {
     setEditable(false);
     setSaveStatus('');
     say(_('Finalized. The graded PDF is being made…'));
+    // the Finalize button is gone: the focus goes back to the copy's heading (n: the next copy)
+    if (!document.activeElement || document.activeElement === document.body) { title.focus(); }
     poll();
   }
 
@@ -1474,7 +1481,8 @@ function ViatiqueGrading(runtime, element, args) {
 
   /* -------------------------------------------------------------- shortcuts */
 
-  region.addEventListener('keydown', function (event) {
+  // the full-window page is the workspace's alone: its keys also act when the focus is on nothing (the body)
+  (pageMode ? document : region).addEventListener('keydown', function (event) {
     if (!data || event.defaultPrevented) { return; }
     var key = event.key;
     var target = event.target;
@@ -1501,7 +1509,7 @@ function ViatiqueGrading(runtime, element, args) {
     if (key === 'Escape') {
       if (bankSlot.shown()) { closeBank(true); } else if (helpSlot.shown()) { toggleHelp(false); }
       else if (keys.isTextField(target) && target.tagName !== 'SELECT') { event.preventDefault(); sheet.focus(); }
-      else { chooseTool(null); }
+      else { pickTool(null); }
       return;
     }
     if (keys.isTextField(target)) { return; }
@@ -1522,7 +1530,7 @@ function ViatiqueGrading(runtime, element, args) {
     if (!editable) { return; }
     if (key === 'b') { event.preventDefault(); openBank(null); return; }
     var chosen = TOOLS.filter(function (item) { return item.key === key; })[0];
-    if (chosen) { event.preventDefault(); chooseTool(chosen.kind); }
+    if (chosen) { event.preventDefault(); pickTool(chosen.kind); }
   });
 
   root.addEventListener('viatique:open-copy', function (event) {
@@ -1533,10 +1541,13 @@ function ViatiqueGrading(runtime, element, args) {
     opening.then(function () { openCopy(copyId); });
   });
 
-  if (pageMode) {
-    window.addEventListener('resize', function () { setZoom(zoom); });
+  if (pageMode && window.ResizeObserver) {
+    // the page fits the stage, whose height is known once the workspace is shown, and changes with the window
+    var fitted = 0;
+    new window.ResizeObserver(function () {
+      if (stage.clientHeight && stage.clientHeight !== fitted) { fitted = stage.clientHeight; setZoom(zoom); }
+    }).observe(stage);
   }
   setZoom(1);
   chooseTool(null);
-  announceTools = true;
 }
