@@ -407,7 +407,6 @@ function ViatiqueGrading(runtime, element, args) {
   function setSaveStatus(text, kind) {
     saveStatus.textContent = text;
     saveStatus.setAttribute('data-save-state', kind || '');
-    if (kind === 'error' || kind === 'retrying') { announcer.warn(text); }
   }
 
   function reloadButton() {
@@ -529,12 +528,14 @@ function ViatiqueGrading(runtime, element, args) {
     if (error === 'invalid_work') {
       var problems = (result.body.problems || []).map(function (problem) { return problem.message; });
       setSaveStatus(fmt(_('Not saved: {problems}'), {problems: problems.join(' ') || failure(result)}), 'error');
+      announcer.warn(saveStatus.textContent);
       return false;
     }
     // the lease store is away (503), the server failed or the network is down: retry with backoff
     retryDelay = retryDelay ? Math.min(retryDelay * 2, MAX_RETRY_S) : 2;
     setSaveStatus(fmt(_('Not saved — retrying in {seconds} s. Your work is kept in this browser.'),
       {seconds: retryDelay}), 'retrying');
+    if (retryDelay === 2) { announcer.warn(saveStatus.textContent); }  // told once, not at every retry
     scheduleSave(retryDelay * 1000);
     return false;
   }
