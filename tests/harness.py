@@ -63,8 +63,14 @@ class LmsLikeRuntime(Runtime):
 
 
 def make_block(username="instructor_1", role="instructor", usage=USAGE, fields=None, anonymous_id=None):
-    """A ViatiqueXBlock under ``usage`` seen by ``username`` with ``role`` (instructor/staff/learner)."""
-    runtime = LmsLikeRuntime(LmsLikeUserService(username, role, anonymous_id), DictFieldData(dict(fields or {})),
+    """A ViatiqueXBlock under ``usage`` seen by ``username`` with ``role`` (instructor/staff/learner).
+
+    Its ``grading_mode`` is ``by_copy`` unless ``fields`` say otherwise (``None``: not set, the default of
+    a new block): the tests written before grading by question grade whole copies."""
+    fields = {"grading_mode": "by_copy", **(fields or {})}
+    if fields["grading_mode"] is None:
+        del fields["grading_mode"]
+    runtime = LmsLikeRuntime(LmsLikeUserService(username, role, anonymous_id), DictFieldData(fields),
                              id_reader=None, id_generator=None)
     usage_key = UsageKey.from_string(usage)
     scope_ids = ScopeIds(username, "viatique", usage_key, usage_key)

@@ -16,12 +16,14 @@ from xblock.fields import Boolean, Dict, Float, Integer, Scope, String
 from xblock.utils.resources import ResourceLoader
 
 from viatique_xblock import exams, i18n, permissions, scheme
+from viatique_xblock.grading.answer_handlers import QuestionGradingHandlers
 from viatique_xblock.grading.handlers import GradingHandlers
 from viatique_xblock.i18n import gettext_lazy
 from viatique_xblock.identity.handlers import IdentityHandlers
 from viatique_xblock.jsonapi import api_handler
 from viatique_xblock.olx import OlxMixin
 from viatique_xblock.platform import compat
+from viatique_xblock.states import GradingMode
 from viatique_xblock.reports.handlers import ReportsHandlers
 from viatique_xblock.results.handlers import DownloadHandlers, ResultsHandlers
 from viatique_xblock.scanning.handlers import ScanningHandlers
@@ -47,8 +49,8 @@ WORKSPACE_CSS = ["static/css/viatique_grading.css", "static/css/viatique_workspa
 @XBlock.needs("user")
 @XBlock.wants("i18n")
 @XBlock.wants(compat.ROSTER_SERVICE)
-class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandlers, ResultsHandlers, ReportsHandlers,
-                     DownloadHandlers, XBlock):
+class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandlers, QuestionGradingHandlers,
+                     ResultsHandlers, ReportsHandlers, DownloadHandlers, XBlock):
     """A paper exam graded inside the course."""
 
     display_name = String(
@@ -96,6 +98,16 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         scope=Scope.settings,
     )
 
+    grading_mode = String(
+        display_name=gettext_lazy("Grading mode"),
+        help=gettext_lazy("By question: each grader takes a question and grades its answer in every copy, one "
+                          "after the other. By copy: each grader grades whole copies."),
+        default=GradingMode.DEFAULT,
+        values=[{"display_name": gettext_lazy("By question"), "value": GradingMode.BY_QUESTION},
+                {"display_name": gettext_lazy("By copy"), "value": GradingMode.BY_COPY}],
+        scope=Scope.settings,
+    )
+
     name_area_height = Integer(
         display_name=gettext_lazy("Name area (% of the cover's height)"),
         help=gettext_lazy("Top part of the cover page where learners write their name: hidden from graders "
@@ -109,7 +121,7 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
     #: static files are served from the package's static/ folder
     public_dir = "static"
     editable_fields = ("display_name", "marking_scheme", "pages_per_copy", "grade_scale", "weight",
-                       "anonymous_grading", "regrade_window_days", "name_area_height")
+                       "anonymous_grading", "regrade_window_days", "name_area_height", "grading_mode")
 
     # ----------------------------------------------------------------- scoring
 
@@ -135,6 +147,7 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         return exams.sync_exam(
             compat.usage_key(self), compat.course_key(self), self.display_name,
             self.marking_scheme, self.pages_per_copy, self.anonymous_grading, self.name_area_height, self.weight,
+            grading_mode=self.grading_mode if self.fields["grading_mode"].is_set_on(self) else None,
         )
 
     def _publish(self, name, data):
@@ -240,6 +253,8 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
             "anonymous_grading": self.anonymous_grading,
             "regrade_window_days": self.regrade_window_days,
             "name_area_height": self.name_area_height,
+            # the exam's mode as it is (an exam graded before grading by question stays by copy)
+            "grading_mode": self.get_exam().grading_mode,
         }
         return self._fragment(
             "studio.html", {"settings": settings},

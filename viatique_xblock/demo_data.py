@@ -55,6 +55,8 @@ DEMO_SETTINGS = {
     "pages_per_copy": 4,
     "grade_scale": 20,
     "marking_scheme": DEMO_SCHEME,
+    # the demo's workspace grades whole copies until the focused by-question workspace replaces it
+    "grading_mode": "by_copy",
 }
 
 SCAN_NAME = "bac-blanc-scan.pdf"

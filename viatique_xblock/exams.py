@@ -12,7 +12,14 @@ from viatique_xblock import audit, inputs, scheme as scheme_module
 from viatique_xblock.errors import NotFound, ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import Copy, Exam, QuestionPoints
-from viatique_xblock.states import Grading, Identity
+from viatique_xblock.states import Grading, GradingMode, Identity
+
+
+class GradingModeInUse(ViatiqueError):
+    """The grading mode cannot change while copies are being graded."""
+
+    code = "grading_mode_in_use"
+    status = 409
 
 
 class SchemeInUse(ViatiqueError):
@@ -23,12 +30,15 @@ class SchemeInUse(ViatiqueError):
 
 
 def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading, name_area_height=12,
-              weight=None):
+              weight=None, grading_mode=None):
     """Create or update the exam row of a block usage from the block's settings.
 
     Called when the block is saved and when it is rendered, so the row follows
     edits made in Studio (or imported in an OLX course) without a separate step.
     Writes only when something changed. ``weight`` is the block's (None: not weighted).
+    ``grading_mode``: the block's when an author set it; None (never set) keeps the row's, and a new row
+    takes :attr:`GradingMode.DEFAULT` (``by_question``), so exams graded before grading by question existed
+    (``by_copy``, the migration's value) go on as they were.
     """
     values = {
         "course_key": course_key,
@@ -39,7 +49,10 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
         "name_area_height": int(name_area_height),
         "weight": None if weight is None else float(weight),
     }
-    exam, created = Exam.objects.get_or_create(usage_key=usage_key, defaults=values)
+    if grading_mode in (GradingMode.BY_COPY, GradingMode.BY_QUESTION):
+        values["grading_mode"] = grading_mode
+    exam, created = Exam.objects.get_or_create(usage_key=usage_key,
+                                               defaults={"grading_mode": GradingMode.DEFAULT, **values})
     if not created:
         changed = [name for name, value in values.items() if getattr(exam, name) != value]
         if changed:
@@ -104,6 +117,18 @@ def check_scheme_edit(usage_key, new_scheme):
         )
 
 
+def check_mode_change(usage_key, mode):
+    """Refuse to change the grading mode while copies are being graded (``in_progress`` or ``reopened``):
+    their work under way (leases, drafts) belongs to the mode it started in. Before grading starts, or once
+    every copy is finished, the mode may change."""
+    exam = Exam.objects.filter(usage_key=usage_key).first()
+    if exam is None or exam.grading_mode == mode:
+        return
+    if Copy.objects.filter(exam=exam, grading_state__in=(Grading.IN_PROGRESS, Grading.REOPENED)).exists():
+        raise GradingModeInUse(N_("Copies are being graded: the grading mode can change only before grading "
+                                  "starts or once every copy is finalized."))
+
+
 def save_settings(block_values, usage_key, course_key, actor=None, publish=None, previous_scheme=None):
     """Validate an author's edit of the block settings and return the values to store.
 
@@ -113,10 +138,15 @@ def save_settings(block_values, usage_key, course_key, actor=None, publish=None,
     """
     values = validate_settings(block_values, previous_scheme)
     check_scheme_edit(usage_key, values["marking_scheme"])
+    mode = values.pop("grading_mode", None)
     with transaction.atomic():
+        if mode is not None:
+            check_mode_change(usage_key, mode)
+            values["grading_mode"] = mode
         exam = sync_exam(
             usage_key, course_key, values["display_name"], values["marking_scheme"],
             values["pages_per_copy"], values["anonymous_grading"], values["name_area_height"], values["weight"],
+            grading_mode=mode,
         )
         audit.record(exam, "settings.saved", actor=actor, publish=publish,
                      details={"questions": len(scheme_module.leaves(values["marking_scheme"]))})
@@ -180,6 +210,11 @@ def validate_settings(raw, previous_scheme=None):
             problems.append({"path": field, "message": _(message)})
         values[field] = value
     values["anonymous_grading"] = bool(raw.get("anonymous_grading", True))
+    mode = raw.get("grading_mode")
+    if mode not in (None, "") and mode not in (GradingMode.BY_COPY, GradingMode.BY_QUESTION):
+        problems.append({"path": "grading_mode", "message": _("The grading mode must be by copy or by question.")})
+    elif mode:
+        values["grading_mode"] = mode
     try:
         values["marking_scheme"] = scheme_module.validate(raw.get("marking_scheme"), previous_scheme)
     except scheme_module.SchemeError as exc:

@@ -35,6 +35,11 @@ class Exam(models.Model):
     #: the block's ``weight``: the points the exam contributes to its subsection (None: the scheme's
     #: maximum, unweighted), sent with every score so the gradebook's events carry it
     weight = models.FloatField(null=True, blank=True)
+    #: how its copies are graded: ``by_copy`` (a grader grades whole copies) or ``by_question`` (the unit of
+    #: work is one question of one copy, :class:`Answer`). Rows that existed before grading by question keep
+    #: ``by_copy`` (the migration's default); a new exam's row takes the block's setting (``by_question``
+    #: unless an author chose otherwise: :func:`viatique_xblock.exams.sync_exam`)
+    grading_mode = models.CharField(max_length=16, default="by_copy")
     released_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -265,6 +270,9 @@ class QuestionPoints(models.Model):
     points = models.DecimalField(**POINTS)
     comment = models.TextField(blank=True)
     grader = models.CharField(max_length=150, blank=True)
+    #: the grader marked the question "no answer" (nothing written, or its page never scanned): 0 points,
+    #: and the learner's view and graded PDF say so
+    no_answer = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -275,6 +283,37 @@ class QuestionPoints(models.Model):
 
     def __str__(self):
         return f"{self.question_id}: {self.points}"
+
+
+class Answer(models.Model):
+    """One question of one copy: the unit of work when the exam is graded by question
+    (:mod:`viatique_xblock.grading.answers`). Created when the answer is dealt to a grader or first leased.
+
+    Its grading lease (Redis, per copy and question) carries :attr:`lease_fencing`, the number writes
+    must carry, as :attr:`Copy.lease_fencing` does for a copy's lease."""
+
+    OPEN = "open"
+    GRADED = "graded"
+    STATES = [(OPEN, "open"), (GRADED, "graded")]
+
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="answers")
+    question_id = models.CharField(max_length=64)
+    #: the grader it was dealt to ("" for nobody: any grader of the question may take it)
+    grader = models.CharField(max_length=150, blank=True)
+    state = models.CharField(max_length=16, choices=STATES, default=OPEN)
+    lease_fencing = models.BigIntegerField(default=0)
+    graded_by = models.CharField(max_length=150, blank=True)
+    graded_at = models.DateTimeField(null=True, blank=True)
+    #: the last grader who skipped it: their ``next_answer`` gives it after the others
+    skipped_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["copy", "question_id"], name="viatique_answer_unique_question")]
+        indexes = [models.Index(fields=["question_id", "grader", "state"])]
+
+    def __str__(self):
+        return f"Answer {self.question_id} of {self.copy_id} ({self.state})"
 
 
 class Annotation(models.Model):

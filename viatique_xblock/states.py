@@ -31,6 +31,17 @@ class Grading:
     ]
 
 
+class GradingMode:
+    """How an exam's copies are graded (the block's ``grading_mode``): whole copies one after the other, or one
+    question of every copy after the other (:mod:`viatique_xblock.grading.answers`)."""
+
+    BY_COPY = "by_copy"
+    BY_QUESTION = "by_question"
+    CHOICES = [(BY_COPY, "by copy"), (BY_QUESTION, "by question")]
+    #: what a new exam gets when its author chose nothing
+    DEFAULT = BY_QUESTION
+
+
 #: grading state -> states it may move to
 GRADING_TRANSITIONS = {
     Grading.READY: {Grading.IN_PROGRESS},

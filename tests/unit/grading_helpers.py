@@ -77,3 +77,11 @@ def annotation(page_id, **values):
     return base
 
 
+
+
+def remove_exam_files(exam):
+    """The exam's scans and graded PDFs, out of the storage (a test leaves nothing behind)."""
+    store = storage.get_storage()
+    for copy in Copy.objects.filter(exam=exam).exclude(graded_pdf_name=""):
+        store.delete(copy.graded_pdf_name)
+    remove_files(exam)

@@ -29,10 +29,7 @@ pytestmark = pytest.mark.django_db
 def exam():
     made = helpers.exam()
     yield made
-    store = storage.get_storage()
-    for copy in Copy.objects.filter(exam=made).exclude(graded_pdf_name=""):
-        store.delete(copy.graded_pdf_name)
-    helpers.remove_files(made)
+    helpers.remove_exam_files(made)
 
 
 @pytest.fixture

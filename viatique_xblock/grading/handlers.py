@@ -9,7 +9,7 @@ is docs/handlers.md ("Grading workspace").
 from webob import Response
 
 from viatique_xblock import inputs, permissions, public_ids, scheme
-from viatique_xblock.grading import copies, leases, workspace
+from viatique_xblock.grading import answers, copies, leases, workspace
 from viatique_xblock.jsonapi import NO_STORE, api_handler
 from viatique_xblock.platform import compat
 
@@ -23,6 +23,13 @@ class GradingHandlers:
     def _copy_for(self, user, data):
         return workspace.get_copy(self.get_exam(), user, data.get("copy_id"))
 
+    def _by_copy_exam(self):
+        """The exam, for a write of grading by copy: 409 ``wrong_grading_mode`` when it is graded by question
+        (its answers have their own leases and writes: :mod:`~viatique_xblock.grading.answer_handlers`)."""
+        exam = self.get_exam()
+        answers.require_mode(exam, answers.BY_COPY)
+        return exam
+
     @api_handler(permission=permissions.staff, methods=("GET",))
     def workspace(self, request, user, data, suffix=""):
         """The full-window grading workspace, a whole HTML page (``?copy=<public id>``: that copy;
@@ -33,7 +40,7 @@ class GradingHandlers:
         if copy_id:
             target["copy_id"] = copy_id
         question = data.get("question")
-        if isinstance(question, str) and question in scheme.question_ids(self.marking_scheme):
+        if isinstance(question, str) and question in {node["id"] for node in scheme.leaves(self.marking_scheme)}:
             target["question_id"] = question
         compat.ensure_csrf_cookie(request)
         response = Response(body=self.workspace_page(user, target).encode("utf-8"),
@@ -50,7 +57,8 @@ class GradingHandlers:
     @api_handler(permission=permissions.staff)
     def acquire_lease(self, request, user, data, suffix=""):
         """``{copy_id}``: take the copy's lease (the same one again from a second tab)."""
-        lease = leases.acquire_lease(self._copy_for(user, data), user, **self._audit_context(request))
+        copy = workspace.get_copy(self._by_copy_exam(), user, data.get("copy_id"))
+        lease = leases.acquire_lease(copy, user, **self._audit_context(request))
         return lease.as_json()
 
     @api_handler(permission=permissions.staff)
@@ -74,44 +82,44 @@ class GradingHandlers:
     @api_handler(permission=permissions.staff)
     def save_draft(self, request, user, data, suffix=""):
         """``{copy_id, fencing, version, payload}``: the autosave."""
-        return workspace.save_draft(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.save_draft(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                   data.get("version"), data.get("payload"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def save_points(self, request, user, data, suffix=""):
         """``{copy_id, fencing, question_id, points, comment}``."""
-        return workspace.save_points(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.save_points(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                    data.get("question_id"), data.get("points"), data.get("comment") or "",
                                    **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def save_annotation(self, request, user, data, suffix=""):
         """``{copy_id, fencing, annotation}``: add or update one annotation by uid."""
-        return workspace.save_annotation(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.save_annotation(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                        data.get("annotation"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def delete_annotation(self, request, user, data, suffix=""):
         """``{copy_id, fencing, uid}``."""
-        return workspace.delete_annotation(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.delete_annotation(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                          data.get("uid"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def save_comment(self, request, user, data, suffix=""):
         """``{copy_id, fencing, general_comment}``."""
-        return workspace.save_comment(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.save_comment(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                     data.get("general_comment"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def finalize(self, request, user, data, suffix=""):
         """``{copy_id, fencing}``: submit a complete copy; its PDF is rendered by a Celery task."""
-        return workspace.finalize(self.get_exam(), user, data.get("copy_id"), data.get("fencing"),
+        return workspace.finalize(self._by_copy_exam(), user, data.get("copy_id"), data.get("fencing"),
                                 scale=self._scale(), **self._audit_context(request))
 
     @api_handler(permission=permissions.instructor)
     def reopen_copy(self, request, user, data, suffix=""):
         """``{copy_id}``: a graded (or failed) copy goes back to grading."""
-        return workspace.reopen(self.get_exam(), user, data.get("copy_id"), **self._audit_context(request))
+        return workspace.reopen(self._by_copy_exam(), user, data.get("copy_id"), **self._audit_context(request))
 
     @api_handler(permission=permissions.staff)
     def retry_render(self, request, user, data, suffix=""):

@@ -1,8 +1,11 @@
-"""Grading leases: one grader edits a copy at a time, and a grader whose lease ended can never write.
+"""Grading leases: one grader edits a copy (or, graded by question, an answer) at a time, and a grader
+whose lease ended can never write.
 
 A lease lives in the Django cache named by ``VIATIQUE['CACHE_ALIAS']``, under
-``make_key("viatique:lease:<copy id>")`` (so the cache's ``KEY_PREFIX`` applies), as a
-JSON value ``{"user", "name", "token", "fencing", "expires"}`` with the lease's TTL:
+``make_key("viatique:lease:<copy id>")`` for a copy, ``make_key("viatique:lease:<copy id>:<question id>")``
+for one question of a copy when the exam is graded by question (the functions' ``question_id``; so the
+cache's ``KEY_PREFIX`` applies), as a JSON value ``{"user", "name", "token", "fencing", "expires"}`` with
+the lease's TTL:
 
 - on django-redis (production) every change is one small Lua script run by Redis
   itself on the raw client, so acquiring, renewing and releasing are atomic across
@@ -10,8 +13,8 @@ JSON value ``{"user", "name", "token", "fencing", "expires"}`` with the lease's 
 - on any other cache (LocMemCache: only in DEBUG, the single-process demo, unit tests)
   the same steps run under a process lock.
 
-**Fencing.** When a *new* lease is granted, ``Copy.lease_fencing`` is incremented in
-the database (``UPDATE ... SET lease_fencing = lease_fencing + 1``) and the number is
+**Fencing.** When a *new* lease is granted, ``Copy.lease_fencing`` (for an answer:
+``Answer.lease_fencing``, the row created when needed) is incremented in the database (``UPDATE ... SET lease_fencing = lease_fencing + 1``) and the number is
 stored with the lease. Every write carries that number; :func:`check_write`, called
 inside the write's transaction after ``select_for_update`` on the copy row, refuses it
 (:class:`LeaseLost`) unless it equals ``Copy.lease_fencing`` *and* the cache still holds
@@ -36,13 +39,18 @@ from django.dispatch import receiver
 from viatique_xblock import audit, inputs
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
-from viatique_xblock.models import AuditEvent, Copy
+from viatique_xblock.models import Answer, AuditEvent, Copy
 from viatique_xblock.platform import conf, monitoring, redis_client
 from viatique_xblock.signals import user_retired
 
 log = logging.getLogger(__name__)
 
 KEY = "viatique:lease:{copy_id}"
+
+
+def subject(copy_pk, question_id=None):
+    """What a lease is taken on, as the stores name it: a copy's key, or ``"<copy key>:<question id>"``."""
+    return copy_pk if not question_id else f"{copy_pk}:{question_id}"
 #: how long a second tab waits for the first tab's grant to get its fencing number
 PENDING_WAIT_SECONDS = 2.0
 
@@ -339,95 +347,133 @@ def holders(exam, viewer, copy_ids):
     return {copy_id: _holder_json(exam, viewer, lease, numbers) for copy_id, lease in leases.items()}
 
 
-def current(exam, viewer, copy):
-    """``{"holder", "expires_at"}`` of the copy's lease, or None (also when the cache does not answer)."""
-    return holders(exam, viewer, [copy.pk]).get(copy.pk)
+def current(exam, viewer, copy, question_id=None):
+    """``{"holder", "expires_at"}`` of the copy's (or the answer's) lease, or None (also when the cache does
+    not answer)."""
+    key = subject(copy.pk, question_id)
+    return holders(exam, viewer, [key]).get(key)
 
 
 # ------------------------------------------------------------------ the lease's life
 
-def acquire_lease(copy, user, client_ip=None, publish=None):
-    """Take (or take again, from a second tab) the copy's lease for ``user``; returns a :class:`Lease`.
+def acquire_lease(copy, user, client_ip=None, publish=None, question_id=None):
+    """Take (or take again, from a second tab) the copy's lease for ``user`` (with ``question_id``: the
+    lease of that question of the copy); returns a :class:`Lease`.
 
     Raises :class:`LeaseHeld` when another grader holds it, :class:`LeaseUnavailable`
     when the cache does not answer.
     """
+    lease = try_acquire(copy, user, client_ip, publish, question_id)
+    if isinstance(lease, Lease):
+        return lease
+    monitoring.increment("lease_conflicts")
+    raise LeaseHeld(holder_label(copy.exam, user, lease), _from_ms(lease["expires"]))
+
+
+def try_acquire(copy, user, client_ip=None, publish=None, question_id=None):
+    """:func:`acquire_lease`, except that a lease held by another grader is returned (its cache value)
+    rather than raised: ``next_answer`` tries one answer after another."""
     leases = store()
+    key = subject(copy.pk, question_id)
     ttl_ms = ttl_seconds() * 1000
     token = uuid.uuid4().hex
     deadline = time.monotonic() + PENDING_WAIT_SECONDS
     while True:
         now_ms = _now_ms()
-        outcome, value = _guarded(leases.acquire, copy.pk, user.username, user.full_name or user.username,
+        outcome, value = _guarded(leases.acquire, key, user.username, user.full_name or user.username,
                                   token, ttl_ms, now_ms)
         if outcome == "held":
-            monitoring.increment("lease_conflicts")
-            raise LeaseHeld(holder_label(copy.exam, user, value), _from_ms(value["expires"]))
+            return value
         if outcome == "mine" and value["fencing"]:
             return Lease(value["token"], int(value["fencing"]), _from_ms(value["expires"]))
         if outcome == "new":
-            return _grant(copy, user, leases, token, now_ms + ttl_ms, client_ip, publish)
+            return _grant(copy, user, leases, key, question_id, token, now_ms + ttl_ms, client_ip, publish)
         # our own other tab is being granted this very moment: its number comes in a few ms
         if time.monotonic() > deadline:
             raise LeaseUnavailable(UNAVAILABLE_MESSAGE)
         time.sleep(0.02)
 
 
-def _grant(copy, user, leases, token, expires_ms, client_ip, publish):
-    """A new lease: the next fencing number of the copy, stored with the lease."""
+def _next_fencing(copy, question_id):
+    """The next fencing number of the copy, or of the answer (its row created when needed)."""
+    if not question_id:
+        Copy.objects.filter(pk=copy.pk).update(lease_fencing=F("lease_fencing") + 1)
+        return Copy.objects.filter(pk=copy.pk).values_list("lease_fencing", flat=True).get()
+    if not Answer.objects.filter(copy_id=copy.pk, question_id=question_id).update(
+            lease_fencing=F("lease_fencing") + 1):
+        # the first lease of this answer: create its row (a concurrent first grant is impossible: the
+        # Redis lease is ours), then count as above
+        Answer.objects.get_or_create(copy_id=copy.pk, question_id=question_id)
+        Answer.objects.filter(copy_id=copy.pk, question_id=question_id).update(lease_fencing=F("lease_fencing") + 1)
+    return Answer.objects.filter(copy_id=copy.pk, question_id=question_id).values_list("lease_fencing",
+                                                                                       flat=True).get()
+
+
+def _grant(copy, user, leases, key, question_id, token, expires_ms, client_ip, publish):
+    """A new lease: the next fencing number of the copy (or answer), stored with the lease."""
     try:
         with transaction.atomic():
-            Copy.objects.filter(pk=copy.pk).update(lease_fencing=F("lease_fencing") + 1)
-            fencing = Copy.objects.filter(pk=copy.pk).values_list("lease_fencing", flat=True).get()
+            fencing = _next_fencing(copy, question_id)
+            details = {"fencing": fencing}
+            if question_id:
+                details["question_id"] = question_id
             audit.record(copy.exam, "lease.acquired", actor=user, copy=copy, client_ip=client_ip,
-                         details={"fencing": fencing}, publish=publish)
+                         details=details, publish=publish)
     except BaseException:
-        _guarded(leases.release, copy.pk, "token", token)
+        _guarded(leases.release, key, "token", token)
         raise
-    if not _guarded(leases.set_fencing, copy.pk, token, fencing):
+    if not _guarded(leases.set_fencing, key, token, fencing):
         raise LeaseLost(LOST_MESSAGE)
-    copy.lease_fencing = fencing
+    if not question_id:
+        copy.lease_fencing = fencing
     return Lease(token, fencing, _from_ms(expires_ms))
 
 
-def renew_lease(copy, token):
+def renew_lease(copy, token, question_id=None):
     """Extend the lease held with ``token`` by the TTL; returns the new expiry, or :class:`LeaseLost`."""
-    lease = _guarded(store().renew, copy.pk, str(token or ""), ttl_seconds() * 1000, _now_ms())
+    lease = _guarded(store().renew, subject(copy.pk, question_id), str(token or ""), ttl_seconds() * 1000,
+                     _now_ms())
     if lease is None:
         raise LeaseLost(LOST_MESSAGE)
     return _from_ms(lease["expires"])
 
 
-def release_lease(copy, token):
+def release_lease(copy, token, question_id=None):
     """Give the lease back (only its holder, who knows the token); True when it was released."""
-    return _guarded(store().release, copy.pk, "token", str(token or ""))
+    return _guarded(store().release, subject(copy.pk, question_id), "token", str(token or ""))
 
 
-def release_fencing(copy, fencing):
+def release_fencing(copy, fencing, question_id=None):
     """Release the lease that carries ``fencing`` (after finalize); True when it was released."""
-    return _guarded(store().release, copy.pk, "fencing", str(fencing))
+    return _guarded(store().release, subject(copy.pk, question_id), "fencing", str(fencing))
 
 
-def force_release(copy, actor, client_ip=None, publish=None):
+def force_release(copy, actor, client_ip=None, publish=None, question_id=None):
     """An instructor takes the lease away from whoever holds it (audited); True when there was one."""
     leases = store()
-    lease = _guarded(leases.get, copy.pk)
-    released = _guarded(leases.delete, copy.pk)
+    key = subject(copy.pk, question_id)
+    lease = _guarded(leases.get, key)
+    released = _guarded(leases.delete, key)
+    details = {"holder": lease["user"] if lease else "", "released": released}
+    if question_id:
+        details["question_id"] = question_id
     audit.record(copy.exam, "lease.forced", actor=actor, copy=copy, client_ip=client_ip, publish=publish,
-                 details={"holder": lease["user"] if lease else "", "released": released})
+                 details=details)
     return released
 
 
-def check_write(copy, fencing, user):
-    """Refuse a write unless ``fencing`` is the copy's current lease number, held by ``user``.
+def check_write(copy, fencing, user, answer=None):
+    """Refuse a write unless ``fencing`` is the copy's (with ``answer``: that answer's) current lease
+    number, held by ``user``.
 
-    Call it inside the write's transaction, with ``copy`` read by ``select_for_update``:
+    Call it inside the write's transaction, with ``copy`` (and ``answer``) read by ``select_for_update``:
     the row lock keeps a new grant (which increments ``lease_fencing``) out until commit.
     """
     fencing = inputs.whole_number(fencing)
-    if fencing is None or fencing <= 0 or fencing != copy.lease_fencing:
+    current_number = answer.lease_fencing if answer is not None else copy.lease_fencing
+    if fencing is None or fencing <= 0 or fencing != current_number:
         raise LeaseLost(LOST_MESSAGE)
-    lease = _guarded(store().get, copy.pk)
+    lease = _guarded(store().get, subject(copy.pk, answer.question_id if answer is not None else None))
     if lease is None or int(lease["fencing"]) != fencing or lease["user"] != user.username:
         raise LeaseLost(LOST_MESSAGE)
 
@@ -441,8 +487,10 @@ def drop_retired_holders_leases(sender, username, copy_ids=(), **kwargs):
     middle of is refused as from any holder whose lease ended. Returns how many ended."""
     try:
         leases = store()
-        held = [copy_id for copy_id, lease in leases.get_many(list(copy_ids)).items() if lease["user"] == username]
-        return sum(bool(leases.release(copy_id, "user", username)) for copy_id in held)
+        keys = list(copy_ids) + [subject(copy_pk, question_id) for copy_pk, question_id in
+                                 Answer.objects.filter(copy_id__in=list(copy_ids)).values_list("copy_id", "question_id")]
+        held = [key for key, lease in leases.get_many(keys).items() if lease["user"] == username]
+        return sum(bool(leases.release(key, "user", username)) for key in held)
     except Exception:  # noqa: BLE001 - a lease lasts LEASE_TTL_SECONDS without a heartbeat anyway
         log.warning("Viatique: the leases of a retired user could not be ended (the cache does not answer); "
                     "they expire by themselves", exc_info=True)

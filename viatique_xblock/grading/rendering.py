@@ -44,6 +44,15 @@ def _grader_name(finalized, copy):
     return finalized.get("grader_name") or finalized.get("actor") or copy.grader or None
 
 
+def _comment(row):
+    """A question's comment on the PDF; an answer marked "no answer" says so first."""
+    if row is None:
+        return ""
+    if row.no_answer:
+        return " ".join(part for part in (_("No answer."), row.comment) if part)
+    return row.comment
+
+
 def render_inputs(copy, scale=None):
     """``(pages, annotations, summary)`` for :func:`viatique_xblock.pdf.graded.render_graded_pdf`;
     a page's ``source`` is the storage name of its scan (the key of the renderer's ``sources``).
@@ -76,7 +85,7 @@ def render_inputs(copy, scale=None):
         "questions": [{"id": leaf["id"], "label": leaf.get("label", ""),
                        "points": _text(given[leaf["id"]].points) if leaf["id"] in given else None,
                        "max": _text(Decimal(str(leaf["max"]))),
-                       "comment": given[leaf["id"]].comment if leaf["id"] in given else ""}
+                       "comment": _comment(given.get(leaf["id"]))}
                       for leaf in leaves],
         "general_comment": copy.general_comment,
         "grader": _grader_name(finalized, copy),

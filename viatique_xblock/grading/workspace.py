@@ -518,17 +518,18 @@ def _work_payload(work):
     }
 
 
-def _finish(exam, copy, user, draft, changes, context, given=None, payload=None, written=None):
+def _finish(exam, copy, user, draft, changes, context, given=None, payload=None, written=None, claim_copy=True):
     """Common end of every write: total (when points were written: ``given``), the draft (``payload``,
     else the rows and the draft's question comments without points), state ``-> in_progress``, audit.
 
     ``written``: ``{question id: comment without points, or None}`` of the questions a single write
-    just set, whose entries follow that write rather than the previous draft."""
+    just set, whose entries follow that write rather than the previous draft. ``claim_copy`` (grading by
+    copy): a copy dealt to nobody becomes the writer's; graded by question, copies are nobody's."""
     fields = ["general_comment", "updated_at"]
     if given is not None:
         copy.total_points = _total(exam, given)
         fields.append("total_points")
-    if not copy.grader:
+    if claim_copy and not copy.grader:
         # a copy dealt to nobody belongs to whoever starts it: dispatch never moves started work
         copy.grader = user.username
         fields.append("grader")

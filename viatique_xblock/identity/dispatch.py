@@ -35,6 +35,10 @@ def _check_graders(graders, staff):
     return graders
 
 
+#: the graders named in a request, checked against the course staff (also for dealing answers by question)
+check_graders = _check_graders
+
+
 def load(exam, graders):
     """grader -> number of copies assigned to them in this exam."""
     counts = dict(Copy.objects.filter(exam=exam, grader__in=graders).values_list("grader")

@@ -84,7 +84,9 @@ def results(exam, learner, scale=None, window_days=0):
     for question in workspace.questions(exam):
         row = given.get(question["id"])
         questions.append({**question, "max": _text(Decimal(str(question["max"]))),
-                          "points": _text(row.points) if row else None, "comment": row.comment if row else ""})
+                          "points": _text(row.points) if row else None, "comment": row.comment if row else "",
+                          # the grader marked it "no answer" (0 points): the view says so
+                          "no_answer": bool(row and row.no_answer)})
     pages = copy.pages.filter(discarded=False).order_by("position", "id")
     page_ids = {page.pk: page.public_id for page in pages}  # pages are named by their public ids
     sizes = {page.pk: layout.page_size(page.width_pt, page.height_pt, page.rotation) for page in pages}
@@ -93,7 +95,8 @@ def results(exam, learner, scale=None, window_days=0):
             "scale_total": on_scale(copy.total_points, maximum, scale),
             "general_comment": copy.general_comment, "graded_pdf": bool(copy.graded_pdf_name)}
     if conf.get("SHOW_GRADER_IDENTITY"):
-        info["grader"] = copy.grader
+        # graded by question, a copy is nobody's: the graders of its questions
+        info["grader"] = copy.grader or ", ".join(sorted({row.grader for row in given.values() if row.grader}))
     end = regrades.window_end(exam, window_days)
     requests = regrades.learner_requests(copy)
     body.update({

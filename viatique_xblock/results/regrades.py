@@ -26,7 +26,7 @@ from viatique_xblock.i18n import N_
 from viatique_xblock.identity import anonymity
 from viatique_xblock.models import Copy, QuestionPoints, RegradeRequest
 from viatique_xblock.platform import conf
-from viatique_xblock.states import Grading
+from viatique_xblock.states import Grading, GradingMode
 
 MAX_MESSAGE = 2000
 
@@ -157,7 +157,7 @@ def open_requests(exam, viewer):
 
 def answer(exam, viewer, request_id, text, reopen=False, client_ip=None, publish=None):
     """Staff answer an open request (``reopen``: also reopen the copy, instructors only); audited."""
-    from viatique_xblock.grading import workspace
+    from viatique_xblock.grading import answers, workspace
 
     text = _text(text, MAX_MESSAGE, "answer")
     pk = inputs.parse_id(request_id)
@@ -167,7 +167,11 @@ def answer(exam, viewer, request_id, text, reopen=False, client_ip=None, publish
             raise ObjectNotFound(N_("This regrade request does not exist."))
         if item.state != RegradeRequest.OPEN:
             raise RegradeClosed(N_("This regrade request was already answered."))
-        if reopen:
+        if reopen and exam.grading_mode == GradingMode.BY_QUESTION:
+            # graded by question, only the request's question goes back to grading
+            answers.reopen_question(exam, viewer, item.copy.public_id, item.question_id, client_ip=client_ip,
+                                    publish=publish)
+        elif reopen:
             workspace.reopen(exam, viewer, item.copy.public_id, client_ip=client_ip, publish=publish)
         item.state, item.open_question = RegradeRequest.ANSWERED, None
         item.answer, item.answered_by, item.answered_at = text, viewer.username, timezone.now()

@@ -70,7 +70,8 @@ function ViatiqueLearner(runtime, element, args) {
       return el('tr', {'data-question': question.id}, [
         el('th', {scope: 'row', text: question.path}),
         el('td', {'data-field': 'points', text: pointsText(question.points, question.max)}),
-        el('td', {'data-field': 'comment', text: question.comment || '—'})
+        el('td', {'data-field': 'comment',
+          text: question.no_answer ? [_('No answer.'), question.comment].filter(Boolean).join(' ') : (question.comment || '—')})
       ]);
     });
     var parts = [

@@ -30,6 +30,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
       form.elements[name].value = settings[name] === null || settings[name] === undefined ? '' : settings[name];
     });
     form.elements.anonymous_grading.checked = !!settings.anonymous_grading;
+    if (form.elements.grading_mode) { form.elements.grading_mode.value = settings.grading_mode || 'by_question'; }
   }
 
   function siblingsOf(path) {
@@ -173,6 +174,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
       regrade_window_days: form.elements.regrade_window_days.value,
       name_area_height: form.elements.name_area_height.value,
       anonymous_grading: form.elements.anonymous_grading.checked,
+      grading_mode: form.elements.grading_mode ? form.elements.grading_mode.value : undefined,
       marking_scheme: scheme
     };
   }
