@@ -42,7 +42,8 @@ STAFF_CSS = ["static/css/viatique_grading.css", "static/css/viatique_results.css
              "static/css/viatique_reports.css"]
 #: the full-window workspace's scripts, after viatique_common.js (docs/grading.md, "The full-window workspace")
 WORKSPACE_SCRIPTS = ["static/js/viatique_announce.js", "static/js/viatique_keys.js", "static/js/viatique_prefetch.js",
-                     "static/js/viatique_grading.js", "static/js/viatique_workspace.js"]
+                     "static/js/viatique_grading.js", "static/js/viatique_question_grading.js",
+                     "static/js/viatique_workspace.js"]
 WORKSPACE_CSS = ["static/css/viatique_grading.css", "static/css/viatique_workspace.css"]
 
 
@@ -212,7 +213,8 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
                 {"user": user, "progress": progress, **self._settings_context()},
                 js_class="ViatiqueStaffDashboard",
                 js_args={"role": user.role, "username": user.username, "anonymous": self.anonymous_grading,
-                         "pages_per_copy": self.pages_per_copy, "copies": progress["total"]},
+                         "pages_per_copy": self.pages_per_copy, "copies": progress["total"],
+                         "grading_mode": exam.grading_mode},
                 scripts=STAFF_SCRIPTS, css=STAFF_CSS,
             )
         return self.learner_fragment(user, exam)
@@ -222,16 +224,16 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         the block's styles and scripts by the runtime's resource URLs, the handlers' URL template (the page
         has no XBlock runtime of its own), and ``target`` (``{"copy_id"}`` or ``{"question_id"}``): what to
         open first."""
-        self.sync_exam()
+        exam = self.sync_exam()
         prefix = "viatique-" + slugify(str(self.scope_ids.usage_id))
         args = {"i18n": i18n.js_catalog(), "lang": i18n.language(), "role": user.role, "username": user.username,
                 "anonymous": self.anonymous_grading, "mode": "page", "target": target,
                 "handler_url": compat.handler_url_template(self),
                 "placeholders": [compat.HANDLER_PLACEHOLDER, compat.SUFFIX_PLACEHOLDER],
-                "dashboard_url": compat.dashboard_url(self)}
+                "dashboard_url": compat.dashboard_url(self), "grading_mode": exam.grading_mode}
         resource = functools.partial(self.runtime.local_resource_url, self)
         return self._render("workspace.html", {
-            "user": user, "prefix": prefix, "mode": "by_question" if target.get("question_id") else "by_copy",
+            "user": user, "prefix": prefix, "mode": exam.grading_mode,
             "page_title": f"{i18n.gettext('Grading')} · {self.display_name}",
             "dashboard_url": args["dashboard_url"], "startup": startup_script(args),
             "stylesheets": [resource(sheet) for sheet in [CSS, *WORKSPACE_CSS]],

@@ -6,7 +6,8 @@
  * <name>/<suffix>?student=<id>), so every call goes through the platform's login and the block's
  * permission checks exactly as from the dashboard. This script gives ViatiqueGrading the one runtime
  * method it uses (handlerUrl) and opens what the address names: a copy (?copy=), or else the first copy
- * the grader may grade.
+ * the grader may grade. An exam graded by question gets ViatiqueQuestionGrading instead (the question named
+ * by ?question=, or the list of questions), unless a copy is named (an instructor looking at one copy).
  */
 (function () {
   'use strict';
@@ -25,13 +26,18 @@
     }
   };
 
+  var target = args.target || {};
+  if (args.grading_mode === 'by_question' && !target.copy_id) {
+    // by question: the question named (?question=), or the list of questions to choose from
+    window.ViatiqueQuestionGrading(runtime, root, args);
+    return;
+  }
   window.ViatiqueGrading(runtime, root, args);
 
   function open(copyId) {
     root.dispatchEvent(new CustomEvent('viatique:open-copy', {detail: {copyId: copyId}}));
   }
 
-  var target = args.target || {};
   if (target.copy_id) { open(target.copy_id); return; }
   // no copy named: the first of the grader's own copies still to grade (the list puts them first)
   common.callHandler(runtime.handlerUrl(root, 'list_copies'), {limit: 200}, 'GET').then(function (result) {
