@@ -450,6 +450,7 @@ def templates(world, username):
         "add_bank_comment": ("POST", {"text": "Revoir le cours", "question_id": "q3", "points": "0.5"}, ""),
         "list_copies": ("GET", {"offset": "0", "limit": "10", "identity": "identified"}, ""),
         "open_copy": ("GET", {"copy_id": work}, ""),
+        "workspace": ("GET", {"copy": work, "question": "q3"}, ""),
         "page_image": ("GET", {}, f"{page}/thumb"),
         "upload_roster": ("RAW", b"username,name\nlearner_1,Chlo\xc3\xa9 Dubois\n", ""),
         "roster_search": ("GET", {"q": "dubois"}, ""),
