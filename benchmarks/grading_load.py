@@ -303,16 +303,21 @@ def scan_of_copies(path, copies):
     document.save(path)
 
 
-def prepare(base_url, env, graders):
+def import_copies(env, scenario, copies):
+    """Import a scan of ``copies`` one-page copies into the workbench exam ``scenario``; its usage id."""
     from stack import manage
 
     usage_id = manage(env, "shell", "-c", "from workbench.scenarios import get_scenarios; "
-                      "print(get_scenarios()['viatique.0'].usage_id)").stdout.strip().splitlines()[-1]
+                      f"print(get_scenarios()['{scenario}'].usage_id)").stdout.strip().splitlines()[-1]
     with tempfile.TemporaryDirectory(prefix="viatique-load-") as folder:
         scan = os.path.join(folder, "load.pdf")
-        scan_of_copies(scan, graders)
+        scan_of_copies(scan, copies)
         manage(env, "viatique_import_scan", "--block", usage_id, "--pages-per-copy", "1", "--sync", scan)
     return usage_id
+
+
+def prepare(base_url, env, graders):
+    return import_copies(env, "viatique.0", graders)
 
 
 def free_copies(instructor, count):

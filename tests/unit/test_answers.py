@@ -119,7 +119,7 @@ def test_each_modes_writes_are_refused_on_an_exam_of_the_other_mode(exam):
 
 # ------------------------------------------------------------------ claiming and leases
 
-def test_next_answer_claims_each_answer_once_and_two_questions_of_a_copy_never_block(exam):
+def test_next_answer_claims_each_answer_once_and_two_questions_of_a_copy_never_block(exam, settings):
     copies = [helpers.make_copy(exam, f"N{index:03d}", username=f"learner_{index}") for index in range(3)]
     first = take_next("q2", grader("staff_1"))
     second = take_next("q2", grader("staff_2"))
@@ -137,6 +137,14 @@ def test_next_answer_claims_each_answer_once_and_two_questions_of_a_copy_never_b
     # the same answer: one grader at a time
     status, body = call(grader("staff_3"), "open_answer", {"copy_id": first["copy"]["id"], "question_id": "q2"})
     assert status == 200 and body["answer"]["lease"] is None and body["answer"]["held_by"]["holder"] == "Staff_1"
+    # under HIDE_GRADER_IDENTITIES another grader is "Grader N", as in the copy list
+    Answer.objects.filter(copy__public_id=first["copy"]["id"], question_id="q2").update(graded_by="staff_1")
+    settings.VIATIQUE = {**settings.VIATIQUE, "HIDE_GRADER_IDENTITIES": True}
+    status, body = call(grader("staff_3"), "open_answer", {"copy_id": first["copy"]["id"], "question_id": "q2"})
+    assert body["answer"]["answer"]["graded_by"] == "Grader 1" and body["answer"]["held_by"]["holder"] == "Grader 1"
+    status, body = call(block(), "open_answer", {"copy_id": first["copy"]["id"], "question_id": "q2"})
+    assert body["answer"]["answer"]["graded_by"] == "staff_1" and body["answer"]["held_by"]["holder"] == "Staff_1"
+    Answer.objects.filter(copy__public_id=first["copy"]["id"], question_id="q2").update(graded_by="")
     # the third copy, then none left for q2 (the others are held)
     third = take_next("q2", grader("staff_3"))
     assert third["copy"]["id"] == copies[2].public_id

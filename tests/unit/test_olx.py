@@ -47,6 +47,7 @@ SETTINGS = {
     "anonymous_grading": False,
     "regrade_window_days": 14,
     "name_area_height": 20,
+    "grading_mode": "by_copy",
     "name": "bac-blanc-2",
     "tags": ["midterm", "paper"],
 }

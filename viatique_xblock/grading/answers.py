@@ -142,6 +142,15 @@ def _draft(copy, viewer):
     return Draft.objects.filter(copy=copy, grader=viewer.username).values_list("version", "payload").first()
 
 
+def _grader(exam, viewer, row, field):
+    """A grader's username as ``viewer`` may see it (under ``HIDE_GRADER_IDENTITIES``, "Grader N" for another
+    grader, as leases show them)."""
+    name = getattr(row, field, "") if row is not None else ""
+    if not name or viewer.is_instructor or name == viewer.username or not conf.get("HIDE_GRADER_IDENTITIES"):
+        return name
+    return leases.holder_label(exam, viewer, {"user": name})
+
+
 def answer_json(exam, viewer, copy, question_row, lease=None, held_by=None, remaining=None):
     """Everything the workspace shows of one answer (docs/handlers.md, "Grading by question")."""
     question_id = question_row["id"]
@@ -171,8 +180,8 @@ def answer_json(exam, viewer, copy, question_row, lease=None, held_by=None, rema
         "question": {name: question_row[name] for name in ("id", "label", "path", "max", "step")},
         "answer": {"state": row.state if row else Answer.OPEN,
                    "points": workspace._text(points.points) if points else None, "comment": comment,
-                   "no_answer": bool(points and points.no_answer), "grader": row.grader if row else "",
-                   "graded_by": row.graded_by if row else ""},
+                   "no_answer": bool(points and points.no_answer), "grader": _grader(exam, viewer, row, "grader"),
+                   "graded_by": _grader(exam, viewer, row, "graded_by")},
         "annotations": [workspace._annotation_values_json(item) for item in annotations],
         "pages": [{"id": page.public_id, "position": page.position, "width_pt": page.width_pt,
                    "height_pt": page.height_pt} for page in pages],

@@ -44,7 +44,7 @@ from viatique_xblock.models import (
 from viatique_xblock.platform import compat, storage
 from viatique_xblock.results import release
 from viatique_xblock.scanning import batches as scan_batches
-from viatique_xblock.states import BatchState
+from viatique_xblock.states import BatchState, GradingMode
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ TABLES = ("exam", "batches", "booklets", "copies", "pages", "points", "annotatio
           "regrade_requests", "audit_events")
 #: the block's settings carried with the exam (what the Studio editor sets)
 BLOCK_SETTINGS = ("display_name", "marking_scheme", "pages_per_copy", "grade_scale", "weight", "anonymous_grading",
-                  "regrade_window_days", "name_area_height")
+                  "regrade_window_days", "name_area_height", "grading_mode")
 CHUNK = 1024 * 1024
 #: files larger than this are spooled to disk while their checksum is checked on import
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -183,7 +183,7 @@ def _exam_settings(exam):
         "title": exam.title, "scheme": exam.scheme, "pages_per_copy": exam.pages_per_copy,
         "anonymous_grading": exam.anonymous_grading, "name_area_height": exam.name_area_height,
         "weight": exam.weight, "released_at": _time(exam.released_at), "roster_details": exam.roster_details,
-        "block": block,
+        "grading_mode": exam.grading_mode, "block": block,
     }
 
 
@@ -536,7 +536,8 @@ def _write_block_settings(exam, settings):
     values.update({"display_name": settings.get("title") or values.get("display_name") or "",
                    "marking_scheme": settings.get("scheme") or {}, "pages_per_copy": settings.get("pages_per_copy"),
                    "anonymous_grading": settings.get("anonymous_grading"),
-                   "name_area_height": settings.get("name_area_height"), "weight": settings.get("weight")})
+                   "name_area_height": settings.get("name_area_height"), "weight": settings.get("weight"),
+                   "grading_mode": settings.get("grading_mode")})
     # every known setting that has a value; the weight also when it has none (None: not weighted)
     values = {name: value for name, value in values.items()
               if name in BLOCK_SETTINGS and (value is not None or name == "weight")}
@@ -576,6 +577,9 @@ def _write(exam, tables, learners, files):
     exam.anonymous_grading = bool(settings.get("anonymous_grading", True))
     exam.name_area_height = int(settings.get("name_area_height") or exam.name_area_height)
     exam.weight = None if settings.get("weight") is None else float(settings["weight"])
+    # an archive of a version before grading by question: its exam was graded by copy
+    exam.grading_mode = settings.get("grading_mode") if settings.get("grading_mode") in (
+        GradingMode.BY_COPY, GradingMode.BY_QUESTION) else GradingMode.BY_COPY
     exam.roster_details = settings.get("roster_details") or {}
     exam.released_at = _parse_time(settings.get("released_at"))
     exam.save()
