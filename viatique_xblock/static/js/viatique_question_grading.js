@@ -69,6 +69,7 @@ function ViatiqueQuestionGrading(runtime, element, args) {
   var cursor = {x: 0.1, y: 0.1};
   var history = [];        // copy ids of the answers graded in this page, for "previous answer"
   var upcoming = [];       // copy ids likely to come next, for fetching their pages ahead
+  var pagesOf = {};        // copy id -> its pages (open_copy), asked once
 
   function url(name, suffix) { return runtime.handlerUrl(element, name, suffix); }
   function clamp(value, low, high) { return Math.min(Math.max(value, low), high); }
@@ -467,10 +468,13 @@ function ViatiqueQuestionGrading(runtime, element, args) {
     list.then(function (ids) {
       var after = ids.slice(ids.indexOf(current.copy.id) + 1).slice(0, PREFETCH_AHEAD);
       after.forEach(function (copyId) {
-        call('open_copy', {copy_id: copyId}, 'GET').then(function (result) {
-          if (!result.ok) { return; }
-          var wanted = (current.question_pages || [1])[0];
-          var page = (result.body.pages || []).filter(function (item) { return item.position === wanted; })[0];
+        var wanted = (current.question_pages || [1])[0];
+        var known = pagesOf[copyId] ? Promise.resolve(pagesOf[copyId])
+          : call('open_copy', {copy_id: copyId}, 'GET').then(function (result) {
+            return (pagesOf[copyId] = result.ok ? result.body.pages || [] : []);
+          });
+        known.then(function (pages) {
+          var page = pages.filter(function (item) { return item.position === wanted; })[0];
           if (page) { prefetch.want([url('page_image', String(page.id))]); }
         });
       });
