@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .axe import assert_accessible
+from .test_workspace import HEARD_SCRIPT, heard
 
 pytestmark = pytest.mark.browser
 
@@ -96,6 +97,7 @@ def shell(host, script):
 def grader_page(chromium, browser_errors):
     context = chromium.new_context(viewport=VIEWPORT, locale="en-US")
     context.set_default_timeout(15_000)
+    context.add_init_script(HEARD_SCRIPT)
     page = context.new_page()
     page.on("console", browser_errors.on_console)
     page.on("pageerror", browser_errors.on_page_error)
@@ -158,11 +160,37 @@ def test_two_graders_grade_two_questions_of_the_same_copies_at_once_by_keyboard(
         assert staff_1.evaluate("() => document.scrollingElement.scrollHeight <= window.innerHeight")
         assert_accessible(staff_1, SCOPE, "(an answer open)")
 
+        # a points error, told once the typing stops; the list of keys, a dialog
+        staff_1.keyboard.press("m")
+        staff_1.keyboard.type("7")
+        points = staff_1.get_by_role("textbox", name="Question 1", exact=True)
+        expect(points).to_have_attribute("aria-invalid", "true")
+        expect(staff_1.locator("[data-region='announce-alert']")).to_have_text("At most 2 points.")
+        assert_accessible(staff_1, SCOPE, "(points error)")
+        staff_1.keyboard.press("Backspace")
+        staff_1.keyboard.press("Escape")
+        expect(staff_1.get_by_role("application")).to_be_focused()
+        staff_1.keyboard.press("?")
+        dialog = staff_1.get_by_role("dialog", name="Keyboard shortcuts")
+        for text in ("Graded: save and go to the next answer", "Previous answer", "Whole page", "Go to the points",
+                     "No answer (0 points, stated to the learner)", "Back to the dashboard"):
+            expect(dialog).to_contain_text(text)
+        assert_accessible(staff_1, SCOPE, "(list of keys open)")
+        staff_1.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        staff_1.get_by_role("heading", name=re.compile("^Question 1 — copy Q0000$")).focus()
+        staff_1.evaluate("() => { window.__heard.length = 0; }")
+
         graded = {name: [] for name in GRADERS}
-        for _turn in range(COPIES):  # turn by turn: both graders hold a lease on the same copies at once
+        for turn in range(COPIES):  # turn by turn: both graders hold a lease on the same copies at once
             for name, question in GRADERS.items():
                 label = "Question 1" if question == "q1" else "Question 2"
                 graded[name].append(grade_one(pages[name], question, re.compile(f"^{label} — copy Q")))
+            if turn == 0:  # what staff_1 heard while grading the first answer, and the next one opening
+                expect(staff_1.locator("[data-region='announce-status']")).to_have_text(
+                    "Copy Q0001, page 1. 19 left to grade.")
+                assert heard(staff_1) == ["Tool: Tick.", "Cursor at 10 % across, 12 % down", "Tick placed on page 1.",
+                                          "Copy Q0001, page 1. 19 left to grade."], heard(staff_1)
         for name, page in pages.items():
             expect(page.locator("[data-region='grading-title']")).to_have_text(
                 re.compile(r": nothing left to grade$"))
