@@ -31,7 +31,7 @@ VIEWPORT = {"width": 1366, "height": 768}
 
 #: the second exam graded by question: two questions, COPIES one-page copies made of the demo scan's pages
 #: (their stored images, the scan file itself), copy 0 identified as LEARNER's; prints its usage id
-SETUP = """
+SETUP_TEMPLATE = """
 import json
 from workbench.scenarios import get_scenarios
 from demo_host.services import anonymous_id
@@ -40,6 +40,7 @@ from viatique_xblock.platform import compat
 usage = str(get_scenarios()["viatique.1"].usage_id)
 scheme = {"questions": [{"id": "q1", "label": "Question 1", "max": 2, "step": 0.5},
                         {"id": "q2", "label": "Question 2", "max": 3, "step": 0.5}], "next_id": 3}
+scheme["questions"][0].update(%(layout)s)
 compat.write_block_settings(usage, {"marking_scheme": scheme, "grading_mode": "by_question", "pages_per_copy": 1,
                                     "display_name": "By question"})
 block = compat._workbench_block(usage)
@@ -58,8 +59,14 @@ for index, original in enumerate(pages):
         Copy.objects.filter(pk=copy.pk).update(
             identity_state="identified", learner_username="%(learner)s", learner_name="Learner One",
             learner_anonymous_id=anonymous_id("%(learner)s", compat.course_key(block)))
-print(json.dumps({"usage": usage, "copies": len(pages)}))
-""" % {"copies": COPIES, "learner": LEARNER}
+print(json.dumps({"usage": usage, "copies": len(pages), "scheme": exam.scheme}))
+"""
+
+
+def setup_script(copies=COPIES, layout=None):
+    """SETUP_TEMPLATE for ``copies`` copies, question 1 with ``layout`` (none by default)."""
+    return SETUP_TEMPLATE % {"copies": copies, "learner": LEARNER,
+                             "layout": repr({"layout": layout} if layout else {})}
 
 #: each copy of that exam: state, its finalize and render events, points, comments and annotations per question
 STATE = """
@@ -129,7 +136,7 @@ def grade_one(page, question, code_pattern):
 def test_two_graders_grade_two_questions_of_the_same_copies_at_once_by_keyboard(fresh_demo_host, chromium,
                                                                                browser_errors):
     host = fresh_demo_host
-    setup = shell(host, SETUP)
+    setup = shell(host, setup_script())
     assert setup["copies"] == COPIES
     usage = setup["usage"]
     workspace = {name: f"{host.base_url}/handler/{usage}/workspace/?student={name}&question={question}"
@@ -236,3 +243,49 @@ def test_two_graders_grade_two_questions_of_the_same_copies_at_once_by_keyboard(
         expect(results).to_contain_text("3.5")
     finally:
         learner.close()
+
+
+def test_the_question_s_box_no_answer_and_skip_by_keyboard(fresh_demo_host, chromium, browser_errors):
+    """Question 1 has a box on page 1: the answer shows it zoomed to fit, w the whole page; "a" marks an answer
+    "no answer" (0 points), "s" skips one, which comes back after the others."""
+    host = fresh_demo_host
+    box = {"page": 1, "x0": 0.1, "y0": 0.2, "x1": 0.6, "y1": 0.45}
+    setup = shell(host, setup_script(copies=3, layout={"pages": [1], "box": box, "whole_copy": False}))
+    assert setup["scheme"]["questions"][0]["layout"]["box"] == box
+    context, page = grader_page(chromium, browser_errors)
+    try:
+        page.goto(f"{host.base_url}/handler/{setup['usage']}/workspace/?student=staff_1&question=q1")
+        expect(page.get_by_role("heading", name="Question 1 — copy Q0000")).to_be_focused()
+        stage = page.locator("[data-region='stage']")
+        sheet = page.get_by_role("application")
+        expect(stage).to_have_attribute("data-zoom", "box")
+        # the box fills the viewport's width or height: the page is larger than the viewport
+        view, shown = stage.bounding_box(), sheet.bounding_box()
+        assert shown["width"] > view["width"] or shown["height"] > view["height"], (view, shown)
+        box_left = shown["x"] + box["x0"] * shown["width"]
+        box_right = shown["x"] + box["x1"] * shown["width"]
+        assert view["x"] - 1 <= box_left and box_right <= view["x"] + view["width"] + 1
+        page.keyboard.press("w")
+        expect(stage).to_have_attribute("data-zoom", "page")
+        expect(page.locator("[data-region='announce-status']")).to_have_text("Whole page.")
+        view, shown = stage.bounding_box(), sheet.bounding_box()
+        assert shown["height"] <= view["height"] + 1 and shown["width"] <= view["width"] + 1
+        page.keyboard.press("w")
+        expect(stage).to_have_attribute("data-zoom", "box")
+        assert_accessible(page, SCOPE, "(the question's box)")
+
+        page.keyboard.press("a")  # Q0000: no answer
+        expect(page.get_by_role("heading", name="Question 1 — copy Q0001")).to_be_focused()
+        page.keyboard.press("s")  # Q0001: skipped, comes back last
+        expect(page.get_by_role("heading", name="Question 1 — copy Q0002")).to_be_focused()
+        page.keyboard.press("m")
+        page.keyboard.type("2")
+        page.keyboard.press("Control+Enter")
+        expect(page.get_by_role("heading", name="Question 1 — copy Q0001")).to_be_focused()
+        expect(page.locator("[data-region='question-progress']")).to_have_text("Question 1: 2 / 3 graded, you: 2")
+    finally:
+        context.close()
+    state = shell(host, STATE % setup["usage"])
+    assert state["Q0000"]["points"]["q1"][0] == "0"
+    assert state["Q0002"]["points"]["q1"][0] == "2"
+    assert "q1" not in state["Q0001"]["points"]
