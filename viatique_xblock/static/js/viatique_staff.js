@@ -183,12 +183,13 @@ function ViatiqueStaffDashboard(runtime, element, args) {
           // the grading workspace (viatique_grading.js) listens for this
           root.dispatchEvent(new CustomEvent('viatique:open-copy', {detail: {copyId: copy.id, code: copy.code}}));
         }
-      }), ' ', el('a', {
-        // the full-window workspace, in a tab of its own (the block's workspace handler)
+      })].concat(args.grading_mode === 'by_question' ? [] : [' ', el('a', {
+        // the full-window workspace, in a tab of its own (the block's workspace handler); by question, the
+        // links are per question (showQuestionLinks)
         'class': 'viatique-button', 'data-action': 'open-workspace', target: '_blank',
         href: runtime.handlerUrl(element, 'workspace', '', 'copy=' + encodeURIComponent(copy.id)),
         'aria-label': fmt(_('Full window: copy {code} (new tab)'), {code: copy.code}), text: _('Full window')
-      })]));
+      })])));
       tbody.appendChild(el('tr', {'data-copy-id': copy.id}, cells));
     });
     var filtered = Object.keys(filters).some(function (key) { return key !== 'sort'; });
