@@ -291,6 +291,18 @@ function ViatiqueQuestionGrading(runtime, element, args) {
     saveTimer = window.setTimeout(function () { save(false); }, (answer.settings.autosave_seconds || 2) * 1000);
   }
 
+  /* save_answer, tried again after a short wait when the connection or the server failed (a busy server,
+   * the lease store away for a moment): up to RETRIES times, then the failure. */
+  var RETRIES = 3;
+  function sendSave(payload, attempt) {
+    return call('save_answer', payload).then(function (result) {
+      var transient = result.status === 0 || result.status >= 500;
+      if (!transient || attempt >= RETRIES) { return result; }
+      return new Promise(function (resolve) { window.setTimeout(resolve, 500 * Math.pow(2, attempt)); })
+        .then(function () { return sendSave(payload, attempt + 1); });
+    });
+  }
+
   /* Send the answer's work (``done``: as graded); resolves with the server's answer body, or null. */
   function save(done) {
     window.clearTimeout(saveTimer);
@@ -300,7 +312,7 @@ function ViatiqueQuestionGrading(runtime, element, args) {
     var payload = body_();
     payload.done = !!done;
     dirty = false;
-    saving = call('save_answer', payload).then(function (result) {
+    saving = sendSave(payload, 0).then(function (result) {
       saving = null;
       if (result.ok) { version = result.body.version; return result.body; }
       dirty = true;
