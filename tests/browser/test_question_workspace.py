@@ -6,8 +6,12 @@ pipeline stored them). staff_1 grades question 1 and staff_2 question 2 of the s
 browsers, turn by turn, by keyboard only: skip to the page, a tick placed with keys, the points and a comment
 typed, Ctrl+Enter (graded, next answer). Afterwards every copy was finalized once and rendered once, has
 both questions' points, comments and ticks; the learner of one copy sees both questions' points and comments
-once the results are released. axe-core checks the workspace (an answer open, nothing left) and the list
-of questions.
+once the results are released. axe-core checks the workspace (an answer open, a points error, the list of
+keys, nothing left) and the list of questions; what the first grader heard is checked word for word.
+
+A second test gives question 1 a box: the answer shows it zoomed to fit, w the whole page; "a" marks an
+answer "no answer", "s" skips one, which comes back last; an instructor forces the lease away and the
+workspace says so (axe-core in the box and lease-lost states).
 """
 import json
 import re
@@ -249,6 +253,7 @@ def test_the_question_s_box_no_answer_and_skip_by_keyboard(fresh_demo_host, chro
     """Question 1 has a box on page 1: the answer shows it zoomed to fit, w the whole page; "a" marks an answer
     "no answer" (0 points), "s" skips one, which comes back after the others."""
     host = fresh_demo_host
+    browser_errors.allow_http(409, "/save_answer")  # the lease forced away: the next save is refused, on purpose
     box = {"page": 1, "x0": 0.1, "y0": 0.2, "x1": 0.6, "y1": 0.45}
     setup = shell(host, setup_script(copies=3, layout={"pages": [1], "box": box, "whole_copy": False}))
     assert setup["scheme"]["questions"][0]["layout"]["box"] == box
@@ -283,6 +288,24 @@ def test_the_question_s_box_no_answer_and_skip_by_keyboard(fresh_demo_host, chro
         page.keyboard.press("Control+Enter")
         expect(page.get_by_role("heading", name="Question 1 — copy Q0001")).to_be_focused()
         expect(page.locator("[data-region='question-progress']")).to_have_text("Question 1: 2 / 3 graded, you: 2")
+
+        # the lease forced away by an instructor: the next save is refused and the workspace says so
+        forced = page.evaluate("""async ([url, copy]) => {
+          const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+          const response = await fetch(url, {method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
+            body: JSON.stringify({copy_id: copy, question_id: 'q1'})});
+          return [response.status, await response.json()];
+        }""", [f"{host.base_url}/handler/{setup['usage']}/force_release_answer_lease/?student=instructor_1",
+               page.locator("[data-region='grading']").get_attribute("data-copy-id")])
+        assert forced == [200, {"released": True}]
+        page.keyboard.press("m")
+        page.keyboard.press("Tab")
+        page.keyboard.type("Vu")
+        expect(page.locator("[data-region='grading-alert']")).to_contain_text("You no longer hold this answer",
+                                                                             timeout=15_000)
+        expect(page.locator("[data-region='grading']")).to_have_attribute("data-editable", "false")
+        assert_accessible(page, SCOPE, "(lease lost)")
     finally:
         context.close()
     state = shell(host, STATE % setup["usage"])
