@@ -138,6 +138,9 @@ def generate(path, pages, pages_per_copy, dpi, upside_down_every, jobs, no_codes
 #: include the codes, images and stored files of their pages, and the last range the assembly.
 STEPS = [
     ("validate", "viatique_xblock.scanning.batches", "validate_file"),
+    ("read_and_hash", "viatique_xblock.pdf.validate", "_read"),
+    ("scanner_images", "viatique_xblock.pdf.pages", "scanner_image"),
+    ("open_scan", "viatique_xblock.platform.storage", "_download"),
     ("ranges", "viatique_xblock.scanning.batches", "process_range"),
     ("first_look", "viatique_xblock.pdf.decode", "first_look"),
     ("read_codes", "viatique_xblock.pdf.decode", "read_page_code"),

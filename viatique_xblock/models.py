@@ -40,6 +40,9 @@ class Exam(models.Model):
     #: ``by_copy`` (the migration's default); a new exam's row takes the block's setting (``by_question``
     #: unless an author chose otherwise: :func:`viatique_xblock.exams.sync_exam`)
     grading_mode = models.CharField(max_length=16, default="by_copy")
+    #: the blank exam the print screen prints booklets on (:mod:`viatique_xblock.scanning.subjects`):
+    #: ``{file, sha256, pages, size, name, uploaded_by, uploaded_at}``, or empty
+    subject = models.JSONField(default=dict, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

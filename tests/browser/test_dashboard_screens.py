@@ -225,3 +225,53 @@ def test_printing_30_booklets_from_the_print_screen_and_reading_them_back(page, 
     expect(events.nth(1).get_by_role("rowheader")).to_have_text("booklets.printed")
     expect(events.nth(1)).to_contain_text("copies: 30")
     expect(events.nth(1)).to_contain_text("extra_pages: 1")
+
+
+def test_booklets_printed_on_a_blank_exam_uploaded_from_the_print_screen(page, fresh_demo_host, tmp_path,
+                                                                        browser_errors):
+    """The instructor uploads the blank exam on the print screen (a damaged file first, refused next to its
+    field), prints two booklets on it and gets its pages, each stamped with its own code."""
+    from tests.unit.pdf import builders
+
+    open_dashboard(page, fresh_demo_host, screen="scans")
+    region = page.locator("[data-region='booklets']")
+    on_subject = region.get_by_role("radio", name=re.compile("^The blank exam"))
+    expect(on_subject).to_be_disabled()
+    expect(region.get_by_role("radio", name="Blank pages")).to_be_checked()
+    browser_errors.allow_http(400, "booklet_subject")  # the damaged file's refusal, shown next to its field
+    damaged = tmp_path / "damaged.pdf"
+    damaged.write_bytes(b"%PDF-1.4 not a PDF at all")
+    chooser = region.get_by_label("Upload the blank exam (PDF)")
+    chooser.set_input_files(str(damaged))
+    expect(chooser).to_have_attribute("aria-invalid", "true")
+    expect(region.locator("[data-region='subject-status']")).to_have_text(
+        re.compile("^This PDF is damaged and cannot be read"))
+    expect(on_subject).to_be_disabled()
+
+    subject = tmp_path / "Bac blanc.pdf"
+    subject.write_bytes(builders.subject(3))
+    chooser.set_input_files(str(subject))
+    expect(region.locator("[data-region='subject-status']")).to_have_text("Uploaded: the booklets can be printed on it.")
+    expect(chooser).not_to_have_attribute("aria-invalid", "true")
+    expect(on_subject).to_be_checked()
+    expect(on_subject).to_have_accessible_name("The blank exam: Bac blanc.pdf, 3 pages")
+    expect(region.get_by_label("Pages per booklet")).to_be_disabled()
+    assert_accessible(page, state="with a blank exam uploaded")
+
+    region.get_by_label("Number of booklets").fill("2")
+    region.get_by_label("Extra blank pages").fill("1")
+    region.get_by_role("button", name="Make the booklets").click()
+    expect(region.get_by_role("status")).to_have_text("2 booklets are ready to print.")
+    with page.expect_download() as download_info:
+        region.get_by_role("link", name="Download the booklets (PDF)").click()
+    doc = pymupdf.open(download_info.value.path())
+    assert doc.page_count == 2 * 4
+    for index in range(doc.page_count):
+        code = decode.read_page_code(doc, index)
+        position = index % 4 + 1
+        assert code is not None and code.payload is not None and code.payload.page == position, index
+        assert (f"Subject page {position}:" in doc[index].get_text()) == (position <= 3), index
+    # a reload shows the blank exam still there, chosen again in one click
+    page.reload()
+    expect(page.locator("[data-region='booklets']").get_by_role("radio", name=re.compile("^The blank exam: Bac blanc"))) \
+        .to_be_enabled()

@@ -252,3 +252,19 @@ def test_the_weight_is_empty_until_set_and_can_be_emptied_again(page, fresh_demo
     expect(weight).to_have_value("")
     page.reload()
     expect(weight).to_have_value("")
+
+
+def test_the_grading_mode_shows_the_exams_and_cannot_change_while_copies_are_being_graded(page, fresh_demo_host,
+                                                                                        browser_errors):
+    """The demo exam grades by copy and has a copy being graded: the editor shows its mode, explained by a
+    hint, and refuses to change it with the server's reason."""
+    browser_errors.allow_http(409, "/studio_submit/")
+    open_editor(page, fresh_demo_host)
+    mode = page.get_by_label("Grading mode", exact=True)
+    expect(mode).to_have_value("by_copy")
+    expect(mode).to_have_accessible_description(re.compile("By question: each grader takes a question"))
+    mode.select_option("by_question")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("Copies are being graded: the grading mode can change only")
+    page.reload()
+    expect(page.get_by_label("Grading mode", exact=True)).to_have_value("by_copy")

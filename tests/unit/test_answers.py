@@ -344,6 +344,13 @@ def test_no_answer_gives_zero_and_says_so_to_the_learner_and_on_the_pdf(exam, re
     questions = {row["id"]: row for row in learner_results.results(exam, learner)["questions"]}
     assert questions["q3"]["no_answer"] is True and questions["q3"]["points"] == "0"
     assert questions["q2"]["no_answer"] is False
+    # reopened and graded 0 as an answer after all: "no answer" is no longer said
+    Exam.objects.filter(pk=exam.pk).update(released_at=None)
+    assert call(block(), "reopen_question", {"copy_id": copy.public_id, "question_id": "q3"})[0] == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert grade(take_next("q3"), points="0", comment="Faux")[0] == 200
+    row.refresh_from_db()
+    assert (row.points, row.no_answer, row.comment) == (0, False, "Faux")
 
 
 def test_a_skipped_answer_comes_after_the_others_and_done_needs_points(exam):
@@ -507,3 +514,19 @@ def test_hostile_values_in_each_field_are_refused_never_a_server_error(exam, mon
                 statuses.add(status)
     assert statuses >= {200, 400, 409}
     leases.force_release(copy, INSTRUCTOR, question_id="q2")
+
+
+def test_a_comment_written_before_the_points_survives_a_reload_and_other_questions_saves(exam):
+    copy = helpers.make_copy(exam, "C001")
+    on_q2 = take_next("q2")
+    status, body = grade(on_q2, points="", comment="Début de preuve", done=False)
+    assert status == 200 and body["answer"]["points"] is None
+    assert not QuestionPoints.objects.filter(copy=copy, question_id="q2").exists()
+    on_q3 = take_next("q3")  # the same grader's other question of the copy, saved since
+    assert grade(on_q3, points="1", comment="", done=False)[0] == 200
+    status, again = call(grader(), "open_answer", {"copy_id": copy.public_id, "question_id": "q2"})
+    assert again["answer"]["answer"]["comment"] == "Début de preuve" and again["answer"]["answer"]["points"] is None
+    assert grade(again["answer"], points="2", comment="Début de preuve", done=False)[0] == 200
+    assert QuestionPoints.objects.get(copy=copy, question_id="q2").comment == "Début de preuve"
+    for question_id, answer in (("q2", on_q2), ("q3", on_q3)):
+        leases.release_lease(copy, answer["lease"]["token"], question_id)

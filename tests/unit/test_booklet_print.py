@@ -2,6 +2,7 @@
 "Name" box inside the band graders never see, and every cover's instruction."""
 import pymupdf
 import pytest
+from django.test import override_settings
 
 from tests.harness import call, make_block
 from viatique_xblock.errors import ViatiqueError
@@ -10,6 +11,8 @@ from viatique_xblock.pdf import booklets as pdf_booklets, qr
 from viatique_xblock.platform import queue, storage
 from viatique_xblock.platform.compat import Learner
 from viatique_xblock.scanning import batches, booklet_jobs, booklets
+
+from .pdf import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -119,4 +122,75 @@ def test_prenamed_print_runs_follow_the_roster_and_refusals_reserve_nothing():
 
 def test_graders_cannot_print():
     status, body = call(make_block("staff_1", "staff"), "booklet_print", {"copies": 2})
+    assert status == 403 and body["error"] == "forbidden"
+
+
+def send_subject(block, data, name="Bac blanc.pdf"):
+    """POST the blank exam's bytes to ``booklet_subject`` as the print screen does."""
+    import json
+    from urllib.parse import quote
+
+    from webob import Request
+
+    request = Request.blank(f"/handler/booklet_subject/?name={quote(name)}")
+    request.method = "POST"
+    request.body = data
+    request.content_type = "application/pdf"
+    response = block.handle("booklet_subject", request, "")
+    return response.status_code, json.loads(response.body or b"null")
+
+
+def test_booklets_printed_on_the_uploaded_blank_exam(monkeypatch, django_capture_on_commit_callbacks):
+    """The blank exam uploaded once, then a print run on it: every booklet holds its pages (their text), each
+    page stamped with its own code, then the extra pages; a later upload does not change that run."""
+    monkeypatch.setattr(queue, "send", lambda name, *args, **kwargs: None)
+    block = make_block()
+    _status, before = call(block, "booklet_status", method="GET")
+    assert before["subject"] is None
+    status, refused = call(block, "booklet_print", {"copies": 2, "subject": True})
+    assert status == 400 and refused["error"] == "invalid_request" and "blank exam" in refused["message"]
+    assert not Booklet.objects.exists()  # refused before any number is reserved
+
+    subject = builders.subject(3)
+    status, shown = send_subject(block, subject, "Bac blanc.pdf")
+    assert status == 200, shown
+    assert (shown["name"], shown["pages"], shown["size"], shown["uploaded_by"]) == \
+        ("Bac blanc.pdf", 3, len(subject), "instructor_1")
+    event = AuditEvent.objects.get(action="booklets.subject_uploaded")
+    assert event.details["pages"] == 3 and event.details["name"] == "Bac blanc.pdf"
+    _status, listing = call(block, "booklet_status", method="GET")
+    assert listing["subject"]["name"] == "Bac blanc.pdf" and listing["subject"]["pages"] == 3
+
+    with django_capture_on_commit_callbacks(execute=True):
+        status, body = call(block, "booklet_print", {"copies": 2, "subject": True, "pages": 9, "extra_pages": 1})
+    assert status == 200 and (body["pages"], body["extra_pages"], body["subject"]) == (3, 1, "Bac blanc.pdf")
+    job = ExportJob.objects.get(kind="booklets")
+    assert AuditEvent.objects.get(action="booklets.printed").details["subject"] is True
+    # another blank exam uploaded before the task runs: the run prints the one it was asked for
+    assert send_subject(block, builders.subject(1), "other.pdf")[0] == 200
+    name = booklet_jobs.build(job.pk)
+    doc = pymupdf.open(stream=storage.get_storage().open(name).read(), filetype="pdf")
+    assert doc.page_count == 2 * (3 + 1)
+    exam_ref = batches.exam_ref(job.exam)
+    for booklet, number in enumerate(job.details["numbers"]):
+        for position in range(1, 5):
+            text = doc[booklet * 4 + position - 1].get_text()
+            assert qr.short(exam_ref, number, position) in text
+            assert (f"Subject page {position}:" in text) == (position <= 3), (booklet, position)
+    storage.get_storage().delete(name)
+
+
+def test_a_blank_exam_that_is_not_a_usable_pdf_is_refused_and_changes_nothing():
+    block = make_block()
+    status, body = send_subject(block, b"%PDF-1.4 this is not a PDF")
+    assert status in (400, 422) and body["error"] == "pdf_unreadable" and body["message"]
+    status, body = send_subject(block, b"")
+    assert status == 400 and body["error"] == "file_empty"
+    status, body = send_subject(block, builders.subject(201))
+    assert status == 400 and body["error"] == "invalid_request" and "200" in body["message"]
+    with override_settings(VIATIQUE={"MAX_SUBJECT_BYTES": 100}):
+        status, body = send_subject(block, builders.subject(1))
+    assert status == 413 and body["error"] == "request_too_large" and body["limit"] == 100
+    assert block.get_exam().subject == {} and not AuditEvent.objects.filter(action="booklets.subject_uploaded")
+    status, body = send_subject(make_block("staff_1", "staff"), builders.subject(1))
     assert status == 403 and body["error"] == "forbidden"

@@ -202,9 +202,8 @@ def answer_json(exam, viewer, copy, question_row, lease=None, held_by=None, rema
 
 def _still_open(copy_pk, question_id):
     """The copy can change and its answer to the question is not graded (read after taking a lease)."""
-    copy = Copy.objects.filter(pk=copy_pk).only("pk", "grading_state", "exam_id").first()
-    return (copy is not None and copy.grading_state in workspace.EDITABLE
-            and not Answer.objects.filter(copy_id=copy_pk, question_id=question_id, state=Answer.GRADED).exists())
+    graded = Answer.objects.filter(copy=OuterRef("pk"), question_id=question_id, state=Answer.GRADED)
+    return Copy.objects.filter(pk=copy_pk, grading_state__in=workspace.EDITABLE).exclude(Exists(graded)).exists()
 
 
 def next_answer(exam, viewer, question_id, client_ip=None, publish=None):
@@ -330,6 +329,31 @@ def _store_annotations(copy, question_id, items, user):
     copy.annotations.filter(question_id=question_id).exclude(uid__in=sent).delete()
 
 
+def _pending_comments(draft, question_id, comment):
+    """The grader's draft of a copy graded by question: only the question comments written before their
+    points (a points row needs points), as ``{"points": {question id: {"points": None, "comment"}}}``, the
+    shape :func:`workspace.open_copy` and :func:`answer_json` read; the work itself is in the rows."""
+    held = {}
+    if draft.version > 1:  # a draft saved before may hold some (its payload is not loaded: read it now)
+        previous = Draft.objects.filter(pk=draft.pk).values_list("payload", flat=True).first() or {}
+        held = {key: entry for key, entry in (previous.get("points") or {}).items()
+                if isinstance(entry, dict) and entry.get("points") in (None, "") and entry.get("comment")}
+    if comment:
+        held[question_id] = {"points": None, "comment": comment}
+    else:
+        held.pop(question_id, None)
+    return {"points": held}
+
+
+def _was_no_answer(changes, question_id, copy, value):
+    """Whether the question's points row was marked "no answer" before this write (only a row of 0 points can
+    be: a row new or of other points is not, without a query)."""
+    before = changes[question_id][0] if question_id in changes else workspace._text(value)
+    if before != "0":
+        return False
+    return QuestionPoints.objects.filter(copy=copy, question_id=question_id, no_answer=True).exists()
+
+
 def _complete(exam, copy):
     """Every leaf question of the copy has a graded answer with points within bounds."""
     leaves = [row["id"] for row in workspace.questions(exam)]
@@ -397,12 +421,12 @@ def save_answer(exam, user, copy_id, question_id, fencing, version, points=None,
         if items is not None:
             _store_annotations(copy, question_id, items, user)
         changes, given = workspace._store_points(copy, {question_id: (value, comment)}, user, replace=False)
-        if value is not None:
+        if value is not None and (no_answer or _was_no_answer(changes, question_id, copy, value)):
             QuestionPoints.objects.filter(copy=copy, question_id=question_id).update(no_answer=bool(no_answer))
         if text is not MISSING:
             copy.general_comment = text
-        result = workspace._finish(exam, copy, user, draft, changes, context, given=given,
-                                   written={question_id: comment if value is None else None}, claim_copy=False)
+        result = workspace._finish(exam, copy, user, draft, changes, context, given=given, claim_copy=False,
+                                   payload=_pending_comments(draft, question_id, None if value is not None else comment))
         finalized = False
         if done:
             answer.state, answer.graded_by, answer.graded_at = Answer.GRADED, user.username, timezone.now()

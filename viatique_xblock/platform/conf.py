@@ -16,6 +16,10 @@ GIB = 1024 ** 3
 SETTINGS = {
     "MAX_UPLOAD_BYTES": (GIB, "Largest scan PDF accepted, in bytes."),
     "MAX_PAGES": (5000, "Largest number of pages in one scan PDF."),
+    "MAX_SUBJECT_BYTES": (
+        50 * 1024 * 1024,
+        "Largest blank exam PDF (the subject the print screen prints booklets on) accepted, in bytes.",
+    ),
     "MAX_PAGE_SIDE_POINTS": (
         3370,
         "Largest page side in PDF points (1/72 in); 3370 is an A0 side. Larger pages are refused.",

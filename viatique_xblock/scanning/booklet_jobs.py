@@ -29,7 +29,7 @@ from viatique_xblock.inputs import whole_number
 from viatique_xblock.models import Booklet, ExportJob
 from viatique_xblock.pdf import booklets as pdf_booklets
 from viatique_xblock.platform import queue, storage
-from viatique_xblock.scanning import batches, booklets
+from viatique_xblock.scanning import batches, booklets, subjects
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,15 @@ def _count(raw, default, low, high, message, **params):
     return value
 
 
-def start(exam, *, prenamed=False, copies=None, pages=None, extra_pages=0, learners=None, actor=None,
-          client_ip=None, publish=None, send_task=None):
+def start(exam, *, prenamed=False, copies=None, pages=None, extra_pages=0, learners=None, subject=False,
+          actor=None, client_ip=None, publish=None, send_task=None):
     """Record a print run and queue its task; return the job.
 
     Anonymous (``copies`` booklets) or prenamed (one per learner of ``learners``, the course's roster, in
-    its order); ``pages`` blank pages per booklet (default: the exam's pages per copy), then
-    ``extra_pages`` blank pages. Refused (``invalid_request``) before any number is reserved: a count
-    out of range, too many pages in all, an empty roster."""
+    its order); ``pages`` blank pages per booklet (default: the exam's pages per copy), or with ``subject``
+    the pages of the exam's blank exam (:mod:`.subjects`, kept in the job as it is now: a later upload does
+    not change this run), then ``extra_pages`` blank pages. Refused (``invalid_request``) before any number
+    is reserved: a count out of range, too many pages in all, an empty roster, no blank exam uploaded."""
     if prenamed:
         learners = list(learners or [])
         if not learners:
@@ -69,6 +70,12 @@ def start(exam, *, prenamed=False, copies=None, pages=None, extra_pages=0, learn
         copies = len(learners)
     copies = _count(copies, None, 1, booklets.MAX_COPIES, N_("Choose from 1 to {max} booklets."),
                     max=booklets.MAX_COPIES)
+    record = None
+    if subject:
+        record = dict(exam.subject or {})
+        if not record.get("file"):
+            raise InvalidRequest(N_("Upload the blank exam first, or print on blank pages."))
+        pages = record["pages"]
     pages = _count(pages, exam.pages_per_copy, 1, pdf_booklets.MAX_BOOKLET_PAGES,
                    N_("A booklet has from 1 to {max} pages."), max=pdf_booklets.MAX_BOOKLET_PAGES)
     extra_pages = _count(extra_pages, 0, 0, pdf_booklets.MAX_BOOKLET_PAGES,
@@ -78,9 +85,10 @@ def start(exam, *, prenamed=False, copies=None, pages=None, extra_pages=0, learn
         numbers = booklets.reserve(exam, learners if prenamed else None, copies, actor)
         job = ExportJob.objects.create(
             exam=exam, kind=KIND, naming="", total=copies, created_by=getattr(actor, "username", "") or "",
-            details={"numbers": numbers, "pages": pages, "extra_pages": extra_pages, "prenamed": bool(prenamed)})
+            details={"numbers": numbers, "pages": pages, "extra_pages": extra_pages, "prenamed": bool(prenamed),
+                     "subject": record})
         audit.record(exam, "booklets.printed", actor=actor, client_ip=client_ip, publish=publish, details={
-            "copies": copies, "prenamed": bool(prenamed), "subject": False, "pages": pages,
+            "copies": copies, "prenamed": bool(prenamed), "subject": bool(record), "pages": pages,
             "extra_pages": extra_pages, "job": str(job.public_id)})
         transaction.on_commit(lambda: (send_task or send)(job.pk))
     return job
@@ -110,8 +118,11 @@ def build(job_pk, takeover=False):
     def progress(done):
         ExportJob.objects.filter(pk=job.pk).update(done=done)
 
+    record = details.get("subject")
     pdf = pdf_booklets.make_booklets(
-        None, blank_pages=details.get("pages") or job.exam.pages_per_copy, extra_pages=details.get("extra_pages") or 0,
+        subjects.read(record) if record else None,
+        blank_pages=None if record else details.get("pages") or job.exam.pages_per_copy,
+        extra_pages=details.get("extra_pages") or 0,
         exam_ref=batches.exam_ref(job.exam), names=names, numbers=numbers, cover=booklets.cover(job.exam),
         progress=progress)
     name = pdf_name(job)
@@ -137,10 +148,12 @@ def get_job(exam, public_id):
 
 
 def job_status(job):
-    """``{id, state, done, total, pages, extra_pages, prenamed, ready, failed, created_at, created_by}``."""
+    """``{id, state, done, total, pages, extra_pages, prenamed, subject, ready, failed, created_at, created_by}``
+    (``subject``: the file name of the blank exam printed, or None for blank pages)."""
     details = job.details or {}
     return {"id": str(job.public_id), "state": job.state, "done": job.done, "total": job.total,
             "pages": details.get("pages"), "extra_pages": details.get("extra_pages") or 0,
+            "subject": (details.get("subject") or {}).get("name"),
             "prenamed": bool(details.get("prenamed")), "ready": job.state == "done" and bool(job.file_name),
             "failed": job.state in ("failed", "expired"), "created_at": job.created_at,
             "created_by": job.created_by}

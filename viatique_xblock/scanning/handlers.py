@@ -7,7 +7,7 @@ modules. The contract is docs/handlers.md ("Scans").
 from viatique_xblock import exams, files, permissions
 from viatique_xblock.jsonapi import api_handler
 from viatique_xblock.platform import compat, conf
-from viatique_xblock.scanning import anomalies, batches, booklet_jobs, booklets, uploads
+from viatique_xblock.scanning import anomalies, batches, booklet_jobs, booklets, subjects, uploads
 
 
 class ScanningHandlers:
@@ -101,23 +101,33 @@ class ScanningHandlers:
 
     @api_handler(permission=permissions.instructor)
     def booklet_print(self, request, user, data, suffix=""):
-        """The print screen: ``{prenamed, copies, pages, extra_pages}``; the PDF is made by a task
+        """The print screen: ``{prenamed, copies, pages, extra_pages, subject}`` (``subject``: on the uploaded
+        blank exam, not on ``pages`` blank pages); the PDF is made by a task
         (:mod:`~viatique_xblock.scanning.booklet_jobs`). Answers the print run's status."""
         prenamed = data.get("prenamed") in (True, "1", "true")
         job = booklet_jobs.start(
             self.get_exam(), prenamed=prenamed, copies=data.get("copies"), pages=data.get("pages"),
-            extra_pages=data.get("extra_pages"), learners=compat.roster(self) if prenamed else None, actor=user,
-            **self._audit_context(request))
+            extra_pages=data.get("extra_pages"), learners=compat.roster(self) if prenamed else None,
+            subject=data.get("subject") in (True, "1", "true"), actor=user, **self._audit_context(request))
         return booklet_jobs.job_status(job)
+
+    @api_handler(permission=permissions.instructor, raw_body=lambda: subjects.limit())
+    def booklet_subject(self, request, user, data, suffix=""):
+        """The blank exam to print the booklets on: the PDF as the body, its file name in the query
+        (``name``). Answers what the print screen shows of it (:func:`~viatique_xblock.scanning.subjects.info`)."""
+        return subjects.store(self.get_exam(), data, request.GET.get("name"), actor=user,
+                              **self._audit_context(request))
 
     @api_handler(permission=permissions.instructor, methods=("GET",))
     def booklet_status(self, request, user, data, suffix=""):
-        """A print run's status (``id``), or ``{"jobs": [the latest], "pages_per_copy"}`` and, with ``roster=1``,
+        """A print run's status (``id``), or ``{"jobs": [the latest], "pages_per_copy", "subject",
+        "max_subject_bytes"}`` (the blank exam uploaded, or None; the largest one accepted) and, with ``roster=1``,
         ``"roster"``: the number of enrolled learners (the prenamed booklets a print run would make)."""
         exam = self.get_exam()
         if data.get("id"):
             return booklet_jobs.job_status(booklet_jobs.get_job(exam, data.get("id")))
-        answer = {"jobs": booklet_jobs.recent_jobs(exam), "pages_per_copy": exam.pages_per_copy}
+        answer = {"jobs": booklet_jobs.recent_jobs(exam), "pages_per_copy": exam.pages_per_copy,
+                  "subject": subjects.info(exam), "max_subject_bytes": subjects.limit()}
         if data.get("roster") in ("1", "true"):
             answer["roster"] = len(compat.roster(self))
         return answer

@@ -115,11 +115,28 @@
       }).join('&');
       if (query) { url += (url.indexOf('?') === -1 ? '?' : '&') + query; }
     }
-    return fetch(url, options).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (body) {
-        return {status: response.status, ok: response.ok, body: body};
-      });
+    return fetch(url, options).then(answered);
+  }
+
+  /* {status, ok, body} of a handler's response (body: its JSON, or {}). */
+  function answered(response) {
+    return response.json().catch(function () { return {}; }).then(function (body) {
+      return {status: response.status, ok: response.ok, body: body};
     });
+  }
+
+  /* POST a file (a File or Blob) as the raw body of a handler's request, ``query`` ({name: value}) added to
+   * its URL; resolves {status, ok, body}, {status: 0, ok: false, body: {}} when the connection failed. */
+  function postFile(url, file, contentType, query) {
+    var pairs = Object.keys(query || {}).map(function (key) {
+      return encodeURIComponent(key) + '=' + encodeURIComponent(query[key]);
+    });
+    if (pairs.length) { url += (/[?&]$/.test(url) ? '' : (url.indexOf('?') === -1 ? '?' : '&')) + pairs.join('&'); }
+    return fetch(url, {
+      method: 'POST', credentials: 'same-origin', body: file,
+      headers: {'Accept': 'application/json', 'Content-Type': contentType,
+        'X-Requested-With': 'XMLHttpRequest', 'X-CSRFToken': csrfToken()}
+    }).then(answered).catch(function () { return {status: 0, ok: false, body: {}}; });
   }
 
   function el(tag, attrs, children) {
@@ -174,6 +191,7 @@
     parseNumber: parseNumber,
     format: format,
     callHandler: callHandler,
+    postFile: postFile,
     csrfToken: csrfToken,
     el: el
   };

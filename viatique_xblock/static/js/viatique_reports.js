@@ -366,15 +366,7 @@ function ViatiqueReports(runtime, element, args) {
     if (!file) { importInput.focus(); return say(importStatus, _('Choose an exam archive (.zip) to import.'), true); }
     importButton.disabled = true;
     say(importStatus, _('Sending the archive…'));
-    fetch(runtime.handlerUrl(element, 'archive_import'), {
-      method: 'POST', credentials: 'same-origin', body: file,
-      headers: {'Accept': 'application/json', 'Content-Type': 'application/zip',
-        'X-Requested-With': 'XMLHttpRequest', 'X-CSRFToken': common.csrfToken()}
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (body) {
-        return {status: response.status, ok: response.ok, body: body};
-      });
-    }).catch(function () { return {status: 0, ok: false, body: {}}; }).then(function (result) {
+    common.postFile(runtime.handlerUrl(element, 'archive_import'), file, 'application/zip').then(function (result) {
       if (!result.ok) { importButton.disabled = false; return say(importStatus, failure(result), true); }
       showImport(result.body);
       pollImport(result.body.id);

@@ -11,7 +11,8 @@
  *
  * Copy list: searched, filtered, sorted and paged by the server (list_copies); the form's values are
  * the hash's query. Print screen (instructors, in Scans): booklets anonymous or prenamed from the roster,
- * made by a task (booklet_print, booklet_status) with its progress, then a download link.
+ * on blank pages or on the blank exam the instructor uploads (booklet_subject, the PDF as the request's
+ * body), made by a task (booklet_print, booklet_status) with its progress, then a download link.
  */
 function ViatiqueStaffDashboard(runtime, element, args) {
   'use strict';
@@ -315,6 +316,24 @@ function ViatiqueStaffDashboard(runtime, element, args) {
     ]);
     var count = numberField('copies', _('Number of booklets'), 30, 1, 5000);
     var pages = numberField('pages', _('Pages per booklet'), args.pages_per_copy || 4, 1, 200);
+    // what each booklet holds: blank pages, or the pages of the blank exam uploaded here
+    var holdsName = idPrefix + '-holds';
+    var blankChoice = el('input', {type: 'radio', name: holdsName, value: 'blank', checked: true, 'data-field': 'holds'});
+    var subjectChoice = el('input', {type: 'radio', name: holdsName, value: 'subject', disabled: true,
+      'data-field': 'holds'});
+    var subjectLabel = el('span', {'data-region': 'subject-name', text: _('The blank exam (none uploaded yet)')});
+    var subjectFile = el('input', {type: 'file', id: idPrefix + '-subject-file', accept: 'application/pdf,.pdf',
+      'data-field': 'subject-file', 'aria-describedby': idPrefix + '-subject-status'});
+    // said as it changes, as the print run's status (role=status) below the button is
+    var subjectStatus = el('span', {id: idPrefix + '-subject-status', 'class': 'viatique-hint', 'aria-live': 'polite',
+      'data-region': 'subject-status'});
+    var holds = el('fieldset', {'class': 'viatique-fieldset'}, [
+      el('legend', {text: _('Pages of each booklet')}),
+      el('label', {'class': 'viatique-choice'}, [blankChoice, ' ', _('Blank pages')]),
+      el('label', {'class': 'viatique-choice'}, [subjectChoice, ' ', subjectLabel]),
+      el('div', {'class': 'viatique-field'}, [
+        el('label', {'for': subjectFile.id, text: _('Upload the blank exam (PDF)')}), ' ', subjectFile, ' ', subjectStatus])
+    ]);
     var extra = numberField('extra_pages', _('Extra blank pages'), 0, 0, 200,
       _('(at the end of each booklet, for long answers)'));
     var button = el('button', {type: 'submit', 'class': 'viatique-button', 'data-action': 'print-booklets',
@@ -326,7 +345,7 @@ function ViatiqueStaffDashboard(runtime, element, args) {
     var link = el('a', {'class': 'viatique-button', 'data-action': 'download-booklets', download: '', hidden: true,
       text: _('Download the booklets (PDF)')});
     var form = el('form', {'class': 'viatique-booklet-form', 'data-region': 'booklet-form', novalidate: true}, [
-      modes, count.node, pages.node, extra.node, el('div', {'class': 'viatique-buttons'}, [button, ' ', link])
+      modes, count.node, holds, pages.node, extra.node, el('div', {'class': 'viatique-buttons'}, [button, ' ', link])
     ]);
 
     function say(text, isError) {
@@ -338,9 +357,49 @@ function ViatiqueStaffDashboard(runtime, element, args) {
 
     function syncMode() {
       count.input.disabled = prenamedChoice.checked;
+      pages.input.disabled = subjectChoice.checked;
     }
     anonymousChoice.addEventListener('change', syncMode);
     prenamedChoice.addEventListener('change', syncMode);
+    blankChoice.addEventListener('change', syncMode);
+    subjectChoice.addEventListener('change', syncMode);
+
+    /* The blank exam uploaded (or null): the choice to print on it, with its name and pages. */
+    function showSubject(subject) {
+      subjectChoice.disabled = !subject;
+      subjectLabel.textContent = subject
+        ? fmt(ngettext('The blank exam: {name}, {count} page', 'The blank exam: {name}, {count} pages', subject.pages),
+          {name: subject.name, count: subject.pages})
+        : _('The blank exam (none uploaded yet)');
+      if (!subject) { blankChoice.checked = true; }
+      syncMode();
+    }
+
+    var maxSubjectBytes = 50 * 1024 * 1024;  // the server's own limit once booklet_status answered
+    subjectFile.addEventListener('change', function () {
+      var file = subjectFile.files && subjectFile.files[0];
+      subjectFile.removeAttribute('aria-invalid');
+      if (!file) { return; }
+      if (file.size > maxSubjectBytes) {
+        subjectFile.setAttribute('aria-invalid', 'true');
+        subjectStatus.textContent = fmt(_('This file is larger than {size} MB: the blank exam can be {size} MB at most.'),
+          {size: common.numbers(args.lang).format(Math.floor(maxSubjectBytes / 1048576))});
+        return;
+      }
+      subjectStatus.textContent = _('Checking the blank exam…');
+      common.postFile(runtime.handlerUrl(element, 'booklet_subject'), file, 'application/pdf',
+        {name: file.name}).then(function (result) {
+        if (!result.ok) {
+          subjectFile.setAttribute('aria-invalid', 'true');
+          subjectStatus.textContent = calls.failure(result);
+          return;
+        }
+        subjectStatus.textContent = _('Uploaded: the booklets can be printed on it.');
+        showSubject(result.body);
+        subjectChoice.checked = true;
+        syncMode();
+      });
+    });
 
     function show(job) {
       progress.hidden = job.ready || job.failed;
@@ -378,7 +437,8 @@ function ViatiqueStaffDashboard(runtime, element, args) {
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       [count.input, pages.input, extra.input].forEach(function (input) { input.removeAttribute('aria-invalid'); });
-      var checks = [[count, 1, 5000, !prenamedChoice.checked], [pages, 1, 200, true], [extra, 0, 200, true]];
+      var checks = [[count, 1, 5000, !prenamedChoice.checked], [pages, 1, 200, !subjectChoice.checked],
+        [extra, 0, 200, true]];
       for (var index = 0; index < checks.length; index++) {
         var item = checks[index];
         var value = Number(item[0].input.value);
@@ -390,7 +450,8 @@ function ViatiqueStaffDashboard(runtime, element, args) {
       link.hidden = true;
       say(_('Making the booklets…'));
       calls.call('booklet_print', {prenamed: prenamedChoice.checked, copies: Number(count.input.value),
-        pages: Number(pages.input.value), extra_pages: Number(extra.input.value)}).then(function (result) {
+        pages: Number(pages.input.value), extra_pages: Number(extra.input.value),
+        subject: subjectChoice.checked}).then(function (result) {
         if (!result.ok) { button.disabled = false; return say(calls.failure(result), true); }
         show(result.body);
         if (!result.body.ready && !result.body.failed) { watch(result.body.id); }
@@ -407,6 +468,8 @@ function ViatiqueStaffDashboard(runtime, element, args) {
     calls.call('booklet_status', {roster: 1}, 'GET').then(function (result) {
       if (!result.ok) { return; }
       rosterHint.textContent = fmt(_('({count} enrolled)'), {count: result.body.roster});
+      showSubject(result.body.subject);
+      maxSubjectBytes = result.body.max_subject_bytes || maxSubjectBytes;
       var latest = result.body.jobs && result.body.jobs[0];
       if (latest && !latest.failed) {
         show(latest);

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     goes on as it was), the answers (one question of one copy) with their fencing numbers, and "no answer"."""
 
     dependencies = [
-        ("viatique_xblock", "0012_desk_skips_hold_missing_accepted"),
+        ("viatique_xblock", "0013_exam_subject"),
     ]
 
     operations = [
