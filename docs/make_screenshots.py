@@ -1,6 +1,6 @@
 """Take the README screenshots (1280x900): the instructor dashboard (its Grading screen, and the print
-screen of Scans), the Studio editor, a grader's
-workspace on a copy dealt to them, and a learner's results (the script releases the results of the
+screen of Scans), the Studio editor, a grader's full-window
+workspace (1366x768) on a copy dealt to them, and a learner's results (the script releases the results of the
 demo exam it runs on: give it a throwaway demo host, the default).
 
     .venv/bin/python docs/make_screenshots.py                # a temporary demo host, removed afterwards
@@ -35,12 +35,18 @@ def take(base_url):
         expect(page.locator(".viatique-question-row").first).to_be_visible()
         page.screenshot(path=str(DOCS_DIR / "screenshot-studio.png"))
 
-        page.goto(f"{base_url}{SCENARIO}?student=staff_2")
-        page.locator("[data-region='copies'] tr:has(td[data-state='ready']) [data-action='open-copy']").first.click()
-        workspace = page.locator("[data-region='grading']")
-        expect(workspace.locator("img").first).to_be_visible()
-        workspace.scroll_into_view_if_needed()
-        page.screenshot(path=str(DOCS_DIR / "screenshot-grading.png"))
+        # the full-window workspace, opened from a copy's "Full window" link, at 1366 x 768, a tick placed
+        page.goto(f"{base_url}{SCENARIO}?student=staff_2#grading")
+        link = page.locator("[data-region='copies'] tr:has(td[data-state='ready']) [data-action='open-workspace']").first
+        focus = browser.new_page(viewport={"width": 1366, "height": 768}, locale="en-US")
+        focus.goto(base_url + link.get_attribute("href"))
+        expect(focus.locator("[data-region='grading']")).to_have_attribute("data-editable", "true")
+        focus.wait_for_function("() => document.querySelector('[data-region=page-image]').complete")
+        focus.get_by_role("application").focus()
+        for key in ["t"] + ["ArrowDown"] * 12 + ["ArrowRight"] * 20 + ["Enter"]:
+            focus.keyboard.press(key)
+        focus.screenshot(path=str(DOCS_DIR / "screenshot-grading.png"))
+        focus.close()
 
         page.goto(f"{base_url}{SCENARIO}?student=instructor_1#scans")
         expect(page.locator("[data-region='batches'] li").first).to_be_visible()

@@ -6,8 +6,10 @@ has a handlers mixin that checks permission and delegates to its domain API; pla
 lives in :mod:`viatique_xblock.platform.compat`. This class holds the fields and the views, and
 wires them to the runtime (docs/architecture.md).
 """
-from django.utils.html import json_script
+import functools
+
 from django.utils.safestring import mark_safe
+from django.utils.text import slugify
 from web_fragments.fragment import Fragment
 from xblock.core import XBlock
 from xblock.fields import Boolean, Dict, Float, Integer, Scope, String
@@ -26,6 +28,7 @@ from viatique_xblock.states import GradingMode
 from viatique_xblock.reports.handlers import ReportsHandlers
 from viatique_xblock.results.handlers import DownloadHandlers, ResultsHandlers
 from viatique_xblock.scanning.handlers import ScanningHandlers
+from viatique_xblock.startup import STARTUP_ATTRIBUTE, startup_script  # noqa: F401  (block.startup_script)
 
 loader = ResourceLoader(__name__)
 
@@ -33,26 +36,17 @@ CSS = "static/css/viatique.css"
 JS_COMMON = "static/js/viatique_common.js"
 #: the staff dashboard's sections, each a script of its own (built in the order listed)
 STAFF_SCRIPTS = ["static/js/viatique_staff.js", "static/js/viatique_scans.js", "static/js/viatique_identify.js",
-                 "static/js/viatique_dispatch.js", "static/js/viatique_grading.js", "static/js/viatique_results.js",
-                 "static/js/viatique_reports.js", "static/js/viatique_lockouts.js", "static/js/viatique_layout.js"]
+                 "static/js/viatique_dispatch.js", "static/js/viatique_announce.js",
+                 "static/js/viatique_keys.js", "static/js/viatique_prefetch.js", "static/js/viatique_grading.js",
+                 "static/js/viatique_results.js", "static/js/viatique_reports.js", "static/js/viatique_lockouts.js",
+                 "static/js/viatique_layout.js"]
 STAFF_CSS = ["static/css/viatique_grading.css", "static/css/viatique_results.css",
              "static/css/viatique_reports.css"]
-
-#: marks the block's startup data element (read by ViatiqueCommon.startupArgs in viatique_common.js)
-STARTUP_ATTRIBUTE = "data-viatique-startup"
-
-
-def startup_script(data):
-    """``data`` as a ``<script type="application/json" data-viatique-startup>`` element for the block's HTML.
-
-    The exam's title, the scheme's labels and the username are text anyone may have typed. Passed as the
-    runtime's init arguments, they are written by the host into a ``<script>`` element, unescaped by some
-    (the xblock-sdk workbench): a title holding ``</script>`` ended that element and the rest ran as HTML.
-    Django's ``json_script`` writes ``<``, ``>`` and ``&`` as ``\\u`` escapes, so nothing in the data can end
-    or comment out this element whatever host renders it, and ``JSON.parse`` gives the text back as it was.
-    """
-    element = json_script(data)  # '<script type="application/json">...</script>', the data escaped
-    return mark_safe(element.replace("<script ", f"<script {STARTUP_ATTRIBUTE} ", 1))
+#: the full-window workspace's scripts, after viatique_common.js (docs/grading.md, "The full-window workspace")
+WORKSPACE_SCRIPTS = ["static/js/viatique_announce.js", "static/js/viatique_keys.js", "static/js/viatique_prefetch.js",
+                     "static/js/viatique_grading.js", "static/js/viatique_question_grading.js",
+                     "static/js/viatique_workspace.js"]
+WORKSPACE_CSS = ["static/css/viatique_grading.css", "static/css/viatique_workspace.css"]
 
 
 @XBlock.needs("user")
@@ -221,10 +215,32 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
                 {"user": user, "progress": progress, **self._settings_context()},
                 js_class="ViatiqueStaffDashboard",
                 js_args={"role": user.role, "username": user.username, "anonymous": self.anonymous_grading,
-                         "pages_per_copy": self.pages_per_copy, "copies": progress["total"]},
+                         "pages_per_copy": self.pages_per_copy, "copies": progress["total"],
+                         "grading_mode": exam.grading_mode},
                 scripts=STAFF_SCRIPTS, css=STAFF_CSS,
             )
         return self.learner_fragment(user, exam)
+
+    def workspace_page(self, user, target):
+        """The full-window grading workspace as a whole HTML page (the ``workspace`` handler's answer):
+        the block's styles and scripts by the runtime's resource URLs, the handlers' URL template (the page
+        has no XBlock runtime of its own), and ``target`` (``{"copy_id"}`` or ``{"question_id"}``): what to
+        open first."""
+        exam = self.sync_exam()
+        prefix = "viatique-" + slugify(str(self.scope_ids.usage_id))
+        args = {"i18n": i18n.js_catalog(), "lang": i18n.language(), "role": user.role, "username": user.username,
+                "anonymous": self.anonymous_grading, "mode": "page", "target": target,
+                "handler_url": compat.handler_url_template(self),
+                "placeholders": [compat.HANDLER_PLACEHOLDER, compat.SUFFIX_PLACEHOLDER],
+                "dashboard_url": compat.dashboard_url(self), "grading_mode": exam.grading_mode}
+        resource = functools.partial(self.runtime.local_resource_url, self)
+        return self._render("workspace.html", {
+            "user": user, "prefix": prefix, "mode": exam.grading_mode,
+            "page_title": f"{i18n.gettext('Grading')} · {self.display_name}",
+            "dashboard_url": args["dashboard_url"], "startup": startup_script(args),
+            "stylesheets": [resource(sheet) for sheet in [CSS, *WORKSPACE_CSS]],
+            "scripts": [resource(script) for script in [JS_COMMON, *WORKSPACE_SCRIPTS]],
+        })
 
     def author_view(self, context=None):
         """What authors see in Studio's unit page: the configuration at a glance."""

@@ -120,7 +120,7 @@ def second_page(chromium, browser_errors):
 
 def expect_held_by_grader(workspace):
     """The workspace says the grader holds the copy, and opened it read-only."""
-    alert = workspace.get_by_role("alert")
+    alert = workspace.locator("[data-region='grading-alert']")
     expect(alert).to_contain_text(f"{GRADER_NAME} is grading this copy until")
     expect(workspace).to_have_attribute("data-editable", "false")
     expect(workspace.get_by_role("button", name="Finalize")).to_have_count(0)
@@ -133,7 +133,6 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_an_instructor_sees_w
     host = fresh_demo_host
     code = ready_copy(demo_facts, GRADER)
     browser_errors.allow_http(409, "/acquire_lease")  # the second grader, on purpose
-    browser_errors.allow_http(400, "/finalize")       # finalized once with a question left blank, on purpose
     workspace = grade_as_grader(page, host, code)
     expect(workspace.get_by_role("heading", name=f"Copy {code}")).to_be_focused()
     assert unnamed_controls(page, "[data-region='grading']") == []
@@ -149,6 +148,9 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_an_instructor_sees_w
     stage = workspace.locator("[data-region='stage']")
     workspace.get_by_role("button", name="Zoom in").click()
     expect(stage).to_have_attribute("data-zoom", "1.25")
+    page.keyboard.press("0")  # on the button: a key typed on a control is no shortcut
+    expect(stage).to_have_attribute("data-zoom", "1.25")
+    workspace.locator("[data-region='sheet']").focus()
     page.keyboard.press("0")
     expect(stage).to_have_attribute("data-zoom", "1.00")
 
@@ -183,7 +185,7 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_an_instructor_sees_w
     expect(sheet).to_be_focused()
     # the comment goes to the bank (for the next copies)
     with page.expect_response(re.compile(r"/add_bank_comment/")):
-        workspace.get_by_role("button", name="Add the text of annotation 2 to the comment bank").click()
+        workspace.get_by_role("button", name="Add to bank: annotation 2").click()
     expect(workspace.locator("[data-region='grading-outcome']")).to_have_text("Added to the comment bank.")
 
     # --- page 2 with the keyboard: "]" turns the page, a tool letter, arrows move the cursor, Enter places
@@ -302,7 +304,8 @@ def test_grader_annotates_marks_reloads_and_finalizes_while_an_instructor_sees_w
     expect(points_field("q6")).to_be_focused()
     page.keyboard.type(POINTS["q6"])
     expect(total).to_have_text("Total: 13.75 / 20")
-    finalize.click()
+    finalize.click()  # confirmed first
+    workspace.get_by_role("alertdialog", name=f"Finalize copy {code}?").get_by_role("button", name="Yes, finalize").click()
     expect(workspace).to_have_attribute("data-copy-state", "graded", timeout=30_000)
     expect(workspace.locator("[data-region='grading-state']")).to_have_text("State: Graded")
     expect(workspace).to_have_attribute("data-editable", "false")
@@ -416,7 +419,7 @@ def test_a_lost_lease_and_a_stale_draft_stop_the_page_and_reload_loses_nothing(
         expect(other_workspace).to_have_attribute("data-editable", "true")
 
         q3.fill("2")
-        alert = workspace.get_by_role("alert")
+        alert = workspace.locator("[data-region='grading-alert']")
         expect(alert).to_contain_text("You no longer hold this copy")
         expect(status).to_have_text("Not saved: your lease on this copy was lost.")
         expect(workspace).to_have_attribute("data-editable", "false")
@@ -447,7 +450,7 @@ def test_a_lost_lease_and_a_stale_draft_stop_the_page_and_reload_loses_nothing(
     second.close()
 
     workspace.get_by_role("textbox", name="General comment").fill("Écrit dans le premier onglet.")
-    expect(workspace.get_by_role("alert")).to_contain_text("changed in another window or tab")
+    expect(workspace.locator("[data-region='grading-alert']")).to_contain_text("changed in another window or tab")
     expect(status).to_have_text("Not saved: this copy was saved from another window.")
     expect(workspace).to_have_attribute("data-editable", "false")
     workspace.get_by_role("button", name="Reload").click()
@@ -481,6 +484,7 @@ def test_a_graded_pdf_that_cannot_be_made_is_shown_with_its_reason_and_retried(
     scan.write_bytes(b"%PDF-1.7 damaged in the storage")
     try:
         workspace.get_by_role("button", name="Finalize").click()
+        workspace.get_by_role("button", name="Yes, finalize").click()
         expect(workspace).to_have_attribute("data-copy-state", "render_failed", timeout=30_000)
         expect(workspace.locator("[data-region='grading-state']")).to_have_text(
             "State: The graded PDF could not be made")

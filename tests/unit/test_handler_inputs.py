@@ -450,6 +450,7 @@ def templates(world, username):
         "add_bank_comment": ("POST", {"text": "Revoir le cours", "question_id": "q3", "points": "0.5"}, ""),
         "list_copies": ("GET", {"offset": "0", "limit": "10", "identity": "identified"}, ""),
         "open_copy": ("GET", {"copy_id": work}, ""),
+        "workspace": ("GET", {"copy": work, "question": "q3"}, ""),
         "page_image": ("GET", {}, f"{page}/thumb"),
         "question_region": ("GET", {"page": "1"}, f"{copy}/q3"),
         "question_layout": ("GET", {"page": "2"}, ""),

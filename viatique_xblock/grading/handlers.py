@@ -6,9 +6,12 @@ permission (through :func:`~viatique_xblock.jsonapi.api_handler`) and delegates
 to :mod:`viatique_xblock.grading.workspace` and :mod:`viatique_xblock.grading.leases`. The contract
 is docs/handlers.md ("Grading workspace").
 """
-from viatique_xblock import inputs, permissions
+from webob import Response
+
+from viatique_xblock import inputs, permissions, public_ids, scheme
 from viatique_xblock.grading import answers, copies, leases, workspace
-from viatique_xblock.jsonapi import api_handler
+from viatique_xblock.jsonapi import NO_STORE, api_handler
+from viatique_xblock.platform import compat
 
 
 class GradingHandlers:
@@ -26,6 +29,25 @@ class GradingHandlers:
         exam = self.get_exam()
         answers.require_mode(exam, answers.BY_COPY)
         return exam
+
+    @api_handler(permission=permissions.staff, methods=("GET",))
+    def workspace(self, request, user, data, suffix=""):
+        """The full-window grading workspace, a whole HTML page (``?copy=<public id>``: that copy;
+        ``?question=<id>``: grading that question; neither: the first copy the requester may grade). The
+        page's scripts call the other handlers; what it may open they check, as from the dashboard."""
+        target = {}
+        copy_id = public_ids.parse(data.get("copy"))
+        if copy_id:
+            target["copy_id"] = copy_id
+        question = data.get("question")
+        if isinstance(question, str) and question in {node["id"] for node in scheme.leaves(self.marking_scheme)}:
+            target["question_id"] = question
+        compat.ensure_csrf_cookie(request)
+        response = Response(body=self.workspace_page(user, target).encode("utf-8"),
+                            content_type="text/html", charset="utf-8")
+        for name, value in NO_STORE.items():
+            response.headers[name] = value
+        return response
 
     @api_handler(permission=permissions.staff, methods=("GET",))
     def open_copy(self, request, user, data, suffix=""):

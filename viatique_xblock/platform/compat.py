@@ -478,3 +478,62 @@ def write_block_settings(usage_key, values):
         setattr(block, name, value)
     block.save()
     return True
+
+
+# ------------------------------------------------------------------ the full-window workspace's URLs
+
+#: placeholders of :func:`handler_url_template`, replaced by the page's scripts (viatique_workspace.js)
+HANDLER_PLACEHOLDER = "__viatique_handler__"
+SUFFIX_PLACEHOLDER = "__viatique_suffix__"
+
+
+def handler_url_template(block, handler_name="workspace"):
+    """The URL of the block's handler ``handler_name`` with the handler's name and the suffix replaced by
+    :data:`HANDLER_PLACEHOLDER` and :data:`SUFFIX_PLACEHOLDER`: the full-window workspace, a page of its own
+    with no XBlock runtime in it, builds every handler URL from it as the runtime's ``handlerUrl`` would.
+
+    The runtime makes the URL (the LMS: ``/courses/<course>/xblock/<usage>/handler/<name>/<suffix>``; the
+    workbench: ``/handler/<usage>/<name>/<suffix>?student=<id>``), so its login and its way of naming the
+    user stay the platform's; only the handler's name and suffix change in it.
+    """
+    url = block.runtime.handler_url(block, handler_name, SUFFIX_PLACEHOLDER)
+    path, mark, query = url.partition("?")
+    head, found, _tail = path.rpartition(f"/{handler_name}/{SUFFIX_PLACEHOLDER}")
+    if not found:
+        raise ValueError(f"unexpected handler URL {url!r}")
+    return f"{head}/{HANDLER_PLACEHOLDER}/{SUFFIX_PLACEHOLDER}{mark}{query}"
+
+
+def dashboard_url(block):
+    """Where the block's staff dashboard is, for the workspace's "Back to the dashboard": the LMS's
+    ``jump_to`` of the block (the courseware page of its unit), or the workbench's scenario page for the
+    same ``?student=``; None when the host has neither."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("jump_to", kwargs={"course_id": course_key(block), "location": usage_key(block)})
+    except NoReverseMatch:
+        pass
+    try:
+        from workbench.scenarios import get_scenarios
+    except ImportError:
+        return None
+    for name, scenario in get_scenarios().items():
+        if str(scenario.usage_id) == usage_key(block):
+            try:
+                path = reverse("workbench_show_scenario", kwargs={"scenario_id": name})
+            except NoReverseMatch:
+                return None
+            return f"{path}?student={block.scope_ids.user_id}"
+    return None
+
+
+def ensure_csrf_cookie(request):
+    """Have the response to ``request`` (an XBlock handler's webob request, or a Django request) set the
+    CSRF cookie, as a platform page does: the workspace page may be the first page of the session that its
+    writes come from."""
+    from django.middleware.csrf import get_token
+
+    django_request = getattr(request, "_request", None)
+    if django_request is not None:
+        get_token(django_request)

@@ -14,7 +14,15 @@
  * to the page. "?" lists every shortcut.
  *
  * Started by ViatiqueStaffDashboard (viatique_staff.js) with its (runtime, element, args); everything
- * lives under the block's root element, in its [data-region="grading"] section.
+ * lives under the block's root element, in its [data-region="grading"] section. The full-window workspace
+ * (the block's workspace handler, a page of its own) starts it too, through viatique_workspace.js, with
+ * args.mode 'page': the same workspace laid out to fill the window, its "Close" going back to the dashboard.
+ *
+ * What is heard: one polite status and one alert (viatique_announce.js): a copy opening is told once, a
+ * tool chosen is told, an error is told assertively (a points error once the typing stops); the total, the
+ * save state and the cursor are shown, not spoken on every change. Single-key shortcuts act only when the
+ * focus is on the page or on no control (viatique_keys.js), and can be turned off in the list of shortcuts.
+ * Page images are fetched ahead (viatique_prefetch.js): the next pages of the copy, the first of the next.
  */
 function ViatiqueGrading(runtime, element, args) {
   'use strict';
@@ -30,6 +38,11 @@ function ViatiqueGrading(runtime, element, args) {
   var fmt = common.format;
   var el = common.el;
   var idPrefix = section.idPrefix;
+  var keys = window.ViatiqueKeys;
+  var pageMode = args.mode === 'page';
+  var prefetch = window.ViatiquePrefetch.create(12);
+  var PREFETCH_PAGES = 2;
+  var FIELD_ERROR_DELAY_MS = 700;
   var COPIES_CHANGED = 'viatique:copies-changed';
   var EDITABLE_STATES = {ready: true, in_progress: true, reopened: true};
   var POLL_MS = 1000;
@@ -60,16 +73,21 @@ function ViatiqueGrading(runtime, element, args) {
     graded: _('Graded'), render_failed: _('The graded PDF could not be made'), reopened: _('Reopened')
   };
   var SHORTCUTS = [
+    ['n, p ' + _('or') + ' Alt+PageDown, Alt+PageUp', _('Next or previous copy')],
     ['c, t, x, h, f', _('Choose a tool: comment box, tick, cross, highlight, free text')],
-    [_('Esc'), _('Put the tool down (or close the open panel)')],
+    [_('Esc'), _('Put the tool down, close the open panel, or go from a field back to the page')],
     [_('Arrow keys'), _('On the focused page: move the placement cursor (with Shift: in bigger steps)')],
     [_('Home'), _('On the focused page: bring the cursor to the top left corner')],
     [_('Enter'), _('On the focused page: place the chosen tool at the cursor')],
     [_('Arrow keys'), _('On an annotation\'s Move or Resize button: move it, or make it wider, narrower, taller or shorter')],
     [_('[ ] or Page Up, Page Down'), _('Previous or next page')],
     ['+ - 0', _('Zoom in, zoom out, fit the page')],
+    ['w', _('Whole page')],
+    ['m', _('Go to the points')],
     ['b', _('Comment bank: type to filter, Enter inserts (in a text field: Alt+B)')],
     [_('Ctrl+S'), _('Save now')],
+    [_('Ctrl+Enter'), _('Finalize')],
+    ['d', pageMode ? _('Back to the dashboard') : _('Close the copy')],
     ['?', _('Show or hide this list')]
   ];
 
@@ -131,11 +149,6 @@ function ViatiqueGrading(runtime, element, args) {
   }
 
   function clamp(value, low, high) { return Math.min(Math.max(value, low), high); }
-
-  function isTextField(node) {
-    return node && (node.tagName === 'TEXTAREA' || node.tagName === 'SELECT' ||
-      (node.tagName === 'INPUT' && node.type !== 'button' && node.type !== 'checkbox'));
-  }
 
   /* A part that comes and goes is taken out of the page (not only hidden), so no control without a
    * name is ever left behind; its place is kept by a comment. */
@@ -218,24 +231,36 @@ function ViatiqueGrading(runtime, element, args) {
     hidden: true});
   var previousCopyButton = button('previous-copy', _('Previous copy'), function () { goToCopy('previous'); });
   var nextCopyButton = button('next-copy', _('Next copy'), function () { goToCopy('next'); });
-  var closeButton = button('close-workspace', _('Close the copy'), function () { close(); });
+  var closeButton = pageMode && args.dashboard_url
+    ? button('back-to-dashboard', _('Back to the dashboard'), function () { backToDashboard(); },
+      {'aria-keyshortcuts': 'd'})
+    : button('close-workspace', _('Close the copy'), function () { close(); }, {'aria-keyshortcuts': 'd'});
   var helpButton = button('help', _('Keyboard shortcuts (?)'), function () { toggleHelp(); },
-    {'aria-expanded': 'false', 'aria-controls': helpId});
+    {'aria-expanded': 'false', 'aria-controls': helpId, 'aria-keyshortcuts': '?'});
+  previousCopyButton.setAttribute('aria-keyshortcuts', 'p Alt+PageUp');
+  nextCopyButton.setAttribute('aria-keyshortcuts', 'n Alt+PageDown');
   var alertBox = el('div', {'class': 'viatique-grading-alert', role: 'alert', 'data-region': 'grading-alert'});
-  var saveStatus = el('p', {'class': 'viatique-save-status', role: 'status', 'aria-live': 'polite',
-    'data-region': 'save-status'});
+  // shown, not spoken: a save every few seconds would talk over the grader; its errors are told (warn)
+  var saveStatus = el('p', {'class': 'viatique-save-status', 'data-region': 'save-status'});
 
-  var helpPanel = el('div', {'class': 'viatique-help', id: helpId, 'data-region': 'grading-help'}, [
-    el('h4', {text: _('Keyboard shortcuts')}),
-    el('dl', {}, SHORTCUTS.reduce(function (nodes, pair) {
-      return nodes.concat([el('dt', {}, [el('kbd', {text: pair[0]})]), el('dd', {text: pair[1]})]);
-    }, [])),
+  var singleKeysBox = el('input', {type: 'checkbox', id: idPrefix + '-single-keys', 'data-field': 'single-keys',
+    onchange: function () { keys.setSingleKeys(singleKeysBox.checked); }});
+  var helpHeading = el('h4', {id: helpId + '-title', text: _('Keyboard shortcuts')});
+  var helpPanel = el('div', {'class': 'viatique-help', id: helpId, role: 'dialog', 'aria-labelledby': helpHeading.id,
+    'data-region': 'grading-help'}, [
+    helpHeading,
+    keys.list(el, SHORTCUTS),
+    el('p', {'class': 'viatique-hint', text: _('Single keys act when the focus is on the page, not on a button ' +
+      'or a field; from a field, Esc goes back to the page.')}),
+    el('div', {'class': 'viatique-check'}, [singleKeysBox,
+      el('label', {'for': singleKeysBox.id, text: _('Use single-key shortcuts')})]),
     button('close-help', _('Close the list of shortcuts'), function () { toggleHelp(false); })
   ]);
+  var helpReturn = null;  // where the focus goes back when the list closes
   var helpSlot = slot(helpPanel);
 
   var toolButtons = TOOLS.map(function (item) {
-    return button('tool-' + item.kind, item.label, function () { chooseTool(tool === item.kind ? null : item.kind); },
+    return button('tool-' + item.kind, item.label, function () { pickTool(tool === item.kind ? null : item.kind); },
       {'aria-pressed': 'false', 'data-tool': item.kind, 'aria-keyshortcuts': item.key, title: item.hint});
   });
   var pagePrevButton = button('previous-page', _('Previous page'), function () { showPage(pageIndex - 1, true); },
@@ -257,10 +282,9 @@ function ViatiqueGrading(runtime, element, args) {
   var overlay = el('div', {'class': 'viatique-overlay', 'aria-hidden': 'true', 'data-region': 'overlay'});
   var rubber = el('div', {'class': 'viatique-rubber', hidden: true});
   var cursorMark = el('div', {'class': 'viatique-cursor', 'data-region': 'cursor'});
-  var sheet = el('div', {'class': 'viatique-sheet', tabindex: '0', role: 'application',
-    'aria-describedby': sheetHintId, 'data-region': 'sheet'}, [image, overlay, rubber, cursorMark]);
-  var cursorText = el('p', {'class': 'viatique-hint viatique-cursor-text', 'aria-live': 'polite',
-    'data-region': 'cursor-text'});
+  var sheet = el('div', {'class': 'viatique-sheet', id: idPrefix + '-sheet', tabindex: '0', role: 'application',
+    'aria-describedby': sheetHintId, 'data-region': 'sheet', 'data-single-keys': ''}, [image, overlay, rubber, cursorMark]);
+  var cursorText = el('p', {'class': 'viatique-hint viatique-cursor-text', 'data-region': 'cursor-text'});
   var stage = el('div', {'class': 'viatique-stage', 'data-region': 'stage'}, [sheet]);
   var sheetHint = el('p', {'class': 'viatique-sr-only', id: sheetHintId,
     text: _('Arrow keys move the placement cursor; Enter places the chosen tool; the annotations are listed ' +
@@ -272,7 +296,7 @@ function ViatiqueGrading(runtime, element, args) {
     text: _('Arrow keys move the annotation or change its size; with Shift, in bigger steps.')});
 
   var pointsRows = el('div', {'class': 'viatique-points-rows', 'data-region': 'points'});
-  var totalText = el('p', {'class': 'viatique-total', 'aria-live': 'polite', 'data-region': 'total'});
+  var totalText = el('p', {'class': 'viatique-total', 'data-region': 'total'});
   var generalComment = el('textarea', {id: idPrefix + '-general', rows: '3', 'data-field': 'general-comment',
     'data-bank-target': '', 'data-editable': ''});
 
@@ -293,41 +317,74 @@ function ViatiqueGrading(runtime, element, args) {
   var bankSlot = slot(bankPanel);
 
   var saveButton = button('save-now', _('Save now'), function () { saveNow(); }, {'aria-keyshortcuts': 'Control+S'});
-  var finalizeButton = button('finalize', _('Finalize'), function () { finalize(); });
+  var finalizeButton = button('finalize', _('Finalize'), function () { finalize(); },
+    {'aria-keyshortcuts': 'Control+Enter'});
   var actionsBox = el('div', {'class': 'viatique-buttons', 'data-region': 'grading-actions'});
-  var outcome = el('div', {'class': 'viatique-messages', 'aria-live': 'polite', 'data-region': 'grading-outcome'});
+  // the one polite status and the one alert of the workspace (viatique_announce.js), filled below
+  var outcome = el('div', {'class': 'viatique-messages', 'data-region': 'grading-outcome'});
+  var announcer = window.ViatiqueAnnounce.create(outcome, el);
 
-  var body = el('div', {'class': 'viatique-grading-body', 'data-region': 'grading-body'}, [
-    el('div', {'class': 'viatique-grading-tools', role: 'group', 'aria-label': _('Annotation tools')},
-      toolButtons.concat([bankButton])),
-    toolHint,
-    el('div', {'class': 'viatique-grading-viewer', role: 'group', 'aria-label': _('Page viewer')}, [
-      pagePrevButton, pageLabel, pageNextButton, zoomOutButton, zoomFitButton, zoomInButton
-    ]),
-    bankSlot.anchor,
-    el('div', {'class': 'viatique-grading-main'}, [
-      el('nav', {'class': 'viatique-thumbs-nav', 'aria-label': _('Pages of the copy')}, [thumbs]),
-      stage,
-      el('div', {'class': 'viatique-annotations', 'data-region': 'annotation-panel'}, [
-        el('h4', {id: idPrefix + '-annotations-title', text: _('Annotations')}),
-        annotationsEmpty, annotationList, arrowHint
-      ])
-    ]),
-    sheetHint, cursorText,
-    el('fieldset', {'class': 'viatique-points-panel'}, [
-      el('legend', {text: _('Points')}), pointsRows, totalText,
-      el('label', {'for': generalComment.id, text: _('General comment')}), generalComment
-    ]),
-    actionsBox, outcome
+  var confirmTitle = el('h4', {id: idPrefix + '-confirm-title'});
+  var confirmText = el('p', {id: idPrefix + '-confirm-text'});
+  var confirmYes = button('confirm-finalize', _('Yes, finalize'), function () { confirmFinalize(true); });
+  var confirmPanel = el('div', {'class': 'viatique-confirm', role: 'alertdialog', 'aria-modal': 'false',
+    'aria-labelledby': confirmTitle.id, 'aria-describedby': confirmText.id, 'data-region': 'finalize-confirm'}, [
+    confirmTitle, confirmText,
+    el('div', {'class': 'viatique-buttons'}, [confirmYes,
+      button('cancel-finalize', _('Cancel'), function () { confirmFinalize(false); })])
   ]);
+  var confirmSlot = slot(confirmPanel);
+  confirmPanel.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); confirmFinalize(false); }
+  });
+
+  // past the tools and the bars in one key press: a keyboard user reaches the page or the points at once
+  var skipLinks = el('div', {'class': 'viatique-skip', 'data-region': 'skip-links'}, [
+    button('skip-to-page', _('Skip to the page'), function () { sheet.focus(); }, {'class': 'viatique-button viatique-skip-button'}),
+    button('skip-to-points', _('Skip to the points'), function () { focusPoints(); },
+      {'class': 'viatique-button viatique-skip-button'})
+  ]);
+
+  var toolsBar = el('div', {'class': 'viatique-grading-tools', role: 'group', 'aria-label': _('Annotation tools')},
+    toolButtons.concat([bankButton]));
+  var viewerBar = el('div', {'class': 'viatique-grading-viewer', role: 'group', 'aria-label': _('Page viewer')}, [
+    pagePrevButton, pageLabel, pageNextButton, zoomOutButton, zoomFitButton, zoomInButton
+  ]);
+  var thumbsNav = el('nav', {'class': 'viatique-thumbs-nav', 'aria-label': _('Pages of the copy')}, [thumbs]);
+  var annotationPanel = el('div', {'class': 'viatique-annotations', 'data-region': 'annotation-panel'}, [
+    el('h4', {id: idPrefix + '-annotations-title', text: _('Annotations')}),
+    annotationsEmpty, annotationList, arrowHint
+  ]);
+  var pointsPanel = el('fieldset', {'class': 'viatique-points-panel', 'data-region': 'points-panel'}, [
+    el('legend', {text: _('Points')}), pointsRows, totalText,
+    el('label', {'for': generalComment.id, text: _('General comment')}), generalComment
+  ]);
+  // the full-window page: the page on the left, the points beside it (both in view at 1366 x 768)
+  var body = pageMode
+    ? el('div', {'class': 'viatique-grading-body', 'data-region': 'grading-body'}, [
+      el('div', {'class': 'viatique-focus-left'}, [toolsBar, viewerBar, toolHint, bankSlot.anchor,
+        el('div', {'class': 'viatique-grading-main'}, [thumbsNav, stage]), sheetHint, cursorText]),
+      el('div', {'class': 'viatique-focus-side', 'data-region': 'side', role: 'region', tabindex: '0',
+        'aria-label': _('Points and annotations')}, [pointsPanel, actionsBox, confirmSlot.anchor,
+        annotationPanel])
+    ])
+    : el('div', {'class': 'viatique-grading-body', 'data-region': 'grading-body'}, [
+      toolsBar, toolHint, viewerBar, bankSlot.anchor,
+      el('div', {'class': 'viatique-grading-main'}, [thumbsNav, stage, annotationPanel]),
+      sheetHint, cursorText, pointsPanel, actionsBox, confirmSlot.anchor
+    ]);
   var bodySlot = slot(body);
 
   // the whole workspace is out of the page while no copy is open (no hidden control is left behind)
   var workspace = el('div', {'class': 'viatique-workspace', 'data-region': 'workspace'}, [
-    title,
-    el('div', {'class': 'viatique-buttons viatique-grading-bar'}, [previousCopyButton, nextCopyButton, closeButton,
-      helpButton]),
-    stateText, missingNote, alertBox, saveStatus, helpSlot.anchor, bodySlot.anchor
+    el('div', {'class': 'viatique-grading-head'}, [
+      title,
+      skipLinks,  // the first Tab stop of the page, and the first after the copy's heading, which opening focuses
+      el('div', {'class': 'viatique-buttons viatique-grading-bar'}, [previousCopyButton, nextCopyButton, closeButton,
+        helpButton]),
+      stateText, saveStatus
+    ]),
+    missingNote, alertBox, outcome, helpSlot.anchor, bodySlot.anchor
   ]);
   var workspaceSlot = slot(workspace);
   region.setAttribute('aria-labelledby', titleId);
@@ -342,9 +399,9 @@ function ViatiqueGrading(runtime, element, args) {
     if (buttons && buttons.length) { alertBox.appendChild(el('div', {'class': 'viatique-buttons'}, buttons)); }
   }
 
+  /* A message for the grader: heard once, politely; an error assertively (and shown in red). */
   function say(text, isError) {
-    outcome.textContent = '';
-    if (text) { outcome.appendChild(el('p', {'class': isError ? 'viatique-message viatique-error' : 'viatique-message', text: text})); }
+    if (isError) { announcer.warn(text); } else { announcer.say(text); }
   }
 
   function setSaveStatus(text, kind) {
@@ -471,12 +528,14 @@ function ViatiqueGrading(runtime, element, args) {
     if (error === 'invalid_work') {
       var problems = (result.body.problems || []).map(function (problem) { return problem.message; });
       setSaveStatus(fmt(_('Not saved: {problems}'), {problems: problems.join(' ') || failure(result)}), 'error');
+      announcer.warn(saveStatus.textContent);
       return false;
     }
     // the lease store is away (503), the server failed or the network is down: retry with backoff
     retryDelay = retryDelay ? Math.min(retryDelay * 2, MAX_RETRY_S) : 2;
     setSaveStatus(fmt(_('Not saved — retrying in {seconds} s. Your work is kept in this browser.'),
       {seconds: retryDelay}), 'retrying');
+    if (retryDelay === 2) { announcer.warn(saveStatus.textContent); }  // told once, not at every retry
     scheduleSave(retryDelay * 1000);
     return false;
   }
@@ -622,6 +681,9 @@ function ViatiqueGrading(runtime, element, args) {
       }
       showCopy(result.body, true);
       title.focus();
+      announceOpened();
+      prefetchNextCopy();
+      if (pageMode) { rememberCopy(data.copy.id); }
       if (data.can_edit && EDITABLE_STATES[data.copy.state]) { return acquire(); }
       if (data.lease && data.lease.holder) { showHeld(data.lease); }
       if (data.copy.state === 'submitted') { poll(); }
@@ -656,6 +718,47 @@ function ViatiqueGrading(runtime, element, args) {
     generalComment.value = work.general_comment;
     showPage(pageIndex, false);
     setEditable(false);
+  }
+
+  /* Told once when a copy opens (its heading has the focus and is read too): its state, pages and total. */
+  function announceOpened() {
+    say(fmt(_('{state}. {count} pages. Total: {total} / {max}.'), {
+      state: STATES[data.copy.state] || data.copy.state, count: data.pages.length,
+      total: formatNumber(clientTotal()), max: formatNumber(maxTotal())}));
+  }
+
+  /* The first pages of the next copy, fetched ahead (open_copy only reads). */
+  function prefetchNextCopy() {
+    var next = data.neighbours && data.neighbours.next;
+    if (!next) { return; }
+    var seq = openSeq;
+    call('open_copy', {copy_id: next}, 'GET').then(function (result) {
+      if (seq !== openSeq || !result.ok) { return; }
+      prefetch.want((result.body.pages || []).slice(0, PREFETCH_PAGES).map(function (page) {
+        return url('page_image', String(page.id));
+      }));
+    });
+  }
+
+  /* In the full-window page, the address names the copy on screen, so a reload or a bookmark opens it. */
+  function rememberCopy(copyId) {
+    try {
+      var address = new URL(window.location.href);
+      address.searchParams.set('copy', copyId);
+      address.searchParams.delete('question');
+      window.history.replaceState(null, '', address.toString());
+    } catch (error) { /* an old browser: the address stays as it was */ }
+  }
+
+  function backToDashboard() {
+    leaveCopy().then(function () { window.location.assign(args.dashboard_url); });
+  }
+
+  function focusPoints() {
+    var fields = Array.prototype.slice.call(pointsRows.querySelectorAll('[data-field="points"]'));
+    var empty = fields.filter(function (field) { return !field.value.trim() && !field.disabled; })[0];
+    var target = empty || fields[0];
+    if (target) { target.focus(); }
   }
 
   /* Warn of pages never scanned: the grader must not take "Page 3 of 3" for the whole copy. */
@@ -693,8 +796,9 @@ function ViatiqueGrading(runtime, element, args) {
   }
 
   function goToCopy(which) {
-    var target = data && data.neighbours && data.neighbours[which];
-    if (!target) { return; }
+    if (!data) { return; }
+    var target = data.neighbours && data.neighbours[which];
+    if (!target) { return say(which === 'next' ? _('This is the last copy.') : _('This is the first copy.')); }
     leaveCopy().then(function () { openCopy(target); });
   }
 
@@ -785,8 +889,10 @@ function ViatiqueGrading(runtime, element, args) {
     var page = currentPage();
     var number = pageIndex + 1;
     var count = data.pages.length;
-    var source = url('page_image', String(page.id));
-    if (image.getAttribute('src') !== source) { image.setAttribute('src', source); }
+    prefetch.show(image, url('page_image', String(page.id)));
+    prefetch.want(data.pages.slice(pageIndex + 1, pageIndex + 1 + PREFETCH_PAGES).map(function (next) {
+      return url('page_image', String(next.id));
+    }));
     image.alt = fmt(_('Page {number} of copy {code}'), {number: number, code: data.copy.code});
     sheet.style.aspectRatio = (page.width_pt && page.height_pt) ? page.width_pt + ' / ' + page.height_pt : '210 / 297';
     sheet.setAttribute('aria-label', fmt(_('Page {number} of {count}'), {number: number, count: count}));
@@ -802,9 +908,15 @@ function ViatiqueGrading(runtime, element, args) {
     if (focusSheet) { sheet.focus(); }
   }
 
+  /* The page's height at zoom 1: the stage's in the full-window page (the whole page in view), else 78vh. */
+  function fitHeight() {
+    if (pageMode && stage.clientHeight) { return Math.max(200, stage.clientHeight - 12) * zoom + 'px'; }
+    return (zoom * FIT_HEIGHT_VH) + 'vh';
+  }
+
   function setZoom(value) {
     zoom = clamp(value, ZOOM_MIN, ZOOM_MAX);
-    sheet.style.height = (zoom * FIT_HEIGHT_VH) + 'vh';
+    sheet.style.height = fitHeight();
     zoomOutButton.disabled = zoom <= ZOOM_MIN;
     zoomInButton.disabled = zoom >= ZOOM_MAX;
     stage.setAttribute('data-zoom', zoom.toFixed(2));
@@ -851,6 +963,15 @@ function ViatiqueGrading(runtime, element, args) {
     var chosen = TOOLS.filter(function (item) { return item.kind === kind; })[0];
     toolHint.textContent = chosen ? chosen.hint : (editable ? _('Choose a tool to annotate the page.') : '');
     sheet.setAttribute('data-tool', kind || '');
+  }
+
+  /* A tool chosen or put down by the grader (a button, a key): told, not only shown. */
+  function pickTool(kind) {
+    var before = tool;
+    chooseTool(kind);
+    if (before === tool) { return; }
+    var chosen = TOOLS.filter(function (item) { return item.kind === kind; })[0];
+    say(chosen ? fmt(_('Tool: {tool}.'), {tool: chosen.label}) : _('Tool put down.'));
   }
 
   function addAnnotation(x, y, width, height, extra) {
@@ -925,6 +1046,7 @@ function ViatiqueGrading(runtime, element, args) {
       renderOverlay();
       cursorText.textContent = fmt(_('Cursor at {x} % across, {y} % down'),
         {x: Math.round(cursor.x * 100), y: Math.round(cursor.y * 100)});
+      say(cursorText.textContent);
       return;
     }
     if (event.key === 'Enter') {
@@ -998,7 +1120,7 @@ function ViatiqueGrading(runtime, element, args) {
       el('div', {'class': 'viatique-annotation-fields'}, [
         text, question, points, error].concat(adjusters).concat([
         button('add-to-bank', _('Add to bank'), function () { addToBank(item.text, item.question_id, item.points); },
-          {'aria-label': fmt(_('Add the text of annotation {number} to the comment bank'), {number: number}),
+          {'aria-label': fmt(_('Add to bank: annotation {number}'), {number: number}),
             'data-editable': '', disabled: !editable}),
         button('delete-annotation', _('Delete'), function () { deleteAnnotation(item); },
           {'aria-label': fmt(_('Delete annotation {number}'), {number: number}), 'data-editable': '',
@@ -1054,15 +1176,19 @@ function ViatiqueGrading(runtime, element, args) {
     else if (result.empty) { item.points = null; }
   }
 
+  /* A field's error is shown beside it (aria-invalid, aria-describedby) and told once the typing stops. */
   function showFieldError(input, error, key, result) {
+    var before = error.textContent;
     if (result.error) {
       invalid[key] = true;
       input.setAttribute('aria-invalid', 'true');
       error.textContent = result.error;
+      if (result.error !== before) { announcer.later(result.error, FIELD_ERROR_DELAY_MS); }
     } else {
       delete invalid[key];
       input.removeAttribute('aria-invalid');
       error.textContent = '';
+      if (before) { announcer.cancel(); }
     }
   }
 
@@ -1238,6 +1364,33 @@ function ViatiqueGrading(runtime, element, args) {
       if (field) { field.focus(); }
       return;
     }
+    var missing = data.questions.filter(function (question) {
+      var entry = work.points[question.id];
+      return !entry || entry.points === null || entry.points === undefined || entry.points === '';
+    });
+    if (missing.length) {
+      say(fmt(_('Not finalized: points are missing for {questions}.'), {questions: missing.map(questionLabel).join(', ')}), true);
+      var empty = pointsRows.querySelector('[data-field="points"][data-question="' + missing[0].id + '"]');
+      if (empty) { empty.focus(); }
+      return;
+    }
+    confirmReturn = document.activeElement;
+    confirmTitle.textContent = fmt(_('Finalize copy {code}?'), {code: data.copy.code});
+    confirmText.textContent = fmt(_('Total: {total} / {max}. Once finalized, only an instructor can reopen it.'),
+      {total: formatNumber(clientTotal()), max: formatNumber(maxTotal())});
+    confirmSlot.show(true);
+    confirmYes.focus();
+  }
+  var confirmReturn = null;
+
+  function confirmFinalize(yes) {
+    if (!confirmSlot.shown()) { return; }
+    confirmSlot.show(false);
+    if (!yes) {
+      (confirmReturn && confirmReturn.isConnected ? confirmReturn : finalizeButton).focus();
+      return;
+    }
+    finalizeButton.focus();
     finalizeButton.disabled = true;
     dirty = dirty || !version;
     save().then(function (saved) {
@@ -1272,6 +1425,8 @@ function ViatiqueGrading(runtime, element, args) {
     setEditable(false);
     setSaveStatus('');
     say(_('Finalized. The graded PDF is being made…'));
+    // the Finalize button is gone: the focus goes back to the copy's heading (n: the next copy)
+    if (!document.activeElement || document.activeElement === document.body) { title.focus(); }
     poll();
   }
 
@@ -1312,14 +1467,23 @@ function ViatiqueGrading(runtime, element, args) {
 
   function toggleHelp(show) {
     show = show === undefined ? !helpSlot.shown() : show;
+    if (show === helpSlot.shown()) { return; }
+    if (show) { helpReturn = document.activeElement; }
+    var inside = helpPanel.contains(document.activeElement);
     helpSlot.show(show);
     helpButton.setAttribute('aria-expanded', show ? 'true' : 'false');
-    if (!show && document.activeElement === document.body) { helpButton.focus(); }
+    if (show) {
+      singleKeysBox.checked = keys.singleKeysOn();
+      helpPanel.querySelector('[data-action="close-help"]').focus();
+    } else if (inside || document.activeElement === document.body) {
+      (helpReturn && helpReturn.isConnected ? helpReturn : helpButton).focus();
+    }
   }
 
   /* -------------------------------------------------------------- shortcuts */
 
-  region.addEventListener('keydown', function (event) {
+  // the full-window page is the workspace's alone: its keys also act when the focus is on nothing (the body)
+  (pageMode ? document : region).addEventListener('keydown', function (event) {
     if (!data || event.defaultPrevented) { return; }
     var key = event.key;
     var target = event.target;
@@ -1333,21 +1497,41 @@ function ViatiqueGrading(runtime, element, args) {
       openBank(target);
       return;
     }
-    if (key === 'Escape') {
-      if (bankSlot.shown()) { closeBank(true); } else if (helpSlot.shown()) { toggleHelp(false); } else { chooseTool(null); }
+    if ((event.ctrlKey || event.metaKey) && key === 'Enter') {
+      event.preventDefault();
+      if (editable && !confirmSlot.shown()) { finalize(); }
       return;
     }
-    if (event.ctrlKey || event.metaKey || event.altKey || isTextField(target)) { return; }
-    if (key === 'PageUp' || key === '[') { event.preventDefault(); showPage(pageIndex - 1, true); return; }
-    if (key === 'PageDown' || key === ']') { event.preventDefault(); showPage(pageIndex + 1, true); return; }
+    if (event.altKey && !event.ctrlKey && (key === 'PageDown' || key === 'PageUp')) {
+      event.preventDefault();
+      goToCopy(key === 'PageDown' ? 'next' : 'previous');
+      return;
+    }
+    if (key === 'Escape') {
+      if (bankSlot.shown()) { closeBank(true); } else if (helpSlot.shown()) { toggleHelp(false); }
+      else if (keys.isTextField(target) && target.tagName !== 'SELECT') { event.preventDefault(); sheet.focus(); }
+      else { pickTool(null); }
+      return;
+    }
+    if (keys.isTextField(target)) { return; }
+    if ((key === 'PageUp' || key === 'PageDown') && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      event.preventDefault();
+      showPage(pageIndex + (key === 'PageDown' ? 1 : -1), true);
+      return;
+    }
+    if (key.length !== 1 || !keys.singleKeyAllowed(event)) { return; }
+    if (key === '[' || key === ']') { event.preventDefault(); showPage(pageIndex + (key === ']' ? 1 : -1), true); return; }
     if (key === '?') { event.preventDefault(); toggleHelp(); return; }
     if (key === '+' || key === '=') { setZoom(zoom * ZOOM_STEP); return; }
     if (key === '-') { setZoom(zoom / ZOOM_STEP); return; }
-    if (key === '0') { setZoom(1); return; }
+    if (key === '0' || key === 'w') { setZoom(1); if (key === 'w') { say(_('Whole page.')); } return; }
+    if (key === 'n' || key === 'p') { event.preventDefault(); goToCopy(key === 'n' ? 'next' : 'previous'); return; }
+    if (key === 'd') { event.preventDefault(); if (pageMode && args.dashboard_url) { backToDashboard(); } else { close(); } return; }
+    if (key === 'm') { event.preventDefault(); focusPoints(); return; }
     if (!editable) { return; }
     if (key === 'b') { event.preventDefault(); openBank(null); return; }
     var chosen = TOOLS.filter(function (item) { return item.key === key; })[0];
-    if (chosen) { event.preventDefault(); chooseTool(chosen.kind); }
+    if (chosen) { event.preventDefault(); pickTool(chosen.kind); }
   });
 
   root.addEventListener('viatique:open-copy', function (event) {
@@ -1358,6 +1542,13 @@ function ViatiqueGrading(runtime, element, args) {
     opening.then(function () { openCopy(copyId); });
   });
 
+  if (pageMode && window.ResizeObserver) {
+    // the page fits the stage, whose height is known once the workspace is shown, and changes with the window
+    var fitted = 0;
+    new window.ResizeObserver(function () {
+      if (stage.clientHeight && stage.clientHeight !== fitted) { fitted = stage.clientHeight; setZoom(zoom); }
+    }).observe(stage);
+  }
   setZoom(1);
   chooseTool(null);
 }

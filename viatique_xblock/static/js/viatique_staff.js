@@ -184,7 +184,13 @@ function ViatiqueStaffDashboard(runtime, element, args) {
           // the grading workspace (viatique_grading.js) listens for this
           root.dispatchEvent(new CustomEvent('viatique:open-copy', {detail: {copyId: copy.id, code: copy.code}}));
         }
-      })]));
+      })].concat(args.grading_mode === 'by_question' ? [] : [' ', el('a', {
+        // the full-window workspace, in a tab of its own (the block's workspace handler); by question, the
+        // links are per question (showQuestionLinks)
+        'class': 'viatique-button', 'data-action': 'open-workspace', target: '_blank',
+        href: runtime.handlerUrl(element, 'workspace', '', 'copy=' + encodeURIComponent(copy.id)),
+        'aria-label': fmt(_('Full window: copy {code} (new tab)'), {code: copy.code}), text: _('Full window')
+      })])));
       tbody.appendChild(el('tr', {'data-copy-id': copy.id}, cells));
     });
     var filtered = Object.keys(filters).some(function (key) { return key !== 'sort'; });
@@ -248,6 +254,33 @@ function ViatiqueStaffDashboard(runtime, element, args) {
   });
   root.addEventListener('viatique:copies-changed', copiesChanged);
   // a copy opened from another screen (a regrade request): the workspace is on the Grading screen
+  /* Grading by question: each question a link to the full-window workspace (a tab of its own), with its
+   * progress ("Question 3: 41 / 150 graded, you: 17"), refreshed when the Grading screen shows. */
+  var questionLinks = root.querySelector('[data-region="question-links"]');
+  function showQuestionLinks() {
+    if (!questionLinks || args.grading_mode !== 'by_question') { return; }
+    calls.call('question_progress', null, 'GET').then(function (result) {
+      if (!result.ok) { return; }
+      var list = questionLinks.querySelector('ul');
+      list.textContent = '';
+      (result.body.questions || []).forEach(function (row) {
+        var name = Array.isArray(row.path) ? row.path.join(' › ') : (row.path || row.label);
+        var text = fmt(_('{question}: {graded} / {total} graded, you: {mine}'),
+          {question: name, graded: row.graded, total: row.total, mine: row.mine});
+        list.appendChild(el('li', {'data-question': row.id}, [el('a', {
+          href: runtime.handlerUrl(element, 'workspace', '', 'question=' + encodeURIComponent(row.id)),
+          target: '_blank', 'data-action': 'grade-question', text: text,
+          'aria-label': fmt(_('{text} (new tab)'), {text: text})
+        })]));
+      });
+      questionLinks.hidden = false;
+    });
+  }
+  root.addEventListener('viatique:screen-shown', function (event) {
+    if (event.detail && event.detail.screen === 'grading') { showQuestionLinks(); }
+  });
+  showQuestionLinks();
+
   root.addEventListener('viatique:open-copy', function () { if (current !== 'grading') { go('grading', filters); } });
   window.addEventListener('hashchange', route);
 
