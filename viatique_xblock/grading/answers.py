@@ -43,6 +43,9 @@ BY_QUESTION = GradingMode.BY_QUESTION
 FINISHED = (Grading.SUBMITTED, Grading.GRADED, Grading.RENDER_FAILED)
 #: how many candidate answers :func:`next_answer` looks at per cache round trip
 BATCH = 40
+#: how many candidates' ids :func:`next_answer` reads at once (and counts, for ``remaining``, without a query
+#: of its own when there are fewer)
+LISTED = 1000
 #: ``save_answer``'s value for "not sent"
 MISSING = object()
 
@@ -210,9 +213,14 @@ def next_answer(exam, viewer, question_id, client_ip=None, publish=None):
     row = question(exam, question_id)
     queryset = candidates(exam, viewer, question_id)
     store = leases.store()
+    # the candidates' ids in one query (ids only: cheap), which also counts them for ``remaining`` but for the
+    # largest classes, where the count is its own query
+    listed = list(queryset.values_list("pk", flat=True)[:LISTED])
+    remaining = len(listed) if len(listed) < LISTED else queryset.count()
     offset = 0
     while True:
-        keys = list(queryset.values_list("pk", flat=True)[offset:offset + BATCH])
+        keys = listed[offset:offset + BATCH] if offset < len(listed) else \
+            list(queryset.values_list("pk", flat=True)[offset:offset + BATCH])
         if not keys:
             return None, queryset.count()
         held = leases._guarded(store.get_many, [leases.subject(pk, question_id) for pk in keys])
@@ -227,7 +235,7 @@ def next_answer(exam, viewer, question_id, client_ip=None, publish=None):
             if not _still_open(pk, question_id):  # graded and released between the query and the lease
                 leases.release_lease(copy, lease.token, question_id)
                 continue
-            return answer_json(exam, viewer, copy, row, lease=lease), None
+            return answer_json(exam, viewer, copy, row, lease=lease, remaining=remaining), None
         offset += BATCH
 
 

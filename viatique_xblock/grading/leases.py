@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
 from django.core.cache import caches
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.dispatch import receiver
 
@@ -399,14 +399,16 @@ def _next_fencing(copy, question_id):
     if not question_id:
         Copy.objects.filter(pk=copy.pk).update(lease_fencing=F("lease_fencing") + 1)
         return Copy.objects.filter(pk=copy.pk).values_list("lease_fencing", flat=True).get()
-    if not Answer.objects.filter(copy_id=copy.pk, question_id=question_id).update(
-            lease_fencing=F("lease_fencing") + 1):
-        # the first lease of this answer: create its row (a concurrent first grant is impossible: the
-        # Redis lease is ours), then count as above
-        Answer.objects.get_or_create(copy_id=copy.pk, question_id=question_id)
-        Answer.objects.filter(copy_id=copy.pk, question_id=question_id).update(lease_fencing=F("lease_fencing") + 1)
-    return Answer.objects.filter(copy_id=copy.pk, question_id=question_id).values_list("lease_fencing",
-                                                                                       flat=True).get()
+    answer = Answer.objects.filter(copy_id=copy.pk, question_id=question_id)
+    if not answer.update(lease_fencing=F("lease_fencing") + 1):
+        # the first lease of this answer: its row is created with the number 1 (a concurrent first grant is
+        # impossible: the Redis lease is ours; a row made meanwhile by dealing is counted as above)
+        try:
+            with transaction.atomic():
+                return Answer.objects.create(copy_id=copy.pk, question_id=question_id, lease_fencing=1).lease_fencing
+        except IntegrityError:
+            answer.update(lease_fencing=F("lease_fencing") + 1)
+    return answer.values_list("lease_fencing", flat=True).get()
 
 
 def _grant(copy, user, leases, key, question_id, token, expires_ms, client_ip, publish):
