@@ -241,7 +241,7 @@ def test_booklets_printed_on_a_blank_exam_uploaded_from_the_print_screen(page, f
     browser_errors.allow_http(400, "booklet_subject")  # the damaged file's refusal, shown next to its field
     damaged = tmp_path / "damaged.pdf"
     damaged.write_bytes(b"%PDF-1.4 not a PDF at all")
-    chooser = region.get_by_label("Upload the blank exam (PDF)")
+    chooser = region.get_by_label("Blank exam to print on (PDF)")
     chooser.set_input_files(str(damaged))
     expect(chooser).to_have_attribute("aria-invalid", "true")
     expect(region.locator("[data-region='subject-status']")).to_have_text(

@@ -332,7 +332,7 @@ function ViatiqueStaffDashboard(runtime, element, args) {
       el('label', {'class': 'viatique-choice'}, [blankChoice, ' ', _('Blank pages')]),
       el('label', {'class': 'viatique-choice'}, [subjectChoice, ' ', subjectLabel]),
       el('div', {'class': 'viatique-field'}, [
-        el('label', {'for': subjectFile.id, text: _('Upload the blank exam (PDF)')}), ' ', subjectFile, ' ', subjectStatus])
+        el('label', {'for': subjectFile.id, text: _('Blank exam to print on (PDF)')}), ' ', subjectFile, ' ', subjectStatus])
     ]);
     var extra = numberField('extra_pages', _('Extra blank pages'), 0, 0, 200,
       _('(at the end of each booklet, for long answers)'));
