@@ -46,7 +46,7 @@ BATCH = 40
 #: how many candidates' ids :func:`next_answer` reads at once (and counts, for ``remaining``, without a query
 #: of its own when there are fewer)
 LISTED = 1000
-#: ``save_answer``'s value for "not sent"
+#: an argument not given: a field ``save_answer`` was not sent, a row ``answer_json`` has to read itself
 MISSING = object()
 
 
@@ -146,10 +146,12 @@ def _grader(exam, viewer, row, field):
     return leases.holder_label(exam, viewer, {"user": name})
 
 
-def answer_json(exam, viewer, copy, question_row, lease=None, held_by=None, remaining=None):
-    """Everything the workspace shows of one answer (docs/handlers.md, "Grading by question")."""
+def answer_json(exam, viewer, copy, question_row, lease=None, held_by=None, remaining=None, row=MISSING):
+    """Everything the workspace shows of one answer (docs/handlers.md, "Grading by question"); ``row``: its
+    :class:`Answer` (or None) when the caller read it already."""
     question_id = question_row["id"]
-    row = Answer.objects.filter(copy=copy, question_id=question_id).first()
+    if row is MISSING:
+        row = Answer.objects.filter(copy=copy, question_id=question_id).first()
     info = {"id": copy.public_id, "code": copy.anonymous_code, "state": copy.grading_state,
             "general_comment": copy.general_comment, "total": workspace._text(copy.total_points)}
     if not anonymity.hides_identity(exam, viewer):
@@ -195,10 +197,14 @@ def answer_json(exam, viewer, copy, question_row, lease=None, held_by=None, rema
     }
 
 
-def _still_open(copy_pk, question_id):
-    """The copy can change and its answer to the question is not graded (read after taking a lease)."""
-    graded = Answer.objects.filter(copy=OuterRef("pk"), question_id=question_id, state=Answer.GRADED)
-    return Copy.objects.filter(pk=copy_pk, grading_state__in=workspace.EDITABLE).exclude(Exists(graded)).exists()
+def _still_open(exam, copy_pk, question_id):
+    """The answer's row with its copy, read again after taking the answer's lease, when the copy can still
+    change and the answer is not graded; else None. (Its lease made the row: it exists.)"""
+    answer = Answer.objects.select_related("copy").filter(copy_id=copy_pk, question_id=question_id).first()
+    if answer is None or answer.state == Answer.GRADED or answer.copy.grading_state not in workspace.EDITABLE:
+        return None
+    answer.copy.exam = exam
+    return answer
 
 
 def next_answer(exam, viewer, question_id, client_ip=None, publish=None):
@@ -232,10 +238,11 @@ def next_answer(exam, viewer, question_id, client_ip=None, publish=None):
             lease = leases.try_acquire(copy, viewer, client_ip, publish, question_id)
             if not isinstance(lease, leases.Lease):
                 continue  # taken a moment ago by another grader
-            if not _still_open(pk, question_id):  # graded and released between the query and the lease
+            answer = _still_open(exam, pk, question_id)
+            if answer is None:  # graded and released between the query and the lease
                 leases.release_lease(copy, lease.token, question_id)
                 continue
-            return answer_json(exam, viewer, copy, row, lease=lease, remaining=remaining), None
+            return answer_json(exam, viewer, answer.copy, row, lease=lease, remaining=remaining, row=answer), None
         offset += BATCH
 
 
