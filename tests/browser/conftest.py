@@ -318,13 +318,22 @@ def browser_errors(request):
     return errors
 
 
-@pytest.fixture
-def page(chromium, browser_errors, request):
-    context = chromium.new_context(viewport=VIEWPORT, locale="en-US")
-    context.set_default_timeout(10_000)
+def new_page(chromium, browser_errors, viewport=VIEWPORT, timeout_ms=10_000, init_script=None):
+    """``(context, page)``: a fresh Chromium context in English, its JS errors recorded in ``browser_errors``;
+    ``init_script`` runs in every document before the page's own scripts."""
+    context = chromium.new_context(viewport=viewport, locale="en-US")
+    context.set_default_timeout(timeout_ms)
+    if init_script:
+        context.add_init_script(init_script)
     page = context.new_page()
     page.on("console", browser_errors.on_console)
     page.on("pageerror", browser_errors.on_page_error)
+    return context, page
+
+
+@pytest.fixture
+def page(chromium, browser_errors, request):
+    context, page = new_page(chromium, browser_errors)
     request.node.stash[PAGE_KEY] = page
     yield page
     context.close()

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .axe import assert_accessible
+from .conftest import new_page
 from .test_workspace import HEARD_SCRIPT, heard
 
 pytestmark = pytest.mark.browser
@@ -106,13 +107,7 @@ def shell(host, script):
 
 
 def grader_page(chromium, browser_errors):
-    context = chromium.new_context(viewport=VIEWPORT, locale="en-US")
-    context.set_default_timeout(15_000)
-    context.add_init_script(HEARD_SCRIPT)
-    page = context.new_page()
-    page.on("console", browser_errors.on_console)
-    page.on("pageerror", browser_errors.on_page_error)
-    return context, page
+    return new_page(chromium, browser_errors, VIEWPORT, timeout_ms=15_000, init_script=HEARD_SCRIPT)
 
 
 def grade_one(page, question, code_pattern):

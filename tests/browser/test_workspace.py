@@ -58,14 +58,9 @@ def clear_heard(page):
 @pytest.fixture
 def focus_page(chromium, browser_errors, request):
     """A Chromium page at 1366 x 768 that records what the live regions say."""
-    from .conftest import PAGE_KEY
+    from .conftest import PAGE_KEY, new_page
 
-    context = chromium.new_context(viewport=FOCUS_VIEWPORT, locale="en-US")
-    context.set_default_timeout(10_000)
-    context.add_init_script(HEARD_SCRIPT)
-    page = context.new_page()
-    page.on("console", browser_errors.on_console)
-    page.on("pageerror", browser_errors.on_page_error)
+    context, page = new_page(chromium, browser_errors, FOCUS_VIEWPORT, init_script=HEARD_SCRIPT)
     request.node.stash[PAGE_KEY] = page
     yield page
     context.close()

@@ -5,7 +5,9 @@
  * say(text) fills the status and empties the alert; warn(text) the other way round, so a message is heard
  * once, at the politeness it deserves, and stays on screen. later(text, ms) warns after a pause, replacing a
  * pending one (errors found while typing are told once the typing stops, not at every key); cancel() drops
- * it. The same text said twice is said again (the region is emptied first). */
+ * it. The same text said twice is said again (the region is emptied first).
+ * toolChange(tools, kind, gettext, format): what is said when the annotation tool ``kind`` (one of ``tools``,
+ * {kind, label}; null: none) is picked: "Tool: Tick." or "Tool put down.". */
 (function (global) {
   'use strict';
 
@@ -42,5 +44,10 @@
     };
   }
 
-  global.ViatiqueAnnounce = {create: create};
+  function toolChange(tools, kind, gettext, format) {
+    var chosen = tools.filter(function (item) { return item.kind === kind; })[0];
+    return chosen ? format(gettext('Tool: {tool}.'), {tool: chosen.label}) : gettext('Tool put down.');
+  }
+
+  global.ViatiqueAnnounce = {create: create, toolChange: toolChange};
 })(window);

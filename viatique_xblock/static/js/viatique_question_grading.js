@@ -566,9 +566,7 @@ function ViatiqueQuestionGrading(runtime, element, args) {
   function pickTool(kind) {
     var before = tool;
     chooseTool(kind);
-    if (before === tool) { return; }
-    var chosen = TOOLS.filter(function (item) { return item.kind === kind; })[0];
-    say(chosen ? fmt(_('Tool: {tool}.'), {tool: chosen.label}) : _('Tool put down.'));
+    if (before !== tool) { say(window.ViatiqueAnnounce.toolChange(TOOLS, kind, _, fmt)); }
   }
 
   function renderOverlay() {
