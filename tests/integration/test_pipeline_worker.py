@@ -128,7 +128,7 @@ def test_ranges_processed_by_two_worker_processes_at_once_are_assembled_exactly_
     def succeeded(task):
         return [line for line in log if f"Task viatique.{task}[" in line and "succeeded" in line]
     ranges = succeeded("process_range")
-    assert len(ranges) == 120 // PAGES_PER_TASK
+    assert len(ranges) == len(batches.page_ranges(120, PAGES_PER_TASK)) == 120 // PAGES_PER_TASK - 1 + 4
     assert {re.search(r"/(ForkPoolWorker-\d+)\]", line)[1] for line in ranges} == {"ForkPoolWorker-1",
                                                                                    "ForkPoolWorker-2"}
     assert len(succeeded("assemble_batch")) == 1

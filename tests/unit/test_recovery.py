@@ -90,7 +90,8 @@ def stuck_world(exam):
     age(UploadSession, world["abandoned"].pk, 25 * HOUR)
     age(UploadSession, world["open"].pk, 23 * HOUR)
 
-    # a batch of 5 pages (ranges 0-2, 2-4, 4-5 of PAGES_PER_TASK=2) whose pages 0, 1 and 3 are done
+    # a batch of 5 pages (ranges 0-2, 2-3, 3-4, 4-5 of PAGES_PER_TASK=2: its last 2 pages in ranges of one, as
+    # batches.page_ranges cuts them) whose pages 0, 1 and 3 are done
     world["processing"] = make_batch(exam, pages=5)
     ScanBatch.objects.filter(pk=world["processing"].pk).update(state=BatchState.PROCESSING, pages_done=3)
     for index in (0, 1, 3):
@@ -133,7 +134,7 @@ def test_recover_requeues_stuck_work_once_and_removes_abandoned_uploads(exam, se
     assert report["queue_unavailable"] is False
     assert sorted(sent) == sorted([
         ("viatique.assemble_upload", world["upload"].pk),
-        ("viatique.process_range", world["processing"].pk, 2, 4),  # only the ranges whose pages are missing
+        ("viatique.process_range", world["processing"].pk, 2, 3),  # only the ranges whose pages are missing
         ("viatique.process_range", world["processing"].pk, 4, 5),
         ("viatique.process_batch", world["queued"].pk),
         ("viatique.assemble_batch", world["assembling"].pk),
@@ -162,7 +163,7 @@ def test_recover_requeues_stuck_work_once_and_removes_abandoned_uploads(exam, se
     assert events["recovery.render_requeued"].copy_id_ref == world["copy"].pk
     batch_events = {event.details["batch"]: event.details
                     for event in AuditEvent.objects.filter(exam=exam, action="recovery.batch_requeued")}
-    assert batch_events[world["processing"].pk]["steps"] == [["process_range", 2, 4], ["process_range", 4, 5]]
+    assert batch_events[world["processing"].pk]["steps"] == [["process_range", 2, 3], ["process_range", 4, 5]]
 
     # what was sent again waits a whole RECOVER_AFTER_SECONDS before the next send
     del sent[:]

@@ -1,6 +1,7 @@
 """The scan pipeline on the Django side, run in-process: splitting, anomalies, formats, handlers."""
 import io
 import json
+import os
 
 import pymupdf
 import pytest
@@ -11,6 +12,7 @@ from webob import Request
 
 from tests.harness import call, make_block
 from tests.unit.pdf import builders
+from viatique_xblock import public_ids
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.models import Annotation, AuditEvent, Copy, Page, ScanBatch
 from viatique_xblock.pdf import synthetic
@@ -603,3 +605,75 @@ def test_a_page_whose_image_is_not_made_yet_is_a_409_not_a_500(exam, ingest):
             assert (status, body["error"]) == (409, "image_not_ready"), (role, suffix, body)
     status, body = call(make_block(), "name_area", method="GET", suffix=cover.copy.public_id)
     assert (status, body["error"]) == (409, "image_not_ready")
+
+
+def test_a_scan_is_cut_in_ranges_of_pages_per_task_and_its_last_ones_in_quarters():
+    """The ranges cover every page once, in order; the last PAGES_PER_TASK pages go in ranges of a quarter of
+    that, so that worker processes sharing the scan finish close together (a range of one page at least)."""
+    assert batches.page_ranges(1000, 100) == [(start, start + 100) for start in range(0, 900, 100)] + [
+        (900, 925), (925, 950), (950, 975), (975, 1000)]
+    assert batches.page_ranges(130, 100) == [(0, 30), (30, 55), (55, 80), (80, 105), (105, 130)]
+    assert batches.page_ranges(5, 2) == [(0, 2), (2, 3), (3, 4), (4, 5)]
+    assert batches.page_ranges(0, 100) == []
+    for count, size in ((1, 1), (7, 3), (4000, 100), (99, 100)):
+        ranges = batches.page_ranges(count, size)
+        assert [index for start, stop in ranges for index in range(start, stop)] == list(range(count))
+        assert all(0 < stop - start <= size for start, stop in ranges)
+
+
+def test_a_worker_keeps_the_scan_open_for_its_next_range_and_closes_it_with_the_last(exam, monkeypatch):
+    """The scan is opened once for the ranges of one process (MuPDF reads a scan's whole page tree at its first
+    page, every time a document is opened); the range that completes the batch closes it, and the name of the
+    machine's copy it was opened from is gone from the start (nothing is left on disk if the process dies)."""
+    from viatique_xblock.pdf import validate as pdf_validate
+
+    opened = []
+    real_open = pdf_validate.open_document
+
+    def counted(path):
+        opened.append(path)
+        return real_open(path)
+    monkeypatch.setattr(pdf_validate, "open_document", counted)
+    data = builders.image_pdf([builders.jpeg(text=f"page {n}") for n in range(12)])
+    info = batches.validate_bytes(data)
+    batch = batches.create_batch(exam, "scan.pdf", info.sha256, info, io.BytesIO(data), send=lambda *step: None)
+    del opened[:]  # its validation's
+    with override_settings(VIATIQUE={**settings.VIATIQUE, "PAGES_PER_TASK": 4}):
+        ranges = batches.process_batch(batch.pk, send=lambda *step: None)
+        for start, stop in ranges[:-1]:
+            batches.process_range(batch.pk, start, stop, send=lambda *step: None)
+            assert batches._open_scan.doc is not None and not os.path.exists(opened[0])
+        batches.process_range(batch.pk, *ranges[-1], send=lambda *step: None)
+    assert len(ranges) == 6 and len(opened) == 1
+    assert batches._open_scan.doc is None
+    assert Page.objects.filter(batch=batch).count() == 12
+    with pytest.raises(RuntimeError), batches.scan_document(batch) as doc:  # a range that fails closes it
+        assert doc.page_count == 12 and batches._open_scan.doc is doc
+        raise RuntimeError("a page the range could not store")
+    assert batches._open_scan.doc is None and len(opened) == 2
+
+
+def test_copies_cut_by_the_assembly_hold_the_same_values_as_copies_made_one_by_one(exam):
+    """The assembly inserts its copies with prepared rows (batches._insert_copies), not model by model: each
+    column holds what ``Copy.objects.create`` would have written, a prenamed booklet's identity included."""
+    made = batches._create_copies(exam, [{"booklet_number": 7},
+                                         {"booklet_number": 8, "identity_state": Identity.IDENTIFIED,
+                                          "learner_anonymous_id": "anon-8", "learner_username": "ada",
+                                          "learner_name": "Ada L."}], "booklet_number")
+    reference = Copy.objects.create(exam=exam, anonymous_code="REF01", booklet_number=9)
+    skip = {"id", "public_id", "anonymous_code", "booklet_number", "created_at", "updated_at"}
+    columns = [field.attname for field in Copy._meta.concrete_fields if field.attname not in skip]
+
+    def values(copy):
+        copy.refresh_from_db()
+        return {name: getattr(copy, name) for name in columns}
+    assert values(made[7]) == values(reference)
+    assert values(made[8]) == {**values(reference), "identity_state": Identity.IDENTIFIED,
+                               "learner_anonymous_id": "anon-8", "learner_username": "ada", "learner_name": "Ada L."}
+    for copy in made.values():
+        assert copy.public_id != reference.public_id and public_ids.parse(copy.public_id) == copy.public_id
+        assert copy.created_at and copy.updated_at and len(copy.anonymous_code) == 5
+    batch = ScanBatch.objects.create(exam=exam, original_name="own paper.pdf", sha256="1" * 64, page_count=4)
+    group = batches._create_copies(exam, [{"source_batch": batch, "source_group": 1}], "source_group",
+                                   source_batch=batch)
+    assert (group[1].source_batch_id, group[1].source_group, group[1].exam_id) == (batch.pk, 1, exam.pk)

@@ -16,18 +16,20 @@ A batch's ``updated_at`` is the time of its last step (queued, each range done, 
 claimed): :func:`stuck` lists batches whose steps stopped, and :func:`requeue` sends what is
 missing again (``viatique_recover``, :mod:`viatique_xblock.workers.recovery`).
 """
+import contextlib
 import datetime
 import logging
 import os
 import string
 import tempfile
+import threading
 
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from viatique_xblock import audit
+from viatique_xblock import audit, public_ids
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Copy, Page, ScanBatch
 from viatique_xblock.pdf import errors as pdf_errors, qr, validate as pdf_validate
@@ -126,16 +128,77 @@ def process_batch(batch_pk, send=None):
         return []
     ScanBatch.objects.filter(pk=batch.pk, state=BatchState.QUEUED).update(state=BatchState.PROCESSING,
                                                                         updated_at=timezone.now())
-    size = conf.get("PAGES_PER_TASK")
-    ranges = [(start, min(start + size, batch.page_count)) for start in range(0, batch.page_count, size)]
+    ranges = page_ranges(batch.page_count)
     for start, stop in ranges:
         _send(send, "process_range", batch.pk, start, stop)
     return ranges
 
 
+#: the last ``PAGES_PER_TASK`` pages of a scan go in ranges of this share of it
+TAIL_SHARE = 4
+
+
+def page_ranges(page_count, size=None):
+    """``[(start, stop), ...]``: the ranges of pages a scan is processed in, one task each, in order.
+
+    ``PAGES_PER_TASK`` (``size``) pages each, but the last ``size`` pages in ranges of a quarter of that: the
+    worker processes sharing a scan take its ranges in turn, and when one takes the last long range the
+    others are in the middle of theirs; shorter ranges at the end let them all finish within a short range
+    of each other instead of leaving one to finish a long range alone while the others wait for the assembly.
+    """
+    size = size or conf.get("PAGES_PER_TASK")
+    tail = max(0, page_count - size)
+    step = max(1, size // TAIL_SHARE)
+    return ([(start, min(start + size, tail)) for start in range(0, tail, size)]
+            + [(start, min(start + step, page_count)) for start in range(tail, page_count, step)])
+
+
 def local_copy(name):
     """A local path to a stored scan for the duration (a copy on this machine: :func:`storage.local_file`)."""
     return storage.local_file(name, ".pdf")
+
+
+class _OpenScan(threading.local):
+    """The scan this worker process (thread) read last, still open: its key and its document."""
+
+    key = None
+    doc = None
+
+
+_open_scan = _OpenScan()
+
+
+@contextlib.contextmanager
+def scan_document(batch):
+    """The batch's scan, open (a PyMuPDF document), for one range of its pages.
+
+    The document stays open in this worker process (each thread of a thread pool has its own) for its next
+    range of the same scan: opening a scan is cheap, but MuPDF reads its whole page tree at the first page
+    a document loads (13 to 17 ms for 4,000 pages), which every range paid again. It is opened from the
+    machine's copy of the scan (:func:`local_copy`), whose name is given back at once: the open file
+    outlives its name, so nothing is left on disk by a process that ends without closing it, and the
+    disk's space is freed when the document closes. Scans are stored under their SHA-256, never
+    rewritten, so an open document is never stale. It is closed by :func:`close_scan_document`: when a range
+    of another scan comes, when a range fails, and by the range that completes the batch.
+    """
+    key = (batch.file_name, batch.sha256)
+    if _open_scan.key != key:
+        close_scan_document()
+        with local_copy(batch.file_name) as path:
+            _open_scan.doc = pdf_validate.open_document(path)
+        _open_scan.key = key
+    try:
+        yield _open_scan.doc
+    except BaseException:
+        close_scan_document()
+        raise
+
+
+def close_scan_document():
+    """Close the scan this worker process kept open (:func:`scan_document`), if any."""
+    doc, _open_scan.key, _open_scan.doc = _open_scan.doc, None, None
+    if doc is not None:
+        doc.close()
 
 
 def image_name(batch, index, kind, extension):
@@ -160,14 +223,15 @@ def codes_expected(exam):
             or Copy.objects.filter(exam_id=exam.pk, booklet_number__isnull=False).exists())
 
 
-def _range_pages(doc, start, stop, exam):
+def _range_pages(doc, start, stop, batch):
     """``(index, scanner image, raw image stream or None, code or None)`` of each page ``start..stop-1``.
 
     Every page first gets the cheapest look (:func:`~viatique_xblock.pdf.decode.first_look`: the quick pass
     over the top rows of a scanner JPEG, which finds an upright booklet page's code) and goes on at once when
     that decided. The pages where it found nothing come last, searched in full only in a scan with codes
-    (:func:`codes_expected`, or a page of this range had one): a page turned upside down, a smudged code. A
-    scan of the school's own paper thus costs one look at the top of each page, not five passes over all of it.
+    (:func:`codes_expected`, or a page of this range or of a range of the scan done before had one): a page
+    turned upside down, a smudged code. A scan of the school's own paper thus costs one look at the top of
+    each page, not five passes over all of it.
     """
     from viatique_xblock.pdf import decode as pdf_decode, pages as pdf_pages
 
@@ -182,7 +246,8 @@ def _range_pages(doc, start, stop, exam):
             continue
         found = found or look.code is not None
         yield index, scanned, data, look.code
-    search = bool(unsure) and (found or codes_expected(exam))
+    search = bool(unsure) and (found or codes_expected(batch.exam)
+                               or Page.objects.filter(batch=batch).exclude(qr_payload="").exists())
     for index, scanned in unsure:
         yield index, scanned, None, pdf_decode.read_page_code(doc, index, image=scanned, after_first_look=True) \
             if search else None
@@ -198,9 +263,8 @@ def process_range(batch_pk, start, stop, send=None):
     dpi = conf.get("PAGE_IMAGE_DPI")
     max_pixels = conf.get("MAX_PAGE_PIXELS")
     rows = []
-    with monitoring.span("process_range"), local_copy(batch.file_name) as path, \
-            pdf_validate.open_document(path) as doc:
-        for index, scanned, data, code in _range_pages(doc, start, stop, batch.exam):
+    with monitoring.span("process_range"), scan_document(batch) as doc:
+        for index, scanned, data, code in _range_pages(doc, start, stop, batch):
             rotation = code.rotation if code else 0
             image = pdf_images.page_image(doc, index, dpi=dpi, max_pixels=max_pixels, rotate=rotation,
                                           image=scanned, data=data)
@@ -223,6 +287,7 @@ def process_range(batch_pk, start, stop, send=None):
     )
     done = Page.objects.filter(batch=batch).count()  # a read: concurrent ranges never wait on each other
     if done >= batch.page_count:
+        close_scan_document()
         _claim_assembly(batch, send)
     else:
         _note_progress(batch, done)
@@ -259,11 +324,10 @@ def stuck(before):
 
 
 def missing_ranges(batch):
-    """``[(start, stop), ...]``: the ranges of ``PAGES_PER_TASK`` pages of which some page has no row yet."""
-    size = conf.get("PAGES_PER_TASK")
+    """``[(start, stop), ...]``: the ranges of :func:`page_ranges` of which some page has no row yet."""
     done = set(Page.objects.filter(batch=batch).values_list("source_index", flat=True))
-    return [(start, min(start + size, batch.page_count)) for start in range(0, batch.page_count, size)
-            if not done.issuperset(range(start, min(start + size, batch.page_count)))]
+    return [(start, stop) for start, stop in page_ranges(batch.page_count)
+            if not done.issuperset(range(start, stop))]
 
 
 def requeue(batch, send=None, reason="stuck"):
@@ -340,8 +404,8 @@ def assemble_batch(batch_pk):
     if batch.state == BatchState.DONE:
         return
     exam = batch.exam
-    pages = list(Page.objects.filter(batch=batch).order_by("source_index"))
-    scanned = [splitting.ScannedPage(page.pk, _code(page.qr_payload)) for page in pages]
+    pages = list(Page.objects.filter(batch=batch).order_by("source_index").values_list("pk", "qr_payload"))
+    scanned = [splitting.ScannedPage(pk, _code(payload)) for pk, payload in pages]
     mode = splitting.choose_mode(scanned, per_file=batch.split_mode == "per_file", loose=batch.split_mode == "loose")
     with transaction.atomic():
         # one assembly per exam at a time: two files of one class must not both take a place
@@ -481,9 +545,9 @@ def _group_copies(exam, batch, groups):
 
 def _create_copies(exam, new, key, **scope):
     """Create a copy of each dict of fields in ``new`` with random anonymous codes, in one insert
-    per chunk; return them by their ``key`` field. ``scope``: the fields they share, to read them
-    back where the database returns no ids from a bulk insert (MySQL). When the insert is refused
-    (a code already taken in this exam, a copy made meanwhile), one by one as :func:`_create_copy`.
+    per chunk; return them by their ``key`` field, read back by ``scope`` (the fields they share) and
+    ``key``. When the insert is refused (a code already taken in this exam, a copy made meanwhile), one by
+    one as :func:`_create_copy`.
     """
     if not new:
         return {}
@@ -494,15 +558,45 @@ def _create_copies(exam, new, key, **scope):
         while code in drawn:
             code = codes.new_code()
         drawn.add(code)
-        rows.append(Copy(exam=exam, anonymous_code=code, **fields))
+        rows.append({**fields, "anonymous_code": code})
     try:
         with transaction.atomic():
-            Copy.objects.bulk_create(rows, batch_size=CHUNK)
+            _insert_copies(exam, rows)
     except IntegrityError:
         return {fields[key]: _create_copy(exam, **fields) for fields in new}
-    if any(row.pk is None for row in rows):
-        return _existing(Copy.objects.filter(exam=exam, **scope), key, [fields[key] for fields in new])
-    return {getattr(row, key): row for row in rows}
+    return _existing(Copy.objects.filter(exam=exam, **scope), key, [fields[key] for fields in new])
+
+
+def _insert_copies(exam, rows):
+    """INSERT a copy of ``exam`` per dict of fields in ``rows``, a multi-row statement per chunk.
+
+    What ``bulk_create`` does, without building a model and preparing its 25 columns for each of the
+    thousand copies of a large scan, the costliest step of its assembly (which runs alone, after every
+    range): the columns every new copy shares are prepared once, from one model, and each row only
+    prepares the fields it was given and its public id. The caller reads the rows back (MySQL gives no ids).
+    """
+    fields = [field for field in Copy._meta.concrete_fields if not field.primary_key]
+    template = Copy(exam=exam)
+    shared = {field.attname: field.get_db_prep_save(field.pre_save(template, True), connection) for field in fields}
+    by_name = {field.name: field for field in fields}
+    values = []
+    for row in rows:
+        prepared = dict(shared, public_id=public_ids.new())
+        for name, value in row.items():
+            field = by_name[name]
+            if field.is_relation and isinstance(value, Copy._meta.get_field(name).related_model):
+                value = value.pk
+            prepared[field.attname] = field.get_db_prep_save(value, connection)
+        values.append([prepared[field.attname] for field in fields])
+    table = connection.ops.quote_name(Copy._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    size = max(1, connection.ops.bulk_batch_size(fields, values))
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), size):
+            part = values[start:start + size]
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(part))}",
+                           [value for row in part for value in row])
 
 
 def _create_copy(exam, **fields):

@@ -7,4 +7,9 @@ LENGTH = 5
 
 
 def new_code():
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    """A random code of :data:`LENGTH` characters of :data:`ALPHABET` (one draw of the CSPRNG, uniform)."""
+    number, code = secrets.randbelow(len(ALPHABET) ** LENGTH), ""
+    for _ in range(LENGTH):
+        number, digit = divmod(number, len(ALPHABET))
+        code += ALPHABET[digit]
+    return code
