@@ -280,6 +280,8 @@ def delete_group(exam, user, group_id, editors=INSTRUCTORS, client_ip=None, publ
     """Remove a group; its items stay, ungrouped (no grade changes)."""
     _check_editor(exam, user, editors)
     group = _group(exam, group_id)
+    if group is None:
+        raise InvalidRequest(N_("The request must name a rubric group by its id."))
     details = group_json(group)
     group.delete()
     audit.record(exam, "rubric.group_deleted", actor=user, client_ip=client_ip, publish=publish, details=details)
@@ -333,6 +335,34 @@ def applied_by_question(copy):
                                  .values_list("question_id", "item__public_id")):
         out.setdefault(question_id, {"adjustment": "0", "items": []})["items"].append(item_id)
     return out
+
+
+def applied_details(**filters):
+    """``{(copy pk, question id): [{"text", "points"}]}`` of the items applied to the copies ``filters`` selects
+    (``copy=`` one copy, ``copy__exam=`` an exam), in the rubric's order: what the learner's view, the graded
+    PDF and the grades CSV list per question (one query)."""
+    out = {}
+    for copy_pk, question_id, text, points in (AppliedItem.objects.filter(**filters)
+                                               .order_by("item__position", "item_id")
+                                               .values_list("copy_id", "question_id", "item__text", "item__points")):
+        out.setdefault((copy_pk, question_id), []).append({"text": text, "points": _signed(points)})
+    return out
+
+
+def _signed(number):
+    """Signed points as text ("+1.5", "-1"), None for none: how an item or an adjustment is shown."""
+    if number is None:
+        return None
+    text = _text(number)
+    return text if text.startswith("-") or text == "0" else "+" + text
+
+
+def shown_adjustment(row, items):
+    """The adjustment as shown to the learner beside the items applied (signed text), or None: a question graded
+    without items shows its points alone (its adjustment is those points)."""
+    if row is None or not items or not row.adjustment:
+        return None
+    return _signed(row.adjustment)
 
 
 def _rescore_question(exam, copy, question_id, user, adjustment=MISSING, comment=MISSING):
