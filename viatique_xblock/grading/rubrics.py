@@ -441,17 +441,35 @@ def save_adjustment(exam, user, copy_id, question_id, adjustment, comment, fenci
 
 # ------------------------------------------------------------------ living items
 
+def _lock_copies(copy_pks):
+    """Lock the copy rows ``copy_pks`` in key order (as every write locks a copy first); ``{pk: total}``."""
+    copies = {}
+    copy_pks = sorted(copy_pks)
+    for start in range(0, len(copy_pks), BULK * 4):
+        chunk = copy_pks[start:start + BULK * 4]
+        copies.update({pk: total for pk, total in Copy.objects.select_for_update().filter(pk__in=chunk)
+                       .order_by("pk").values_list("pk", "total_points")})
+    return copies
+
+
+def _applied_copies(exam, item_id):
+    """The keys of the copies an item is applied to, their rows locked BEFORE the item's: a write applying an
+    item locks its copy, then needs the item's row (its foreign key), so locking the item first could wait on
+    such a write while it waits on us."""
+    key = public_ids.parse(item_id)
+    copy_pks = sorted(set(AppliedItem.objects.filter(item__exam=exam, item__public_id=key)
+                          .values_list("copy_id", flat=True))) if key else []
+    _lock_copies(copy_pks)
+    return copy_pks
+
+
 def rescore_copies(exam, copy_pks):
     """Re-score every question of the copies ``copy_pks`` from their items and adjustments, and their totals,
     inside the caller's transaction (the copy rows locked in key order). Returns ``{copy pk: (total before,
     total after)}`` of the copies whose total changed."""
     leaves = workspace._leaves(exam)
     copy_pks = sorted(copy_pks)
-    copies = {}
-    for start in range(0, len(copy_pks), BULK * 4):
-        chunk = copy_pks[start:start + BULK * 4]
-        copies.update({pk: total for pk, total in Copy.objects.select_for_update().filter(pk__in=chunk)
-                       .order_by("pk").values_list("pk", "total_points")})
+    copies = _lock_copies(copy_pks)
     sums = defaultdict(Decimal)
     rows, totals = [], {}
     for start in range(0, len(copy_pks), BULK * 4):
@@ -510,6 +528,7 @@ def edit_item(exam, user, item_id, version, text=MISSING, points=MISSING, group_
     was re-scored)."""
     _check_editor(exam, user, editors)
     with transaction.atomic():
+        _applied_copies(exam, item_id)
         item = _item(exam, item_id, lock=True)
         if isinstance(version, bool) or version != item.version:
             raise StaleItem(item_json(item))
@@ -548,6 +567,7 @@ def delete_item(exam, user, item_id, copies=None, editors=INSTRUCTORS, client_ip
     removed from them and they are re-scored as by :func:`edit_item`. Returns ``{"deleted", "rescore"}``."""
     _check_editor(exam, user, editors)
     with transaction.atomic():
+        _applied_copies(exam, item_id)
         item = _item(exam, item_id, lock=True)
         copy_pks = list(AppliedItem.objects.filter(item=item).values_list("copy_id", flat=True).distinct())
         if copy_pks and (isinstance(copies, bool) or copies != len(copy_pks)):
