@@ -492,6 +492,29 @@ def rescore_copies(exam, copy_pks):
     return changed
 
 
+def keep_points(exam, question_ids=None):
+    """After the marking scheme changed a question's ``scoring`` (its base) or its maximum: every stored
+    adjustment of those questions (all leaves when None) recomputed against the new base and the items applied,
+    so that the points stay exactly as they are (``adjustment = points - base - items``) and a later re-scoring
+    starts from them; nothing a learner sees changes. For the scheme's change flow (which decides whether
+    points that no longer fit are shown to the instructor). Inside the caller's transaction; returns the number
+    of rows changed."""
+    leaves = workspace._leaves(exam)
+    wanted = [qid for qid in (question_ids if question_ids is not None else leaves) if qid in leaves]
+    rows = list(QuestionPoints.objects.filter(copy__exam=exam, question_id__in=wanted)
+                .only("pk", "copy_id", "question_id", "points", "adjustment"))
+    sums = applied_sums(sorted({row.copy_id for row in rows}))
+    changed = []
+    for row in rows:
+        adjustment = row.points - scheme_module.base_points(leaves[row.question_id]) \
+            - sums.get((row.copy_id, row.question_id), Decimal(0))
+        if adjustment != row.adjustment:
+            row.adjustment = adjustment
+            changed.append(row)
+    QuestionPoints.objects.bulk_update(changed, ["adjustment"], batch_size=BULK)
+    return len(changed)
+
+
 def _start_rescore(exam, user, copy_pks, changed):
     """The progress record of a re-scoring, and its Celery task queued after commit: the released copies whose
     total changed are published again, the graded copies rendered again."""
