@@ -69,9 +69,10 @@ def _annotation(item, pages, sizes):
     return body
 
 
-def breakdown(exam, copy, scale=None):
+def breakdown(exam, copy, scale=None, grader=None):
     """What a learner sees of a graded copy, computed now from its points and the exam's scheme:
-    ``{"copy", "questions", "pages", "annotations"}`` (JSON). Stored as :attr:`Copy.published_result`
+    ``{"copy", "questions", "pages", "annotations"}`` (JSON); ``grader``: whether to name the graders (None:
+    as the course's ``SHOW_GRADER_IDENTITY`` says). Stored as :attr:`Copy.published_result`
     when the copy's score is published (:func:`viatique_xblock.results.release.publish_copy`), so that the
     learner goes on seeing what the gradebook holds whatever changes afterwards, until it is published again."""
     from viatique_xblock.grading import \
@@ -94,7 +95,7 @@ def breakdown(exam, copy, scale=None):
             "scale": _text(Decimal(str(scale))) if scale else None,
             "scale_total": on_scale(copy.total_points, maximum, scale),
             "general_comment": copy.general_comment, "graded_pdf": bool(copy.graded_pdf_name)}
-    if conf.get("SHOW_GRADER_IDENTITY"):
+    if conf.get("SHOW_GRADER_IDENTITY") if grader is None else grader:
         # graded by question, a copy is nobody's: the graders of its questions
         info["grader"] = copy.grader or ", ".join(sorted({row.grader for row in given.values() if row.grader}))
     return {
@@ -111,7 +112,7 @@ def breakdown(exam, copy, scale=None):
 def snapshot(exam, copy, scale=None):
     """The :func:`breakdown` to store when ``copy``'s score is published, with ``pdf``: the stored name of the
     graded PDF rendered for that state (the one the learner downloads until the next publication)."""
-    return {**breakdown(exam, copy, scale), "pdf": copy.graded_pdf_name or ""}
+    return {**breakdown(exam, copy, scale, grader=True), "pdf": copy.graded_pdf_name or ""}
 
 
 def results(exam, learner, scale=None, window_days=0):
@@ -130,6 +131,8 @@ def results(exam, learner, scale=None, window_days=0):
         # the grade scale is the block's way of writing the total: applied to the published total and maximum
         info = dict(shown["copy"], scale=_text(Decimal(str(scale))) if scale else None)
         info["scale_total"] = on_scale(info["total"], info["max"], scale)
+        if not conf.get("SHOW_GRADER_IDENTITY"):  # kept with the published state, shown as the course says
+            info.pop("grader", None)
         shown["copy"] = info
     end = regrades.window_end(exam, window_days)
     requests = regrades.learner_requests(copy)
