@@ -353,3 +353,10 @@ def test_the_impact_function_counts_without_saving(course):
     new = scheme_changes.impact(course.exam, scheme_module.validate(scheme, SCHEME))
     assert new["incomplete"]["count"] == 2
     assert Exam.objects.get(pk=course.exam.pk).scheme == SCHEME
+
+
+def test_settings_the_save_refuses_have_no_impact_and_the_save_says_why(course):
+    bad = changed(lambda scheme: leaf(scheme, "q3").update(max=-1))
+    assert course.impact(bad) == {"invalid": True, "needs_confirmation": False}
+    status, body = course.save(bad)
+    assert status == 400 and body["error"] == "invalid_settings"

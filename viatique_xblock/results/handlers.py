@@ -69,7 +69,8 @@ class ResultsHandlers:
     def scheme_change_impact(self, request, user, data, suffix=""):
         """The Studio editor's settings (as ``studio_submit`` takes them): what saving their marking scheme
         would do to the copies, before it is saved (:func:`.scheme_changes.impact`): counts, lists, whether
-        it ``needs_confirmation`` and the ``token`` to send with the save. 400 ``invalid_settings``."""
+        it ``needs_confirmation`` and the ``token`` to send with the save; ``{"invalid": true}`` for settings the
+        save would refuse (it says why)."""
         return scheme_changes.impact_of_settings(compat.usage_key(self), data, self.marking_scheme)
 
     @api_handler(permission=permissions.instructor, methods=("GET",))

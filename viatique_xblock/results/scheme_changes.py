@@ -238,9 +238,12 @@ def _empty(new_scheme, old_scheme):
 
 
 def impact_of_settings(usage_key, data, previous_scheme):
-    """The impact of the Studio editor's settings ``data`` (validated as the save validates them:
-    :class:`~viatique_xblock.exams.InvalidSettings` when they are not)."""
-    values = exams.validate_settings(data, previous_scheme)
+    """The impact of the Studio editor's settings ``data``. Settings the save would refuse have none:
+    ``{"invalid": true, "needs_confirmation": false}`` (the save then answers with every problem)."""
+    try:
+        values = exams.validate_settings(data, previous_scheme)
+    except exams.InvalidSettings:
+        return {"invalid": True, "needs_confirmation": False}
     return preview(usage_key, values, previous_scheme)
 
 

@@ -19,6 +19,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   var addButton = root.querySelector('[data-action="add-question"]');
   var impactPanel = root.querySelector('[data-region="impact"]');
   var impactList = root.querySelector('[data-region="impact-list"]');
+  var impactActions = root.querySelector('[data-region="impact-actions"]');
   var pendingToken = null;
   var settings = JSON.parse(JSON.stringify(args.settings));
   var scheme = settings.marking_scheme || {questions: []};
@@ -244,16 +245,26 @@ function ViatiqueStudioEditor(runtime, element, args) {
     return lines;
   }
 
+  /* The confirmation: the impact in words, then its two buttons (made while it is shown). */
   function showImpact(impact) {
     pendingToken = impact.token;
     impactList.textContent = '';
     impactLines(impact).forEach(function (line) { impactList.appendChild(el('li', {text: line})); });
+    impactActions.textContent = '';
+    impactActions.appendChild(el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'confirm-change',
+      text: _('Save and apply this change'), onclick: function () { if (pendingToken) { submit(pendingToken); } }}));
+    impactActions.appendChild(el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'cancel-change',
+      text: _('Go back to editing'), onclick: function () {
+        hideImpact();
+        form.querySelector('[data-action="save"]').focus();
+      }}));
     impactPanel.hidden = false;
     impactPanel.focus();
   }
 
   function hideImpact() {
     pendingToken = null;
+    impactActions.textContent = '';
     impactPanel.hidden = true;
   }
 
@@ -300,16 +311,9 @@ function ViatiqueStudioEditor(runtime, element, args) {
     // what the change does to graded copies, asked first: a change that touches none saves at once
     common.callHandler(runtime.handlerUrl(element, 'scheme_change_impact'), collect()).then(function (result) {
       if (!result.ok) { failed(result); return; }
+      // settings the save refuses have no impact: the save says what is wrong
       if (result.body.needs_confirmation) { showImpact(result.body); } else { submit(null); }
     }).catch(unreachable);
-  });
-
-  root.querySelector('[data-action="confirm-change"]').addEventListener('click', function () {
-    if (pendingToken) { submit(pendingToken); }
-  });
-  root.querySelector('[data-action="cancel-change"]').addEventListener('click', function () {
-    hideImpact();
-    form.querySelector('[data-action="save"]').focus();
   });
 
   root.querySelector('[data-action="cancel"]').addEventListener('click', function () { notify('cancel'); });
