@@ -69,6 +69,11 @@ def _annotation(item, pages, sizes):
     return body
 
 
+def _graders(copy, rows):
+    """Who graded the copy: its grader; graded by question, a copy is nobody's: the graders of its questions."""
+    return copy.grader or ", ".join(sorted({row.grader for row in rows if row.grader}))
+
+
 def breakdown(exam, copy, scale=None, grader=None):
     """What a learner sees of a graded copy, computed now from its points and the exam's scheme:
     ``{"copy", "questions", "pages", "annotations"}`` (JSON); ``grader``: whether to name the graders (None:
@@ -96,8 +101,7 @@ def breakdown(exam, copy, scale=None, grader=None):
             "scale_total": on_scale(copy.total_points, maximum, scale),
             "general_comment": copy.general_comment, "graded_pdf": bool(copy.graded_pdf_name)}
     if conf.get("SHOW_GRADER_IDENTITY") if grader is None else grader:
-        # graded by question, a copy is nobody's: the graders of its questions
-        info["grader"] = copy.grader or ", ".join(sorted({row.grader for row in given.values() if row.grader}))
+        info["grader"] = _graders(copy, given.values())
     return {
         "copy": info,
         "questions": questions,
@@ -112,7 +116,8 @@ def breakdown(exam, copy, scale=None, grader=None):
 def snapshot(exam, copy, scale=None):
     """The :func:`breakdown` to store when ``copy``'s score is published, with ``pdf``: the stored name of the
     graded PDF rendered for that state (the one the learner downloads until the next publication)."""
-    return {**breakdown(exam, copy, scale, grader=True), "pdf": copy.graded_pdf_name or ""}
+    # no grader's name is kept in it (a retired user's name is erased where it is: the copy's rows)
+    return {**breakdown(exam, copy, scale, grader=False), "pdf": copy.graded_pdf_name or ""}
 
 
 def results(exam, learner, scale=None, window_days=0):
@@ -131,8 +136,8 @@ def results(exam, learner, scale=None, window_days=0):
         # the grade scale is the block's way of writing the total: applied to the published total and maximum
         info = dict(shown["copy"], scale=_text(Decimal(str(scale))) if scale else None)
         info["scale_total"] = on_scale(info["total"], info["max"], scale)
-        if not conf.get("SHOW_GRADER_IDENTITY"):  # kept with the published state, shown as the course says
-            info.pop("grader", None)
+        if conf.get("SHOW_GRADER_IDENTITY"):
+            info["grader"] = _graders(copy, copy.points.all())
         shown["copy"] = info
     end = regrades.window_end(exam, window_days)
     requests = regrades.learner_requests(copy)
