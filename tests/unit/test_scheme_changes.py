@@ -360,3 +360,31 @@ def test_settings_the_save_refuses_have_no_impact_and_the_save_says_why(course):
     assert course.impact(bad) == {"invalid": True, "needs_confirmation": False}
     status, body = course.save(bad)
     assert status == 400 and body["error"] == "invalid_settings"
+
+
+def test_a_new_render_keeps_the_published_pdf_for_the_learner_until_the_new_score_is_published(course):
+    """Between a copy's new render and the publication of its score, the learner downloads the PDF of the
+    score the gradebook holds (kept aside by the render), staff the new one."""
+    from viatique_xblock import signals
+    from viatique_xblock.results import release
+
+    course.confirmed(changed(with_q4))
+    copy = Copy.objects.get(pk=course.copies[0].pk)
+    copy.points.create(question_id="q4", points=3)
+    Copy.objects.filter(pk=copy.pk).update(grading_state=Grading.SUBMITTED, total_points=10.75)
+    signals.copy_graded.disconnect(dispatch_uid="viatique.release.copy_graded")
+    try:
+        assert rendering.render_copy(copy.pk) == Grading.GRADED
+    finally:
+        signals.copy_graded.connect(release.publish_regraded, dispatch_uid="viatique.release.copy_graded")
+    copy.refresh_from_db()
+    assert copy.published_result["pdf"] == rendering.published_pdf_name(copy)
+    course.assert_agree(0, "7.75", "10")  # the learner's PDF among them
+    staff = helpers.user("instructor_1", "instructor")
+    name, _download = downloads.graded_pdf(Exam.objects.get(pk=course.exam.pk), staff, copy.public_id)
+    with storage.get_storage().open(name, "rb") as handle:
+        text = "".join(page.get_text() for page in pymupdf.open(stream=handle.read(), filetype="pdf"))
+    assert "Total: 10.75 / 15" in text
+    # published: the learner gets the new PDF with the new score
+    release.publish_regraded(sender=Copy, copy=copy)
+    course.assert_agree(0, "10.75", "15")
