@@ -5,14 +5,18 @@ One :class:`~viatique_xblock.models.Exam` row per block usage follows the block'
 cross blocks or courses. The XBlock's handlers check permission and call these; management
 commands and Celery tasks call them too.
 """
+import logging
+
 from django.db import transaction
 from django.db.models import Count, Q
 
-from viatique_xblock import audit, inputs, question_layout as layout_module, scheme as scheme_module
+from viatique_xblock import audit, inputs, question_layout as layout_module, scheme as scheme_module, scheme_changes
 from viatique_xblock.errors import NotFound, ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import Copy, Exam, SchemeVersion
 from viatique_xblock.states import Grading, GradingMode, Identity
+
+log = logging.getLogger(__name__)
 
 
 class GradingModeInUse(ViatiqueError):
@@ -23,7 +27,7 @@ class GradingModeInUse(ViatiqueError):
 
 
 def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading, name_area_height=12,
-              weight=None, grading_mode=None):
+              weight=None, grading_mode=None, scheme_confirmed=False):
     """Create or update the exam row of a block usage from the block's settings.
 
     Called when the block is saved and when it is rendered, so the row follows
@@ -32,6 +36,11 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
     ``grading_mode``: the block's when an author set it; None (never set) keeps the row's, and a new row
     takes :attr:`GradingMode.DEFAULT` (``by_question``), so exams graded before grading by question existed
     (``by_copy``, the migration's value) go on as they were.
+
+    A scheme that would change graded copies (:func:`viatique_xblock.scheme_changes.impact`) is written only
+    when ``scheme_confirmed`` (the Studio editor's save, once the author confirmed its impact): from any other
+    path (a block rendered with another version of its settings, a course imported again) the row keeps its
+    scheme, and a warning is logged, so no grade changes silently.
     """
     values = {
         "course_key": course_key,
@@ -48,6 +57,12 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
                                                defaults={"grading_mode": GradingMode.DEFAULT, **values})
     if not created:
         changed = [name for name, value in values.items() if getattr(exam, name) != value]
+        if "scheme" in changed and not scheme_confirmed and scheme_changes.impact(exam, values["scheme"])[
+                "needs_confirmation"]:
+            log.warning("Viatique: the marking scheme of %s differs from the exam's and would change graded "
+                        "copies without a confirmation: the exam keeps its scheme (save it in the Studio editor)",
+                        usage_key)
+            changed.remove("scheme")
         if changed:
             for name in changed:
                 setattr(exam, name, values[name])
@@ -122,7 +137,7 @@ def save_settings(block_values, usage_key, course_key, actor=None, publish=None,
         exam = sync_exam(
             usage_key, course_key, values["display_name"], values["marking_scheme"],
             values["pages_per_copy"], values["anonymous_grading"], values["name_area_height"], values["weight"],
-            grading_mode=mode,
+            grading_mode=mode, scheme_confirmed=True,
         )
         audit.record(exam, "settings.saved", actor=actor, publish=publish,
                      details={"questions": len(scheme_module.leaves(values["marking_scheme"]))})

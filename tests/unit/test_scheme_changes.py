@@ -388,3 +388,18 @@ def test_a_new_render_keeps_the_published_pdf_for_the_learner_until_the_new_scor
     # published: the learner gets the new PDF with the new score
     release.publish_regraded(sender=Copy, copy=copy)
     course.assert_agree(0, "10.75", "15")
+
+
+def test_a_block_shown_with_another_scheme_never_changes_graded_copies_silently(course, caplog):
+    """A block rendered with settings the author did not save through the editor (another version of the
+    block, a course imported again): the exam keeps its scheme when the other one would change graded copies."""
+    other = make_block(fields={**course.fields, "marking_scheme": scheme_module.validate(changed(with_q4), SCHEME)})
+    with caplog.at_level("WARNING", logger="viatique_xblock.exams"):
+        other.sync_exam()
+    assert Exam.objects.get(pk=course.exam.pk).scheme == SCHEME
+    assert "would change graded copies" in caplog.text
+    course.assert_agree(0, "7.75", "10")
+    # a change that touches no graded copy follows as before
+    relabelled = changed(lambda scheme: leaf(scheme, "q3").update(label="Exercice deux"))
+    make_block(fields={**course.fields, "marking_scheme": relabelled}).sync_exam()
+    assert leaf(Exam.objects.get(pk=course.exam.pk).scheme, "q3")["label"] == "Exercice deux"

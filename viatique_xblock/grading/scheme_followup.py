@@ -18,10 +18,8 @@ from django.db import transaction
 from viatique_xblock import audit
 from viatique_xblock.grading import rendering, workspace
 from viatique_xblock.models import Answer, Copy
+from viatique_xblock.scheme_changes import FINISHED
 from viatique_xblock.states import Grading, GradingMode, check_grading_transition
-
-#: copies whose work is done: a new question makes them incomplete
-FINISHED = (Grading.GRADED, Grading.RENDER_FAILED)
 
 
 def _given(copy):
