@@ -61,7 +61,7 @@ def impact(exam, new_scheme, old_scheme=None):
     ``{count, copies: [{code, before, after}]}``, ``incomplete`` ``{count, by_question: [{id, label, copies}]}``,
     ``released`` ``{count, codes}``, ``misfits`` ``{count, points: [{code, question, label, points, max,
     step}]}``, ``rerender`` (graded copies rendered again), ``rendering`` (copies being rendered now),
-    ``needs_confirmation`` and ``token``. Three queries whatever the number of copies."""
+    ``needs_confirmation`` and ``token``. Two queries whatever the number of copies."""
     old_scheme = exam.scheme if old_scheme is None else old_scheme
     old, new = _leaves(old_scheme), _leaves(new_scheme)
     added = [question_id for question_id in new if question_id not in old]

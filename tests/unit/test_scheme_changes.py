@@ -403,3 +403,11 @@ def test_a_block_shown_with_another_scheme_never_changes_graded_copies_silently(
     relabelled = changed(lambda scheme: leaf(scheme, "q3").update(label="Exercice deux"))
     make_block(fields={**course.fields, "marking_scheme": relabelled}).sync_exam()
     assert leaf(Exam.objects.get(pk=course.exam.pk).scheme, "q3")["label"] == "Exercice deux"
+
+
+def test_the_impact_takes_two_queries_whatever_the_number_of_copies(course, django_assert_num_queries):
+    scheme = scheme_module.validate(changed(with_q4), SCHEME)
+    for number in range(20):
+        helpers.make_copy(course.exam, f"Z{number:03d}", username=f"learner_z{number}", pages=0)
+    with django_assert_num_queries(2):
+        scheme_changes.impact(course.exam, scheme)

@@ -6,7 +6,8 @@ Every path that changes an exam's scheme goes through here (the Studio editor's 
 records a version, :func:`viatique_xblock.exams.record_scheme_version`). An archive imported into an
 empty block has no copies to protect.
 
-- :func:`impact` (:mod:`viatique_xblock.scheme_changes`) computes what a change does before it is saved: the copies whose total changes, the
+- :func:`impact` (:mod:`viatique_xblock.scheme_changes`) computes what a change does before it is saved,
+  against the scheme the exam's copies were graded with (the exam row's): the copies whose total changes, the
   finished copies that become incomplete (a new question), the released copies affected, the points that
   no longer fit a new maximum or step (copy code, question, points), the questions removed that have
   points, the graded copies whose PDF is rendered again. ``needs_confirmation`` is false when no copy is
@@ -73,7 +74,7 @@ def preview(usage_key, values, previous_scheme):
     exam = Exam.objects.filter(usage_key=usage_key).first()
     if exam is None:
         return public(empty(values["marking_scheme"], previous_scheme))
-    return public(impact(exam, values["marking_scheme"], previous_scheme))
+    return public(impact(exam, values["marking_scheme"]))
 
 
 def impact_of_settings(usage_key, data, previous_scheme):
@@ -95,9 +96,10 @@ def save_settings(data, usage_key, course_key, actor=None, publish=None, previou
     with transaction.atomic():
         exam = Exam.objects.select_for_update().filter(usage_key=usage_key).first()
         change = None
-        old_scheme = previous_scheme if previous_scheme is not None else (exam.scheme if exam else {})
+        # what the copies were graded with: the exam row's scheme (the block's may be another version of it)
+        old_scheme = exam.scheme if exam is not None else (previous_scheme or {})
         if exam is not None:
-            change = impact(exam, new_scheme, old_scheme)
+            change = impact(exam, new_scheme)
             if change["needs_confirmation"]:
                 if change["rendering"]:
                     raise ChangeWhileRendering(change["rendering"])
