@@ -27,6 +27,7 @@ from viatique_xblock.olx import OlxMixin
 from viatique_xblock.platform import compat
 from viatique_xblock.states import GradingMode
 from viatique_xblock.reports.handlers import ReportsHandlers
+from viatique_xblock.results import scheme_changes
 from viatique_xblock.results.handlers import DownloadHandlers, ResultsHandlers
 from viatique_xblock.scanning.handlers import ScanningHandlers
 from viatique_xblock.startup import STARTUP_ATTRIBUTE, startup_script  # noqa: F401  (block.startup_script)
@@ -286,10 +287,12 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
 
     @api_handler(permission=permissions.author)
     def studio_submit(self, request, user, data, suffix=""):
-        """Validate and store the settings sent by the Studio editor."""
-        values = exams.save_settings(
+        """Validate and store the settings sent by the Studio editor. A change of the marking scheme that
+        touches graded copies carries ``scheme_change_token``, the token of the impact the author confirmed
+        (``scheme_change_impact``); else 409 ``scheme_change_unconfirmed`` with the impact."""
+        values = scheme_changes.save_settings(
             data, compat.usage_key(self), compat.course_key(self), actor=user,
-            publish=self._publish, previous_scheme=self.marking_scheme,
+            publish=self._publish, previous_scheme=self.marking_scheme, token=data.get("scheme_change_token"),
         )
         for name, value in values.items():
             setattr(self, name, value)

@@ -5,14 +5,18 @@ One :class:`~viatique_xblock.models.Exam` row per block usage follows the block'
 cross blocks or courses. The XBlock's handlers check permission and call these; management
 commands and Celery tasks call them too.
 """
+import logging
+
 from django.db import transaction
 from django.db.models import Count, Q
 
-from viatique_xblock import audit, inputs, question_layout as layout_module, scheme as scheme_module
+from viatique_xblock import audit, inputs, question_layout as layout_module, scheme as scheme_module, scheme_changes
 from viatique_xblock.errors import NotFound, ViatiqueError
 from viatique_xblock.i18n import N_, gettext as _
-from viatique_xblock.models import Copy, Exam, QuestionPoints
+from viatique_xblock.models import Copy, Exam, SchemeVersion
 from viatique_xblock.states import Grading, GradingMode, Identity
+
+log = logging.getLogger(__name__)
 
 
 class GradingModeInUse(ViatiqueError):
@@ -22,15 +26,8 @@ class GradingModeInUse(ViatiqueError):
     status = 409
 
 
-class SchemeInUse(ViatiqueError):
-    """An edit would delete questions that already hold points."""
-
-    code = "scheme_question_in_use"
-    status = 409
-
-
 def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_grading, name_area_height=12,
-              weight=None, grading_mode=None):
+              weight=None, grading_mode=None, scheme_confirmed=False):
     """Create or update the exam row of a block usage from the block's settings.
 
     Called when the block is saved and when it is rendered, so the row follows
@@ -39,6 +36,11 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
     ``grading_mode``: the block's when an author set it; None (never set) keeps the row's, and a new row
     takes :attr:`GradingMode.DEFAULT` (``by_question``), so exams graded before grading by question existed
     (``by_copy``, the migration's value) go on as they were.
+
+    A scheme that would change graded copies (:func:`viatique_xblock.scheme_changes.impact`) is written only
+    when ``scheme_confirmed`` (the Studio editor's save, once the author confirmed its impact): from any other
+    path (a block rendered with another version of its settings, a course imported again) the row keeps its
+    scheme, and a warning is logged, so no grade changes silently.
     """
     values = {
         "course_key": course_key,
@@ -55,6 +57,12 @@ def sync_exam(usage_key, course_key, title, scheme, pages_per_copy, anonymous_gr
                                                defaults={"grading_mode": GradingMode.DEFAULT, **values})
     if not created:
         changed = [name for name, value in values.items() if getattr(exam, name) != value]
+        if "scheme" in changed and not scheme_confirmed and scheme_changes.impact(exam, values["scheme"])[
+                "needs_confirmation"]:
+            log.warning("Viatique: the marking scheme of %s differs from the exam's and would change graded "
+                        "copies without a confirmation: the exam keeps its scheme (save it in the Studio editor)",
+                        usage_key)
+            changed.remove("scheme")
         if changed:
             for name in changed:
                 setattr(exam, name, values[name])
@@ -99,24 +107,6 @@ def get_exam(usage_key):
         raise NotFound(N_("This exam has no data yet.")) from exc
 
 
-def check_scheme_edit(usage_key, new_scheme):
-    """Refuse a scheme that drops questions for which points were already given,
-    or turns such a question into a group (points live on questions without sub-questions)."""
-    kept = {leaf["id"] for leaf in scheme_module.leaves(new_scheme)}
-    dropped = (
-        QuestionPoints.objects.filter(copy__exam__usage_key=usage_key)
-        .exclude(question_id__in=kept)
-        .values_list("question_id", flat=True)
-        .distinct()
-    )
-    dropped = sorted(set(dropped))
-    if dropped:
-        raise SchemeInUse(
-            N_("Points were already given for question(s) {ids}: they cannot be removed."),
-            ids=", ".join(dropped),
-        )
-
-
 def check_mode_change(usage_key, mode):
     """Refuse to change the grading mode while copies are being graded (``in_progress`` or ``reopened``):
     their work under way (leases, drafts) belongs to the mode it started in. Before grading starts, or once
@@ -134,10 +124,11 @@ def save_settings(block_values, usage_key, course_key, actor=None, publish=None,
 
     ``block_values`` is what the Studio editor sent. Returns a dict of field
     values (scheme normalised, numbers parsed) or raises a :class:`ViatiqueError`
-    subclass: :class:`~viatique_xblock.scheme.SchemeError` lists every problem.
+    subclass: :class:`~viatique_xblock.scheme.SchemeError` lists every problem. A change of the scheme
+    that touches graded copies is the business of
+    :func:`viatique_xblock.results.scheme_changes.save_settings`, which calls this one.
     """
     values = validate_settings(block_values, previous_scheme)
-    check_scheme_edit(usage_key, values["marking_scheme"])
     mode = values.pop("grading_mode", None)
     with transaction.atomic():
         if mode is not None:
@@ -146,7 +137,7 @@ def save_settings(block_values, usage_key, course_key, actor=None, publish=None,
         exam = sync_exam(
             usage_key, course_key, values["display_name"], values["marking_scheme"],
             values["pages_per_copy"], values["anonymous_grading"], values["name_area_height"], values["weight"],
-            grading_mode=mode,
+            grading_mode=mode, scheme_confirmed=True,
         )
         audit.record(exam, "settings.saved", actor=actor, publish=publish,
                      details={"questions": len(scheme_module.leaves(values["marking_scheme"]))})
@@ -267,8 +258,36 @@ def save_question_layouts(exam, changes, actor=None, publish=None, write_block=N
     with transaction.atomic():
         if write_block is not None:
             write_block(new_scheme)
+        old_scheme = exam.scheme or {}
         exam.scheme = new_scheme
         exam.save(update_fields=["scheme", "updated_at"])
+        if old_scheme != new_scheme:
+            # layouts change no point: a version without an impact
+            record_scheme_version(exam, old_scheme, new_scheme, actor=actor, impact={"layouts": sorted(changes)[:50]},
+                                  publish=publish)
         audit.record(exam, "layout.saved", actor=actor, publish=publish,
                      details={"questions": sorted(changes)[:50]})
     return new_scheme
+
+
+def record_scheme_version(exam, old_scheme, new_scheme, actor=None, impact=None, publish=None):
+    """Keep ``new_scheme`` as the exam's next :class:`~viatique_xblock.models.SchemeVersion` (the first
+    change of an exam also keeps the scheme it had, as version 1), and audit ``scheme.changed`` with its
+    number and ``impact`` (:func:`viatique_xblock.results.scheme_changes.summary`). Returns the version."""
+    last = SchemeVersion.objects.filter(exam=exam).order_by("-number").first()
+    if last is None:
+        last = SchemeVersion.objects.create(exam=exam, number=1, scheme=old_scheme or {}, changed_by="",
+                                            impact={"initial": True})
+    version = SchemeVersion.objects.create(exam=exam, number=last.number + 1, scheme=new_scheme,
+                                           changed_by=getattr(actor, "username", "") or "", impact=impact or {})
+    audit.record(exam, "scheme.changed", actor=actor, publish=publish,
+                 details={"version": version.number, "questions": len(scheme_module.leaves(new_scheme)),
+                          "impact": impact or {}})
+    return version
+
+
+def scheme_versions(exam, limit=50):
+    """The exam's versions of its scheme, newest first: ``[{number, changed_by, created_at, impact}]``."""
+    return [{"number": row.number, "changed_by": row.changed_by, "created_at": row.created_at.isoformat(),
+             "impact": row.impact}
+            for row in SchemeVersion.objects.filter(exam=exam).order_by("-number")[:limit]]

@@ -187,6 +187,11 @@ class Copy(models.Model):
     submission_uuid = models.CharField(max_length=64, blank=True)
     #: the copy's total released to the gradebook, the raw points sent (None when no score is published)
     published_points = models.DecimalField(null=True, blank=True, **POINTS)
+    #: what the learner sees of the published score, frozen when it was published (the learner view's
+    #: breakdown: questions with points and comments, total, maximum, scale, annotations, and ``pdf``: the
+    #: graded PDF rendered for that state): the learner's view is served from it, so it always shows the score
+    #: the gradebook holds (:mod:`viatique_xblock.results.learner`). None while no score is published.
+    published_result = models.JSONField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
     graded_at = models.DateTimeField(null=True, blank=True)
     #: an instructor accepted the copy as it is although pages are missing (a learner who left a sheet
@@ -454,6 +459,24 @@ class RubricRescore(models.Model):
 
     def __str__(self):
         return f"Rescore {self.public_id} ({self.republished}/{self.released}, {self.rendered}/{self.to_render})"
+class SchemeVersion(models.Model):
+    """One version of an exam's marking scheme: every change is kept, with who made it and what it did
+    to the copies (:mod:`viatique_xblock.scheme_changes`)."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="scheme_versions")
+    number = models.PositiveIntegerField()
+    scheme = models.JSONField(default=dict)
+    changed_by = models.CharField(max_length=150, blank=True)
+    #: :func:`viatique_xblock.scheme_changes.impact`'s summary of the change (counts, lists cut short)
+    impact = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["exam", "number"], name="viatique_scheme_version_unique")]
+        ordering = ["exam", "number"]
+
+    def __str__(self):
+        return f"Scheme v{self.number} of {self.exam_id}"
 
 
 class RegradeRequest(models.Model):

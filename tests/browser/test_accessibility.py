@@ -133,6 +133,16 @@ def test_studio_marks_the_field_at_fault_and_says_saved(page, fresh_demo_host, b
     assert_accessible(page, state="with the Studio editor's errors")
     maximum.fill("2,5")  # a decimal comma is a number too
     page.get_by_role("button", name="Save").click()
+    # the maximum of the demo's graded copies changes: the change's impact is shown first, and confirmed
+    impact = page.get_by_role("region", name="This change of the marking scheme changes graded copies")
+    expect(impact).to_be_focused()
+    expect(impact).to_contain_text("graded copies get a new graded PDF")
+    assert_accessible(page, state="with the impact of a change of the marking scheme")
+    confirm = impact.get_by_role("button", name="Save and apply this change")
+    box = confirm.bounding_box()
+    assert box["width"] >= 24 and box["height"] >= 24
+    confirm.click()
     expect(page.locator('[data-region="saved"]')).to_have_text("Settings saved.")
+    expect(impact).to_be_hidden()
     expect(errors).to_be_hidden()
     expect(page.get_by_role("textbox", name="Maximum of question 1.1")).to_have_value("2.5")

@@ -38,11 +38,16 @@ def question_id(page, number):
     return row(page, number).locator(".viatique-qid")
 
 
-def save(page):
-    """Submit (first save of this page load) and wait until the editor marks the block saved."""
+def save(page, confirm=False):
+    """Submit (first save of this page load) and wait until the editor marks the block saved. ``confirm``: the
+    change touches graded copies of the demo exam, so its impact is shown first and confirmed."""
     expect(saved_mark(page)).to_have_count(0)
     with page.expect_response(re.compile(r"/studio_submit/")) as response_info:
         page.get_by_role("button", name="Save", exact=True).click()
+        if confirm:
+            impact = page.get_by_role("region", name="This change of the marking scheme changes graded copies")
+            expect(impact).to_be_focused()
+            impact.get_by_role("button", name="Save and apply this change").click()
     assert response_info.value.ok, response_info.value.text()
     expect(saved_mark(page)).to_have_count(1)
     return response_info.value.json()
@@ -119,7 +124,7 @@ def test_corrected_form_saves_and_clears_the_errors(page, fresh_demo_host, brows
 
     title.fill("Bac blanc corrigé")
     row(page, "3").get_by_label("Step").fill("0.75")
-    save(page)
+    save(page, confirm=True)  # points of the demo's graded copies off the new step: listed, confirmed
 
     expect(alert).to_be_hidden()
     expect(page.locator("[aria-invalid]")).to_have_count(0)
@@ -202,6 +207,12 @@ def test_question_and_sub_question_added_with_keyboard_only_get_fresh_ids(page, 
     expect(total(page)).to_have_text("Total: 22 points")
 
     tab_to(page, page.get_by_role("button", name="Save", exact=True))
+    keyboard.press("Enter")
+    # the demo's graded copies become incomplete for the new question: the impact first, confirmed by keyboard
+    impact = page.get_by_role("region", name="This change of the marking scheme changes graded copies")
+    expect(impact).to_be_focused()
+    keyboard.press("Tab")
+    expect(impact.get_by_role("button", name="Save and apply this change")).to_be_focused()
     with page.expect_response(re.compile(r"/studio_submit/")) as response_info:
         keyboard.press("Enter")
     assert response_info.value.ok, response_info.value.text()

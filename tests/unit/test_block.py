@@ -168,7 +168,7 @@ def test_studio_submit_refuses_a_malformed_scheme_and_changes_nothing():
     assert not AuditEvent.objects.filter(action="settings.saved").exists()
 
 
-def test_studio_submit_refuses_removing_a_question_that_has_points():
+def test_studio_submit_refuses_removing_a_question_that_has_points_without_a_confirmation():
     block = make_block()
     exam = block.get_exam()
     copy = make_copy(exam, "C1", "learner_1")
@@ -176,12 +176,12 @@ def test_studio_submit_refuses_removing_a_question_that_has_points():
     without_q2 = dict(VALID, marking_scheme={"questions": [{"id": "q1", "label": "Only", "max": 20, "step": 1}]})
     status, body = call(block, "studio_submit", without_q2)
     assert status == 409
-    assert body["error"] == "scheme_question_in_use"
-    assert "q2" in body["message"]
+    assert body["error"] == "scheme_change_unconfirmed"
+    assert body["impact"]["removed"] == [{"id": "q2", "label": "Question 2", "copies": 1}]
     assert [q["id"] for q in block.marking_scheme["questions"]] == ["q1", "q2"]
 
 
-def test_studio_submit_refuses_turning_a_graded_question_into_a_group():
+def test_studio_submit_refuses_turning_a_graded_question_into_a_group_without_a_confirmation():
     block = make_block()
     copy = make_copy(block.get_exam(), "C1", "learner_1")
     QuestionPoints.objects.create(copy=copy, question_id="q2", points=3)
@@ -189,7 +189,8 @@ def test_studio_submit_refuses_turning_a_graded_question_into_a_group():
         {"id": "q1", "label": "One", "max": 10, "step": 1},
         {"id": "q2", "label": "Two", "children": [{"label": "2a", "max": 10, "step": 1}]}], "next_id": 3})
     status, body = call(block, "studio_submit", grouped)
-    assert status == 409 and body["error"] == "scheme_question_in_use"
+    assert status == 409 and body["error"] == "scheme_change_unconfirmed"
+    assert body["impact"]["removed"][0]["id"] == "q2" and body["impact"]["added"][0]["id"] == "q3"
 
 
 def test_relabelled_questions_keep_their_points():

@@ -75,13 +75,13 @@ def test_grades_csv_has_one_row_per_copy_and_one_column_per_question_with_stable
     assert response.headers["Cache-Control"] == "private, no-store"
     assert response.content_disposition == 'attachment; filename="grades-bac-blanc.csv"'
     rows = parse(response.body)
-    assert rows[0] == ["Code", "Username", "Name", "Identity", "Grading state", "Grader", "Total", "Total on 10",
-                       "Exercice 1 — dérivées (q1)", "'=B2+1 (q3)", "Question 2b (q2)"]
-    assert rows[1] == ["AAAAA", "learner_1", "Chloé Dubois", "identified", "graded", "staff_1", "15.75", "7.88",
-                       "7.5", "5.25", "3"]
+    assert rows[0] == ["Code", "Username", "Name", "Identity", "Grading state", "Grader", "Total", "Published total",
+                       "Total on 10", "Exercice 1 — dérivées (q1)", "'=B2+1 (q3)", "Question 2b (q2)"]
+    assert rows[1] == ["AAAAA", "learner_1", "Chloé Dubois", "identified", "graded", "staff_1", "15.75", "",
+                       "7.88", "7.5", "5.25", "3"]
     assert rows[2][:3] == ["CCCCC", "'-learner_2", "'=HYPERLINK(\"http://evil\")"]
-    assert rows[2][6:] == ["2", "1", "2", "", ""]
-    assert rows[3] == ["DDDDD", "", "", "unidentified", "ready", "", "", "", "", "", ""]
+    assert rows[2][6:] == ["2", "", "1", "2", "", ""]
+    assert rows[3] == ["DDDDD", "", "", "unidentified", "ready", "", "", "", "", "", "", ""]
     assert len(rows) == 4
 
 
@@ -97,7 +97,7 @@ def test_a_title_with_accents_keeps_them_in_the_download_name():
 def test_semicolon_separator_writes_decimal_commas(graded_exam):
     block, _exam = graded_exam
     rows = parse(download(block, "grades_csv", "separator=semicolon").body, delimiter=";")
-    assert rows[1][6:] == ["15,75", "7,88", "7,5", "5,25", "3"]
+    assert rows[1][6:] == ["15,75", "", "7,88", "7,5", "5,25", "3"]
     assert rows[1][2] == "Chloé Dubois"
     status, body = call(block, "grades_csv", method="GET", query="separator=tab")
     assert status == 400 and body["error"] == "invalid_request"

@@ -524,6 +524,10 @@ def templates(world, username):
         "studio_submit": ("POST", {"display_name": "Bac blanc", "marking_scheme": scheme, "pages_per_copy": 2,
                                    "grade_scale": 20, "weight": "", "anonymous_grading": True,
                                    "regrade_window_days": 7, "name_area_height": 12}, ""),
+        "scheme_change_impact": ("POST", {"display_name": "Bac blanc", "marking_scheme": scheme, "pages_per_copy": 2,
+                                          "grade_scale": 20, "weight": "", "anonymous_grading": True,
+                                          "regrade_window_days": 7, "name_area_height": 12}, ""),
+        "scheme_versions": ("GET", {}, ""),
     }
 
 

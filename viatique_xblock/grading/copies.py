@@ -3,12 +3,15 @@
 Searched, filtered and sorted by the database (:func:`list_copies`): a fixed number of queries
 whatever the exam's size (the count, the page, and for instructors the graders to filter by).
 """
-from django.db.models import Case, Count, IntegerField, Max, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from decimal import Decimal
+
+from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest, Mod
+from django.db.models.lookups import GreaterThan, LessThan
 
 from viatique_xblock import public_ids, scheme as scheme_module
 from viatique_xblock.grading import leases
-from viatique_xblock.models import Copy, Page
+from viatique_xblock.models import Copy, Page, QuestionPoints
 from viatique_xblock.platform import conf
 from viatique_xblock.states import Grading, Identity
 
@@ -126,6 +129,25 @@ def grader_choices(exam):
                       .distinct()))
 
 
+#: points are stored with 3 decimals at most: a remainder smaller than this is none (databases compute MOD on
+#: decimals exactly, SQLite on floats)
+_TOLERANCE = Decimal("0.0005")
+
+
+def off_scheme(exam):
+    """A condition on :class:`~viatique_xblock.models.QuestionPoints` rows: points that do not fit their
+    question as the scheme is now (over a maximum lowered, or off a step changed since they were given:
+    :mod:`viatique_xblock.results.scheme_changes` never changes them)."""
+    condition = Q(pk__in=[])
+    for leaf in scheme_module.leaves(exam.scheme):
+        maximum, step = Decimal(str(leaf["max"])), Decimal(str(leaf.get("step") or 1))
+        remainder = Mod(F("points"), Value(step))
+        condition |= Q(question_id=leaf["id"]) & (
+            Q(points__gt=maximum) | Q(points__lt=0)
+            | (Q(GreaterThan(remainder, Value(_TOLERANCE))) & Q(LessThan(remainder, Value(step - _TOLERANCE)))))
+    return condition
+
+
 def list_copies(exam, viewer, offset=0, limit=50, identity=None, filters=None):
     """One page of an exam's copies as the viewer may see them.
 
@@ -145,7 +167,8 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None, filters=None):
 
     ``id`` is the copy's public id (:mod:`viatique_xblock.public_ids`); rows are ordered by anonymous
     code (random) unless sorted. Each row carries ``missing_pages`` (how many page numbers no page
-    fills) and ``lease``: ``{"holder", "expires_at"}`` of its grading lease, or None. Instructors also
+    fills), ``points_off_scheme`` (points that no longer fit a maximum or step changed since: :func:`off_scheme`)
+    and ``lease``: ``{"holder", "expires_at"}`` of its grading lease, or None. Instructors also
     get ``graders`` (the usernames to filter by). A fixed number of queries (the count, the page, and
     the graders for instructors), and one cache round trip, whatever the number of copies.
     """
@@ -158,10 +181,12 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None, filters=None):
     total = queryset.count()
     rows = []
     fields = ["id", "public_id", "anonymous_code", "identity_state", "grading_state", "grader", "total_points",
-              "learner_username", "learner_name", "missing_pages"]
+              "learner_username", "learner_name", "missing_pages", "points_off_scheme"]
     keys = []  # the database keys of the rows, for their leases (never sent: ``id`` is the public id)
     if "missing_pages" not in queryset.query.annotations:
         queryset = _with_missing_pages(queryset, exam)
+    queryset = queryset.annotate(points_off_scheme=Exists(
+        QuestionPoints.objects.filter(off_scheme(exam), copy=OuterRef("pk"))))
     page = _order(queryset, viewer, filters.get("sort"))
     for item in page.values(*fields)[offset:offset + limit]:
         keys.append(item["id"])
@@ -173,6 +198,7 @@ def list_copies(exam, viewer, offset=0, limit=50, identity=None, filters=None):
             "grader": item["grader"],
             "total": scheme_module.plain_number(item["total_points"]) if item["total_points"] is not None else None,
             "missing_pages": max(0, item["missing_pages"] or 0),
+            "points_off_scheme": bool(item["points_off_scheme"]),
         }
         if show_names:
             row["username"] = item["learner_username"]

@@ -114,6 +114,7 @@ def render_copy(copy_pk, scale=None):
     except Exception as exc:  # the renderer's own failure: shown to staff, retryable
         log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
         return mark_failed(copy_pk, failure_reason(exc))
+    keep_published_pdf(copy)
     name = storage.overwrite(graded_pdf_name(copy), data)
     return _mark_graded(copy_pk, name)
 
@@ -149,6 +150,33 @@ def rerender_copy(copy_pk):
     Copy.objects.filter(pk=copy_pk).update(graded_pdf_name=name)
     audit.record(copy.exam, "copy.rerendered", copy=copy, details={"total": _text(copy.total_points)})
     return copy.grading_state
+
+
+def published_pdf_name(copy):
+    """Where the graded PDF of a copy's published state is kept while a new one is rendered."""
+    return storage.file_name("graded", copy.exam_id, f"{copy.pk}-published.pdf")
+
+
+def keep_published_pdf(copy):
+    """Before a new render replaces a copy's graded PDF: when that PDF is the one of the copy's published
+    state (:attr:`Copy.published_result` ``pdf``), keep a copy of it under :func:`published_pdf_name` and
+    point the published state to it, so the learner goes on downloading the PDF of the score the gradebook
+    holds until the new one is published."""
+    published = copy.published_result
+    current = graded_pdf_name(copy)
+    if not published or published.get("pdf") != current:
+        return
+    store = storage.get_storage()
+    if not store.exists(current):
+        return
+    with store.open(current, "rb") as handle:
+        kept = storage.overwrite(published_pdf_name(copy), handle.read())
+    with transaction.atomic():
+        row = Copy.objects.select_for_update().get(pk=copy.pk)
+        if row.published_result and row.published_result.get("pdf") == current:
+            row.published_result = dict(row.published_result, pdf=kept)
+            row.save(update_fields=["published_result", "updated_at"])
+    copy.published_result = dict(published, pdf=kept)
 
 
 def _mark_graded(copy_pk, name):

@@ -106,7 +106,8 @@ def download_slug(text, fallback="exam"):
 # ------------------------------------------------------------------------- grades CSV
 
 def grade_header(leaves, grade_scale, rubric=False):
-    header = [_("Code"), _("Username"), _("Name"), _("Identity"), _("Grading state"), _("Grader"), _("Total")]
+    header = [_("Code"), _("Username"), _("Name"), _("Identity"), _("Grading state"), _("Grader"), _("Total"),
+              _("Published total")]
     if grade_scale:
         header.append(_("Total on {scale}").format(scale=scheme_module.plain_number(grade_scale)))
     header.extend(f"{leaf['label']} ({leaf['id']})" for leaf in leaves)
@@ -143,12 +144,13 @@ def grade_rows(exam, grade_scale=0, decimal_comma=False):
     yield grade_header(leaves, grade_scale, rubric=bool(applied))
     copies = (Copy.objects.filter(exam=exam).order_by("anonymous_code")
               .values_list("id", "anonymous_code", "learner_username", "learner_name", "identity_state",
-                           "grading_state", "grader", "total_points"))
-    for copy_id, code, username, name, identity, state, grader, total in copies.iterator(chunk_size=2000):
+                           "grading_state", "grader", "total_points", "published_points"))
+    for copy_id, code, username, name, identity, state, grader, total, published in copies.iterator(chunk_size=2000):
         identified = identity == Identity.IDENTIFIED
+        # "Total": the copy's working total; "Published total": the one the gradebook and the learner have
         row = [neutralise(code), neutralise(username if identified else ""),
                neutralise(name if identified else ""), identity, state, neutralise(grader),
-               number_cell(total, decimal_comma)]
+               number_cell(total, decimal_comma), number_cell(published, decimal_comma)]
         if scale is not None:
             on_scale = None
             if total is not None and maximum:

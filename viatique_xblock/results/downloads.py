@@ -74,9 +74,21 @@ def copy_for(exam, user, copy_id):
 def graded_pdf_copy(exam, user, copy_id):
     """The copy whose graded PDF ``user`` may download now, or a typed refusal."""
     copy = copy_for(exam, user, copy_id)
+    if not user.is_staff and copy.published_result is not None:
+        if not copy.published_result.get("pdf"):
+            raise NoGradedPdf(N_("This copy has no graded PDF yet."))
+        return copy
     if not copy.graded_pdf_name or (not user.is_staff and copy.grading_state != Grading.GRADED):
         raise NoGradedPdf(N_("This copy has no graded PDF yet."))
     return copy
+
+
+def pdf_name_for(user, copy):
+    """The stored graded PDF ``user`` gets of ``copy``: staff the latest render; a learner the one of the
+    copy's published state (the score the gradebook holds), else (published before it was kept) the latest."""
+    if not user.is_staff and copy.published_result is not None:
+        return copy.published_result["pdf"]
+    return copy.graded_pdf_name
 
 
 def download_name(exam, user, copy):
@@ -107,7 +119,7 @@ def graded_pdf(exam, user, copy_id, signature=None, client_ip=None, publish=None
     if signed:
         signed_urls.verify(signature, user, exam, _as_id(copy_id), GRADED_PDF)
     copy = graded_pdf_copy(exam, user, copy_id)
-    name = copy.graded_pdf_name
+    name = pdf_name_for(user, copy)
     if hides_identity(exam, user) and _has_cover(copy):
         name = masked_pdf_name(exam, copy)
     audit.record(exam, "download.graded_pdf", actor=user, copy=copy, client_ip=client_ip, publish=publish,

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 from viatique_xblock import files, permissions
 from viatique_xblock.jsonapi import api_handler
 from viatique_xblock.platform import compat, lockout
-from viatique_xblock.results import downloads, learner, regrades, release
+from viatique_xblock import exams
+from viatique_xblock.results import downloads, learner, regrades, release, scheme_changes
 
 LEARNER_JS = "static/js/viatique_learner.js"
 RESULTS_CSS = "static/css/viatique_results.css"
@@ -63,6 +64,19 @@ class ResultsHandlers:
         result = regrades.answer(exam, user, data.get("id"), data.get("answer"), reopen=bool(data.get("reopen")),
                                  **self._audit_context(request))
         return {**result, "requests": regrades.open_requests(exam, user)}
+
+    @api_handler(permission=permissions.author)
+    def scheme_change_impact(self, request, user, data, suffix=""):
+        """The Studio editor's settings (as ``studio_submit`` takes them): what saving their marking scheme
+        would do to the copies, before it is saved (:func:`.scheme_changes.impact`): counts, lists, whether
+        it ``needs_confirmation`` and the ``token`` to send with the save; ``{"invalid": true}`` for settings the
+        save would refuse (it says why)."""
+        return scheme_changes.impact_of_settings(compat.usage_key(self), data, self.marking_scheme)
+
+    @api_handler(permission=permissions.instructor, methods=("GET",))
+    def scheme_versions(self, request, user, data, suffix=""):
+        """The versions of the exam's marking scheme, newest first, each with who changed it and its impact."""
+        return {"versions": exams.scheme_versions(self.get_exam())}
 
     @api_handler(permission=permissions.instructor, methods=("GET",))
     def release_summary(self, request, user, data, suffix=""):

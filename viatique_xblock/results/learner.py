@@ -35,7 +35,8 @@ def learner_status(exam, anonymous_id):
         copy = Copy.objects.filter(exam=exam, learner_anonymous_id=anonymous_id).first()
     if copy is None:
         code = "no_copy"
-    elif exam.released_at and copy.grading_state == Grading.GRADED:
+    elif exam.released_at and (copy.published_result is not None or copy.grading_state == Grading.GRADED):
+        # a published score is shown as published, whatever the copy's grading since
         code = "released"
     elif copy.grading_state == Grading.GRADED:
         code = "awaiting_release"
@@ -68,16 +69,20 @@ def _annotation(item, pages, sizes):
     return body
 
 
-def results(exam, learner, scale=None, window_days=0):
-    """The learner's own results as JSON (see the module docstring)."""
+def _graders(copy, rows):
+    """Who graded the copy: its grader; graded by question, a copy is nobody's: the graders of its questions."""
+    return copy.grader or ", ".join(sorted({row.grader for row in rows if row.grader}))
+
+
+def breakdown(exam, copy, scale=None, grader=None):
+    """What a learner sees of a graded copy, computed now from its points and the exam's scheme:
+    ``{"copy", "questions", "pages", "annotations"}`` (JSON); ``grader``: whether to name the graders (None:
+    as the course's ``SHOW_GRADER_IDENTITY`` says). Stored as :attr:`Copy.published_result`
+    when the copy's score is published (:func:`viatique_xblock.results.release.publish_copy`), so that the
+    learner goes on seeing what the gradebook holds whatever changes afterwards, until it is published again."""
     # the grading domain's view of the scheme (questions with their groups' labels) and the rubric items applied
     from viatique_xblock.grading import rubrics, workspace
 
-    code, message = learner_status(exam, learner.anonymous_id)
-    body = {"status": code, "message": message, "released": code == "released"}
-    if code != "released":
-        return body
-    copy = Copy.objects.get(exam=exam, learner_anonymous_id=learner.anonymous_id, grading_state=Grading.GRADED)
     maximum = scheme_module.total(exam.scheme)
     given = {row.question_id: row for row in copy.points.all()}
     applied = rubrics.applied_details(copy=copy)
@@ -99,12 +104,9 @@ def results(exam, learner, scale=None, window_days=0):
             "scale": _text(Decimal(str(scale))) if scale else None,
             "scale_total": on_scale(copy.total_points, maximum, scale),
             "general_comment": copy.general_comment, "graded_pdf": bool(copy.graded_pdf_name)}
-    if conf.get("SHOW_GRADER_IDENTITY"):
-        # graded by question, a copy is nobody's: the graders of its questions
-        info["grader"] = copy.grader or ", ".join(sorted({row.grader for row in given.values() if row.grader}))
-    end = regrades.window_end(exam, window_days)
-    requests = regrades.learner_requests(copy)
-    body.update({
+    if conf.get("SHOW_GRADER_IDENTITY") if grader is None else grader:
+        info["grader"] = _graders(copy, given.values())
+    return {
         "copy": info,
         "questions": questions,
         "pages": [{"id": page.public_id, "position": page.position, "width_pt": page.width_pt,
@@ -112,6 +114,39 @@ def results(exam, learner, scale=None, window_days=0):
         "annotations": [_annotation(item, page_ids, sizes)
                         for item in copy.annotations.filter(page_id__in=list(page_ids))
                         .order_by("page__position", "y", "x", "id")],
+    }
+
+
+def snapshot(exam, copy, scale=None):
+    """The :func:`breakdown` to store when ``copy``'s score is published, with ``pdf``: the stored name of the
+    graded PDF rendered for that state (the one the learner downloads until the next publication)."""
+    # no grader's name is kept in it (a retired user's name is erased where it is: the copy's rows)
+    return {**breakdown(exam, copy, scale, grader=False), "pdf": copy.graded_pdf_name or ""}
+
+
+def results(exam, learner, scale=None, window_days=0):
+    """The learner's own results as JSON (see the module docstring). A copy whose score is published is shown
+    as it was published (:attr:`Copy.published_result`): the score the gradebook holds, even while the copy
+    is being graded again after a change of the marking scheme."""
+    code, message = learner_status(exam, learner.anonymous_id)
+    body = {"status": code, "message": message, "released": code == "released"}
+    if code != "released":
+        return body
+    copy = Copy.objects.get(exam=exam, learner_anonymous_id=learner.anonymous_id)
+    if copy.published_result is None:  # published before snapshots were kept (or on no gradebook): as it is
+        shown = breakdown(exam, copy, scale)
+    else:
+        shown = {key: value for key, value in copy.published_result.items() if key != "pdf"}
+        # the grade scale is the block's way of writing the total: applied to the published total and maximum
+        info = dict(shown["copy"], scale=_text(Decimal(str(scale))) if scale else None)
+        info["scale_total"] = on_scale(info["total"], info["max"], scale)
+        if conf.get("SHOW_GRADER_IDENTITY"):
+            info["grader"] = _graders(copy, copy.points.all())
+        shown["copy"] = info
+    end = regrades.window_end(exam, window_days)
+    requests = regrades.learner_requests(copy)
+    body.update({
+        **shown,
         "regrade": {"open": regrades.is_open(exam, window_days), "closes_at": end.isoformat() if end else None,
                     "open_questions": sorted({item["question_id"] for item in requests if item["state"] == "open"}),
                     "requests": requests},

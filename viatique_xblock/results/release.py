@@ -40,6 +40,7 @@ from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import Copy, Exam
 from viatique_xblock.platform import compat
+from viatique_xblock.results import learner
 from viatique_xblock.states import Grading, Identity
 
 log = logging.getLogger(__name__)
@@ -113,14 +114,22 @@ def forget_legacy_score(copy):
 def publish_copy(exam, copy, possible=None, points=None):
     """Send one graded, identified copy's total to the gradebook as raw points; returns whether a
     gradebook received it. ``possible``: :func:`possible_points`, when the caller has it; ``points``:
-    the points to send, the copy's total unless given."""
+    the points to send, the copy's total unless given.
+
+    What the learner sees of it is frozen with it (:attr:`Copy.published_result`,
+    :func:`viatique_xblock.results.learner.snapshot`): the learner's view and graded PDF show that state
+    until the copy's score is published again. Points given (the recorded ones sent again) keep the snapshot
+    that was taken with them."""
     possible = possible_points(exam) if possible is None else possible
+    if points is None or copy.published_result is None:
+        copy.published_result = learner.snapshot(exam, copy)
     points = copy.total_points if points is None else points
     legacy = forget_legacy_score(copy)
     delivered = compat.publish_grade(exam.usage_key, exam.weight, copy.learner_anonymous_id,
                                      float(points), float(possible))
     copy.published_points = points
-    copy.save(update_fields=["published_points", "updated_at"] + (["submission_uuid"] if legacy else []))
+    copy.save(update_fields=["published_points", "published_result", "updated_at"]
+              + (["submission_uuid"] if legacy else []))
     return delivered
 
 
@@ -129,8 +138,9 @@ def withdraw_copy(exam, copy):
     legacy = forget_legacy_score(copy)
     delivered = bool(copy.learner_anonymous_id) and compat.withdraw_grade(exam.usage_key, exam.weight,
                                                                            copy.learner_anonymous_id)
-    copy.published_points = None
-    copy.save(update_fields=["published_points", "updated_at"] + (["submission_uuid"] if legacy else []))
+    copy.published_points = copy.published_result = None
+    copy.save(update_fields=["published_points", "published_result", "updated_at"]
+              + (["submission_uuid"] if legacy else []))
     return delivered
 
 

@@ -173,7 +173,13 @@ function ViatiqueStaffDashboard(runtime, element, args) {
       }
       cells.push(stateCell);
       cells.push(el('td', {text: copy.grader || '—'}));
-      cells.push(el('td', {text: copy.total === null ? '—' : copy.total}));
+      var totalCell = el('td', {text: copy.total === null ? '—' : copy.total});
+      if (copy.points_off_scheme) {
+        // points given before a maximum or step changed: kept as they were, for the instructor to see to
+        totalCell.appendChild(el('span', {'class': 'viatique-badge viatique-warning', 'data-off-scheme': 'true',
+          text: _('Points off the marking scheme')}));
+      }
+      cells.push(totalCell);
       // graders open their own copies and those nobody was given (opening another's is refused, and
       // refusals count towards the lockout)
       var mayOpen = isInstructor || !copy.grader || copy.grader === args.username;

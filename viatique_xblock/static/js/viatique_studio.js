@@ -7,6 +7,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
   args = common.startupArgs(element, args);
   var root = common.rootElement(element);
   var _ = common.makeGettext(args.i18n);
+  var ngettext = common.makeNgettext(args.i18n, args.lang);
   var numbers = common.numbers(args.lang);
   var fmt = common.format;
   var el = common.el;
@@ -16,6 +17,10 @@ function ViatiqueStudioEditor(runtime, element, args) {
   var errors = root.querySelector('[data-region="errors"]');
   var saved = root.querySelector('[data-region="saved"]');
   var addButton = root.querySelector('[data-action="add-question"]');
+  var impactPanel = root.querySelector('[data-region="impact"]');
+  var impactList = root.querySelector('[data-region="impact-list"]');
+  var impactActions = root.querySelector('[data-region="impact-actions"]');
+  var pendingToken = null;
   var settings = JSON.parse(JSON.stringify(args.settings));
   var scheme = settings.marking_scheme || {questions: []};
   var uid = 0;
@@ -188,14 +193,97 @@ function ViatiqueStudioEditor(runtime, element, args) {
     render([scheme.questions.length - 1]);
   });
 
-  form.addEventListener('submit', function (event) {
-    event.preventDefault();
-    errors.hidden = true;
-    saved.textContent = '';
-    root.querySelectorAll('[aria-invalid]').forEach(function (input) { input.removeAttribute('aria-invalid'); });
+  /* What a change of the marking scheme does to graded copies, in words (scheme_change_impact's answer). */
+  function impactLines(impact) {
+    var lines = [];
+    var codes = function (list, count) {
+      return list.join(', ') + (count > list.length ? ' …' : '');
+    };
+    if (impact.released.count) {
+      lines.push(fmt(ngettext('{count} released copy will change: {codes}. Learners keep seeing their published ' +
+                              'score until it is published again.',
+                              '{count} released copies will change: {codes}. Learners keep seeing their published ' +
+                              'score until it is published again.', impact.released.count),
+                     {count: impact.released.count, codes: codes(impact.released.codes, impact.released.count)}));
+    }
+    impact.incomplete.by_question.forEach(function (question) {
+      if (!question.copies) { return; }
+      lines.push(fmt(ngettext('{count} copy becomes incomplete for question {label}: it goes back to grading for it.',
+                              '{count} copies become incomplete for question {label}: they go back to grading for it.',
+                              question.copies), {count: question.copies, label: question.label || question.id}));
+    });
+    impact.removed.forEach(function (question) {
+      if (!question.copies) { return; }
+      lines.push(fmt(ngettext('Question {label} is removed: its points on {count} copy no longer count.',
+                              'Question {label} is removed: its points on {count} copies no longer count.',
+                              question.copies), {count: question.copies, label: question.label || question.id}));
+    });
+    if (impact.total_changes.count) {
+      lines.push(fmt(ngettext('{count} copy changes total: {changes}.', '{count} copies change total: {changes}.',
+                              impact.total_changes.count),
+                     {count: impact.total_changes.count, changes: impact.total_changes.copies.slice(0, 10).map(function (row) {
+                       return fmt(_('{code} from {before} to {after}'), {code: row.code,
+                         before: row.before === null ? '–' : numbers.format(row.before),
+                         after: row.after === null ? '–' : numbers.format(row.after)});
+                     }).join(', ') + (impact.total_changes.count > 10 ? ' …' : '')}));
+    }
+    if (impact.misfits.count) {
+      lines.push(fmt(ngettext('{count} points no longer fit their question (they are kept and flagged in the copy list): {list}.',
+                              '{count} points no longer fit their question (they are kept and flagged in the copy list): {list}.',
+                              impact.misfits.count),
+                     {count: impact.misfits.count, list: impact.misfits.points.slice(0, 10).map(function (row) {
+                       return fmt(_('{code}, {label}: {points} (maximum {max}, step {step})'), {code: row.code,
+                         label: row.label || row.question, points: numbers.format(row.points),
+                         max: numbers.format(row.max), step: numbers.format(row.step)});
+                     }).join('; ') + (impact.misfits.count > 10 ? ' …' : '')}));
+    }
+    if (impact.rerender) {
+      lines.push(fmt(ngettext('{count} graded copy gets a new graded PDF; a released one, its new score.',
+                              '{count} graded copies get a new graded PDF; released ones, their new score.',
+                              impact.rerender), {count: impact.rerender}));
+    }
+    return lines;
+  }
+
+  /* The confirmation: the impact in words, then its two buttons (made while it is shown). */
+  function showImpact(impact) {
+    pendingToken = impact.token;
+    impactList.textContent = '';
+    impactLines(impact).forEach(function (line) { impactList.appendChild(el('li', {text: line})); });
+    impactActions.textContent = '';
+    impactActions.appendChild(el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'confirm-change',
+      text: _('Save and apply this change'), onclick: function () { if (pendingToken) { submit(pendingToken); } }}));
+    impactActions.appendChild(el('button', {type: 'button', 'class': 'viatique-button', 'data-action': 'cancel-change',
+      text: _('Go back to editing'), onclick: function () {
+        hideImpact();
+        form.querySelector('[data-action="save"]').focus();
+      }}));
+    impactPanel.hidden = false;
+    impactPanel.focus();
+  }
+
+  function hideImpact() {
+    pendingToken = null;
+    impactActions.textContent = '';
+    impactPanel.hidden = true;
+  }
+
+  function failed(result) {
+    notify('error', {title: _('The settings were not saved'), message: result.body.message || ''});
+    showErrors(result.body.problems, result.body.message || _('The settings were not saved.'));
+  }
+
+  function unreachable() {
+    showErrors(null, _('The server could not be reached. Your edits are still here; try again.'));
+  }
+
+  function submit(token) {
+    var data = collect();
+    if (token) { data.scheme_change_token = token; }
     notify('save', {state: 'start', message: _('Saving')});
-    common.callHandler(runtime.handlerUrl(element, 'studio_submit'), collect()).then(function (result) {
+    common.callHandler(runtime.handlerUrl(element, 'studio_submit'), data).then(function (result) {
       if (result.ok) {
+        hideImpact();
         settings = result.body.settings;
         scheme = settings.marking_scheme;
         fillFields();
@@ -204,13 +292,28 @@ function ViatiqueStudioEditor(runtime, element, args) {
         // said in a live region present from the start, near the Save button (Studio's own notice may not show)
         saved.textContent = _('Settings saved.');
         notify('save', {state: 'end'});
+      } else if (result.body.error === 'scheme_change_unconfirmed' && result.body.impact) {
+        // copies changed since the impact was shown: the new one is shown to confirm
+        notify('save', {state: 'end'});
+        showImpact(result.body.impact);
       } else {
-        notify('error', {title: _('The settings were not saved'), message: result.body.message || ''});
-        showErrors(result.body.problems, result.body.message || _('The settings were not saved.'));
+        failed(result);
       }
-    }).catch(function () {
-      showErrors(null, _('The server could not be reached. Your edits are still here; try again.'));
-    });
+    }).catch(unreachable);
+  }
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    errors.hidden = true;
+    saved.textContent = '';
+    hideImpact();
+    root.querySelectorAll('[aria-invalid]').forEach(function (input) { input.removeAttribute('aria-invalid'); });
+    // what the change does to graded copies, asked first: a change that touches none saves at once
+    common.callHandler(runtime.handlerUrl(element, 'scheme_change_impact'), collect()).then(function (result) {
+      if (!result.ok) { failed(result); return; }
+      // settings the save refuses have no impact: the save says what is wrong
+      if (result.body.needs_confirmation) { showImpact(result.body); } else { submit(null); }
+    }).catch(unreachable);
   });
 
   root.querySelector('[data-action="cancel"]').addEventListener('click', function () { notify('cancel'); });
