@@ -279,3 +279,26 @@ def test_the_grading_mode_shows_the_exams_and_cannot_change_while_copies_are_bei
     expect(page.get_by_role("alert")).to_contain_text("Copies are being graded: the grading mode can change only")
     page.reload()
     expect(page.get_by_label("Grading mode", exact=True)).to_have_value("by_copy")
+
+
+def test_a_questions_scoring_and_who_may_change_rubric_items_are_chosen_and_kept(page, fresh_demo_host):
+    """Each leaf question says how its rubric items count (gains from 0, the default, or deductions from its
+    maximum), and the exam who may change its rubric items (instructors by default); both are saved with the
+    scheme and shown again after a reload, and a group has no scoring of its own."""
+    open_editor(page, fresh_demo_host)
+    scoring = page.get_by_role("combobox", name="Scoring of question 2", exact=True)
+    expect(scoring).to_have_value("gains")
+    expect(page.get_by_role("combobox", name="Scoring of question 1", exact=True)).to_have_count(0)  # a group
+    editors = page.get_by_label("Who may change rubric items", exact=True)
+    expect(editors).to_have_value("instructors")
+    expect(editors).to_have_accessible_description(re.compile("re-scores every copy it is applied to"))
+    scoring.select_option("deductions")
+    editors.select_option("staff")
+    settings = save(page)["settings"]
+    assert settings["rubric_editors"] == "staff"
+    leaves = {node["id"]: node for node in settings["marking_scheme"]["questions"] if "children" not in node}
+    assert leaves["q4"]["scoring"] == "deductions" and "scoring" not in leaves["q5"]
+    page.reload()
+    expect(page.get_by_role("combobox", name="Scoring of question 2", exact=True)).to_have_value("deductions")
+    expect(page.get_by_role("combobox", name="Scoring of question 3", exact=True)).to_have_value("gains")
+    expect(page.get_by_label("Who may change rubric items", exact=True)).to_have_value("staff")

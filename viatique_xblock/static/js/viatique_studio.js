@@ -36,6 +36,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
     });
     form.elements.anonymous_grading.checked = !!settings.anonymous_grading;
     if (form.elements.grading_mode) { form.elements.grading_mode.value = settings.grading_mode || 'by_question'; }
+    if (form.elements.rubric_editors) { form.elements.rubric_editors.value = settings.rubric_editors || 'instructors'; }
   }
 
   function siblingsOf(path) {
@@ -61,6 +62,21 @@ function ViatiqueStudioEditor(runtime, element, args) {
     });
     input.addEventListener('input', function () { node[key] = input.value; updateTotal(); });
     return el('span', {'class': 'viatique-inline'}, [el('label', {'for': id, text: labelText}), input]);
+  }
+
+  /* How a question's rubric items count (docs/grading.md, "Rubrics"): gains from 0, or deductions from its maximum. */
+  function scoringSelect(node, number, path) {
+    var id = 'viatique-scoring-' + (++uid);
+    var select = el('select', {id: id, 'aria-label': fmt(_('Scoring of question {number}'), {number: number}),
+                               'data-field': 'scoring', 'data-path': path.map(function (i) { return i + 1; }).join('.')}, [
+      el('option', {value: 'gains', text: _('Gains from 0')}),
+      el('option', {value: 'deductions', text: _('Deductions from the maximum')})
+    ]);
+    select.value = node.scoring === 'deductions' ? 'deductions' : 'gains';
+    select.addEventListener('change', function () {
+      if (select.value === 'deductions') { node.scoring = 'deductions'; } else { delete node.scoring; }
+    });
+    return el('span', {'class': 'viatique-inline'}, [el('label', {'for': id, text: _('Scoring')}), select]);
   }
 
   function actionButton(action, text, label, handler) {
@@ -100,6 +116,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
       var number = path.map(function (i) { return i + 1; }).join('.');
       row.appendChild(numberInput(node, 'max', _('Maximum'), fmt(_('Maximum of question {number}'), {number: number}), path));
       row.appendChild(numberInput(node, 'step', _('Step'), fmt(_('Step of question {number}'), {number: number}), path));
+      row.appendChild(scoringSelect(node, number, path));
     }
     row.appendChild(el('span', {'class': 'viatique-qid', text: node.id ? fmt(_('id {id}'), {id: node.id}) : _('new')}));
     var siblings = siblingsOf(path);
@@ -184,6 +201,7 @@ function ViatiqueStudioEditor(runtime, element, args) {
       name_area_height: form.elements.name_area_height.value,
       anonymous_grading: form.elements.anonymous_grading.checked,
       grading_mode: form.elements.grading_mode ? form.elements.grading_mode.value : undefined,
+      rubric_editors: form.elements.rubric_editors ? form.elements.rubric_editors.value : undefined,
       marking_scheme: scheme
     };
   }
