@@ -81,8 +81,10 @@ function ViatiqueGrading(runtime, element, args) {
     [_('Enter'), _('On the focused page: place the chosen tool at the cursor')],
     [_('Arrow keys'), _('On an annotation\'s Move or Resize button: move it, or make it wider, narrower, taller or shorter')],
     [_('[ ] or Page Up, Page Down'), _('Previous or next page')],
-    ['+ - 0', _('Zoom in, zoom out, fit the page')],
-    ['w', _('Whole page')],
+    ['+ -', _('Zoom in, zoom out')],
+    ['w', _('Whole page (fit the page)')],
+    ['1 … 9, 0', _('Apply or remove the rubric item of that number (0: the tenth)')],
+    ['q', _('The next question\'s rubric for the number keys')],
     ['m', _('Go to the points')],
     ['b', _('Comment bank: type to filter, Enter inserts (in a text field: Alt+B)')],
     [_('Ctrl+S'), _('Save now')],
@@ -111,6 +113,10 @@ function ViatiqueGrading(runtime, element, args) {
   var cursor = {x: 0.1, y: 0.1};
   var invalid = {};        // field key -> true while a points field holds a value that is not sent
   var bank = [];
+  var rubric = null;       // ViatiqueRubric.load's answer: the exam's rubric items, by question
+  var panels = {};         // question id -> its rubric panel (ViatiqueRubric.panel)
+  var rubricSlots = {};    // question id -> where its panel goes, under its points row
+  var keyedQuestion = null;  // the question whose rubric items the number keys apply
   var bankTarget = null;   // the text field the bank inserts into (null: a comment box on the page)
   var bankActive = 0;
   var openSeq = 0;
@@ -679,7 +685,9 @@ function ViatiqueGrading(runtime, element, args) {
         title.focus();
         return;
       }
+      keyedQuestion = null;
       showCopy(result.body, true);
+      loadRubric();
       title.focus();
       announceOpened();
       prefetchNextCopy();
@@ -863,6 +871,7 @@ function ViatiqueGrading(runtime, element, args) {
     body.querySelectorAll('[data-editable]').forEach(function (node) { node.disabled = !editable; });
     toolButtons.forEach(function (node) { node.disabled = !editable; });
     bankButton.disabled = !editable;
+    Object.keys(panels).forEach(function (id) { panels[id].setEditable(editable); });
     if (!editable) { chooseTool(null); closeBank(false); }
     // (no aria-readonly: role=application does not take it; showState says whether the copy can be changed)
     showState();
@@ -1231,8 +1240,124 @@ function ViatiqueGrading(runtime, element, args) {
           {max: formatNumber(question.max), step: formatNumber(question.step)})}),
         comment, error
       ]));
+      rubricSlots[question.id] = el('div', {'class': 'viatique-rubric-slot', 'data-question': question.id});
+      pointsRows.appendChild(rubricSlots[question.id]);
     });
+    renderRubrics();
     showTotal();
+  }
+
+  /* ----------------------------------------------------------------- rubric */
+
+  /* The exam's rubric, read again when a copy opens (items made by other graders meanwhile). */
+  function loadRubric() {
+    var seq = openSeq;
+    return window.ViatiqueRubric.load(call).then(function (loaded) {
+      if (seq !== openSeq || !loaded) { return; }
+      rubric = loaded;
+      renderRubrics();
+    });
+  }
+
+  /* A panel per question, under its points row (viatique_rubric.js). */
+  function renderRubrics() {
+    panels = {};
+    if (!data || !rubric) { return; }
+    data.questions.forEach(function (question) {
+      var slotNode = rubricSlots[question.id];
+      if (!slotNode) { return; }
+      slotNode.textContent = '';
+      var panel = window.ViatiqueRubric.panel({
+        el: el, _: _, fmt: fmt, formatNumber: formatNumber, idPrefix: idPrefix, announcer: announcer,
+        question: question, questionName: questionLabel(question),
+        rubric: rubric.questions[question.id], shared: rubric.shared,
+        state: window.ViatiqueRubric.stateOf((data.points || {})[question.id]),
+        send: rubricSend, call: call, failure: failure,
+        onResult: rubricResult, onAdded: function (item) { rubricAdded(question.id, item); }
+      });
+      panels[question.id] = panel;
+      slotNode.appendChild(panel.node);
+      panel.setEditable(editable);
+    });
+    if (!panels[keyedQuestion]) { keyedQuestion = firstKeyedQuestion(); }
+    markKeyed();
+  }
+
+  /* The number keys act first on the first question without points (the one being graded). */
+  function firstKeyedQuestion() {
+    var open = data.questions.filter(function (question) {
+      var entry = work.points[question.id];
+      return !entry || entry.points === null || entry.points === undefined || entry.points === '';
+    })[0];
+    return (open || data.questions[0] || {}).id || null;
+  }
+
+  function markKeyed() {
+    Object.keys(panels).forEach(function (id) { panels[id].setKeyed(id === keyedQuestion); });
+  }
+
+  function nextKeyedQuestion() {
+    var ids = data.questions.map(function (question) { return question.id; });
+    if (!ids.length) { return; }
+    keyedQuestion = ids[(ids.indexOf(keyedQuestion) + 1) % ids.length];
+    markKeyed();
+    say(fmt(_('Number keys: the rubric of {question}.'), {question: questionLabel(questionById(keyedQuestion))}));
+  }
+
+  function rubricKey(key) {
+    var panel = panels[keyedQuestion];
+    if (!panel) { return say(_('The rubric is not loaded yet.'), true); }
+    panel.applyKey(key);
+  }
+
+  /* Working on a question (its points, its rubric) makes it the one the number keys act on. */
+  pointsRows.addEventListener('focusin', function (event) {
+    var holder = event.target.closest && event.target.closest('[data-question]');
+    var id = holder && holder.getAttribute('data-question');
+    if (id && panels[id] && id !== keyedQuestion) { keyedQuestion = id; markKeyed(); }
+  });
+
+  /* A rubric write (apply_rubric_item, save_adjustment) with the copy and its lease's fencing, after the
+   * work not saved yet: refused as the other writes (a lost lease, a stale draft), or resolves its result. */
+  function rubricSend(name, payload) {
+    if (!data || !editable || !lease) { return Promise.resolve(null); }
+    var seq = openSeq;
+    return save().then(function () {
+      if (seq !== openSeq || !lease || halted) { return null; }
+      return call(name, Object.assign({copy_id: data.copy.id, fencing: lease.fencing}, payload));
+    }).then(function (result) {
+      if (!result || seq !== openSeq) { return null; }
+      if (result.ok) {
+        if (result.body.version) { version = result.body.version; }
+        return result;
+      }
+      var error = result.body && result.body.error;
+      if (error === 'lease_lost' || error === 'stale_draft') { saveRefused(result); return result; }
+      say(failure(result), true);
+      return result;
+    });
+  }
+
+  /* The points the server computed from the rubric: in the question's field and the total. */
+  function rubricResult(body) {
+    var entry = work.points[body.question_id] || (work.points[body.question_id] = {points: null, comment: ''});
+    entry.points = body.points === null || body.points === undefined ? null : String(body.points);
+    var input = pointsRows.querySelector('[data-field="points"][data-question="' + body.question_id + '"]');
+    if (input) {
+      input.value = entry.points === null ? '' : entry.points;
+      input.removeAttribute('aria-invalid');
+      delete invalid['question:' + body.question_id];
+      var error = document.getElementById(input.getAttribute('aria-describedby'));
+      if (error) { error.textContent = ''; }
+    }
+    if (data.points) { data.points[body.question_id] = Object.assign({}, data.points[body.question_id], body); }
+    showTotal();
+  }
+
+  /* An item made while grading: every panel that may use it (its question's, or all for an exam-wide one). */
+  function rubricAdded(questionId, item) {
+    var own = rubric.questions[questionId] || (rubric.questions[questionId] = {scoring: 'gains', groups: [], items: []});
+    if (own.items.indexOf(item) === -1) { own.items.push(item); }
   }
 
   function showTotal() {
@@ -1522,7 +1647,9 @@ function ViatiqueGrading(runtime, element, args) {
     if (key === '?') { event.preventDefault(); toggleHelp(); return; }
     if (key === '+' || key === '=') { setZoom(zoom * ZOOM_STEP); return; }
     if (key === '-') { setZoom(zoom / ZOOM_STEP); return; }
-    if (key === '0' || key === 'w') { setZoom(1); if (key === 'w') { say(_('Whole page.')); } return; }
+    if (key === 'w') { setZoom(1); say(_('Whole page.')); return; }
+    if (/^[0-9]$/.test(key)) { event.preventDefault(); rubricKey(key); return; }
+    if (key === 'q') { event.preventDefault(); nextKeyedQuestion(); return; }
     if (key === 'n' || key === 'p') { event.preventDefault(); goToCopy(key === 'n' ? 'next' : 'previous'); return; }
     if (key === 'd') { event.preventDefault(); if (pageMode && args.dashboard_url) { backToDashboard(); } else { close(); } return; }
     if (key === 'm') { event.preventDefault(); focusPoints(); return; }
