@@ -686,8 +686,9 @@ function ViatiqueGrading(runtime, element, args) {
         return;
       }
       keyedQuestion = null;
+      if (result.body.rubric) { rubric = window.ViatiqueRubric.take(result.body.rubric); }
       showCopy(result.body, true);
-      loadRubric();
+      if (!result.body.rubric) { loadRubric(); }
       title.focus();
       announceOpened();
       prefetchNextCopy();
@@ -1249,7 +1250,7 @@ function ViatiqueGrading(runtime, element, args) {
 
   /* ----------------------------------------------------------------- rubric */
 
-  /* The exam's rubric, read again when a copy opens (items made by other graders meanwhile). */
+  /* The exam's rubric, when open_copy does not carry it. */
   function loadRubric() {
     var seq = openSeq;
     return window.ViatiqueRubric.load(call).then(function (loaded) {
@@ -1273,6 +1274,7 @@ function ViatiqueGrading(runtime, element, args) {
         rubric: rubric.questions[question.id], shared: rubric.shared,
         state: window.ViatiqueRubric.stateOf((data.points || {})[question.id]),
         send: rubricSend, call: call, failure: failure,
+        comment: function () { return (work.points[question.id] || {}).comment || ''; },
         onResult: rubricResult, onAdded: function (item) { rubricAdded(question.id, item); }
       });
       panels[question.id] = panel;

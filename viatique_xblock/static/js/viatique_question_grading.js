@@ -341,7 +341,7 @@ function ViatiqueQuestionGrading(runtime, element, args) {
 
   /* ----------------------------------------------------------------- rubric */
 
-  /* The question's rubric, read again at each answer (items other graders made meanwhile). */
+  /* The question's rubric, when the answer does not carry it. */
   function loadRubric() {
     var current = answer;
     window.ViatiqueRubric.load(call, questionId).then(function (loaded) {
@@ -360,7 +360,8 @@ function ViatiqueQuestionGrading(runtime, element, args) {
         el: el, _: _, fmt: fmt, formatNumber: formatNumber, idPrefix: idPrefix, announcer: announcer,
         question: answer.question, questionName: questionName(answer.question),
         rubric: rubric.questions[questionId], shared: rubric.shared, state: null,
-        send: rubricSend, call: call, failure: failure, onResult: rubricResult
+        send: rubricSend, call: call, failure: failure, onResult: rubricResult,
+        comment: function () { return commentInput.value; }
       });
       rubricSlot.appendChild(panel.node);
       panel.setKeyed(true);
@@ -464,8 +465,11 @@ function ViatiqueQuestionGrading(runtime, element, args) {
       'Mark it "No answer", or skip it.'), {pages: missing.filter(function (page) {
         return next.question_pages.indexOf(page) !== -1;
       }).join(', ')}) : '';
+    if (next.rubric) { rubric = window.ViatiqueRubric.take({questions: {}, exam_wide: next.rubric.exam_wide}); }
+    if (next.rubric) { rubric.questions[questionId] = next.rubric; }
+    if (next.rubric && panel) { panel.setRubric(rubric.questions[questionId], rubric.shared); }
     showRubric();
-    loadRubric();
+    if (!next.rubric) { loadRubric(); }
     setEditable(!!(lease && next.can_edit));
     if (next.held_by && !lease) {
       alertBox.textContent = '';

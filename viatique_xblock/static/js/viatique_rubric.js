@@ -21,6 +21,7 @@
 
   /* The item's points with their sign: "+1", "−0.5" (a true minus sign), "0". */
   function signed(points, formatNumber) {
+    if (points === null || points === undefined || points === '') { return ''; }
     var value = typeof points === 'number' ? points : parseFloat(points);
     if (isNaN(value)) { return String(points); }
     if (value > 0) { return '+' + formatNumber(value); }
@@ -89,19 +90,17 @@
       'data-region': 'field-error'});
     var adjustmentInput = el('input', {type: 'text', inputmode: 'decimal', id: base + '-adjustment',
       'class': 'viatique-number', 'data-field': 'rubric-adjustment', 'aria-describedby': adjustmentError.id});
-    var adjustmentComment = el('input', {type: 'text', id: base + '-adjustment-comment',
-      'data-field': 'rubric-adjustment-comment'});
+    var adjustmentHint = el('span', {'class': 'viatique-hint', id: base + '-adjustment-hint',
+      text: _('Added to the items\' points; the question\'s comment says why (the learner reads it).')});
+    adjustmentInput.setAttribute('aria-describedby', adjustmentHint.id + ' ' + adjustmentError.id);
     var adjustmentButton = button('save-adjustment', _('Save the adjustment'), function () { saveAdjustment(); },
       {'aria-label': fmt(_('Save the adjustment of {question}'), {question: name})});
     var adjustment = el('div', {'class': 'viatique-rubric-adjustment', 'data-region': 'rubric-adjustment'}, [
       el('label', {'for': adjustmentInput.id, text: _('Adjustment (points, + or −)')}), adjustmentInput,
-      el('label', {'for': adjustmentComment.id, text: _('Why (shown to the learner)')}), adjustmentComment,
-      adjustmentButton, adjustmentError
+      adjustmentHint, adjustmentButton, adjustmentError
     ]);
-    [adjustmentInput, adjustmentComment].forEach(function (input) {
-      input.addEventListener('keydown', function (event) {
-        if (event.key === 'Enter') { event.preventDefault(); saveAdjustment(); }
-      });
+    adjustmentInput.addEventListener('keydown', function (event) {
+      if (event.key === 'Enter') { event.preventDefault(); saveAdjustment(); }
     });
 
     var newText = el('input', {type: 'text', id: base + '-new-text', 'data-field': 'rubric-new-text'});
@@ -133,7 +132,10 @@
         : fmt(_('Scoring: gains from 0, at most {max} points.'), {max: formatNumber(question.max)});
     }
 
-    function itemLabel(item) { return fmt(_('{text} ({points})'), {text: item.text, points: signed(item.points, formatNumber)}); }
+    function itemLabel(item) {
+      var points = signed(item.points, formatNumber);
+      return points ? fmt(_('{text} ({points})'), {text: item.text, points: points}) : item.text;
+    }
 
     function isApplied(item) {
       return state.items.map(String).indexOf(String(item.id)) !== -1;
@@ -184,7 +186,6 @@
         adjustmentInput.value = state.adjustment === null || state.adjustment === undefined ||
           parseFloat(state.adjustment) === 0 ? '' : formatNumber(state.adjustment);
       }
-      if (document.activeElement !== adjustmentComment) { adjustmentComment.value = state.comment || ''; }
       list.querySelectorAll('[data-action="rubric-item"]').forEach(function (toggle) {
         var applied = state.items.map(String).indexOf(toggle.getAttribute('data-item')) !== -1;
         toggle.setAttribute('aria-pressed', applied ? 'true' : 'false');
@@ -193,7 +194,7 @@
 
     function setState(next) {
       state = {items: (next && next.items) || [], adjustment: next ? next.adjustment : null,
-        comment: (next && (next.comment || next.adjustment_comment)) || '',
+        comment: (next && next.comment) || '',
         points: next && next.points !== undefined ? next.points : null};
       showPoints();
     }
@@ -263,7 +264,7 @@
       adjustmentInput.removeAttribute('aria-invalid');
       busy = true;
       options.send('save_adjustment', {question_id: question.id, adjustment: String(value),
-        comment: adjustmentComment.value}).then(function (result) {
+        comment: options.comment ? options.comment() : state.comment}).then(function (result) {
         answered(result, value ? fmt(_('Adjustment saved: {points}.'), {points: signed(value, formatNumber)})
           : _('No adjustment.'));
       });
@@ -318,33 +319,28 @@
     };
   }
 
-  /* The rubric of the exam (every question's, ``questionId`` only when given):
-   * resolves {questions: {id: {scoring, groups, items}}, shared: [exam-wide items], can_edit}, or null. */
+  /* The ``rubric`` handler's answer ({questions: {id: {scoring, groups, items}}, exam_wide: [items], can_edit}),
+   * or open_copy's ``rubric``, as {questions, shared (the exam-wide items), can_edit}. */
+  function take(body) {
+    body = body || {};
+    return {questions: body.questions || {}, shared: body.exam_wide || [], can_edit: !!body.can_edit};
+  }
+
+  /* The rubric of the exam (every question's, ``questionId``'s only when given): resolves take()'s, or null. */
   function load(call, questionId) {
     return call('rubric', questionId ? {question_id: questionId} : null, 'GET').then(function (result) {
-      if (!result.ok) { return null; }
-      var questions = result.body.questions || {};
-      var shared = (questions[''] && questions[''].items) || [];
-      Object.keys(questions).forEach(function (id) {
-        var items = questions[id].items || [];
-        shared = shared.concat(items.filter(function (item) { return !item.question_id && id !== ''; }));
-        questions[id].items = items.filter(function (item) { return item.question_id; });
-      });
-      var seen = {};
-      shared = shared.filter(function (item) { return seen[item.id] ? false : (seen[item.id] = true); });
-      return {questions: questions, shared: shared, can_edit: !!result.body.can_edit};
+      return result.ok ? take(result.body) : null;
     });
   }
 
-  /* The rubric state of a question in open_copy's or open_answer's JSON: {items, adjustment, comment, points}. */
+  /* The rubric state of a question in open_copy's points or open_answer's answer: {items, adjustment, comment,
+   * points}. */
   function stateOf(entry) {
     entry = entry || {};
-    var items = entry.items || entry.rubric_items || entry.applied_items || entry.applied || [];
-    return {items: items, adjustment: entry.adjustment === undefined ? null : entry.adjustment,
-      comment: entry.adjustment_comment !== undefined ? entry.adjustment_comment : '',
-      points: entry.points === undefined ? null : entry.points};
+    return {items: entry.items || [], adjustment: entry.adjustment === undefined ? null : entry.adjustment,
+      comment: entry.comment || '', points: entry.points === undefined ? null : entry.points};
   }
 
-  global.ViatiqueRubric = {panel: panel, load: load, stateOf: stateOf, signed: signed, parseSigned: parseSigned,
+  global.ViatiqueRubric = {panel: panel, load: load, take: take, stateOf: stateOf, signed: signed, parseSigned: parseSigned,
     ordered: ordered, KEYS: KEYS};
 })(window);
