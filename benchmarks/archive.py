@@ -51,7 +51,7 @@ def make_exam(scan_path, graded_pdfs):
 
     from viatique_xblock import audit, exams
     from viatique_xblock.grading import rendering
-    from viatique_xblock.models import Annotation, BankComment, Copy, QuestionPoints, RegradeRequest
+    from viatique_xblock.models import Annotation, Copy, QuestionPoints, RegradeRequest, RubricItem
     from viatique_xblock.scanning import batches
     from viatique_xblock.states import Grading, Identity
 
@@ -93,7 +93,7 @@ def make_exam(scan_path, graded_pdfs):
     exam.save(update_fields=["released_at"])
     Copy.objects.filter(exam=exam, grading_state=Grading.GRADED).update(published_points=Decimal("14.5"))
     RegradeRequest.objects.create(copy=copies[0], question_id="q1", open_question="q1", message="Merci de revoir.")
-    BankComment.objects.create(exam=exam, text="Rédaction soignée", question_id="q2", points=Decimal("0.5"))
+    RubricItem.objects.create(exam=exam, text="Rédaction soignée", question_id="q2", points=Decimal("0.5"))
     return exam, render_seconds
 
 

@@ -51,10 +51,10 @@ class DraftAdmin(admin.ModelAdmin):
     raw_id_fields = ("copy",)
 
 
-@admin.register(models.BankComment)
-class BankCommentAdmin(admin.ModelAdmin):
-    list_display = ("exam", "text", "question_id", "points", "created_by")
-    raw_id_fields = ("exam",)
+@admin.register(models.RubricItem)
+class RubricItemAdmin(admin.ModelAdmin):
+    list_display = ("exam", "text", "question_id", "points", "created_by", "version")
+    raw_id_fields = ("exam", "group")
 
 
 @admin.register(models.AuditEvent)

@@ -1,7 +1,7 @@
 """Database models of Viatique.
 
 Everything staff query across learners lives here, not in XBlock user state:
-exams, scan batches, copies, pages, annotations, points, drafts, comment bank
+exams, scan batches, copies, pages, annotations, points, drafts, rubric items
 and the append-only audit log. Every row hangs off an :class:`Exam`, which is
 keyed by the block's usage key and course key, and every lookup filters by it.
 """
@@ -276,6 +276,9 @@ class QuestionPoints(models.Model):
     #: the grader marked the question "no answer" (nothing written, or its page never scanned): 0 points,
     #: and the learner's view and graded PDF say so
     no_answer = models.BooleanField(default=False)
+    #: the grader's free adjustment, added to the question's base and its applied rubric items
+    #: (:func:`viatique_xblock.scheme.score`); points typed directly are stored as this adjustment
+    adjustment = models.DecimalField(default=0, **POINTS)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -369,18 +372,88 @@ class Draft(models.Model):
         return f"Draft v{self.version} of {self.copy_id} by {self.grader}"
 
 
-class BankComment(models.Model):
-    """A reusable comment of an exam's comment bank, shared by its graders."""
+class RubricGroup(models.Model):
+    """A group of rubric items of one question (:mod:`viatique_xblock.grading.rubrics`); a "pick one" group
+    allows one applied item of the group per copy's question."""
 
-    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="bank_comments")
-    text = models.TextField()
-    question_id = models.CharField(max_length=64, blank=True)
-    points = models.DecimalField(null=True, blank=True, **POINTS)
-    created_by = models.CharField(max_length=150, blank=True)
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="rubric_groups")
+    public_id = models.CharField(max_length=public_ids.LENGTH, unique=True, default=public_ids.new, editable=False)
+    question_id = models.CharField(max_length=64)
+    label = models.CharField(max_length=255, blank=True)
+    pick_one = models.BooleanField(default=False)
+    position = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Group {self.label or self.public_id} of {self.question_id}"
+
+
+class RubricItem(models.Model):
+    """One rubric item, shared by the graders of an exam: a text shown to the learner and signed points
+    (a gain or a deduction; None: a comment without points). Items are *living*: editing one re-scores
+    every copy it is applied to (:func:`viatique_xblock.grading.rubrics.edit_item`). The comment bank
+    of earlier versions is these items (migration 0015)."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="rubric_items")
+    public_id = models.CharField(max_length=public_ids.LENGTH, unique=True, default=public_ids.new, editable=False)
+    #: a leaf question's id; "" for an exam-wide comment usable on any question
+    question_id = models.CharField(max_length=64, blank=True)
+    group = models.ForeignKey(RubricGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
+    text = models.TextField()
+    points = models.DecimalField(null=True, blank=True, **POINTS)
+    position = models.IntegerField(default=0)
+    created_by = models.CharField(max_length=150, blank=True)
+    #: moved on by every edit: an edit sent from an older version is refused (``stale_item``)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["exam", "question_id"])]
 
     def __str__(self):
         return self.text[:40]
+
+
+class AppliedItem(models.Model):
+    """A rubric item applied to one question of one copy."""
+
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="applied_items")
+    question_id = models.CharField(max_length=64)
+    item = models.ForeignKey(RubricItem, on_delete=models.CASCADE, related_name="applications")
+    applied_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["copy", "question_id", "item"],
+                                               name="viatique_applied_unique_item")]
+
+    def __str__(self):
+        return f"{self.item_id} on {self.question_id} of {self.copy_id}"
+
+
+class RubricRescore(models.Model):
+    """The progress of a living edit (or deletion) of a rubric item: the copies re-scored, then the released
+    scores published again and the graded PDFs rendered again by Celery tasks."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="rubric_rescores")
+    #: the copies whose points changed (ids of the database, never sent out)
+    copy_ids = models.JSONField(default=list, blank=True)
+    copies = models.PositiveIntegerField(default=0)
+    #: released copies whose score is to be published again, and those done
+    released = models.PositiveIntegerField(default=0)
+    republished = models.PositiveIntegerField(default=0)
+    #: graded copies whose PDF is to be rendered again, and those done
+    to_render = models.PositiveIntegerField(default=0)
+    rendered = models.PositiveIntegerField(default=0)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Rescore {self.public_id} ({self.republished}/{self.released}, {self.rendered}/{self.to_render})"
 
 
 class RegradeRequest(models.Model):

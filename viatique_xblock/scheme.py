@@ -2,7 +2,8 @@
 
 A scheme is ``{"questions": [node, ...], "next_id": n}``. A node is either a
 leaf question ``{"id", "label", "max", "step"}`` that receives points (with, optionally, its
-``layout``: where its answer is on the copy, :mod:`viatique_xblock.question_layout`), or a
+``layout``: where its answer is on the copy, :mod:`viatique_xblock.question_layout`, and its
+``scoring``: :data:`GAINS`, the default, or :data:`DEDUCTIONS`, see :func:`score`), or a
 group ``{"id", "label", "children": [node, ...]}`` whose maximum is the sum of
 its children. Ids are stable: editing labels or order never changes them, and
 points are stored by id, so they never move to another question. New questions
@@ -26,6 +27,11 @@ MAX_DECIMALS = 3
 MAX_POINTS = Decimal("10000")
 #: the largest ``next_id`` of a scheme (question ids are ``q<number>``)
 MAX_NEXT_ID = 10 ** 6
+#: how a leaf question's rubric items count (:func:`score`): gains from 0 (the default), or deductions from
+#: the question's maximum
+GAINS = "gains"
+DEDUCTIONS = "deductions"
+SCORING = (GAINS, DEDUCTIONS)
 #: the ids the editor hands out: ``q`` and a number
 QUESTION_ID = re.compile(r"q(\d{1,7})")
 
@@ -161,6 +167,13 @@ class _Validator:
             out["max"] = plain_number(maximum)
         if step is not None and step > 0:
             out["step"] = plain_number(step)
+        scoring = raw.get("scoring")
+        if scoring not in (None, ""):
+            if scoring not in SCORING:
+                self.fail(path, N_("Question “{name}”: scoring must be “gains” (from 0) or “deductions” "
+                                   "(from the maximum)."), field="scoring", name=name)
+            else:
+                out["scoring"] = scoring
         if raw.get("layout") not in (None, {}):
             layout, problem = layout_module.check(raw["layout"], self.pages_per_copy)
             if problem:
@@ -256,6 +269,38 @@ class InvalidPoints(ViatiqueError):
 
     code = "invalid_points"
     status = 400
+
+
+def scoring(leaf):
+    """The leaf question's scoring: :data:`GAINS` or :data:`DEDUCTIONS`."""
+    return DEDUCTIONS if leaf.get("scoring") == DEDUCTIONS else GAINS
+
+
+def base_points(leaf):
+    """Where a question's points start from: 0 (gains) or its maximum (deductions)."""
+    return Decimal(str(leaf["max"])) if scoring(leaf) == DEDUCTIONS else Decimal(0)
+
+
+def score(leaf, items=0, adjustment=0):
+    """A question's points from its rubric: its base (:func:`base_points`) plus the sum of the points of the
+    items applied (``items``) plus the grader's adjustment, bounded to [0, maximum], then snapped to the
+    question's step: the nearest multiple of the step, a value half-way between two multiples going to the
+    one nearer the base (down when scored by gains, up when by deductions), so that a rubric never gives
+    more (gains) or takes more (deductions) than its items say. The maximum is a multiple of the step (the
+    scheme's validation), so the result stays within bounds."""
+    maximum = Decimal(str(leaf["max"]))
+    step = Decimal(str(leaf.get("step") or 1))
+    value = base_points(leaf) + Decimal(str(items)) + Decimal(str(adjustment))
+    value = min(max(value, Decimal(0)), maximum)
+    below = (value // step) * step
+    above = below if below == value else below + step
+    if value - below < above - value:
+        snapped = below
+    elif value - below > above - value:
+        snapped = above
+    else:
+        snapped = above if scoring(leaf) == DEDUCTIONS else below
+    return min(max(snapped, Decimal(0)), maximum)
 
 
 def check_points(leaf, raw):

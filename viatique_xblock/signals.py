@@ -8,6 +8,10 @@ from django.dispatch import Signal
 
 #: a copy's graded PDF was rendered and the copy is now ``graded``
 copy_graded = Signal()
+#: a graded copy's points changed without reopening it (a living rubric item edited or deleted,
+#: :mod:`viatique_xblock.grading.rubrics`): a released copy's new total must be published; receivers return
+#: True when they published it
+copy_rescored = Signal()
 #: an instructor reopened a graded copy (its published score, if any, must be withdrawn)
 copy_reopened = Signal()
 #: a user was retired (:mod:`viatique_xblock.identity.retirement`): sent with ``username`` (the original),

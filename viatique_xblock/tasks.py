@@ -1,5 +1,5 @@
 """Imported by Celery's autodiscovery (``<app>.tasks``), as the LMS does for every installed app."""
-from viatique_xblock.workers.grading import render_graded_copy  # noqa: F401
+from viatique_xblock.workers.grading import render_graded_copy, rerender_graded_copy, rubric_rescore  # noqa: F401
 from viatique_xblock.workers.health import health_report  # noqa: F401
 from viatique_xblock.workers.recovery import recover_task  # noqa: F401
 from viatique_xblock.workers.reports import (  # noqa: F401

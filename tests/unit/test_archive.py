@@ -20,7 +20,7 @@ from tests.lms_grades import lms_gradebook  # noqa: F401  (fixture)
 from viatique_xblock import demo_data, exams, question_layout
 from viatique_xblock.grading import copies as copy_list, workspace
 from viatique_xblock.models import (
-    AuditEvent, BankComment, Copy, Exam, Page, QuestionPoints, RegradeRequest, ScanBatch,
+    AuditEvent, RubricItem, Copy, Exam, Page, QuestionPoints, RegradeRequest, ScanBatch,
 )
 from viatique_xblock.platform import storage
 from viatique_xblock.platform.compat import ViatiqueUser
@@ -195,8 +195,8 @@ def test_an_exported_exam_imports_into_another_course_as_it_was(source, tmp_path
     # work, comment bank, regrade requests and audit events came along, with their times
     assert QuestionPoints.objects.filter(copy__exam=target).count() == QuestionPoints.objects.filter(
         copy__exam=source).count()
-    assert list(BankComment.objects.filter(exam=target).values_list("text", "points", "created_at")) == list(
-        BankComment.objects.filter(exam=source).values_list("text", "points", "created_at"))
+    assert list(RubricItem.objects.filter(exam=target).values_list("text", "points", "created_at")) == list(
+        RubricItem.objects.filter(exam=source).values_list("text", "points", "created_at"))
     assert list(RegradeRequest.objects.filter(copy__exam=target).values_list("message", "state", "created_at")) == \
         list(RegradeRequest.objects.filter(copy__exam=source).values_list("message", "state", "created_at"))
     imported = list(AuditEvent.objects.filter(exam=target).exclude(action__in=["archive.imported"])

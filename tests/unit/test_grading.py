@@ -18,7 +18,7 @@ from tests.unit.grading_helpers import GRADER, INSTRUCTOR, annotation
 from tests.unit.remote_storage import remote_storage  # noqa: F401  (fixture)
 from viatique_xblock import signals
 from viatique_xblock.grading import leases, rendering, workspace
-from viatique_xblock.models import Annotation, AuditEvent, BankComment, Copy, Draft, QuestionPoints
+from viatique_xblock.models import Annotation, AuditEvent, RubricItem, Copy, Draft, QuestionPoints
 from viatique_xblock.platform import storage
 from viatique_xblock.states import Grading
 
@@ -127,7 +127,9 @@ def test_a_draft_is_stored_in_rows_with_its_version_and_the_copy_starts(copy):
     # what open_copy gives back is what was saved
     status, opened = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.public_id}")
     assert opened["draft"] == {"version": 1} and opened["copy"]["total"] == "7.75"
-    assert opened["points"] == {"q2": {"points": "3.5", "comment": "Bien"}, "q3": {"points": "4.25", "comment": ""}}
+    # points typed are the question's adjustment (scored from 0, no rubric item applied)
+    assert opened["points"] == {"q2": {"points": "3.5", "comment": "Bien", "adjustment": "3.5", "items": []},
+                                "q3": {"points": "4.25", "comment": "", "adjustment": "4.25", "items": []}}
     assert {item["text"] for item in opened["annotations"]} == {"Bien", "Revoir la définition <b>&"}
     assert opened["lease"]["holder"] == "Staff_1"
 
@@ -141,7 +143,7 @@ def test_a_question_comment_written_before_its_points_survives_a_reload(copy):
     assert not QuestionPoints.objects.filter(copy=copy, question_id="q3").exists()  # no points yet
     status, opened = call(grader_block(), "open_copy", method="GET", query=f"copy_id={copy.public_id}")
     assert opened["points"]["q3"] == {"points": None, "comment": "Démonstration à reprendre"}
-    assert opened["points"]["q2"] == {"points": "3.5", "comment": "Bien"}
+    assert opened["points"]["q2"] == {"points": "3.5", "comment": "Bien", "adjustment": "3.5", "items": []}
 
 
 def test_single_writes_keep_the_question_comments_written_before_their_points(copy):
@@ -162,7 +164,7 @@ def test_single_writes_keep_the_question_comments_written_before_their_points(co
     write("save_comment", {"general_comment": "Bon travail"})
     write("save_annotation", {"annotation": annotation(page_ids(copy)[0], text="Ici")})
     assert opened_points()["q3"] == {"points": None, "comment": "Démonstration à reprendre"}
-    assert opened_points()["q2"] == {"points": "2", "comment": "Juste"}
+    assert opened_points()["q2"] == {"points": "2", "comment": "Juste", "adjustment": "2", "items": []}
     # save_points without points but with a comment writes such a comment; with neither, clears it
     write("save_points", {"question_id": "q3", "points": None, "comment": "Autre remarque"})
     assert opened_points()["q3"] == {"points": None, "comment": "Autre remarque"}
@@ -171,7 +173,7 @@ def test_single_writes_keep_the_question_comments_written_before_their_points(co
     # points given afterwards take the comment into the row
     write("save_points", {"question_id": "q3", "points": "4", "comment": "Enfin"})
     assert QuestionPoints.objects.get(copy=copy, question_id="q3").comment == "Enfin"
-    assert opened_points()["q3"] == {"points": "4", "comment": "Enfin"}
+    assert opened_points()["q3"] == {"points": "4", "comment": "Enfin", "adjustment": "4", "items": []}
 
 
 def test_the_next_draft_replaces_the_work_and_audits_only_points_that_changed(copy):
@@ -374,7 +376,7 @@ def test_comment_bank_is_shared_by_the_exams_graders(exam):
                 {"text": "x", "question_id": "q2", "points": 9}):
         status, body = call(grader_block(), "add_bank_comment", bad)
         assert status == 400 and body["error"] == "invalid_work"
-    assert BankComment.objects.count() == 2
+    assert RubricItem.objects.count() == 2
     assert call(helpers.block("learner_1", "learner"), "comment_bank", method="GET")[0] == 403
 
 
@@ -433,4 +435,4 @@ def test_values_of_the_wrong_type_are_invalid_work_never_a_server_error(copy):
                                              "general_comment": ""})
         assert status == 400 and body["error"] == "invalid_work", (hostile, body)
     assert not copy.annotations.exists() and not copy.points.exists()
-    assert not BankComment.objects.exists()
+    assert not RubricItem.objects.exists()

@@ -99,26 +99,51 @@ def render_copy(copy_pk, scale=None):
     Transient errors (database, storage I/O) propagate, so the task retries them;
     anything else the renderer raises is a render failure, kept on the copy.
     """
-    from viatique_xblock.pdf.graded import render_graded_pdf
-
     copy = Copy.objects.select_related("exam").filter(pk=copy_pk).first()
     if copy is None or copy.grading_state != Grading.SUBMITTED:
         return copy.grading_state if copy else None
-    names = set(copy.pages.filter(discarded=False).values_list("batch__file_name", flat=True))
-    pages, annotations, summary = render_inputs(copy, scale)
-    # the scans as files on this machine (the storage may be remote: S3), copied once per machine;
-    # the storage's errors propagate (retried), only the renderer's own are a render failure
-    with storage.local_files(names) as sources:
-        try:
-            with monitoring.span("render_graded_pdf"):
-                data = render_graded_pdf(sources, pages, annotations, summary, number=i18n.number)
-        except (OSError, MemoryError):
-            raise
-        except Exception as exc:  # the renderer's own failure: shown to staff, retryable
-            log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
-            return mark_failed(copy_pk, failure_reason(exc))
+    try:
+        data = _render_pdf(copy, scale)
+    except (OSError, MemoryError):
+        raise
+    except Exception as exc:  # the renderer's own failure: shown to staff, retryable
+        log.exception("Viatique: the graded PDF of copy %s could not be rendered", copy_pk)
+        return mark_failed(copy_pk, failure_reason(exc))
     name = storage.overwrite(graded_pdf_name(copy), data)
     return _mark_graded(copy_pk, name)
+
+
+def _render_pdf(copy, scale=None):
+    """The graded PDF's bytes. The scans are files on this machine (the storage may be remote: S3), copied once
+    per machine; the storage's errors (OSError) propagate (retried), only the renderer's own are a render
+    failure."""
+    from viatique_xblock.pdf.graded import render_graded_pdf
+
+    names = set(copy.pages.filter(discarded=False).values_list("batch__file_name", flat=True))
+    pages, annotations, summary = render_inputs(copy, scale)
+    with storage.local_files(names) as sources:
+        with monitoring.span("render_graded_pdf"):
+            return render_graded_pdf(sources, pages, annotations, summary, number=i18n.number)
+
+
+def rerender_copy(copy_pk):
+    """Render the graded PDF of a ``graded`` copy again in place (its points changed: a living rubric item,
+    :mod:`viatique_xblock.grading.rubrics`); the state does not change and nothing is published. A failure is
+    logged and leaves the previous PDF (returned state unchanged); a copy in another state is left alone."""
+    copy = Copy.objects.select_related("exam").filter(pk=copy_pk).first()
+    if copy is None or copy.grading_state != Grading.GRADED:
+        return copy.grading_state if copy else None
+    try:
+        data = _render_pdf(copy)
+    except (OSError, MemoryError):
+        raise
+    except Exception:  # the renderer's own failure: the previous PDF stays
+        log.exception("Viatique: the graded PDF of copy %s could not be rendered again", copy_pk)
+        return copy.grading_state
+    name = storage.overwrite(graded_pdf_name(copy), data)
+    Copy.objects.filter(pk=copy_pk).update(graded_pdf_name=name)
+    audit.record(copy.exam, "copy.rerendered", copy=copy, details={"total": _text(copy.total_points)})
+    return copy.grading_state
 
 
 def _mark_graded(copy_pk, name):

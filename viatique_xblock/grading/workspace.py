@@ -1,4 +1,5 @@
-"""The grading workspace (public API): open a copy, save work under a lease, finalize, reopen, comment bank.
+"""The grading workspace (public API): open a copy, save work under a lease, finalize, reopen, comment bank
+(the rubric items of :mod:`viatique_xblock.grading.rubrics`).
 
 Every function takes the :class:`~viatique_xblock.models.Exam` first and looks copies
 up in it only. Graders see the copies of the exam dealt to them or to nobody;
@@ -18,6 +19,7 @@ Points changes are audited per save that changes them (``copy.points_changed``),
 changes always (``copy.started``, ``copy.finalized``, ``copy.reopened``, ``copy.render_retried``).
 """
 import uuid
+from decimal import Decimal
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -28,7 +30,7 @@ from viatique_xblock.errors import AccessDenied, InvalidRequest, ObjectNotFound,
 from viatique_xblock.grading import leases, rendering
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.identity import anonymity
-from viatique_xblock.models import Annotation, BankComment, Copy, Draft, Page, QuestionPoints
+from viatique_xblock.models import AppliedItem, Annotation, Copy, Draft, Page, QuestionPoints, RubricItem
 from viatique_xblock.platform import conf
 from viatique_xblock.scanning import splitting
 from viatique_xblock.states import Grading, IllegalTransition, check_grading_transition
@@ -250,6 +252,9 @@ def open_copy(exam, viewer, copy_id):
     work = work_json(copy)
     if draft is not None:
         _add_comments_without_points(work, draft[1])
+    from viatique_xblock.grading import rubrics  # rubrics builds on this module
+    for question_id, entry in rubrics.applied_by_question(copy).items():
+        work["points"].setdefault(question_id, {"points": None, "comment": ""}).update(entry)
     return {
         "copy": info,
         "pages": [{"id": page.public_id, "position": page.position, "width_pt": page.width_pt,
@@ -258,7 +263,9 @@ def open_copy(exam, viewer, copy_id):
         "missing_pages": missing, "expected_pages": max([exam.pages_per_copy] + [page.position or 0 for page in pages]),
         "missing_accepted": copy.missing_accepted,
         "questions": questions(exam),
+        # by question id: ``{points, comment, adjustment, items}`` (``items``: the rubric items applied)
         "points": work["points"],
+        "rubric": rubrics.rubric(exam),
         "annotations": work["annotations"],
         "draft": {"version": draft[0] if draft else 0},
         "neighbours": _neighbours(exam, viewer, copy),
@@ -469,12 +476,17 @@ def _store_annotations(copy, items, user, replace):
 def _store_points(copy, points, user, replace):
     """Upsert points by question id (None points: delete); with ``replace``, delete questions not sent.
 
+    Points typed are stored as the question's adjustment against its base and the rubric items applied
+    (:mod:`viatique_xblock.grading.rubrics`), so that they are the question's points as typed; a question whose
+    points are removed loses its applied items too.
+
     Returns ``(changes, given)``: ``{question id: [before, after]}`` for the points that changed
     (text, None for none), and the points the copy holds now by question id."""
     existing = {row.question_id: row for row in copy.points.all()}
     given = {question_id: row.points for question_id, row in existing.items()}
     changes = {}
     gone = []
+    leaves = None
     for question_id, (value, comment) in points.items():
         row = existing.get(question_id)
         before = _text(row.points) if row else None
@@ -488,8 +500,13 @@ def _store_points(copy, points, user, replace):
         if before != _text(value):
             changes[question_id] = [before, _text(value)]
         if row is None or before != _text(value) or row.comment != comment:
+            if leaves is None:
+                leaves = _leaves(copy.exam)
             row = row or QuestionPoints(copy=copy, question_id=question_id)
             row.points, row.comment, row.grader = value, comment, user.username
+            if before != _text(value):
+                row.adjustment = value - scheme_module.base_points(leaves[question_id]) - _applied_sum(copy,
+                                                                                                   question_id)
             row.save()
     if replace:
         for question_id, row in existing.items():
@@ -498,8 +515,16 @@ def _store_points(copy, points, user, replace):
                 given.pop(question_id)
                 changes[question_id] = [_text(row.points), None]
     if gone:
+        removed = [row.question_id for row in existing.values() if row.pk in gone]
+        AppliedItem.objects.filter(copy=copy, question_id__in=removed).delete()
         QuestionPoints.objects.filter(copy=copy, pk__in=gone).delete()
     return changes, given
+
+
+def _applied_sum(copy, question_id):
+    """The sum of the points of the rubric items applied to one question of a copy."""
+    return sum((points or 0 for points in AppliedItem.objects.filter(copy=copy, question_id=question_id)
+                .values_list("item__points", flat=True)), Decimal(0))
 
 
 def _total(exam, given):
@@ -726,32 +751,35 @@ def retry_render(exam, user, copy_id, client_ip=None, publish=None):
 
 # ------------------------------------------------------------------ comment bank
 
-def bank_json(comment):
-    return {"id": comment.pk, "text": comment.text, "question_id": comment.question_id,
-            "points": _text(comment.points)}
+def bank_json(item):
+    return {"id": item.public_id, "text": item.text, "question_id": item.question_id,
+            "points": _text(item.points)}
 
 
 def comment_bank(exam):
-    """The exam's reusable comments, shared by its graders, by question then text."""
-    return [bank_json(item) for item in BankComment.objects.filter(exam=exam).order_by("question_id", "text", "id")]
+    """The exam's reusable comments, shared by its graders, by question then text: its rubric items
+    (:mod:`viatique_xblock.grading.rubrics`; the comment bank and the rubric are one thing)."""
+    return [bank_json(item) for item in RubricItem.objects.filter(exam=exam).order_by("question_id", "text", "id")]
 
 
 def add_bank_comment(exam, user, text, question_id="", points=None, client_ip=None, publish=None):
-    """Add a comment to the exam's bank (optionally for a question, with points); audited."""
+    """Add a comment to the exam's bank (optionally for a question, with points): a rubric item of the question
+    (or an exam-wide one), through :func:`viatique_xblock.grading.rubrics.create_item`; audited."""
+    from viatique_xblock.grading import rubrics  # rubrics builds on this module
+
     checker = _Checker(exam, None)
     text = checker.text(text, "text", MAX_TEXT).strip()
     if not text:
         checker.fail("text", N_("A comment cannot be empty."))
     question_id = checker.question(question_id, "question_id")
-    value = checker.points(question_id, points, "points") if question_id else None
+    if points not in (None, "") and question_id:
+        checker.points(question_id, points, "points")
     if points not in (None, "") and not question_id:
         checker.fail("points", N_("Points on a comment need a question."))
     checker.done()
-    if BankComment.objects.filter(exam=exam).count() >= MAX_BANK_COMMENTS:
+    if RubricItem.objects.filter(exam=exam).count() >= MAX_BANK_COMMENTS:
         raise InvalidRequest(N_("The comment bank holds at most {limit} comments."), limit=MAX_BANK_COMMENTS)
-    comment = BankComment.objects.create(exam=exam, text=text, question_id=question_id, points=value,
-                                         created_by=user.username)
+    item = rubrics.create_item(exam, user, question_id, text, points, client_ip=client_ip, publish=publish)
     audit.record(exam, "bank.comment_added", actor=user, client_ip=client_ip, publish=publish,
-                 details={"comment": comment.pk, "question_id": question_id})
-    return bank_json(comment)
-
+                 details={"comment": item["id"], "question_id": question_id})
+    return bank_json(RubricItem.objects.get(exam=exam, public_id=item["id"]))

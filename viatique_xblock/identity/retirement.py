@@ -15,7 +15,7 @@ with the retired username wherever they are stored:
   email), the texts of the regrade requests on their copies (there, each word of their names
   too: "Bonjour, c'est Chloé");
 - as staff (a grader, an instructor): the copies dealt to them, their points, annotations,
-  drafts, bank comments, answers to regrade requests, uploads and scan batches, ZIP exports;
+  drafts, rubric items (the comment bank) and the items they applied, answers to regrade requests, uploads and scan batches, ZIP exports;
 - everywhere: audit events (the actor, and every text of the details that holds the name or
   username; the client address of the events they made is dropped), lockout records, the file
   names of uploaded scans, and the grading leases they hold (``signals.user_retired``, which
@@ -53,8 +53,8 @@ from viatique_xblock import audit, signals
 from viatique_xblock.errors import InvalidRequest
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import (
-    Annotation, AuditEvent, BankComment, Booklet, Copy, Draft, Exam, ExportJob, LockoutRecord, Page,
-    QuestionPoints, RegradeRequest, ScanBatch, UploadSession,
+    AppliedItem, Annotation, AuditEvent, Booklet, Copy, Draft, Exam, ExportJob, LockoutRecord, Page,
+    QuestionPoints, RegradeRequest, RubricItem, RubricRescore, ScanBatch, UploadSession,
 )
 from viatique_xblock.platform import compat, storage
 
@@ -324,7 +324,11 @@ def _retire_rows(eraser, username, retired, emails, learner_copy_ids, report):
     _rename(report, "points", QuestionPoints.objects.filter(grader=username), "copy__exam_id", grader=retired)
     _rename(report, "annotations", Annotation.objects.filter(author=username), "copy__exam_id", author=retired)
     _rename(report, "drafts", Draft.objects.filter(grader=username), "copy__exam_id", grader=retired)
-    _rename(report, "bank_comments", BankComment.objects.filter(created_by=username), "exam_id", created_by=retired)
+    _rename(report, "rubric_items", RubricItem.objects.filter(created_by=username), "exam_id", created_by=retired)
+    _rename(report, "rubric_applications", AppliedItem.objects.filter(applied_by=username), "copy__exam_id",
+            applied_by=retired)
+    _rename(report, "rubric_rescores", RubricRescore.objects.filter(created_by=username), "exam_id",
+            created_by=retired)
     _rename(report, "regrade_answers", RegradeRequest.objects.filter(answered_by=username), "copy__exam_id",
             answered_by=retired)
     _rename(report, "booklets_printed", Booklet.objects.filter(created_by=username), "exam_id", created_by=retired)

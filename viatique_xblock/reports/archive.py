@@ -38,8 +38,8 @@ from viatique_xblock import audit, scheme as scheme_module
 from viatique_xblock.errors import ViatiqueError
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import (
-    Annotation, AuditEvent, BankComment, Booklet, Copy, Exam, ExportJob, Page, QuestionPoints, RegradeRequest,
-    ScanBatch, UploadSession,
+    AppliedItem, Annotation, AuditEvent, Booklet, Copy, Exam, ExportJob, Page, QuestionPoints, RegradeRequest,
+    RubricGroup, RubricItem, ScanBatch, UploadSession,
 )
 from viatique_xblock.platform import compat, storage
 from viatique_xblock.results import release
@@ -298,7 +298,7 @@ def _write_rows_and_files(exam, writer, missing):
     table("pages", rows)
     table("points", [{
         "copy": row.copy_id, "question_id": row.question_id, "points": _number(row.points), "comment": row.comment,
-        "grader": row.grader, "updated_at": _time(row.updated_at),
+        "adjustment": _number(row.adjustment), "grader": row.grader, "updated_at": _time(row.updated_at),
     } for row in QuestionPoints.objects.filter(copy__exam=exam).order_by("copy_id", "question_id")])
     table("annotations", [{
         "copy": row.copy_id, "page": row.page_id, "uid": str(row.uid), "kind": row.kind, "x": row.x, "y": row.y,
@@ -306,10 +306,21 @@ def _write_rows_and_files(exam, writer, missing):
         "points": _number(row.points), "author": row.author, "created_at": _time(row.created_at),
         "updated_at": _time(row.updated_at),
     } for row in Annotation.objects.filter(copy__exam=exam).order_by("pk")])
+    # the rubric items (the comment bank of earlier versions, whose name the file keeps), each with its group
+    # and the copies' questions it is applied to
+    applied = {}
+    for item_pk, copy_pk, question_id, applied_by in AppliedItem.objects.filter(copy__exam=exam).order_by(
+            "pk").values_list("item_id", "copy_id", "question_id", "applied_by"):
+        applied.setdefault(item_pk, []).append({"copy": copy_pk, "question_id": question_id,
+                                                "applied_by": applied_by})
     table("bank_comments", [{
         "text": row.text, "question_id": row.question_id, "points": _number(row.points),
-        "created_by": row.created_by, "created_at": _time(row.created_at),
-    } for row in BankComment.objects.filter(exam=exam).order_by("pk")])
+        "created_by": row.created_by, "created_at": _time(row.created_at), "position": row.position,
+        "version": row.version,
+        "group": ({"id": row.group_id, "label": row.group.label, "pick_one": row.group.pick_one,
+                   "position": row.group.position, "question_id": row.group.question_id} if row.group_id else None),
+        "applied": applied.get(row.pk, []),
+    } for row in RubricItem.objects.filter(exam=exam).select_related("group").order_by("pk")])
     table("regrade_requests", [{
         "copy": row.copy_id, "question_id": row.question_id, "message": row.message, "state": row.state,
         "answer": row.answer, "answered_by": row.answered_by, "points_before": _number(row.points_before),
@@ -414,7 +425,7 @@ def is_empty(exam):
     """Whether ``exam`` has no data an import would clash with (no scan, upload, booklet, copy, page, comment
     bank entry or ZIP export of graded PDFs; archive jobs are not data)."""
     return not (any(model.objects.filter(exam=exam).exists()
-                    for model in (ScanBatch, UploadSession, Booklet, Copy, Page, BankComment))
+                    for model in (ScanBatch, UploadSession, Booklet, Copy, Page, RubricItem))
                 or ExportJob.objects.filter(exam=exam).exclude(kind__in=ARCHIVE_JOB_KINDS).exists())
 
 
@@ -456,6 +467,8 @@ def _usernames(tables):
     staff |= {row.get("grader") for row in tables["points"]} | {row.get("author") for row in tables["annotations"]}
     staff |= {row.get("answered_by") for row in tables["regrade_requests"]}
     staff |= {row.get("created_by") for row in tables["bank_comments"]}
+    staff |= {entry.get("applied_by") for row in tables["bank_comments"] for entry in row.get("applied") or []
+              if isinstance(entry, dict)}
     staff |= {row.get("actor") for row in tables["audit_events"] if row.get("actor_role") in ("instructor", "grader")}
     return learners, {name for name in staff if name} - learners
 
@@ -502,7 +515,7 @@ def _import(exam, reader, progress=None):
             if not is_empty(locked):
                 raise ExamNotEmpty(N_("This exam already has scans, copies or booklets: an archive is imported "
                                       "only into an exam that has none (a new block)."))
-            with audit.timestamps_kept(ScanBatch, Booklet, Copy, Page, QuestionPoints, Annotation, BankComment,
+            with audit.timestamps_kept(ScanBatch, Booklet, Copy, Page, QuestionPoints, Annotation, RubricItem,
                                        RegradeRequest, AuditEvent):
                 try:
                     counts, published = _write(locked, tables, learners, files)
@@ -554,6 +567,29 @@ def _rows(tables, name, keys):
     if not isinstance(rows, list) or not all(isinstance(row, dict) and keys <= row.keys() for row in rows):
         raise CorruptArchive(N_("The archive's data/{name}.json is not as the format says."), name=name)
     return rows
+
+
+def _write_rubric(exam, rows, copies):
+    """The rubric items of ``data/bank_comments.json`` (an archive from before rubrics: its comment bank), their
+    groups and the copies' questions they are applied to."""
+    groups, applied = {}, []
+    for index, row in enumerate(rows):
+        group = row.get("group")
+        if isinstance(group, dict) and group.get("id") not in groups:
+            groups[group.get("id")] = RubricGroup.objects.create(
+                exam=exam, question_id=str(group.get("question_id") or row.get("question_id") or ""),
+                label=str(group.get("label") or "")[:255], pick_one=group.get("pick_one") is True,
+                position=int(group.get("position") or 0))
+        item = RubricItem.objects.create(
+            exam=exam, text=row["text"], question_id=row.get("question_id") or "",
+            points=_parse_number(row.get("points")), created_by=row.get("created_by") or "",
+            position=int(row.get("position", index) or 0), version=int(row.get("version") or 1),
+            group=groups.get(group.get("id")) if isinstance(group, dict) else None,
+            created_at=_parse_time(row.get("created_at")) or timezone.now(), updated_at=timezone.now())
+        applied += [AppliedItem(copy=_ref(copies, entry["copy"], "bank_comments"), question_id=entry["question_id"],
+                                item=item, applied_by=entry.get("applied_by") or "")
+                    for entry in row.get("applied") or []]
+    AppliedItem.objects.bulk_create(applied, batch_size=BULK)
 
 
 def _ref(mapping, key, table):
@@ -666,6 +702,8 @@ def _write(exam, tables, learners, files):
     QuestionPoints.objects.bulk_create([QuestionPoints(
         copy=_ref(copies, row["copy"], "points"), question_id=row["question_id"], points=_parse_number(row["points"]),
         comment=row.get("comment") or "", grader=row.get("grader") or "",
+        # archives made before rubrics: the points were typed, so they are the adjustment (scored from 0)
+        adjustment=_parse_number(row["adjustment"] if "adjustment" in row else row["points"]),
         updated_at=_parse_time(row.get("updated_at")) or timezone.now(),
     ) for row in _rows(tables, "points", {"copy", "question_id", "points"})], batch_size=BULK)
     counts["points"] = len(tables["points"])
@@ -680,10 +718,7 @@ def _write(exam, tables, learners, files):
     ) for row in _rows(tables, "annotations", {"copy", "page", "uid", "kind", "x", "y"})], batch_size=BULK)
     counts["annotations"] = len(tables["annotations"])
 
-    BankComment.objects.bulk_create([BankComment(
-        exam=exam, text=row["text"], question_id=row.get("question_id") or "", points=_parse_number(row.get("points")),
-        created_by=row.get("created_by") or "", created_at=_parse_time(row.get("created_at")) or timezone.now(),
-    ) for row in _rows(tables, "bank_comments", {"text"})], batch_size=BULK)
+    _write_rubric(exam, _rows(tables, "bank_comments", {"text"}), copies)
     counts["bank_comments"] = len(tables["bank_comments"])
 
     RegradeRequest.objects.bulk_create([RegradeRequest(

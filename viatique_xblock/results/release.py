@@ -13,7 +13,8 @@ as 16.0 / 20.0, and with a weight of 1 counts 0.8 of 1 point in its subsection.
 - :func:`unrelease` withdraws every published score (the StudentModule keeps no total: the
   LMS counts the exam as an unattempted problem, 0 of its maximum) and clears
   ``published_points``.
-- Signals of the grading domain keep the gradebook right between the two: a copy
+- Signals of the grading domain keep the gradebook right between the two: a copy re-scored by a
+  living rubric item (:data:`~viatique_xblock.signals.copy_rescored`) has its new total published; a copy
   reopened (:data:`~viatique_xblock.signals.copy_reopened`) has its published score
   withdrawn; a copy graded (:data:`~viatique_xblock.signals.copy_graded`) while results
   are released has its new score published (a regrade reaches the gradebook).
@@ -245,3 +246,23 @@ def publish_regraded(sender, copy, actor=None, **kwargs):
         audit.record(exam, "results.score_published", actor=actor, copy=copy,
                      details={"points": str(scheme_module.plain_number(copy.published_points)),
                               "delivered": delivered, **_sent(exam, possible)})
+
+
+@receiver(signals.copy_rescored, dispatch_uid="viatique.release.copy_rescored")
+def publish_rescored(sender, copy, actor=None, **kwargs):
+    """A graded copy re-scored by a living rubric edit: its new total is published when it is released and
+    differs from the one the gradebook holds. Returns whether it was published."""
+    with transaction.atomic():
+        copy = Copy.objects.select_for_update().select_related("exam").get(pk=copy.pk)
+        exam = copy.exam
+        if not exam.released_at or copy.published_points is None or copy.published_points == copy.total_points \
+                or not publishable(exam).filter(pk=copy.pk).exists():
+            return False
+        possible = possible_points(exam)
+        before = copy.published_points
+        delivered = publish_copy(exam, copy, possible)
+        audit.record(exam, "results.score_published", actor=actor, copy=copy,
+                     details={"points": str(scheme_module.plain_number(copy.published_points)),
+                              "before": str(scheme_module.plain_number(before)), "reason": "rubric",
+                              "delivered": delivered, **_sent(exam, possible)})
+    return True

@@ -42,3 +42,21 @@ def render_graded_copy(self, copy_pk, scale=None):
         if state == Grading.RENDER_FAILED:
             record["outcome"] = "render_failed"
         return state
+
+
+@shared_task(name="viatique.rubric_rescore", **COMMON)
+def rubric_rescore(self, rescore_pk):
+    """After a living rubric edit: publish the released copies' new scores, queue their PDFs' renders."""
+    from viatique_xblock.grading import rubrics
+    from viatique_xblock.models import RubricRescore
+    with monitored(self, exam_id=exam_id_of(RubricRescore, rescore_pk)):
+        return rubrics.run_rescore(rescore_pk)
+
+
+@shared_task(name="viatique.rerender_graded_copy", **COMMON)
+def rerender_graded_copy(self, copy_pk, rescore_pk=None):
+    """Render a graded copy's PDF again (its points changed by a living rubric item)."""
+    from viatique_xblock.grading import rubrics
+    from viatique_xblock.models import Copy
+    with monitored(self, copy_id=copy_pk, exam_id=exam_id_of(Copy, copy_pk)):
+        return rubrics.rerender(copy_pk, rescore_pk)
