@@ -305,12 +305,16 @@ function ViatiqueRubricEditor(runtime, element, args) {
     });
   }
 
+  /* The item and its neighbour swap their positions (two edits; equal positions are made apart). */
   function move(item, items, delta, back) {
     var index = items.indexOf(item);
     var other = items[index + delta];
     if (!other) { return; }
-    call('edit_rubric_item', {item_id: item.id, version: item.version, position: other.position === item.position
-      ? other.position + delta : other.position}).then(function (result) {
+    var mine = other.position === item.position ? other.position + delta : other.position;
+    call('edit_rubric_item', {item_id: item.id, version: item.version, position: mine}).then(function (result) {
+      if (!result.ok || other.position === item.position) { return result; }
+      return call('edit_rubric_item', {item_id: other.id, version: other.version, position: item.position});
+    }).then(function (result) {
       if (!result.ok) { return refused(result); }
       load().then(function () {
         var action = delta < 0 ? 'move-rubric-item-up' : 'move-rubric-item-down';
@@ -395,11 +399,13 @@ function ViatiqueRubricEditor(runtime, element, args) {
       call('rescore_progress', {id: rescore.id}, 'GET').then(function (result) {
         if (!result.ok) { line.textContent = failure(result); return; }
         var state = result.body;
-        var total = state.total || 0;
-        bar.max = String(Math.max(1, total * 2));
-        bar.value = String((state.republished || 0) + (state.rendered || 0));
-        line.textContent = fmt(_('{republished} / {total} released scores published again, {rendered} / {total} ' +
-          'graded PDFs made again.'), {republished: state.republished || 0, rendered: state.rendered || 0, total: total});
+        var released = state.released || 0;
+        var toRender = state.to_render === undefined ? state.total || 0 : state.to_render;
+        bar.max = String(Math.max(1, released + toRender));
+        bar.value = String(Math.min(released, state.republished || 0) + Math.min(toRender, state.rendered || 0));
+        line.textContent = fmt(_('{republished} / {released} released scores published again, {rendered} / ' +
+          '{to_render} graded PDFs made again.'), {republished: state.republished || 0, released: released,
+          rendered: state.rendered || 0, to_render: toRender});
         if (state.done) {
           line.setAttribute('data-done', 'true');
           say(fmt(_('Re-scoring done: {usage}.'), {usage: usageText(rescore)}));
