@@ -19,6 +19,7 @@ from viatique_xblock import exams, i18n, permissions, scheme
 from viatique_xblock.grading.answer_handlers import QuestionGradingHandlers
 from viatique_xblock.grading.handlers import GradingHandlers
 from viatique_xblock.grading.layout_handlers import LayoutHandlers
+from viatique_xblock.grading.rubric_handlers import RubricHandlers
 from viatique_xblock.i18n import gettext_lazy
 from viatique_xblock.identity.handlers import IdentityHandlers
 from viatique_xblock.jsonapi import api_handler
@@ -54,7 +55,7 @@ WORKSPACE_CSS = ["static/css/viatique_grading.css", "static/css/viatique_workspa
 @XBlock.wants("i18n")
 @XBlock.wants(compat.ROSTER_SERVICE)
 class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandlers, QuestionGradingHandlers,
-                     LayoutHandlers, ResultsHandlers, ReportsHandlers, DownloadHandlers, XBlock):
+                     LayoutHandlers, RubricHandlers, ResultsHandlers, ReportsHandlers, DownloadHandlers, XBlock):
     """A paper exam graded inside the course."""
 
     display_name = String(
@@ -112,6 +113,18 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
         scope=Scope.settings,
     )
 
+    rubric_editors = String(
+        display_name=gettext_lazy("Who may change rubrics"),
+        help=gettext_lazy("Who may edit, delete and reorder rubric items (a change re-scores every copy the item "
+                          "is applied to): the instructors, all course staff, or nobody once grading started. "
+                          "Any grader may add an item while grading."),
+        default="instructors",
+        values=[{"display_name": gettext_lazy("Instructors"), "value": "instructors"},
+                {"display_name": gettext_lazy("All course staff"), "value": "staff"},
+                {"display_name": gettext_lazy("Nobody once grading started"), "value": "nobody_after_grading"}],
+        scope=Scope.settings,
+    )
+
     name_area_height = Integer(
         display_name=gettext_lazy("Name area (% of the cover's height)"),
         help=gettext_lazy("Top part of the cover page where learners write their name: hidden from graders "
@@ -125,7 +138,8 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
     #: static files are served from the package's static/ folder
     public_dir = "static"
     editable_fields = ("display_name", "marking_scheme", "pages_per_copy", "grade_scale", "weight",
-                       "anonymous_grading", "regrade_window_days", "name_area_height", "grading_mode")
+                       "anonymous_grading", "regrade_window_days", "name_area_height", "grading_mode",
+                       "rubric_editors")
 
     # ----------------------------------------------------------------- scoring
 
@@ -260,6 +274,7 @@ class ViatiqueXBlock(OlxMixin, ScanningHandlers, IdentityHandlers, GradingHandle
             "name_area_height": self.name_area_height,
             # the exam's mode as it is (an exam graded before grading by question stays by copy)
             "grading_mode": self.get_exam().grading_mode,
+            "rubric_editors": self.rubric_editors,
         }
         return self._fragment(
             "studio.html", {"settings": settings},

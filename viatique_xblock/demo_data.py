@@ -246,7 +246,9 @@ def grade(exam, learners, scale=DEMO_SETTINGS["grade_scale"]):
             if fraction is not None:
                 points = [
                     QuestionPoints(copy=copy, question_id=leaf["id"], points=_points(leaf, fraction), grader=grader,
-                                   comment=QUESTION_COMMENTS.get(leaf["id"], ""))
+                                   comment=QUESTION_COMMENTS.get(leaf["id"], ""),
+                                   # typed points: the adjustment against the question's base (no rubric item)
+                                   adjustment=_points(leaf, fraction) - scheme_module.base_points(leaf))
                     for leaf in leaves
                 ]
                 QuestionPoints.objects.bulk_create(points)

@@ -184,6 +184,11 @@ OPTIONAL_SETTINGS = {"name_area_height": 12}
 NULLABLE_SETTINGS = {"weight"}
 
 
+#: the values of the block's ``rubric_editors`` (:mod:`viatique_xblock.grading.rubrics`, which cannot be
+#: imported here: grading builds on this module)
+RUBRIC_EDITORS = ("instructors", "staff", "nobody_after_grading")
+
+
 def validate_settings(raw, previous_scheme=None):
     """Check every setting of the Studio editor; raise with all problems at once."""
     problems = []
@@ -215,6 +220,12 @@ def validate_settings(raw, previous_scheme=None):
         problems.append({"path": "grading_mode", "message": _("The grading mode must be by copy or by question.")})
     elif mode:
         values["grading_mode"] = mode
+    editors = raw.get("rubric_editors")
+    if editors not in (None, "") and editors not in RUBRIC_EDITORS:
+        problems.append({"path": "rubric_editors", "message": _(
+            "Who may change rubrics must be the instructors, all course staff, or nobody once grading started.")})
+    elif editors:
+        values["rubric_editors"] = editors
     try:
         # the questions' layouts name pages of the copy: bounded by the pages per copy sent with them
         values["marking_scheme"] = scheme_module.validate(raw.get("marking_scheme"), previous_scheme,

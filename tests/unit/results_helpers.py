@@ -36,6 +36,7 @@ def graded_copy(exam, code, username, points, grader="staff_1", comments=None, s
     )
     for question_id, value in points.items():
         QuestionPoints.objects.create(copy=copy, question_id=question_id, points=Decimal(str(value)),
+                                      adjustment=Decimal(str(value)),
                                       comment=(comments or {}).get(question_id, f"{code} {question_id} comment"),
                                       grader=grader)
     if pages:

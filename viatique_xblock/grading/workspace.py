@@ -763,19 +763,15 @@ def comment_bank(exam):
 
 
 def add_bank_comment(exam, user, text, question_id="", points=None, client_ip=None, publish=None):
-    """Add a comment to the exam's bank (optionally for a question, with points): a rubric item of the question
-    (or an exam-wide one), through :func:`viatique_xblock.grading.rubrics.create_item`; audited."""
+    """Add a comment to the exam's bank (optionally for a question, with signed points): a rubric item of the
+    question (or an exam-wide one), checked and made by :func:`viatique_xblock.grading.rubrics.create_item`;
+    audited."""
     from viatique_xblock.grading import rubrics  # rubrics builds on this module
 
     checker = _Checker(exam, None)
     text = checker.text(text, "text", MAX_TEXT).strip()
     if not text:
         checker.fail("text", N_("A comment cannot be empty."))
-    question_id = checker.question(question_id, "question_id")
-    if points not in (None, "") and question_id:
-        checker.points(question_id, points, "points")
-    if points not in (None, "") and not question_id:
-        checker.fail("points", N_("Points on a comment need a question."))
     checker.done()
     if RubricItem.objects.filter(exam=exam).count() >= MAX_BANK_COMMENTS:
         raise InvalidRequest(N_("The comment bank holds at most {limit} comments."), limit=MAX_BANK_COMMENTS)
