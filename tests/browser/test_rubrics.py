@@ -182,9 +182,11 @@ def test_a_grader_applies_rubric_items_by_key_and_hears_the_points(fresh_demo_ho
         expect(points).to_have_value("1.5")
 
         # an item made while grading: then the rubric of every grader of the question
-        panel.locator("summary").focus()
+        opener = panel.get_by_role("button", name="Add an item to the rubric of Question 1")
+        opener.focus()
         page.keyboard.press("Enter")
-        panel.get_by_role("textbox", name="Text (shown to the learner)").focus()
+        expect(opener).to_have_attribute("aria-expanded", "true")
+        expect(panel.get_by_role("textbox", name="Text (shown to the learner)")).to_be_focused()
         page.keyboard.type("Units given")
         page.keyboard.press("Tab")
         page.keyboard.type("0,5")
@@ -192,6 +194,8 @@ def test_a_grader_applies_rubric_items_by_key_and_hears_the_points(fresh_demo_ho
         expect(status(page)).to_have_text("Item added to the rubric of Question 1: Units given (+0.5).")
         expect(item_button(panel, "Units given")).to_be_focused()
         expect(buttons).to_have_count(5)
+        expect(opener).to_have_attribute("aria-expanded", "false")
+        expect(panel.get_by_role("textbox", name="Text (shown to the learner)")).to_have_count(0)
 
         # the list of keys names the number keys; single keys turned off do nothing
         page.get_by_role("application").focus()

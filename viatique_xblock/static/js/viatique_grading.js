@@ -115,7 +115,6 @@ function ViatiqueGrading(runtime, element, args) {
   var bank = [];
   var rubric = null;       // ViatiqueRubric.load's answer: the exam's rubric items, by question
   var panels = {};         // question id -> its rubric panel (ViatiqueRubric.panel)
-  var rubricSlots = {};    // question id -> where its panel goes, under its points row
   var keyedQuestion = null;  // the question whose rubric items the number keys apply
   var bankTarget = null;   // the text field the bank inserts into (null: a comment box on the page)
   var bankActive = 0;
@@ -302,6 +301,8 @@ function ViatiqueGrading(runtime, element, args) {
     text: _('Arrow keys move the annotation or change its size; with Shift, in bigger steps.')});
 
   var pointsRows = el('div', {'class': 'viatique-points-rows', 'data-region': 'points'});
+  // the rubric panels, one per question, after the points panel
+  var rubricsBox = el('div', {'class': 'viatique-rubrics', 'data-region': 'rubrics'});
   var totalText = el('p', {'class': 'viatique-total', 'data-region': 'total'});
   var generalComment = el('textarea', {id: idPrefix + '-general', rows: '3', 'data-field': 'general-comment',
     'data-bank-target': '', 'data-editable': ''});
@@ -371,13 +372,13 @@ function ViatiqueGrading(runtime, element, args) {
       el('div', {'class': 'viatique-focus-left'}, [toolsBar, viewerBar, toolHint, bankSlot.anchor,
         el('div', {'class': 'viatique-grading-main'}, [thumbsNav, stage]), sheetHint, cursorText]),
       el('div', {'class': 'viatique-focus-side', 'data-region': 'side', role: 'region', tabindex: '0',
-        'aria-label': _('Points and annotations')}, [pointsPanel, actionsBox, confirmSlot.anchor,
+        'aria-label': _('Points and annotations')}, [pointsPanel, actionsBox, confirmSlot.anchor, rubricsBox,
         annotationPanel])
     ])
     : el('div', {'class': 'viatique-grading-body', 'data-region': 'grading-body'}, [
       toolsBar, toolHint, viewerBar, bankSlot.anchor,
       el('div', {'class': 'viatique-grading-main'}, [thumbsNav, stage, annotationPanel]),
-      sheetHint, cursorText, pointsPanel, actionsBox, confirmSlot.anchor
+      sheetHint, cursorText, pointsPanel, rubricsBox, actionsBox, confirmSlot.anchor
     ]);
   var bodySlot = slot(body);
 
@@ -1241,8 +1242,6 @@ function ViatiqueGrading(runtime, element, args) {
           {max: formatNumber(question.max), step: formatNumber(question.step)})}),
         comment, error
       ]));
-      rubricSlots[question.id] = el('div', {'class': 'viatique-rubric-slot', 'data-question': question.id});
-      pointsRows.appendChild(rubricSlots[question.id]);
     });
     renderRubrics();
     showTotal();
@@ -1260,14 +1259,12 @@ function ViatiqueGrading(runtime, element, args) {
     });
   }
 
-  /* A panel per question, under its points row (viatique_rubric.js). */
+  /* A panel per question (viatique_rubric.js), after the points (which stay in view first). */
   function renderRubrics() {
     panels = {};
+    rubricsBox.textContent = '';
     if (!data || !rubric) { return; }
     data.questions.forEach(function (question) {
-      var slotNode = rubricSlots[question.id];
-      if (!slotNode) { return; }
-      slotNode.textContent = '';
       var panel = window.ViatiqueRubric.panel({
         el: el, _: _, fmt: fmt, formatNumber: formatNumber, idPrefix: idPrefix, announcer: announcer,
         question: question, questionName: questionLabel(question),
@@ -1278,7 +1275,7 @@ function ViatiqueGrading(runtime, element, args) {
         onResult: rubricResult, onAdded: function (item) { rubricAdded(question.id, item); }
       });
       panels[question.id] = panel;
-      slotNode.appendChild(panel.node);
+      rubricsBox.appendChild(panel.node);
       panel.setEditable(editable);
     });
     if (!panels[keyedQuestion]) { keyedQuestion = firstKeyedQuestion(); }
@@ -1313,10 +1310,12 @@ function ViatiqueGrading(runtime, element, args) {
   }
 
   /* Working on a question (its points, its rubric) makes it the one the number keys act on. */
-  pointsRows.addEventListener('focusin', function (event) {
-    var holder = event.target.closest && event.target.closest('[data-question]');
-    var id = holder && holder.getAttribute('data-question');
-    if (id && panels[id] && id !== keyedQuestion) { keyedQuestion = id; markKeyed(); }
+  [pointsRows, rubricsBox].forEach(function (box) {
+    box.addEventListener('focusin', function (event) {
+      var holder = event.target.closest && event.target.closest('[data-question]');
+      var id = holder && holder.getAttribute('data-question');
+      if (id && panels[id] && id !== keyedQuestion) { keyedQuestion = id; markKeyed(); }
+    });
   });
 
   /* A rubric write (apply_rubric_item, save_adjustment) with the copy and its lease's fencing, after the

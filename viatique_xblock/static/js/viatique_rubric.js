@@ -108,13 +108,26 @@
       'data-field': 'rubric-new-points'});
     var addButton = button('add-rubric-item', _('Add the item'), function () { addItem(); },
       {'aria-label': fmt(_('Add the item to the rubric of {question}'), {question: name})});
-    var adder = el('details', {'class': 'viatique-rubric-add', 'data-region': 'rubric-add'}, [
-      el('summary', {text: _('Add an item')}),
+    // the form is in the page only while open, and the toggle only while the work can change: no control
+    // is ever left hidden in the page without a name
+    var addForm = el('div', {'class': 'viatique-rubric-add-form', id: base + '-add-form', 'data-region': 'rubric-add-form'}, [
       el('p', {'class': 'viatique-hint', text: _('Every grader of this question can then use it.')}),
       el('label', {'for': newText.id, text: _('Text (shown to the learner)')}), newText,
       el('label', {'for': newPoints.id, text: _('Points (+ or −)')}), newPoints,
       addButton
     ]);
+    var addToggle = button('open-rubric-add', _('Add an item'), function () { showAdder(!adderOpen); },
+      {'aria-expanded': 'false', 'aria-controls': addForm.id,
+        'aria-label': fmt(_('Add an item to the rubric of {question}'), {question: name})});
+    var adderOpen = false;
+    var adder = el('div', {'class': 'viatique-rubric-add', 'data-region': 'rubric-add'}, [addToggle]);
+
+    function showAdder(open) {
+      adderOpen = !!open && editable;
+      addToggle.setAttribute('aria-expanded', adderOpen ? 'true' : 'false');
+      if (adderOpen && !addForm.parentNode) { adder.appendChild(addForm); newText.focus(); }
+      if (!adderOpen && addForm.parentNode) { adder.removeChild(addForm); }
+    }
     [newText, newPoints].forEach(function (input) {
       input.addEventListener('keydown', function (event) {
         if (event.key === 'Enter') { event.preventDefault(); addItem(); }
@@ -122,9 +135,9 @@
     });
 
     var node = el('fieldset', {'class': 'viatique-rubric', 'data-region': 'rubric', 'data-question': question.id,
-      'aria-describedby': scoringText.id}, [
-      heading, keyedNote, scoringText, emptyText, list, pointsText, adjustment
-    ].concat(options.canAdd === false ? [] : [adder]));
+      'aria-describedby': scoringText.id}, [heading, keyedNote, scoringText, emptyText, list, pointsText, adjustment]);
+    var adderAnchor = document.createComment('');
+    node.appendChild(adderAnchor);
 
     function scoringLine() {
       return rubric.scoring === 'deductions'
@@ -202,7 +215,9 @@
     function setEditable(value) {
       editable = !!value;
       node.querySelectorAll('button, input').forEach(function (control) { control.disabled = !editable; });
-      adder.hidden = !editable;
+      var shown = editable && options.canAdd !== false;
+      if (shown && !adder.parentNode) { node.insertBefore(adder, adderAnchor); }
+      if (!shown && adder.parentNode) { showAdder(false); node.removeChild(adder); }
     }
 
     /* Which of the workspace's panels the digit keys act on. */
@@ -287,6 +302,7 @@
           rubric.items = (rubric.items || []).concat([item]);
           newText.value = '';
           newPoints.value = '';
+          showAdder(false);
           render();
           setEditable(editable);
           var made = list.querySelector('[data-item="' + item.id + '"]');
