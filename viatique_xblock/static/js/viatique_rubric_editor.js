@@ -48,8 +48,9 @@ function ViatiqueRubricEditor(runtime, element, args) {
     'data-region': 'rubric-editor-status'});
   var confirmTitle = el('p', {'class': 'viatique-rubric-confirm-text', id: idPrefix + '-confirm-text'});
   var confirmYes = button('confirm-rubric', _('Yes'), function () { confirmAnswer(true); });
+  // in the page only while a confirmation is asked (no control is left hidden in the page)
   var confirmPanel = el('div', {'class': 'viatique-confirm', role: 'alertdialog', 'aria-modal': 'false',
-    'aria-labelledby': confirmTitle.id, 'data-region': 'rubric-confirm', hidden: true}, [
+    'aria-labelledby': confirmTitle.id, 'data-region': 'rubric-confirm'}, [
     confirmTitle,
     el('div', {'class': 'viatique-buttons'}, [confirmYes,
       button('cancel-rubric', _('Cancel'), function () { confirmAnswer(false); })])
@@ -79,7 +80,8 @@ function ViatiqueRubricEditor(runtime, element, args) {
     return rubricLib.load(call).then(function (loaded) {
       if (!loaded) { return; }
       rubric = loaded;
-      if (!rubric.can_edit) { region.hidden = true; return; }
+      if (!rubric.can_edit) { region.hidden = true; region.textContent = ''; built = false; return; }
+      build();
       region.hidden = false;
       fillSelect();
       render();
@@ -175,7 +177,7 @@ function ViatiqueRubricEditor(runtime, element, args) {
   }
 
   function newItemForm(groups) {
-    var base = idPrefix + '-new';
+    var base = idPrefix + '-new-item';
     var text = el('input', {type: 'text', id: base + '-text', 'data-field': 'rubric-new-text'});
     var points = el('input', {type: 'text', inputmode: 'decimal', id: base + '-points', 'class': 'viatique-number',
       'data-field': 'rubric-new-points'});
@@ -248,7 +250,7 @@ function ViatiqueRubricEditor(runtime, element, args) {
   function ask(text, run, back) {
     pending = {run: run, back: back};
     confirmTitle.textContent = text;
-    confirmPanel.hidden = false;
+    if (!confirmPanel.parentNode) { confirmAnchor.parentNode.insertBefore(confirmPanel, confirmAnchor); }
     confirmYes.focus();
   }
 
@@ -256,7 +258,7 @@ function ViatiqueRubricEditor(runtime, element, args) {
     if (!pending) { return; }
     var chosen = pending;
     pending = null;
-    confirmPanel.hidden = true;
+    if (confirmPanel.parentNode) { confirmPanel.parentNode.removeChild(confirmPanel); }
     if (chosen.back && chosen.back.isConnected) { chosen.back.focus(); }
     if (yes) { chosen.run(); } else { say(_('Nothing was changed.')); }
   }
@@ -419,11 +421,19 @@ function ViatiqueRubricEditor(runtime, element, args) {
 
   /* ------------------------------------------------------------- start */
 
-  [el('h3', {id: titleId, text: _('Rubrics')}),
-   el('p', {'class': 'viatique-hint', text: _('Items are living: changing the points or the text of an item ' +
-     're-scores every copy it is applied to.')}),
-   el('div', {'class': 'viatique-field'}, [el('label', {'for': questionSelect.id, text: _('Question')}), questionSelect]),
-   confirmPanel, body, progress, messages].forEach(function (node) { region.appendChild(node); });
+  var confirmAnchor = document.createComment('');
+  var built = false;
+
+  /* The section's parts, put in the page once the requester is known to be allowed to edit. */
+  function build() {
+    if (built) { return; }
+    built = true;
+    [el('h3', {id: titleId, text: _('Rubrics')}),
+     el('p', {'class': 'viatique-hint', text: _('Items are living: changing the points or the text of an item ' +
+       're-scores every copy it is applied to.')}),
+     el('div', {'class': 'viatique-field'}, [el('label', {'for': questionSelect.id, text: _('Question')}), questionSelect]),
+     confirmAnchor, body, progress, messages].forEach(function (node) { region.appendChild(node); });
+  }
 
   call('question_progress', null, 'GET').then(function (result) {
     ((result.ok && result.body.questions) || []).forEach(function (row) {
