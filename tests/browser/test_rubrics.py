@@ -24,7 +24,6 @@ import json
 import re
 import shutil
 import tempfile
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -238,31 +237,22 @@ class MariaDBDemoHost(DemoHost):
         return env
 
 
-def _mariadb(sql):
-    import MySQLdb
-
-    connection = MySQLdb.connect(host="127.0.0.1", port=3306, user="root")
-    try:
-        connection.cursor().execute(sql)
-    finally:
-        connection.close()
-
-
 @pytest.fixture
 def mariadb_demo_host(browser_tmp_dir):
-    """A seeded demo host on a new MariaDB database, dropped afterwards."""
-    name = f"viatique_browser_rubrics_{uuid.uuid4().hex[:8]}"
-    _mariadb(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    var_dir = Path(tempfile.mkdtemp(prefix="host-mariadb-", dir=browser_tmp_dir)) / "var"
-    host = MariaDBDemoHost(var_dir, f"mysql://root@127.0.0.1:3306/{name}")
-    try:
-        host.prepare()
-        host.start()
-        yield host
-    finally:
-        host.stop()
-        _mariadb(f"DROP DATABASE IF EXISTS `{name}`")
-        shutil.rmtree(var_dir.parent, ignore_errors=True)
+    """A seeded demo host on a new MariaDB database (the integration tests' temporary_database), dropped
+    afterwards."""
+    from tests.integration.conftest import temporary_database
+
+    with temporary_database("mariadb", "browser_rubrics") as database_url:
+        var_dir = Path(tempfile.mkdtemp(prefix="host-mariadb-", dir=browser_tmp_dir)) / "var"
+        host = MariaDBDemoHost(var_dir, database_url)
+        try:
+            host.prepare()
+            host.start()
+            yield host
+        finally:
+            host.stop()
+            shutil.rmtree(var_dir.parent, ignore_errors=True)
 
 
 COPIES = 20
