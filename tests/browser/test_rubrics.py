@@ -221,6 +221,87 @@ def test_a_grader_applies_rubric_items_by_key_and_hears_the_points(fresh_demo_ho
     assert stored == {"points": "1.5", "adjustment": "1", "items": ["Rounded result", "Well presented"]}, stored
 
 
+#: the demo exam's (graded by copy) usage id
+DEMO_USAGE = """
+import json
+from workbench.scenarios import get_scenarios
+print(json.dumps(str(get_scenarios()["viatique.0"].usage_id)))
+"""
+
+#: a copy of the demo exam as stored: its points per question, the items applied, its draft version
+COPY_STATE = """
+import json
+from viatique_xblock.models import AppliedItem, Copy, QuestionPoints
+from viatique_xblock.scheme import plain_number
+copy = Copy.objects.get(exam__usage_key=%(usage)r, anonymous_code=%(code)r)
+print(json.dumps({"points": {row.question_id: str(plain_number(row.points)) for row in QuestionPoints.objects.filter(copy=copy)},
+                  "items": sorted(AppliedItem.objects.filter(copy=copy).values_list("question_id", "item__text")),
+                  "total": None if copy.total_points is None else str(plain_number(copy.total_points))}))
+"""
+
+
+def test_by_copy_the_number_keys_follow_the_question_and_the_autosave_goes_on(fresh_demo_host, demo_facts,
+                                                                                 chromium, browser_errors):
+    """The full-window workspace of the demo exam (graded by copy): the number keys act on the first question
+    without points, q moves them to the next one; a rubric write saves the typed work first and takes the new
+    draft version, so the next autosave is not refused."""
+    from .test_workspace import open_from_dashboard, handler_url
+
+    host = fresh_demo_host
+    usage = shell(host, DEMO_USAGE)
+    make_rubric(host, usage, [{"question_id": "q2", "items": [["Conjecture stated", "1"]]},
+                              {"question_id": "q3", "items": [["Initialisation", "1"], ["Heredity", "1.5"]]}])
+    code = next(copy["code"] for copy in demo_facts.copies if copy["grader"] == "" and copy["state"] == "ready")
+    context, page = new_page(chromium, browser_errors, {"width": 1366, "height": 768}, timeout_ms=15_000,
+                             init_script=HEARD_SCRIPT)
+    try:
+        handler_url(page, host, "rubric")  # the dashboard's copy list, with its "Full window" links
+        tab = open_from_dashboard(page, host, code)
+        tab.on("console", browser_errors.on_console)
+        tab.on("pageerror", browser_errors.on_page_error)
+        focus = tab.locator(SCOPE)
+        expect(focus.locator("[data-region='grading']")).to_have_attribute("data-editable", "true")
+        first = focus.get_by_role("group", name=re.compile(r"^Rubric: .*1\. a\) Conjecture$"))
+        second = focus.get_by_role("group", name=re.compile(r"^Rubric: .*1\. b\) Récurrence$"))
+        expect(first).to_have_attribute("data-keyed", "true")
+        expect(first).to_contain_text("Keys 1 to 9 and 0 apply these items.")
+        assert_accessible(tab, SCOPE, "(by copy, the rubric panels)")
+
+        sheet = tab.get_by_role("application")
+        sheet.focus()
+        tab.keyboard.press("1")
+        expect(status(tab)).to_have_text(re.compile(r"^Applied: Conjecture stated \(\+1\)\. .*: 1 / 2\.$"))
+        expect(focus.locator("[data-field='points'][data-question='q2']")).to_have_value("1")
+        expect(focus.locator("[data-region='total']")).to_have_text("Total: 1 / 20")
+
+        tab.keyboard.press("q")
+        expect(status(tab)).to_have_text(re.compile(r"^Number keys: the rubric of .*1\. b\) Récurrence\.$"))
+        expect(second).to_have_attribute("data-keyed", "true")
+        expect(first).to_have_attribute("data-keyed", "false")
+        # points typed on another question: the number keys follow the question worked on
+        focus.locator("[data-field='points'][data-question='q5']").fill("4")
+        expect(focus.get_by_role("group", name=re.compile(r"^Rubric: Exercice 3"))).to_have_attribute("data-keyed", "true")
+        # back to question 1. b) (its points field), Esc to the page, then a key: the typed work (not saved yet)
+        # is saved first, then the item applied
+        focus.locator("[data-field='points'][data-question='q3']").focus()
+        expect(second).to_have_attribute("data-keyed", "true")
+        tab.keyboard.press("Escape")
+        expect(sheet).to_be_focused()
+        tab.keyboard.press("2")
+        expect(status(tab)).to_have_text(re.compile(r"^Applied: Heredity \(\+1\.5\)\. .*: 1\.5 / 3\.$"))
+        expect(focus.locator("[data-region='total']")).to_have_text("Total: 6.5 / 20")
+        # the next autosave is taken (the draft version moved on with the rubric write)
+        focus.locator("[data-field='points'][data-question='q6']").fill("2")
+        expect(focus.locator("[data-region='save-status']")).to_have_text(re.compile(r"^Saved at "))
+        expect(focus.locator("[data-region='grading-alert']")).to_have_text("")
+        assert_accessible(tab, SCOPE, "(by copy, items applied)")
+    finally:
+        context.close()
+    stored = shell(host, COPY_STATE % {"usage": usage, "code": code})
+    assert stored == {"points": {"q2": "1", "q3": "1.5", "q5": "4", "q6": "2"},
+                      "items": [["q2", "Conjecture stated"], ["q3", "Heredity"]], "total": "8.5"}, stored
+
+
 # ----------------------------------------------------------------------------- 2. a living edit
 
 class MariaDBDemoHost(DemoHost):
