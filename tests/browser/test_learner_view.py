@@ -4,7 +4,7 @@ with where the focus lands and what the live regions say; axe-core's WCAG 2.1 A/
 
 learner_1's graded copy gets (through the demo host's own models) a long free text near the right
 margin and a comment box of several lines on its first page, and 3.75 points on the 0.25-step
-question; its PDF is rendered again with them; the instructor releases the results from the dashboard.
+question (a rubric item of 3 points applied, and an adjustment of 0.75); its PDF is rendered again with them; the instructor releases the results from the dashboard.
 """
 import json
 import re
@@ -35,7 +35,10 @@ Annotation.objects.create(copy=copy, page=page, kind="text", x=0.80, y=0.62, wid
                           text=FREE_TEXT, author="staff_1")
 Annotation.objects.create(copy=copy, page=page, kind="comment", x=0.06, y=0.40, width=0.30, height=0.04,
                           text=COMMENT, author="staff_1")
-QuestionPoints.objects.filter(copy=copy, question_id="q4").update(points=Decimal("3.75"))
+QuestionPoints.objects.filter(copy=copy, question_id="q4").update(points=Decimal("3.75"), adjustment=Decimal("0.75"))
+from viatique_xblock.models import AppliedItem, RubricItem
+item = RubricItem.objects.create(exam=copy.exam, question_id="q4", text="Méthode juste", points=Decimal("3"))
+AppliedItem.objects.create(copy=copy, question_id="q4", item=item)
 copy.total_points = sum(row.points for row in copy.points.all())
 copy.grading_state = Grading.SUBMITTED
 copy.save()
@@ -161,6 +164,9 @@ def test_a_french_learner_reads_numbers_with_a_decimal_comma(released_host, fren
     expect(region.locator('[data-region="total"]')).to_have_text(f"Total : {total} / 20")
     row = region.locator('[data-question="q4"] [data-field="points"]')
     expect(row).to_have_text("3,75 / 5")
+    # the rubric item applied with its points, then the adjustment, signed, in French
+    expect(region.locator('[data-question="q4"] [data-region="rubric-items"] li')).to_have_text(["Méthode juste (+3)"])
+    expect(region.locator('[data-question="q4"] [data-field="adjustment"]')).to_have_text("Ajustement : +0,75")
     assert "3.75" not in region.inner_text()
     # one annotation on page 4 in the alternative text: the singular
     region.locator('[data-region="viewer"]').focus()

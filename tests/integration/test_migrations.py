@@ -100,3 +100,60 @@ def test_existing_copies_and_pages_get_distinct_public_ids(vendor, scratch):
         run(env, "migrate", "viatique_xblock", "0007", "--noinput", "-v", "0")
         assert run(env, "shell", "-c", OLD_ROWS.split("exam = ")[0] + "print(Copy.objects.count())"
                    ).strip().splitlines()[-1] == "1204"
+
+
+#: run at migration 0014 (before rubrics): an exam with a comment bank (a question's comment with points, an
+#: exam-wide one) and a copy with points typed, made through the historical models
+OLD_BANK = """
+import datetime
+from decimal import Decimal
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+apps = MigrationExecutor(connection).loader.project_state(("viatique_xblock", "0014_grading_by_question")).apps
+Exam, Copy, QuestionPoints, BankComment = (apps.get_model("viatique_xblock", name)
+                                           for name in ("Exam", "Copy", "QuestionPoints", "BankComment"))
+exam = Exam.objects.create(course_key="course-v1:V+T+1", usage_key="block-v1:V+T+1+type@viatique+block@bank")
+copy = Copy.objects.create(exam=exam, anonymous_code="C00001", public_id="aaaaaaaaaaaaaaaa")
+QuestionPoints.objects.create(copy=copy, question_id="q1", points=Decimal("3.5"), comment="Bien")
+made = BankComment.objects.create(exam=exam, text="Justifiez", question_id="q1", points=Decimal("-0.5"),
+                                  created_by="staff_1")
+BankComment.objects.filter(pk=made.pk).update(created_at=datetime.datetime(2026, 1, 2, 3, 4, 5,
+                                                                           tzinfo=datetime.timezone.utc))
+BankComment.objects.create(exam=exam, text="Bien vu", created_by="staff_2")
+print(BankComment.objects.count())
+"""
+#: after the migrations: the bank's comments are rubric items, the points typed the question's adjustment
+RUBRIC_ITEMS = """
+import json
+from viatique_xblock import public_ids
+from viatique_xblock.grading import workspace
+from viatique_xblock.models import Exam, QuestionPoints, RubricItem
+exam = Exam.objects.get(usage_key="block-v1:V+T+1+type@viatique+block@bank")
+items = [[item.text, item.question_id, str(item.points) if item.points is not None else None, item.created_by,
+          item.created_at.isoformat()[:19], public_ids.parse(item.public_id) == item.public_id, item.version]
+         for item in RubricItem.objects.filter(exam=exam).order_by("text")]
+row = QuestionPoints.objects.get()
+print(json.dumps({"items": items, "adjustment": str(row.adjustment), "points": str(row.points),
+                  "bank": [entry["text"] for entry in workspace.comment_bank(exam)]}))
+"""
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "mariadb"])
+def test_the_comment_bank_becomes_rubric_items(vendor, scratch):
+    with temporary_database(vendor, "rubrics") as database_url:
+        env = subprocess_env(DATABASE_URL=database_url, VIATIQUE_VAR_DIR=scratch, REDIS_URL=None, DEBUG="1")
+        run(env, "migrate", "--noinput", "-v", "0")
+        run(env, "migrate", "viatique_xblock", "0014", "--noinput", "-v", "0")
+        assert run(env, "shell", "-c", OLD_BANK).strip().splitlines()[-1] == "2"
+        run(env, "migrate", "viatique_xblock", "--noinput", "-v", "0")
+        found = json.loads(run(env, "shell", "-c", RUBRIC_ITEMS).strip().splitlines()[-1])
+        assert found["items"] == [
+            ["Bien vu", "", None, "staff_2", found["items"][0][4], True, 1],
+            ["Justifiez", "q1", "-0.500", "staff_1", "2026-01-02T03:04:05", True, 1],
+        ]
+        assert (found["adjustment"], found["points"]) == ("3.500", "3.500")
+        assert found["bank"] == ["Bien vu", "Justifiez"]
+        # and back: the items are the bank again
+        run(env, "migrate", "viatique_xblock", "0014", "--noinput", "-v", "0")
+        assert run(env, "shell", "-c", OLD_BANK.split("exam = ")[0] + "print(sorted(BankComment.objects"
+                   ".values_list('text', flat=True)))").strip().splitlines()[-1] == "['Bien vu', 'Justifiez']"

@@ -15,7 +15,7 @@ TASK_NAMES = {"viatique.assemble_batch", "viatique.assemble_upload", "viatique.b
               "viatique.render_graded_copy"}
 #: task names added since (each kept from then on): the periodic recovery, the exam archive's export and import, the booklets printed from the dashboard
 NEW_TASK_NAMES = {"viatique.recover", "viatique.build_exam_archive", "viatique.import_exam_archive",
-                  "viatique.print_booklets"}
+                  "viatique.print_booklets", "viatique.rubric_rescore", "viatique.rerender_graded_copy"}
 STAGES = ("scanning", "identity", "grading", "results", "reports", "platform", "pdf", "workers")
 
 

@@ -20,13 +20,13 @@ from tests.lms_grades import lms_gradebook  # noqa: F401  (fixture)
 from viatique_xblock import demo_data, exams, question_layout
 from viatique_xblock.grading import copies as copy_list, workspace
 from viatique_xblock.models import (
-    AuditEvent, RubricItem, Copy, Exam, Page, QuestionPoints, RegradeRequest, ScanBatch,
+    AppliedItem, AuditEvent, Copy, Exam, Page, QuestionPoints, RegradeRequest, RubricGroup, RubricItem, ScanBatch,
 )
 from viatique_xblock.platform import storage
 from viatique_xblock.platform.compat import ViatiqueUser
 from viatique_xblock.reports import archive, exports
 from viatique_xblock.results import learner as learner_results
-from viatique_xblock.states import BatchState, Identity
+from viatique_xblock.states import BatchState, Grading, Identity
 
 from demo_host.services import DemoRosterService
 
@@ -63,6 +63,15 @@ def source(lms_gradebook):
     status, body = call(learner, "request_regrade", {"question_id": "q3", "message": "L'initialisation y est."})
     assert status == 200, body
     workspace.add_bank_comment(exam, INSTRUCTOR, "Rédaction soignée", question_id="q4", points="0.5")
+    # the bank's comment is a rubric item: in a "pick one" group, applied to a graded copy (its points unchanged:
+    # the adjustment makes up the rest)
+    item = RubricItem.objects.get(exam=exam, text="Rédaction soignée")
+    item.group = RubricGroup.objects.create(exam=exam, question_id="q4", label="Forme", pick_one=True)
+    item.save()
+    graded = Copy.objects.filter(exam=exam, grading_state=Grading.GRADED).order_by("anonymous_code").first()
+    AppliedItem.objects.create(copy=graded, question_id="q4", item=item, applied_by="staff_1")
+    row = QuestionPoints.objects.get(copy=graded, question_id="q4")
+    QuestionPoints.objects.filter(pk=row.pk).update(adjustment=row.points - item.points)
     return Exam.objects.get(pk=exam.pk)
 
 
@@ -197,6 +206,14 @@ def test_an_exported_exam_imports_into_another_course_as_it_was(source, tmp_path
         copy__exam=source).count()
     assert list(RubricItem.objects.filter(exam=target).values_list("text", "points", "created_at")) == list(
         RubricItem.objects.filter(exam=source).values_list("text", "points", "created_at"))
+    # the rubric's groups, where its items are applied, and the adjustments
+    applied = ("copy__anonymous_code", "question_id", "item__text", "item__group__label", "item__group__pick_one",
+               "applied_by")
+    assert list(AppliedItem.objects.filter(copy__exam=target).values_list(*applied)) == list(
+        AppliedItem.objects.filter(copy__exam=source).values_list(*applied)) != []
+    adjustments = ("copy__anonymous_code", "question_id", "points", "adjustment")
+    assert sorted(QuestionPoints.objects.filter(copy__exam=target).values_list(*adjustments)) == sorted(
+        QuestionPoints.objects.filter(copy__exam=source).values_list(*adjustments))
     assert list(RegradeRequest.objects.filter(copy__exam=target).values_list("message", "state", "created_at")) == \
         list(RegradeRequest.objects.filter(copy__exam=source).values_list("message", "state", "created_at"))
     imported = list(AuditEvent.objects.filter(exam=target).exclude(action__in=["archive.imported"])

@@ -133,3 +133,13 @@ def test_archive_exports_and_imports_a_tiny_exam_and_reports_its_figures(tmp_pat
         assert positive(result[key]), key
     assert result["files"] == 1 + 8 + 2 + 10  # the scan, the page images, the graded PDFs, the rows
     assert list(tmp_path.iterdir()) == [], "the scan, the database and the archive are deleted"
+
+
+def test_rubric_rescore_reports_its_figures(tmp_path):
+    result = run("rubric_rescore.py", "--copies", "20", "--questions", "2", "--sqlite", tmp_path=tmp_path)
+
+    assert positive(result["rescore_seconds"]) and positive(result["republish_seconds"])
+    assert result["republish_seconds"] >= result["rescore_seconds"]
+    assert (result["copies"], result["released"], result["renders_queued"], result["database"]) == \
+        (20, 10, 10, "sqlite")
+    assert list(tmp_path.iterdir()) == [], "the database is deleted"

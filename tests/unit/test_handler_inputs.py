@@ -25,7 +25,7 @@ from tests.unit import grading_helpers, results_helpers
 from tests.unit.downloads_support import jpeg
 from tests.unit.test_identification import Roster
 from viatique_xblock.block import ViatiqueXBlock
-from viatique_xblock.models import Copy, Draft, Page, QuestionPoints, RegradeRequest, ScanBatch
+from viatique_xblock.models import Copy, Draft, Page, QuestionPoints, RegradeRequest, RubricItem, ScanBatch
 from viatique_xblock.platform import conf, lockout, storage
 from viatique_xblock.scanning import uploads
 from viatique_xblock.states import Grading
@@ -414,6 +414,8 @@ def templates(world, username):
     draft = Draft.objects.filter(copy=world.work, grader=username).first()
     write = {"copy_id": work, "fencing": world.fencing}
     note = grading_helpers.annotation(page, text="Bien", question_id="q3", points="0.5")
+    item = RubricItem.objects.filter(exam_id=world.work.exam_id).order_by("pk").first() or \
+        RubricItem.objects.create(exam_id=world.work.exam_id, question_id="q3", text="Méthode", points="-0.5")
     scheme = {"questions": [{"id": "q1", "label": "Exercice 1", "children": [
         {"id": "q2", "label": "1. a)", "max": 4, "step": 0.5}]}, {"id": "q3", "label": "Exercice 2", "max": 6,
                                                                    "step": 0.25}], "next_id": 4}
@@ -447,6 +449,17 @@ def templates(world, username):
         "reopen_question": ("POST", {"copy_id": work, "question_id": "q3"}, ""),
         "dispatch_questions": ("POST", {"assignments": {"q3": ["staff_1", "staff_2"]}}, ""),
         "comment_bank": ("GET", {}, ""),
+        "rubric": ("GET", {"question_id": "q3"}, ""),
+        "apply_rubric_item": ("POST", {**write, "question_id": "q3", "item_id": item.public_id, "applied": True}, ""),
+        "save_adjustment": ("POST", {**write, "question_id": "q3", "adjustment": "-0.25", "comment": "Bien"}, ""),
+        "create_rubric_item": ("POST", {"question_id": "q3", "text": "Unités", "points": "0.5"}, ""),
+        "edit_rubric_item": ("POST", {"item_id": item.public_id, "version": item.version, "points": "-1",
+                                      "text": "Méthode !"}, ""),
+        "rubric_item_usage": ("GET", {"item_id": item.public_id}, ""),
+        "delete_rubric_item": ("POST", {"item_id": item.public_id, "copies": 1}, ""),
+        "save_rubric_group": ("POST", {"question_id": "q3", "label": "Résultat", "pick_one": True}, ""),
+        "delete_rubric_group": ("POST", {"group_id": "abcdefghijklmnop"}, ""),
+        "rescore_progress": ("GET", {"id": "00000000-0000-0000-0000-000000000000"}, ""),
         "add_bank_comment": ("POST", {"text": "Revoir le cours", "question_id": "q3", "points": "0.5"}, ""),
         "list_copies": ("GET", {"offset": "0", "limit": "10", "identity": "identified"}, ""),
         "open_copy": ("GET", {"copy_id": work}, ""),

@@ -50,6 +50,7 @@ SETTINGS = {
     "regrade_window_days": 14,
     "name_area_height": 20,
     "grading_mode": "by_copy",
+    "rubric_editors": "nobody_after_grading",
     "name": "bac-blanc-2",
     "tags": ["midterm", "paper"],
 }

@@ -24,7 +24,8 @@ from viatique_xblock import audit, demo_data
 from viatique_xblock.grading import leases
 from viatique_xblock.identity import anonymity, retirement
 from viatique_xblock.models import (
-    Annotation, AuditEvent, Booklet, Copy, LockoutRecord, Page, QuestionPoints, RegradeRequest, UploadSession,
+    AppliedItem, Annotation, AuditEvent, Booklet, Copy, LockoutRecord, Page, QuestionPoints, RegradeRequest,
+    RubricItem, RubricRescore, UploadSession,
 )
 from viatique_xblock.platform import compat, lockout, storage
 from viatique_xblock.platform.compat import Learner, ViatiqueUser
@@ -242,6 +243,10 @@ def test_a_retired_grader_leaves_no_name_in_work_leases_or_audit(course, capsys)
     assert leases.store().get(copy.pk)["name"] == "Paul Langevin"
     audit.record(exam, "copy.finalized", actor=grader, copy=copy, details={"grader_name": "Paul Langevin", "scale": 20})
     assert lease
+    # a rubric item they made and applied, and a re-scoring they started
+    item = RubricItem.objects.create(exam=exam, question_id="q2", text="Justifiez", created_by="staff_1")
+    AppliedItem.objects.create(copy=copy, question_id="q2", item=item, applied_by="staff_1")
+    RubricRescore.objects.create(exam=exam, created_by="staff_1")
 
     call_command("viatique_retire_user", "staff_1", "retired__grader", "--name", "Paul Langevin")
     assert "Retired as retired__grader" in capsys.readouterr().out
@@ -251,6 +256,9 @@ def test_a_retired_grader_leaves_no_name_in_work_leases_or_audit(course, capsys)
     assert Copy.objects.filter(exam=exam, grader="retired__grader").exists()
     assert QuestionPoints.objects.filter(grader="retired__grader").exists()
     assert Annotation.objects.filter(author="retired__grader").exists()
+    assert RubricItem.objects.get(pk=item.pk).created_by == "retired__grader"
+    assert AppliedItem.objects.get(item=item).applied_by == "retired__grader"
+    assert RubricRescore.objects.get(exam=exam).created_by == "retired__grader"
     assert AuditEvent.objects.filter(action="copy.finalized", actor="retired__grader",
                                      details__grader_name="retired__grader").exists()
     # the learners' copies are not touched

@@ -295,3 +295,17 @@ def test_the_comment_bank_is_the_rubric(exam):
     assert list(rubric["questions"]) == ["q1"] and rubric["questions"]["q1"]["items"][0]["text"] == "Justifiez"
     bank = ok(call(grader(), "comment_bank", method="GET"))["comments"]
     assert bank == [{"id": item.public_id, "text": "Justifiez", "question_id": "q1", "points": "-0.5"}]
+
+
+def test_keep_points_rebases_adjustments_when_a_questions_scoring_changes(exam):
+    item = new_item("q1", "Méthode", "2")
+    graded_with(exam, item, 2, state=Grading.IN_PROGRESS)  # q1: 0 + 2 + 1 = 3
+    scheme_now = {**SCHEME, "questions": [{**SCHEME["questions"][0], "scoring": "deductions"},
+                                          SCHEME["questions"][1]]}
+    Exam.objects.filter(pk=exam.pk).update(scheme=scheme_now)
+    exam.refresh_from_db()
+    assert rubrics.keep_points(exam, ["q1"]) == 2
+    assert set(QuestionPoints.objects.filter(question_id="q1").values_list("adjustment", flat=True)) == {Decimal(-3)}
+    # the points are as they were, and a re-scoring finds nothing to change
+    assert rubrics.rescore_copies(exam, list(Copy.objects.filter(exam=exam).values_list("pk", flat=True))) == {}
+    assert set(QuestionPoints.objects.filter(question_id="q1").values_list("points", flat=True)) == {Decimal(3)}

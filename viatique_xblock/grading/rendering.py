@@ -74,6 +74,8 @@ def render_inputs(copy, scale=None):
     if scale is None:
         scale = finalized.get("scale")  # the block's grade scale when the copy was finalized
     given = {row.question_id: row for row in copy.points.all()}
+    from viatique_xblock.grading import rubrics  # rubrics builds on the workspace, which imports this module
+    applied = rubrics.applied_details(copy=copy)
     total = sum((given[leaf["id"]].points for leaf in leaves if leaf["id"] in given), start=0)
     maximum = scheme_module.total(exam.scheme)
     scale_total = None
@@ -85,7 +87,10 @@ def render_inputs(copy, scale=None):
         "questions": [{"id": leaf["id"], "label": leaf.get("label", ""),
                        "points": _text(given[leaf["id"]].points) if leaf["id"] in given else None,
                        "max": _text(Decimal(str(leaf["max"]))),
-                       "comment": _comment(given.get(leaf["id"]))}
+                       "comment": _comment(given.get(leaf["id"])),
+                       "items": applied.get((copy.pk, leaf["id"]), []),
+                       "adjustment": rubrics.shown_adjustment(given.get(leaf["id"]),
+                                                              applied.get((copy.pk, leaf["id"])))}
                       for leaf in leaves],
         "general_comment": copy.general_comment,
         "grader": _grader_name(finalized, copy),

@@ -280,6 +280,8 @@ def delete_group(exam, user, group_id, editors=INSTRUCTORS, client_ip=None, publ
     """Remove a group; its items stay, ungrouped (no grade changes)."""
     _check_editor(exam, user, editors)
     group = _group(exam, group_id)
+    if group is None:
+        raise InvalidRequest(N_("The request must name a rubric group by its id."))
     details = group_json(group)
     group.delete()
     audit.record(exam, "rubric.group_deleted", actor=user, client_ip=client_ip, publish=publish, details=details)
@@ -333,6 +335,34 @@ def applied_by_question(copy):
                                  .values_list("question_id", "item__public_id")):
         out.setdefault(question_id, {"adjustment": "0", "items": []})["items"].append(item_id)
     return out
+
+
+def applied_details(**filters):
+    """``{(copy pk, question id): [{"text", "points"}]}`` of the items applied to the copies ``filters`` selects
+    (``copy=`` one copy, ``copy__exam=`` an exam), in the rubric's order: what the learner's view, the graded
+    PDF and the grades CSV list per question (one query)."""
+    out = {}
+    for copy_pk, question_id, text, points in (AppliedItem.objects.filter(**filters)
+                                               .order_by("item__position", "item_id")
+                                               .values_list("copy_id", "question_id", "item__text", "item__points")):
+        out.setdefault((copy_pk, question_id), []).append({"text": text, "points": _signed(points)})
+    return out
+
+
+def _signed(number):
+    """Signed points as text ("+1.5", "-1"), None for none: how an item or an adjustment is shown."""
+    if number is None:
+        return None
+    text = _text(number)
+    return text if text.startswith("-") or text == "0" else "+" + text
+
+
+def shown_adjustment(row, items):
+    """The adjustment as shown to the learner beside the items applied (signed text), or None: a question graded
+    without items shows its points alone (its adjustment is those points)."""
+    if row is None or not items or not row.adjustment:
+        return None
+    return _signed(row.adjustment)
 
 
 def _rescore_question(exam, copy, question_id, user, adjustment=MISSING, comment=MISSING):
@@ -411,17 +441,35 @@ def save_adjustment(exam, user, copy_id, question_id, adjustment, comment, fenci
 
 # ------------------------------------------------------------------ living items
 
+def _lock_copies(copy_pks):
+    """Lock the copy rows ``copy_pks`` in key order (as every write locks a copy first); ``{pk: total}``."""
+    copies = {}
+    copy_pks = sorted(copy_pks)
+    for start in range(0, len(copy_pks), BULK * 4):
+        chunk = copy_pks[start:start + BULK * 4]
+        copies.update({pk: total for pk, total in Copy.objects.select_for_update().filter(pk__in=chunk)
+                       .order_by("pk").values_list("pk", "total_points")})
+    return copies
+
+
+def _applied_copies(exam, item_id):
+    """The keys of the copies an item is applied to, their rows locked BEFORE the item's: a write applying an
+    item locks its copy, then needs the item's row (its foreign key), so locking the item first could wait on
+    such a write while it waits on us."""
+    key = public_ids.parse(item_id)
+    copy_pks = sorted(set(AppliedItem.objects.filter(item__exam=exam, item__public_id=key)
+                          .values_list("copy_id", flat=True))) if key else []
+    _lock_copies(copy_pks)
+    return copy_pks
+
+
 def rescore_copies(exam, copy_pks):
     """Re-score every question of the copies ``copy_pks`` from their items and adjustments, and their totals,
     inside the caller's transaction (the copy rows locked in key order). Returns ``{copy pk: (total before,
     total after)}`` of the copies whose total changed."""
     leaves = workspace._leaves(exam)
     copy_pks = sorted(copy_pks)
-    copies = {}
-    for start in range(0, len(copy_pks), BULK * 4):
-        chunk = copy_pks[start:start + BULK * 4]
-        copies.update({pk: total for pk, total in Copy.objects.select_for_update().filter(pk__in=chunk)
-                       .order_by("pk").values_list("pk", "total_points")})
+    copies = _lock_copies(copy_pks)
     sums = defaultdict(Decimal)
     rows, totals = [], {}
     for start in range(0, len(copy_pks), BULK * 4):
@@ -442,6 +490,29 @@ def rescore_copies(exam, copy_pks):
     Copy.objects.bulk_update([Copy(pk=pk, total_points=after) for pk, (_before, after) in changed.items()],
                              ["total_points"], batch_size=BULK)
     return changed
+
+
+def keep_points(exam, question_ids=None):
+    """After the marking scheme changed a question's ``scoring`` (its base) or its maximum: every stored
+    adjustment of those questions (all leaves when None) recomputed against the new base and the items applied,
+    so that the points stay exactly as they are (``adjustment = points - base - items``) and a later re-scoring
+    starts from them; nothing a learner sees changes. For the scheme's change flow (which decides whether
+    points that no longer fit are shown to the instructor). Inside the caller's transaction; returns the number
+    of rows changed."""
+    leaves = workspace._leaves(exam)
+    wanted = [qid for qid in (question_ids if question_ids is not None else leaves) if qid in leaves]
+    rows = list(QuestionPoints.objects.filter(copy__exam=exam, question_id__in=wanted)
+                .only("pk", "copy_id", "question_id", "points", "adjustment"))
+    sums = applied_sums(sorted({row.copy_id for row in rows}))
+    changed = []
+    for row in rows:
+        adjustment = row.points - scheme_module.base_points(leaves[row.question_id]) \
+            - sums.get((row.copy_id, row.question_id), Decimal(0))
+        if adjustment != row.adjustment:
+            row.adjustment = adjustment
+            changed.append(row)
+    QuestionPoints.objects.bulk_update(changed, ["adjustment"], batch_size=BULK)
+    return len(changed)
 
 
 def _start_rescore(exam, user, copy_pks, changed):
@@ -480,6 +551,7 @@ def edit_item(exam, user, item_id, version, text=MISSING, points=MISSING, group_
     was re-scored)."""
     _check_editor(exam, user, editors)
     with transaction.atomic():
+        _applied_copies(exam, item_id)
         item = _item(exam, item_id, lock=True)
         if isinstance(version, bool) or version != item.version:
             raise StaleItem(item_json(item))
@@ -518,6 +590,7 @@ def delete_item(exam, user, item_id, copies=None, editors=INSTRUCTORS, client_ip
     removed from them and they are re-scored as by :func:`edit_item`. Returns ``{"deleted", "rescore"}``."""
     _check_editor(exam, user, editors)
     with transaction.atomic():
+        _applied_copies(exam, item_id)
         item = _item(exam, item_id, lock=True)
         copy_pks = list(AppliedItem.objects.filter(item=item).values_list("copy_id", flat=True).distinct())
         if copy_pks and (isinstance(copies, bool) or copies != len(copy_pks)):

@@ -10,7 +10,9 @@ Public API:
   "kind": "comment" | "tick" | "cross" | "highlight" | "text", "x", "y", "width", "height"
   (fractions of the upright page, origin top-left), "text", "question_label", "points"
   (a string such as "1.5", or None)}``. ``summary``: ``{"title", "code", "total", "max",
-  "scale_total", "scale", "questions": [{"id", "label", "points", "max", "comment"}],
+  "scale_total", "scale", "questions": [{"id", "label", "points", "max", "comment", "items"?, "adjustment"?}],
+  (``items``: the rubric items applied, ``[{"text", "points"}]`` with signed points; ``adjustment``: signed, or
+  None),
   "general_comment", "grader"}`` (``scale``, ``scale_total`` and ``grader`` may be None).
 
 What it makes:
@@ -66,6 +68,7 @@ QUESTION_POINTS = N_("{question}: {points}")
 QUESTION = N_("Question")
 POINTS = N_("Points")
 COMMENT = N_("Comment")
+ADJUSTMENT = N_("Adjustment")
 POINTS_OF_MAX = N_("{points} / {max}")
 COPY = N_("Copy {code}")
 TOTAL = N_("Total: {total} / {max}")
@@ -308,6 +311,14 @@ def _row(flow, cells, style=fonts.REGULAR):
         flow.y += lead
 
 
+def _signed(text, _number):
+    """Signed points ("+1.5", "-1") written as the reader's language writes numbers; "" for none."""
+    if text in (None, ""):
+        return ""
+    sign = "-" if str(text).startswith("-") else "+"
+    return sign + _number(str(text).lstrip("+-"))
+
+
 def _table(flow, questions, _, _number):
     header = _cells((_(QUESTION), _(POINTS), _(COMMENT)), fonts.BOLD)
 
@@ -321,7 +332,17 @@ def _table(flow, questions, _, _number):
     flow.on_new_page = repeat_header
     for question in questions:
         points = _(POINTS_OF_MAX).format(points=_number(question.get("points")), max=_number(question.get("max")))
-        _row(flow, _cells((question.get("label") or "", points, question.get("comment") or "")))
+        items = question.get("items") or []
+        if not items:
+            _row(flow, _cells((question.get("label") or "", points, question.get("comment") or "")))
+        else:  # the question's points, its rubric items with theirs, then the adjustment and the comment
+            _row(flow, _cells((question.get("label") or "", points, "")))
+            for item in items:
+                _row(flow, _cells(("", _signed(item.get("points"), _number), item.get("text") or "")))
+            adjustment = question.get("adjustment")
+            if adjustment or question.get("comment"):
+                _row(flow, _cells(("", _signed(adjustment, _number) if adjustment else "",
+                                   question.get("comment") or _(ADJUSTMENT))))
         flow.space(2)
         flow.rule()
         flow.space(4)

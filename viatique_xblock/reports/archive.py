@@ -56,7 +56,7 @@ TABLES = ("exam", "batches", "booklets", "copies", "pages", "points", "annotatio
           "regrade_requests", "audit_events")
 #: the block's settings carried with the exam (what the Studio editor sets)
 BLOCK_SETTINGS = ("display_name", "marking_scheme", "pages_per_copy", "grade_scale", "weight", "anonymous_grading",
-                  "regrade_window_days", "name_area_height", "grading_mode")
+                  "regrade_window_days", "name_area_height", "grading_mode", "rubric_editors")
 CHUNK = 1024 * 1024
 #: files larger than this are spooled to disk while their checksum is checked on import
 SPOOL_BYTES = 8 * 1024 * 1024

@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from viatique_xblock import audit, scheme as scheme_module
 from viatique_xblock.errors import InvalidRequest, NotFound, ViatiqueError
+from viatique_xblock.grading import rubrics
 from viatique_xblock.i18n import N_, gettext as _
 from viatique_xblock.models import Copy, ExportJob, QuestionPoints
 from viatique_xblock.platform import conf, monitoring, queue, storage
@@ -104,25 +105,42 @@ def download_slug(text, fallback="exam"):
 
 # ------------------------------------------------------------------------- grades CSV
 
-def grade_header(leaves, grade_scale):
+def grade_header(leaves, grade_scale, rubric=False):
     header = [_("Code"), _("Username"), _("Name"), _("Identity"), _("Grading state"), _("Grader"), _("Total")]
     if grade_scale:
         header.append(_("Total on {scale}").format(scale=scheme_module.plain_number(grade_scale)))
     header.extend(f"{leaf['label']} ({leaf['id']})" for leaf in leaves)
+    if rubric:
+        header.extend(_("{question}: rubric").format(question=f"{leaf['label']} ({leaf['id']})") for leaf in leaves)
     return [neutralise(cell) for cell in header]
 
 
+def rubric_cell(items, adjustment, comment):
+    """One question's rubric as one cell: the items applied with their points, then the adjustment and the
+    comment ("Pas de justification (-1); Méthode (+1.5); Adjustment +0.5; Bien vu")."""
+    parts = [f"{item['text']} ({item['points']})" if item["points"] else item["text"] for item in items]
+    if adjustment:
+        parts.append(_("Adjustment {points}").format(points=adjustment))
+    if comment:
+        parts.append(comment)
+    return neutralise("; ".join(parts))
+
+
 def grade_rows(exam, grade_scale=0, decimal_comma=False):
-    """The grades CSV as rows (header first): two queries whatever the number of copies."""
+    """The grades CSV as rows (header first): three queries whatever the number of copies. When rubric items
+    are applied to the exam's copies, one more column per question lists them with their points, then the
+    adjustment and the comment (:func:`rubric_cell`)."""
     leaves = scheme_module.leaves(exam.scheme)
     ids = [leaf["id"] for leaf in leaves]
     maximum = scheme_module.total(exam.scheme)
     scale = Decimal(str(grade_scale)) if grade_scale else None
-    points = {}
-    for copy_id, question_id, value in (QuestionPoints.objects.filter(copy__exam=exam)
-                                        .values_list("copy_id", "question_id", "points")):
-        points.setdefault(copy_id, {})[question_id] = value
-    yield grade_header(leaves, grade_scale)
+    points, rows = {}, {}
+    for row in QuestionPoints.objects.filter(copy__exam=exam).only("copy_id", "question_id", "points", "adjustment",
+                                                                   "comment"):
+        points.setdefault(row.copy_id, {})[row.question_id] = row.points
+        rows[(row.copy_id, row.question_id)] = row
+    applied = rubrics.applied_details(copy__exam=exam)
+    yield grade_header(leaves, grade_scale, rubric=bool(applied))
     copies = (Copy.objects.filter(exam=exam).order_by("anonymous_code")
               .values_list("id", "anonymous_code", "learner_username", "learner_name", "identity_state",
                            "grading_state", "grader", "total_points"))
@@ -138,6 +156,11 @@ def grade_rows(exam, grade_scale=0, decimal_comma=False):
             row.append(number_cell(on_scale, decimal_comma))
         mine = points.get(copy_id, {})
         row.extend(number_cell(mine.get(question_id), decimal_comma) for question_id in ids)
+        if applied:
+            for question_id in ids:
+                items, stored = applied.get((copy_id, question_id), []), rows.get((copy_id, question_id))
+                row.append(rubric_cell(items, rubrics.shown_adjustment(stored, items),
+                                       stored.comment if stored else ""))
         yield row
 
 

@@ -3,8 +3,8 @@
 The copy is looked up by the requesting learner's anonymous id only, in this exam
 only: no parameter names a copy, so nobody can ask for someone else's. Before
 release (or while the copy is not graded) only the state of the copy in plain
-words is given; after release: the total (and on the block's grade scale), points
-and comments per question, the general comment, the pages with their annotations,
+words is given; after release: the total (and on the block's grade scale), points,
+rubric items applied, adjustment and comment per question, the general comment, the pages with their annotations,
 whether a graded PDF exists, and the regrade requests with the window. Graders'
 identities only when the course shows them (``SHOW_GRADER_IDENTITY``).
 """
@@ -70,8 +70,8 @@ def _annotation(item, pages, sizes):
 
 def results(exam, learner, scale=None, window_days=0):
     """The learner's own results as JSON (see the module docstring)."""
-    from viatique_xblock.grading import \
-        workspace  # the grading domain's view of the scheme (questions with their groups' labels)
+    # the grading domain's view of the scheme (questions with their groups' labels) and the rubric items applied
+    from viatique_xblock.grading import rubrics, workspace
 
     code, message = learner_status(exam, learner.anonymous_id)
     body = {"status": code, "message": message, "released": code == "released"}
@@ -80,12 +80,16 @@ def results(exam, learner, scale=None, window_days=0):
     copy = Copy.objects.get(exam=exam, learner_anonymous_id=learner.anonymous_id, grading_state=Grading.GRADED)
     maximum = scheme_module.total(exam.scheme)
     given = {row.question_id: row for row in copy.points.all()}
+    applied = rubrics.applied_details(copy=copy)
     questions = []
     for question in workspace.questions(exam):
         row = given.get(question["id"])
+        items = applied.get((copy.pk, question["id"]), [])
         question.pop("layout", None)  # where answers are is for graders
         questions.append({**question, "max": _text(Decimal(str(question["max"]))),
                           "points": _text(row.points) if row else None, "comment": row.comment if row else "",
+                          # the rubric items applied (``{text, points}``, points signed), then the adjustment
+                          "items": items, "adjustment": rubrics.shown_adjustment(row, items),
                           # the grader marked it "no answer" (0 points): the view says so
                           "no_answer": bool(row and row.no_answer)})
     pages = copy.pages.filter(discarded=False).order_by("position", "id")

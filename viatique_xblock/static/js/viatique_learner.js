@@ -65,13 +65,39 @@ function ViatiqueLearner(runtime, element, args) {
     return el('section', {'class': 'viatique-section', 'aria-labelledby': idPrefix + '-summary'}, children);
   }
 
+  /* Signed points of a rubric item or an adjustment ("+1,5", "-1" in French), as the server sends them signed. */
+  function signed(points) {
+    var text = String(points);
+    return (text.charAt(0) === '-' ? '-' : '+') + number(text.replace(/^[+-]/, ''));
+  }
+
+  /* A question's comment; with rubric items applied: the items with their points, then the adjustment and the
+     comment, as the graded PDF lists them. */
+  function commentCell(question) {
+    var comment = question.no_answer ? [_('No answer.'), question.comment].filter(Boolean).join(' ') : (question.comment || '—');
+    var items = question.items || [];
+    if (!items.length) {
+      return el('td', {'data-field': 'comment', text: comment});
+    }
+    var parts = [el('ul', {'class': 'viatique-learner-rubric', 'data-region': 'rubric-items'}, items.map(function (item) {
+      return el('li', {text: item.points ? fmt(_('{text} ({points})'), {text: item.text, points: signed(item.points)})
+        : item.text});
+    }))];
+    if (question.adjustment) {
+      parts.push(el('p', {'data-field': 'adjustment', text: fmt(_('Adjustment: {points}'), {points: signed(question.adjustment)})}));
+    }
+    if (question.comment || question.no_answer) {
+      parts.push(el('p', {text: comment}));
+    }
+    return el('td', {'data-field': 'comment'}, parts);
+  }
+
   function questionsTable() {
     var rows = data.questions.map(function (question) {
       return el('tr', {'data-question': question.id}, [
         el('th', {scope: 'row', text: question.path}),
         el('td', {'data-field': 'points', text: pointsText(question.points, question.max)}),
-        el('td', {'data-field': 'comment',
-          text: question.no_answer ? [_('No answer.'), question.comment].filter(Boolean).join(' ') : (question.comment || '—')})
+        commentCell(question)
       ]);
     });
     var parts = [
