@@ -496,6 +496,6 @@ def test_an_instructor_changes_an_applied_item_and_every_view_of_the_released_gr
             learner_page.goto(host.url(student=username, scenario=EXAM))
             region = learner_page.locator("[data-region='learner-results']")
             expect(region.locator("[data-region='total']")).to_have_text(f"Total: {total} / 6")
-            expect(region).to_contain_text("No justification")
+            expect(region.locator("[data-region='rubric-items']").first).to_contain_text("No justification (-0.5)")
     finally:
         learner_context.close()
