@@ -9,6 +9,14 @@ instructor changes an item applied to twenty copies in the dashboard's rubric ed
    off do nothing; axe-core finds no violation with nothing applied, items applied, and the list of keys.
    The answer graded, the database holds the items applied and the points the server computed.
 
+   By copy (the demo exam), the number keys act on the first question without points, then on the question
+   worked on (q: the next one); a rubric write saves the typed work first and takes the new draft version, so
+   the autosave goes on.
+
+   The dashboard's editor: hidden from a grader; an instructor reorders by keyboard, deletes an applied item
+   behind a confirmation stating the number of copies (asked again with the new number when a grader applied
+   it meanwhile: 409 confirmation_needed), adds a "pick one" group and puts an item in it (axe-core each time).
+
 2. The issue's test, on MariaDB (the demo host on a database of its own): twenty copies graded with rubric
    items on question 1 (scored by deductions from 4), five of them identified and released. The instructor
    changes "No justification" from -1 to -0.5 in the dashboard's editor: the confirmation states the
@@ -300,6 +308,115 @@ def test_by_copy_the_number_keys_follow_the_question_and_the_autosave_goes_on(fr
     stored = shell(host, COPY_STATE % {"usage": usage, "code": code})
     assert stored == {"points": {"q2": "1", "q3": "1.5", "q5": "4", "q6": "2"},
                       "items": [["q2", "Conjecture stated"], ["q3", "Heredity"]], "total": "8.5"}, stored
+
+
+#: the item ``text`` applied to question 1 of the copies ``codes``, and those copies re-scored
+APPLY_SCRIPT = """
+from django.db import transaction
+from viatique_xblock.grading import rubrics
+from viatique_xblock.models import AppliedItem, Copy, Exam, QuestionPoints, RubricItem
+exam = Exam.objects.get(usage_key=%(usage)r)
+item = RubricItem.objects.get(exam=exam, text=%(text)r)
+copies = list(Copy.objects.filter(exam=exam, anonymous_code__in=%(codes)r))
+with transaction.atomic():
+    for copy in copies:
+        QuestionPoints.objects.get_or_create(copy=copy, question_id="q1", defaults={"points": 0, "adjustment": 0})
+        AppliedItem.objects.get_or_create(copy=copy, question_id="q1", item=item)
+    rubrics.rescore_copies(exam, [copy.pk for copy in copies])
+print("null")
+"""
+
+RUBRIC_STATE = """
+import json
+from viatique_xblock.models import Copy, RubricGroup, RubricItem
+from viatique_xblock.scheme import plain_number
+items = RubricItem.objects.filter(exam__usage_key=%(usage)r, question_id="q1").select_related("group")
+print(json.dumps({"items": [[item.text, item.group.label if item.group else None]
+                            for item in items.order_by("position", "id")],
+                  "groups": list(RubricGroup.objects.filter(exam__usage_key=%(usage)r)
+                                 .values_list("label", "pick_one")),
+                  "totals": {copy.anonymous_code: None if copy.total_points is None else str(plain_number(copy.total_points))
+                             for copy in Copy.objects.filter(exam__usage_key=%(usage)r)}}))
+"""
+
+
+def test_the_instructor_reorders_groups_and_deletes_items_with_the_number_of_copies_stated(
+        fresh_demo_host, chromium, browser_errors):
+    host = fresh_demo_host
+    browser_errors.allow_http(409, "/delete_rubric_item")  # the count changed meanwhile, on purpose
+    setup = setup_exam(host, 3, {"max": 3, "step": 0.5})
+    usage = setup["usage"]
+    make_rubric(host, usage, [{"question_id": "q1", "items": [["Method", "1"], ["Units", "0.5"], ["Figure", "0.5"]]}])
+    shell(host, APPLY_SCRIPT % {"usage": usage, "text": "Units", "codes": ["Q0000", "Q0001"]})
+    context, page = new_page(chromium, browser_errors, VIEWPORT, timeout_ms=15_000)
+    try:
+        # a grader does not see the editor (rubric_editors: instructors)
+        with page.expect_response(re.compile(r"/rubric/")):
+            page.goto(host.url(student="staff_1", screen="grading", scenario=EXAM))
+        expect(page.locator("[data-region='rubrics']")).to_be_hidden()
+        expect(page.get_by_role("heading", name="Rubrics")).to_have_count(0)
+
+        with page.expect_response(re.compile(r"/rubric/")):
+            page.goto(host.url(student="instructor_1", screen="grading", scenario=EXAM))
+        editor = page.locator("[data-region='rubrics']")
+        said = editor.locator("[data-region='rubric-editor-status']")
+        editor.get_by_label("Question", exact=True).select_option("q1")
+        table = editor.get_by_role("table", name="Rubric items of Question 1")
+        texts = table.locator("[data-field='rubric-item-text']")
+        expect(texts).to_have_count(3)
+        assert [texts.nth(i).input_value() for i in range(3)] == ["Method", "Units", "Figure"]
+        assert_accessible(page, ".viatique-block", "(the rubric editor)")
+
+        # reorder by keyboard: "Units" up
+        table.get_by_role("button", name="Move item 2 up").focus()
+        page.keyboard.press("Enter")
+        expect(said).to_have_text("Moved up: Units.")
+        expect(texts.nth(0)).to_have_value("Units")
+        expect(texts.nth(1)).to_have_value("Method")
+
+        # delete "Units": the confirmation states the copies; Esc cancels
+        table.get_by_role("button", name="Delete item 1").focus()
+        page.keyboard.press("Enter")
+        dialog = editor.get_by_role("alertdialog")
+        expect(dialog).to_contain_text('Delete "Units"? It is applied to 2 copies (0 released)')
+        expect(dialog.get_by_role("button", name="Yes")).to_be_focused()
+        assert_accessible(page, ".viatique-block", "(the deletion's confirmation)")
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(said).to_have_text("Nothing was changed.")
+        expect(table.get_by_role("button", name="Delete item 1")).to_be_focused()
+        # asked again; meanwhile a grader applies it to a third copy: the count is asked again, with 3
+        page.keyboard.press("Enter")
+        expect(dialog).to_contain_text("It is applied to 2 copies (0 released)")
+        shell(host, APPLY_SCRIPT % {"usage": usage, "text": "Units", "codes": ["Q0002"]})
+        with page.expect_response(re.compile(r"/delete_rubric_item/")) as refused:
+            page.keyboard.press("Enter")
+        assert refused.value.status == 409
+        expect(dialog).to_contain_text("It is applied to 3 copies (0 released)")
+        with page.expect_response(re.compile(r"/delete_rubric_item/")) as deleted:
+            page.keyboard.press("Enter")
+        assert deleted.value.status == 200
+        expect(said).to_have_text("Item deleted: Units.")
+        expect(texts).to_have_count(2)
+
+        # a "pick one" group, then an item put in it
+        group_editor = editor.get_by_role("group", name="Groups")
+        group_editor.get_by_label("New group").fill("Result")
+        group_editor.get_by_role("checkbox", name="Pick one", exact=True).check()
+        group_editor.get_by_role("button", name="Add the group").click()
+        expect(said).to_have_text("Group saved: Result.")
+        expect(group_editor.get_by_role("textbox", name="Label of group 1")).to_have_value("Result")
+        table.get_by_role("combobox", name="Group of item 2").select_option(label="Result")
+        table.get_by_role("button", name="Save item 2").click()
+        expect(said).to_have_text("Item saved.")
+        assert_accessible(page, ".viatique-block", "(the rubric editor with a group)")
+    finally:
+        context.close()
+    state = shell(host, RUBRIC_STATE % {"usage": usage})
+    assert state["items"] == [["Method", None], ["Figure", "Result"]], state
+    assert state["groups"] == [["Result", True]], state
+    # the three copies lost "Units" (0.5): re-scored to 0
+    assert state["totals"] == {"Q0000": "0", "Q0001": "0", "Q0002": "0"}, state
 
 
 # ----------------------------------------------------------------------------- 2. a living edit
