@@ -278,8 +278,9 @@ function ViatiqueRubricEditor(runtime, element, args) {
   }
 
   function editItem(item, change, back) {
+    // only a change of the points or the text re-scores (a group or a position does not)
     var rescores = change.points !== (item.points === null || item.points === undefined ? null : String(parseFloat(item.points))) ||
-      change.text !== item.text || String(change.group_id || '') !== String(item.group_id || '');
+      change.text !== item.text;
     usage(item).then(function (used) {
       if (!used) { return; }
       var send = function () { sendEdit(item, change, back); };
