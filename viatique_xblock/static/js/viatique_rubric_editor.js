@@ -172,7 +172,7 @@ function ViatiqueRubricEditor(runtime, element, args) {
       {'aria-label': fmt(_('Delete item {number}'), {number: number})});
     return el('tr', {'data-item': item.id}, [
       el('td', {}, [text]), el('td', {}, [points]), el('td', {}, [group]),
-      el('td', {'class': 'viatique-buttons'}, [saveButton, up, down, remove])
+      el('td', {}, [el('div', {'class': 'viatique-buttons'}, [saveButton, up, down, remove])])
     ]);
   }
 
