@@ -1319,25 +1319,20 @@ function ViatiqueGrading(runtime, element, args) {
   });
 
   /* A rubric write (apply_rubric_item, save_adjustment) with the copy and its lease's fencing, after the
-   * work not saved yet: refused as the other writes (a lost lease, a stale draft), or resolves its result. */
-  function rubricSend(name, payload) {
-    if (!data || !editable || !lease) { return Promise.resolve(null); }
-    var seq = openSeq;
-    return save().then(function () {
-      if (seq !== openSeq || !lease || halted) { return null; }
-      return call(name, Object.assign({copy_id: data.copy.id, fencing: lease.fencing}, payload));
-    }).then(function (result) {
-      if (!result || seq !== openSeq) { return null; }
-      if (result.ok) {
-        if (result.body.version) { version = result.body.version; }
-        return result;
-      }
+   * work not saved yet: refused as the other writes (a lost lease, a stale draft). */
+  var rubricSend = window.ViatiqueRubric.sender({
+    call: call,
+    key: function () { return openSeq; },
+    flush: function () { return save(); },
+    target: function () {
+      return data && editable && lease && !halted ? {copy_id: data.copy.id, fencing: lease.fencing} : null;
+    },
+    onVersion: function (value) { version = value; },
+    refused: function (result) {
       var error = result.body && result.body.error;
-      if (error === 'lease_lost' || error === 'stale_draft') { saveRefused(result); return result; }
-      say(failure(result), true);
-      return result;
-    });
-  }
+      if (error === 'lease_lost' || error === 'stale_draft') { saveRefused(result); } else { say(failure(result), true); }
+    }
+  });
 
   /* The points the server computed from the rubric: in the question's field and the total. */
   function rubricResult(body) {

@@ -371,24 +371,17 @@ function ViatiqueQuestionGrading(runtime, element, args) {
   }
 
   /* apply_rubric_item, save_adjustment: after the work not saved yet, with the answer's lease fencing. */
-  function rubricSend(name, payload) {
-    if (!answer || !lease) { return Promise.resolve(null); }
-    var current = answer;
-    return save(false).then(function () {
-      if (current !== answer || !lease) { return null; }
-      return call(name, Object.assign({copy_id: current.copy.id, fencing: lease.fencing}, payload));
-    }).then(function (result) {
-      if (!result || current !== answer) { return null; }
-      if (result.ok) {
-        if (result.body.version) { version = result.body.version; }
-        return result;
-      }
-      var error = result.body && result.body.error;
-      if (error === 'lease_lost') { leaseLost(); return result; }
+  var rubricSend = window.ViatiqueRubric.sender({
+    call: call,
+    key: function () { return answer; },
+    flush: function () { return save(false); },
+    target: function () { return answer && lease ? {copy_id: answer.copy.id, fencing: lease.fencing} : null; },
+    onVersion: function (value) { version = value; },
+    refused: function (result) {
+      if (result.body && result.body.error === 'lease_lost') { return leaseLost(); }
       warn(fmt(_('Not saved: {reason}'), {reason: failure(result)}));
-      return result;
-    });
-  }
+    }
+  });
 
   /* The points the server computed from the rubric, in the points field. */
   function rubricResult(body) {

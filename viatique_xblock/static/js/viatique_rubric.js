@@ -357,6 +357,26 @@
       comment: entry.comment || '', points: entry.points === undefined ? null : entry.points};
   }
 
-  global.ViatiqueRubric = {panel: panel, load: load, take: take, stateOf: stateOf, signed: signed, parseSigned: parseSigned,
+  /* A workspace's ``send`` for its panels: flush() (the work not saved yet) first, then call(name, payload) with
+   * target()'s {copy_id, fencing} (null: nothing may be written); dropped when key() changed meanwhile (the
+   * grader moved to other work). A success hands its draft version to onVersion, a refusal goes to refused. */
+  function sender(options) {
+    return function (name, payload) {
+      var key = options.key();
+      if (!options.target()) { return Promise.resolve(null); }
+      return options.flush().then(function () {
+        var target = options.target();
+        if (!target || options.key() !== key) { return null; }
+        return options.call(name, Object.assign({copy_id: target.copy_id, fencing: target.fencing}, payload));
+      }).then(function (result) {
+        if (!result || options.key() !== key) { return null; }
+        if (result.ok && result.body.version) { options.onVersion(result.body.version); }
+        if (!result.ok) { options.refused(result); }
+        return result;
+      });
+    };
+  }
+
+  global.ViatiqueRubric = {panel: panel, load: load, take: take, sender: sender, stateOf: stateOf, signed: signed, parseSigned: parseSigned,
     ordered: ordered, KEYS: KEYS};
 })(window);
