@@ -15,7 +15,8 @@ instructor changes an item applied to twenty copies in the dashboard's rubric ed
 
    The dashboard's editor: hidden from a grader; an instructor reorders by keyboard, deletes an applied item
    behind a confirmation stating the number of copies (asked again with the new number when a grader applied
-   it meanwhile: 409 confirmation_needed), adds a "pick one" group and puts an item in it (axe-core each time).
+   it meanwhile: 409 confirmation_needed), adds a "pick one" group and puts an item in it, and an edit from an
+   older view of an item is refused (409 stale_item), the rubric read again (axe-core in each state).
 
 2. The issue's test, on MariaDB (the demo host on a database of its own): twenty copies graded with rubric
    items on question 1 (scored by deductions from 4), five of them identified and released. The instructor
@@ -326,6 +327,19 @@ with transaction.atomic():
 print("null")
 """
 
+#: another instructor renames "Figure" (its version moves on)
+STALE_SCRIPT = """
+from viatique_xblock.grading import rubrics
+from viatique_xblock.models import Exam, RubricItem
+from viatique_xblock.platform import compat
+exam = Exam.objects.get(usage_key=%(usage)r)
+item = RubricItem.objects.get(exam=exam, text="Figure")
+rubrics.edit_item(exam, compat.ViatiqueUser(user_id="instructor_2", username="instructor_2", full_name="Instructor Two",
+                                            anonymous_id="", role="instructor"),
+                  item.public_id, item.version, text="Figure, labelled")
+print("null")
+"""
+
 RUBRIC_STATE = """
 import json
 from viatique_xblock.models import Copy, RubricGroup, RubricItem
@@ -344,6 +358,7 @@ def test_the_instructor_reorders_groups_and_deletes_items_with_the_number_of_cop
         fresh_demo_host, chromium, browser_errors):
     host = fresh_demo_host
     browser_errors.allow_http(409, "/delete_rubric_item")  # the count changed meanwhile, on purpose
+    browser_errors.allow_http(409, "/edit_rubric_item")  # an edit from an older view, on purpose
     setup = setup_exam(host, 3, {"max": 3, "step": 0.5})
     usage = setup["usage"]
     make_rubric(host, usage, [{"question_id": "q1", "items": [["Method", "1"], ["Units", "0.5"], ["Figure", "0.5"]]}])
@@ -410,10 +425,22 @@ def test_the_instructor_reorders_groups_and_deletes_items_with_the_number_of_cop
         table.get_by_role("button", name="Save item 2").click()
         expect(said).to_have_text("Item saved.")
         assert_accessible(page, ".viatique-block", "(the rubric editor with a group)")
+
+        # an edit made from an older view of the item (another instructor changed it meanwhile): refused, the
+        # rubric read again, and said
+        shell(host, STALE_SCRIPT % {"usage": usage})
+        table.get_by_role("textbox", name="Points of item 2").fill("1")
+        with page.expect_response(re.compile(r"/edit_rubric_item/")) as stale:
+            table.get_by_role("button", name="Save item 2").click()
+        assert stale.value.status == 409
+        expect(said).to_have_text("Someone else changed this item meanwhile: the rubric was read again. "
+                                  "Make your change again.")
+        expect(table.get_by_role("textbox", name="Text of item 2")).to_have_value("Figure, labelled")
+        expect(table.get_by_role("textbox", name="Points of item 2")).to_have_value("0.5")
     finally:
         context.close()
     state = shell(host, RUBRIC_STATE % {"usage": usage})
-    assert state["items"] == [["Method", None], ["Figure", "Result"]], state
+    assert state["items"] == [["Method", None], ["Figure, labelled", "Result"]], state
     assert state["groups"] == [["Result", True]], state
     # the three copies lost "Units" (0.5): re-scored to 0
     assert state["totals"] == {"Q0000": "0", "Q0001": "0", "Q0002": "0"}, state
