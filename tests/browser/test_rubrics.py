@@ -179,6 +179,14 @@ def test_a_grader_applies_rubric_items_by_key_and_hears_the_points(fresh_demo_ho
             "Applied: Well presented. Question 1: 0.5 / 3.",
             "No rubric item 9 for Question 1.",
         ], heard(page)
+        # keys pressed quickly are all done, one after the other
+        page.evaluate("() => { window.__heard.length = 0; }")
+        page.keyboard.press("1")
+        page.keyboard.press("1")
+        expect(status(page)).to_have_text("Removed: Correct method (+1.5). Question 1: 0.5 / 3.")
+        expect(buttons.nth(0)).to_have_attribute("aria-pressed", "false")
+        assert heard(page) == ["Applied: Correct method (+1.5). Question 1: 2 / 3.",
+                               "Removed: Correct method (+1.5). Question 1: 0.5 / 3."], heard(page)
 
         # the free adjustment, with the question's comment as its reason
         page.get_by_role("textbox", name=re.compile(r"^Comment on Question 1")).fill("Figure soignée")

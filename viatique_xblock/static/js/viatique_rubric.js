@@ -67,7 +67,7 @@
     var shared = options.shared || [];
     var state = {items: [], adjustment: null, comment: '', points: null};
     var editable = false;
-    var busy = false;
+    var queue = Promise.resolve();  // the writes, one after the other (keys pressed quickly are all done)
     var rows = [];
     var name = options.questionName || question.label || question.id;
 
@@ -232,8 +232,13 @@
         max: formatNumber(question.max)}));
     }
 
+    /* ``work`` (returning a promise) once the writes before it are done. */
+    function enqueue(work) {
+      queue = queue.then(work, work);
+      return queue;
+    }
+
     function answered(result, text) {
-      busy = false;
       if (!result || !result.ok) { return false; }
       var body = result.body || {};
       setState({items: body.items || [], adjustment: body.adjustment, comment: body.comment, points: body.points});
@@ -243,13 +248,15 @@
     }
 
     function toggle_(item) {
-      if (!editable || busy) { return; }
-      var applied = !isApplied(item);
-      busy = true;
-      options.send('apply_rubric_item', {question_id: question.id, item_id: item.id, applied: applied})
-        .then(function (result) {
-          answered(result, fmt(applied ? _('Applied: {item}.') : _('Removed: {item}.'), {item: itemLabel(item)}));
-        });
+      if (!editable) { return; }
+      enqueue(function () {
+        if (!editable) { return null; }
+        var applied = !isApplied(item);  // as the writes before this one left it
+        return options.send('apply_rubric_item', {question_id: question.id, item_id: item.id, applied: applied})
+          .then(function (result) {
+            answered(result, fmt(applied ? _('Applied: {item}.') : _('Removed: {item}.'), {item: itemLabel(item)}));
+          });
+      });
     }
 
     /* The digit ``key`` ("1"... "0") pressed in the workspace: its item toggled; false when there is none. */
@@ -266,7 +273,7 @@
     }
 
     function saveAdjustment() {
-      if (!editable || busy) { return; }
+      if (!editable) { return; }
       var raw = adjustmentInput.value.trim();
       var value = raw ? parseSigned(raw) : 0;
       if (isNaN(value)) {
@@ -277,11 +284,12 @@
       }
       adjustmentError.textContent = '';
       adjustmentInput.removeAttribute('aria-invalid');
-      busy = true;
-      options.send('save_adjustment', {question_id: question.id, adjustment: String(value),
-        comment: options.comment ? options.comment() : state.comment}).then(function (result) {
-        answered(result, value ? fmt(_('Adjustment saved: {points}.'), {points: signed(value, formatNumber)})
-          : _('No adjustment.'));
+      enqueue(function () {
+        return options.send('save_adjustment', {question_id: question.id, adjustment: String(value),
+          comment: options.comment ? options.comment() : state.comment}).then(function (result) {
+          answered(result, value ? fmt(_('Adjustment saved: {points}.'), {points: signed(value, formatNumber)})
+            : _('No adjustment.'));
+        });
       });
     }
 
