@@ -39,14 +39,15 @@ JS_COMMON = "static/js/viatique_common.js"
 #: the staff dashboard's sections, each a script of its own (built in the order listed)
 STAFF_SCRIPTS = ["static/js/viatique_staff.js", "static/js/viatique_scans.js", "static/js/viatique_identify.js",
                  "static/js/viatique_dispatch.js", "static/js/viatique_announce.js",
-                 "static/js/viatique_keys.js", "static/js/viatique_prefetch.js", "static/js/viatique_grading.js",
+                 "static/js/viatique_keys.js", "static/js/viatique_prefetch.js", "static/js/viatique_rubric.js",
+                 "static/js/viatique_grading.js", "static/js/viatique_rubric_editor.js",
                  "static/js/viatique_results.js", "static/js/viatique_reports.js", "static/js/viatique_lockouts.js",
                  "static/js/viatique_layout.js"]
 STAFF_CSS = ["static/css/viatique_grading.css", "static/css/viatique_results.css",
              "static/css/viatique_reports.css"]
 #: the full-window workspace's scripts, after viatique_common.js (docs/grading.md, "The full-window workspace")
 WORKSPACE_SCRIPTS = ["static/js/viatique_announce.js", "static/js/viatique_keys.js", "static/js/viatique_prefetch.js",
-                     "static/js/viatique_grading.js", "static/js/viatique_question_grading.js",
+                     "static/js/viatique_rubric.js", "static/js/viatique_grading.js", "static/js/viatique_question_grading.js",
                      "static/js/viatique_workspace.js"]
 WORKSPACE_CSS = ["static/css/viatique_grading.css", "static/css/viatique_workspace.css"]
 

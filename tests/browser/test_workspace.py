@@ -165,7 +165,8 @@ def test_workspace_fits_1366x768_and_is_accessible_in_each_state(fresh_demo_host
     tab.keyboard.press("?")
     dialog = tab.get_by_role("dialog", name="Keyboard shortcuts")
     expect(dialog).to_be_visible()
-    for text in ("Next or previous copy", "Zoom in, zoom out, fit the page", "Whole page", "Go to the points",
+    for text in ("Next or previous copy", "Zoom in, zoom out", "Whole page (fit the page)", "Go to the points",
+                 "Apply or remove the rubric item of that number (0: the tenth)",
                  "Finalize", "Back to the dashboard", "Show or hide this list"):
         expect(dialog).to_contain_text(text)
     expect(dialog.get_by_role("checkbox", name="Use single-key shortcuts")).to_be_checked()

@@ -81,8 +81,10 @@ function ViatiqueGrading(runtime, element, args) {
     [_('Enter'), _('On the focused page: place the chosen tool at the cursor')],
     [_('Arrow keys'), _('On an annotation\'s Move or Resize button: move it, or make it wider, narrower, taller or shorter')],
     [_('[ ] or Page Up, Page Down'), _('Previous or next page')],
-    ['+ - 0', _('Zoom in, zoom out, fit the page')],
-    ['w', _('Whole page')],
+    ['+ -', _('Zoom in, zoom out')],
+    ['w', _('Whole page (fit the page)')],
+    ['1 … 9, 0', _('Apply or remove the rubric item of that number (0: the tenth)')],
+    ['q', _('The next question\'s rubric for the number keys')],
     ['m', _('Go to the points')],
     ['b', _('Comment bank: type to filter, Enter inserts (in a text field: Alt+B)')],
     [_('Ctrl+S'), _('Save now')],
@@ -111,6 +113,9 @@ function ViatiqueGrading(runtime, element, args) {
   var cursor = {x: 0.1, y: 0.1};
   var invalid = {};        // field key -> true while a points field holds a value that is not sent
   var bank = [];
+  var rubric = null;       // ViatiqueRubric.load's answer: the exam's rubric items, by question
+  var panels = {};         // question id -> its rubric panel (ViatiqueRubric.panel)
+  var keyedQuestion = null;  // the question whose rubric items the number keys apply
   var bankTarget = null;   // the text field the bank inserts into (null: a comment box on the page)
   var bankActive = 0;
   var openSeq = 0;
@@ -296,6 +301,8 @@ function ViatiqueGrading(runtime, element, args) {
     text: _('Arrow keys move the annotation or change its size; with Shift, in bigger steps.')});
 
   var pointsRows = el('div', {'class': 'viatique-points-rows', 'data-region': 'points'});
+  // the rubric panels, one per question, after the points panel
+  var rubricsBox = el('div', {'class': 'viatique-rubrics', 'data-region': 'rubrics'});
   var totalText = el('p', {'class': 'viatique-total', 'data-region': 'total'});
   var generalComment = el('textarea', {id: idPrefix + '-general', rows: '3', 'data-field': 'general-comment',
     'data-bank-target': '', 'data-editable': ''});
@@ -365,13 +372,13 @@ function ViatiqueGrading(runtime, element, args) {
       el('div', {'class': 'viatique-focus-left'}, [toolsBar, viewerBar, toolHint, bankSlot.anchor,
         el('div', {'class': 'viatique-grading-main'}, [thumbsNav, stage]), sheetHint, cursorText]),
       el('div', {'class': 'viatique-focus-side', 'data-region': 'side', role: 'region', tabindex: '0',
-        'aria-label': _('Points and annotations')}, [pointsPanel, actionsBox, confirmSlot.anchor,
+        'aria-label': _('Points and annotations')}, [pointsPanel, actionsBox, confirmSlot.anchor, rubricsBox,
         annotationPanel])
     ])
     : el('div', {'class': 'viatique-grading-body', 'data-region': 'grading-body'}, [
       toolsBar, toolHint, viewerBar, bankSlot.anchor,
       el('div', {'class': 'viatique-grading-main'}, [thumbsNav, stage, annotationPanel]),
-      sheetHint, cursorText, pointsPanel, actionsBox, confirmSlot.anchor
+      sheetHint, cursorText, pointsPanel, rubricsBox, actionsBox, confirmSlot.anchor
     ]);
   var bodySlot = slot(body);
 
@@ -679,7 +686,10 @@ function ViatiqueGrading(runtime, element, args) {
         title.focus();
         return;
       }
+      keyedQuestion = null;
+      if (result.body.rubric) { rubric = window.ViatiqueRubric.take(result.body.rubric); }
       showCopy(result.body, true);
+      if (!result.body.rubric) { loadRubric(); }
       title.focus();
       announceOpened();
       prefetchNextCopy();
@@ -863,6 +873,7 @@ function ViatiqueGrading(runtime, element, args) {
     body.querySelectorAll('[data-editable]').forEach(function (node) { node.disabled = !editable; });
     toolButtons.forEach(function (node) { node.disabled = !editable; });
     bankButton.disabled = !editable;
+    Object.keys(panels).forEach(function (id) { panels[id].setEditable(editable); });
     if (!editable) { chooseTool(null); closeBank(false); }
     // (no aria-readonly: role=application does not take it; showState says whether the copy can be changed)
     showState();
@@ -1232,7 +1243,117 @@ function ViatiqueGrading(runtime, element, args) {
         comment, error
       ]));
     });
+    renderRubrics();
     showTotal();
+  }
+
+  /* ----------------------------------------------------------------- rubric */
+
+  /* The exam's rubric, when open_copy does not carry it. */
+  function loadRubric() {
+    var seq = openSeq;
+    return window.ViatiqueRubric.load(call).then(function (loaded) {
+      if (seq !== openSeq || !loaded) { return; }
+      rubric = loaded;
+      renderRubrics();
+    });
+  }
+
+  /* A panel per question (viatique_rubric.js), after the points (which stay in view first). */
+  function renderRubrics() {
+    panels = {};
+    rubricsBox.textContent = '';
+    if (!data || !rubric) { return; }
+    data.questions.forEach(function (question) {
+      var panel = window.ViatiqueRubric.panel({
+        el: el, _: _, fmt: fmt, formatNumber: formatNumber, idPrefix: idPrefix, announcer: announcer,
+        question: question, questionName: questionLabel(question),
+        rubric: rubric.questions[question.id], shared: rubric.shared,
+        state: window.ViatiqueRubric.stateOf((data.points || {})[question.id]),
+        send: rubricSend, call: call, failure: failure,
+        comment: function () { return (work.points[question.id] || {}).comment || ''; },
+        onResult: rubricResult, onAdded: function (item) { rubricAdded(question.id, item); }
+      });
+      panels[question.id] = panel;
+      rubricsBox.appendChild(panel.node);
+      panel.setEditable(editable);
+    });
+    if (!panels[keyedQuestion]) { keyedQuestion = firstKeyedQuestion(); }
+    markKeyed();
+  }
+
+  /* The number keys act first on the first question without points (the one being graded). */
+  function firstKeyedQuestion() {
+    var open = data.questions.filter(function (question) {
+      var entry = work.points[question.id];
+      return !entry || entry.points === null || entry.points === undefined || entry.points === '';
+    })[0];
+    return (open || data.questions[0] || {}).id || null;
+  }
+
+  function markKeyed() {
+    Object.keys(panels).forEach(function (id) { panels[id].setKeyed(id === keyedQuestion); });
+  }
+
+  function nextKeyedQuestion() {
+    var ids = data.questions.map(function (question) { return question.id; });
+    if (!ids.length) { return; }
+    keyedQuestion = ids[(ids.indexOf(keyedQuestion) + 1) % ids.length];
+    markKeyed();
+    say(fmt(_('Number keys: the rubric of {question}.'), {question: questionLabel(questionById(keyedQuestion))}));
+  }
+
+  function rubricKey(key) {
+    var panel = panels[keyedQuestion];
+    if (!panel) { return say(_('The rubric is not loaded yet.'), true); }
+    panel.applyKey(key);
+  }
+
+  /* Working on a question (its points, its rubric) makes it the one the number keys act on. */
+  [pointsRows, rubricsBox].forEach(function (box) {
+    box.addEventListener('focusin', function (event) {
+      var holder = event.target.closest && event.target.closest('[data-question]');
+      var id = holder && holder.getAttribute('data-question');
+      if (id && panels[id] && id !== keyedQuestion) { keyedQuestion = id; markKeyed(); }
+    });
+  });
+
+  /* A rubric write (apply_rubric_item, save_adjustment) with the copy and its lease's fencing, after the
+   * work not saved yet: refused as the other writes (a lost lease, a stale draft). */
+  var rubricSend = window.ViatiqueRubric.sender({
+    call: call,
+    key: function () { return openSeq; },
+    flush: function () { return save(); },
+    target: function () {
+      return data && editable && lease && !halted ? {copy_id: data.copy.id, fencing: lease.fencing} : null;
+    },
+    onVersion: function (value) { version = value; },
+    refused: function (result) {
+      var error = result.body && result.body.error;
+      if (error === 'lease_lost' || error === 'stale_draft') { saveRefused(result); } else { say(failure(result), true); }
+    }
+  });
+
+  /* The points the server computed from the rubric: in the question's field and the total. */
+  function rubricResult(body) {
+    var entry = work.points[body.question_id] || (work.points[body.question_id] = {points: null, comment: ''});
+    entry.points = body.points === null || body.points === undefined ? null : String(body.points);
+    var input = pointsRows.querySelector('[data-field="points"][data-question="' + body.question_id + '"]');
+    if (input) {
+      input.value = entry.points === null ? '' : entry.points;
+      input.removeAttribute('aria-invalid');
+      delete invalid['question:' + body.question_id];
+      var error = document.getElementById(input.getAttribute('aria-describedby'));
+      if (error) { error.textContent = ''; }
+    }
+    if (data.points) { data.points[body.question_id] = Object.assign({}, data.points[body.question_id], body); }
+    showTotal();
+  }
+
+  /* An item made while grading: every panel that may use it (its question's, or all for an exam-wide one). */
+  function rubricAdded(questionId, item) {
+    var own = rubric.questions[questionId] || (rubric.questions[questionId] = {scoring: 'gains', groups: [], items: []});
+    if (own.items.indexOf(item) === -1) { own.items.push(item); }
   }
 
   function showTotal() {
@@ -1522,7 +1643,9 @@ function ViatiqueGrading(runtime, element, args) {
     if (key === '?') { event.preventDefault(); toggleHelp(); return; }
     if (key === '+' || key === '=') { setZoom(zoom * ZOOM_STEP); return; }
     if (key === '-') { setZoom(zoom / ZOOM_STEP); return; }
-    if (key === '0' || key === 'w') { setZoom(1); if (key === 'w') { say(_('Whole page.')); } return; }
+    if (key === 'w') { setZoom(1); say(_('Whole page.')); return; }
+    if (/^[0-9]$/.test(key)) { event.preventDefault(); rubricKey(key); return; }
+    if (key === 'q') { event.preventDefault(); nextKeyedQuestion(); return; }
     if (key === 'n' || key === 'p') { event.preventDefault(); goToCopy(key === 'n' ? 'next' : 'previous'); return; }
     if (key === 'd') { event.preventDefault(); if (pageMode && args.dashboard_url) { backToDashboard(); } else { close(); } return; }
     if (key === 'm') { event.preventDefault(); focusPoints(); return; }

@@ -49,6 +49,7 @@ function ViatiqueQuestionGrading(runtime, element, args) {
     ['t, x, c', _('Choose a tool: tick, cross, comment box')],
     [_('Arrow keys'), _('On the focused page: move the placement cursor')],
     [_('Enter'), _('On the focused page: place the chosen tool at the cursor')],
+    ['1 … 9, 0', _('Apply or remove the rubric item of that number (0: the tenth)')],
     ['m', _('Go to the points')],
     [_('Esc'), _('Put the tool down, close the open panel, or go from a field back to the page')],
     ['d', _('Back to the dashboard')],
@@ -70,6 +71,8 @@ function ViatiqueQuestionGrading(runtime, element, args) {
   var history = [];        // copy ids of the answers graded in this page, for "previous answer"
   var upcoming = [];       // copy ids likely to come next, for fetching their pages ahead
   var pagesOf = {};        // copy id -> its pages (open_copy), asked once
+  var rubric = null;       // the question's rubric (ViatiqueRubric.load)
+  var panel = null;        // its panel (viatique_rubric.js), under the points
 
   function url(name, suffix) { return runtime.handlerUrl(element, name, suffix); }
   function clamp(value, low, high) { return Math.min(Math.max(value, low), high); }
@@ -179,6 +182,7 @@ function ViatiqueQuestionGrading(runtime, element, args) {
       el('div', {'class': 'viatique-points-row'}, [pointsLabel, pointsInput, maxText, pointsError]),
       el('label', {'for': commentInput.id, text: _('Comment')}), commentInput
     ]),
+    el('div', {'class': 'viatique-rubric-slot', 'data-region': 'rubric-slot'}),
     el('div', {'class': 'viatique-buttons', 'data-region': 'grading-actions'}, [nextButton, skipButton, noAnswerButton]),
     el('h3', {text: _('Annotations')}), annotationList
   ]);
@@ -205,6 +209,7 @@ function ViatiqueQuestionGrading(runtime, element, args) {
     missingNote, alertBox, outcome, helpPanel, body
   ]));
   var announcer = window.ViatiqueAnnounce.create(outcome, el);
+  var rubricSlot = side.querySelector('[data-region="rubric-slot"]');
   function say(text) { announcer.say(text); }
   function warn(text) { announcer.warn(text); }
 
@@ -329,8 +334,65 @@ function ViatiqueQuestionGrading(runtime, element, args) {
     [pointsInput, commentInput, nextButton, skipButton, noAnswerButton].concat(toolButtons).forEach(function (node) {
       node.disabled = !editable;
     });
+    if (panel) { panel.setEditable(editable); }
     region.setAttribute('data-editable', editable ? 'true' : 'false');
     if (!editable) { chooseTool(null); }
+  }
+
+  /* ----------------------------------------------------------------- rubric */
+
+  /* The question's rubric, when the answer does not carry it. */
+  function loadRubric() {
+    var current = answer;
+    window.ViatiqueRubric.load(call, questionId).then(function (loaded) {
+      if (!loaded || current !== answer) { return; }
+      rubric = loaded;
+      if (panel) { panel.setRubric(rubric.questions[questionId], rubric.shared); }
+      else { showRubric(); }
+    });
+  }
+
+  /* The answer's rubric panel (viatique_rubric.js): its applied items and adjustment. */
+  function showRubric() {
+    if (!rubric) { return; }
+    if (!panel) {
+      panel = window.ViatiqueRubric.panel({
+        el: el, _: _, fmt: fmt, formatNumber: formatNumber, idPrefix: idPrefix, announcer: announcer,
+        question: answer.question, questionName: questionName(answer.question),
+        rubric: rubric.questions[questionId], shared: rubric.shared, state: null,
+        send: rubricSend, call: call, failure: failure, onResult: rubricResult,
+        comment: function () { return commentInput.value; }
+      });
+      rubricSlot.appendChild(panel.node);
+      panel.setKeyed(true);
+    }
+    panel.setState(window.ViatiqueRubric.stateOf(answer.answer));
+    panel.setEditable(!!(lease && answer.can_edit));
+  }
+
+  /* apply_rubric_item, save_adjustment: after the work not saved yet, with the answer's lease fencing. */
+  var rubricSend = window.ViatiqueRubric.sender({
+    call: call,
+    key: function () { return answer; },
+    flush: function () { return save(false); },
+    target: function () { return answer && lease ? {copy_id: answer.copy.id, fencing: lease.fencing} : null; },
+    onVersion: function (value) { version = value; },
+    refused: function (result) {
+      if (result.body && result.body.error === 'lease_lost') { return leaseLost(); }
+      warn(fmt(_('Not saved: {reason}'), {reason: failure(result)}));
+    }
+  });
+
+  /* The points the server computed from the rubric, in the points field. */
+  function rubricResult(body) {
+    pointsInput.value = body.points === null || body.points === undefined ? '' : formatNumber(body.points);
+    answer.answer = Object.assign({}, answer.answer, body);
+    showPointsError();
+  }
+
+  function rubricKey(key) {
+    if (!panel) { return warn(_('The rubric is not loaded yet.')); }
+    panel.applyKey(key);
   }
 
   /* ---------------------------------------------------------------- answers */
@@ -396,6 +458,11 @@ function ViatiqueQuestionGrading(runtime, element, args) {
       'Mark it "No answer", or skip it.'), {pages: missing.filter(function (page) {
         return next.question_pages.indexOf(page) !== -1;
       }).join(', ')}) : '';
+    if (next.rubric) { rubric = window.ViatiqueRubric.take({questions: {}, exam_wide: next.rubric.exam_wide}); }
+    if (next.rubric) { rubric.questions[questionId] = next.rubric; }
+    if (next.rubric && panel) { panel.setRubric(rubric.questions[questionId], rubric.shared); }
+    showRubric();
+    if (!next.rubric) { loadRubric(); }
     setEditable(!!(lease && next.can_edit));
     if (next.held_by && !lease) {
       alertBox.textContent = '';
@@ -694,6 +761,7 @@ function ViatiqueQuestionGrading(runtime, element, args) {
       ']': function () { showPage(pageNumber + 1, true); }
     };
     TOOLS.forEach(function (item) { actions[item.key] = function () { if (lease) { pickTool(item.kind); } }; });
+    window.ViatiqueRubric.KEYS.forEach(function (digit) { actions[digit] = function () { rubricKey(digit); }; });
     if (!actions[key] || (!answer && key !== '?' && key !== 'd' && key !== 'n')) { return; }
     event.preventDefault();
     actions[key]();

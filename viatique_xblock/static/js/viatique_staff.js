@@ -488,7 +488,7 @@ function ViatiqueStaffDashboard(runtime, element, args) {
   route();
   // the dashboard's other sections, each a module of its own loaded with this one
   [window.ViatiqueScans, window.ViatiqueIdentify, window.ViatiqueDispatch, window.ViatiqueGrading,
-   window.ViatiqueResults, window.ViatiqueReports, window.ViatiqueLockouts, window.ViatiqueLayoutSettings].forEach(function (section) {
+   window.ViatiqueRubricEditor, window.ViatiqueResults, window.ViatiqueReports, window.ViatiqueLockouts, window.ViatiqueLayoutSettings].forEach(function (section) {
     if (typeof section === 'function') { section(runtime, element, args); }
   });
 }
