@@ -56,6 +56,63 @@ def test_a_stored_file_is_copied_to_this_machine_once_per_version(remote_storage
     assert remote_storage.opened[name] == 2
 
 
+def test_processes_starting_on_one_file_together_make_one_copy_of_it(remote_storage, monkeypatch):  # noqa: F811
+    """The worker processes that start on a new scan at once (its first ranges) wait for one copy instead of
+    each downloading their own (a lock per copy, on this machine); all of them read the whole file."""
+    import threading
+
+    name = storage.overwrite(storage.file_name("scans", 1, "scan.pdf"), b"%PDF-" + b"x" * 100_000)
+    downloads_made = []
+    real_download = storage._download
+
+    def slow_download(store, stored, target):
+        downloads_made.append(stored)
+        time.sleep(0.3)  # long enough for the others to find no copy yet
+        real_download(store, stored, target)
+    monkeypatch.setattr(storage, "_download", slow_download)
+    contents, errors = [], []
+
+    def use():
+        try:
+            with storage.local_file(name) as path:
+                contents.append(read(path))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+    threads = [threading.Thread(target=use) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and contents == [b"%PDF-" + b"x" * 100_000] * 3
+    assert downloads_made == [name] and len(cached_copies()) == 1
+
+
+def test_a_file_of_a_storage_on_this_file_system_is_linked_not_copied(settings, tmp_path, monkeypatch):
+    """A storage that is a folder of this machine (Django's FileSystemStorage, Tutor's default) on the cache's
+    file system: the cached copy is a hard link to the stored file (the same inode, nothing copied), which
+    keeps the version it was made of when the file is replaced; on another file system, a copy."""
+    settings.STORAGES = {**settings.STORAGES, "viatique-local": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "media")}}}
+    settings.VIATIQUE = {**settings.VIATIQUE, "STORAGE": "viatique-local", "LOCAL_CACHE_DIR": str(tmp_path / "cache")}
+    store = storage.get_storage()
+    name = storage.overwrite(storage.file_name("scans", 1, "scan.pdf"), b"%PDF-first")
+    with storage.local_file(name) as path:
+        assert read(path) == b"%PDF-first" and os.stat(path).st_ino == os.stat(store.path(name)).st_ino
+    kept = os.path.join(storage.cache_dir(), cached_copies()[0])
+    time.sleep(0.05)  # a new modification time: a new version
+    storage.overwrite(name, b"%PDF-second")  # replaced by a new file: the link keeps the first
+    assert read(kept) == b"%PDF-first"
+    with storage.local_file(name) as path:
+        assert read(path) == b"%PDF-second"
+
+    def cross_device(source, target):
+        raise OSError(18, "Invalid cross-device link")
+    monkeypatch.setattr(storage.os, "link", cross_device)
+    settings.VIATIQUE = {**settings.VIATIQUE, "LOCAL_CACHE_BYTES": 0}  # a temporary copy, no cache link either
+    with storage.local_file(name) as path:
+        assert read(path) == b"%PDF-second" and os.stat(path).st_ino != os.stat(store.path(name)).st_ino
+
+
 def test_without_a_budget_each_use_gets_a_temporary_copy_removed_after_use(remote_storage, settings):  # noqa: F811
     settings.VIATIQUE = {**settings.VIATIQUE, "LOCAL_CACHE_BYTES": 0}
     name = storage.overwrite(storage.file_name("scans", 1, "scan.pdf"), b"%PDF-data")

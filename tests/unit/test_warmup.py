@@ -1,6 +1,7 @@
 """viatique_xblock.platform.warmup: what a web process readies at its start, and that it never stops it starting."""
 import gc
 import os
+import sys
 
 import pytest
 from celery import Celery
@@ -35,8 +36,10 @@ def test_warm_up_imports_connects_and_reports_each_step():
     try:
         done = warmup.warm_up(celery_app=app)
         assert done["errors"] == {}
-        assert {"modules", "cache", "celery", "database"} <= set(done)
-        assert all(isinstance(done[step], float) for step in ("modules", "cache", "celery", "database"))
+        assert {"modules", "cache", "celery", "platform", "database"} <= set(done)
+        assert all(isinstance(done[step], float) for step in ("modules", "cache", "celery", "platform", "database"))
+        # what of edx-django-utils every handler call uses: its monitoring with its backends, the client's IP
+        assert {"edx_django_utils.monitoring", "edx_django_utils.ip"} <= set(sys.modules)
         # the producer the first apply_async will take already holds an open broker connection
         with app.producer_or_acquire() as producer:
             assert producer.connection.connected

@@ -7,6 +7,9 @@ A fresh web worker otherwise pays, on the first handler call that needs them:
   every handler checks the lockout);
 - Celery's producer, its broker connection and the task modules (about 90 to 150 ms on the first
   ``finalize`` a worker sends to the queue);
+- edx-django-utils, which every handler call uses: its monitoring (importing it, and loading the APM
+  backends ``OPENEDX_TELEMETRY`` names) and its reading of the client's IP address: about 20 ms on the
+  first handler call of every worker (a third of a ``next_answer``, which made that call the slowest of all);
 - the connections themselves (database, Redis), opened on first use.
 
 Each worker's first graders waited for that. :func:`warm_up` does it once when the process starts;
@@ -48,6 +51,7 @@ def warm_up(connect=True, celery_app=None):
     _step(done, errors, "modules", lambda: [importlib.import_module(name) for name in MODULES])
     _step(done, errors, "cache", lambda: _cache(connect))
     _step(done, errors, "celery", lambda: _celery(connect, celery_app))
+    _step(done, errors, "platform", _platform)
     if connect:
         _step(done, errors, "database", lambda: [connections[alias].ensure_connection() for alias in connections])
     if errors:
@@ -86,6 +90,15 @@ def _cache(connect):
     client = redis_client.raw_client(caches[conf.get("CACHE_ALIAS")])
     if connect and client is not None:  # None: a per-process cache (DEBUG), nothing to connect
         client.ping()
+
+
+def _platform():
+    """Import what of edx-django-utils a handler call uses, and load its APM backends as a handler's first
+    attribute would (outside a request or a task, an attribute set records nothing)."""
+    from viatique_xblock.platform import monitoring
+
+    importlib.import_module("edx_django_utils.ip")
+    monitoring.set_custom_attribute(monitoring.PREFIX + "warm_up", True)
 
 
 def _celery(connect, app):
