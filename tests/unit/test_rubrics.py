@@ -309,3 +309,25 @@ def test_keep_points_rebases_adjustments_when_a_questions_scoring_changes(exam):
     # the points are as they were, and a re-scoring finds nothing to change
     assert rubrics.rescore_copies(exam, list(Copy.objects.filter(exam=exam).values_list("pk", flat=True))) == {}
     assert set(QuestionPoints.objects.filter(question_id="q1").values_list("points", flat=True)) == {Decimal(3)}
+
+
+def test_a_graders_panel_reads_the_questions_rubric_in_one_query_with_its_groups_that_hold_items(
+        exam, django_assert_num_queries):
+    """What an answer carries of its question's rubric (rubrics.question_rubric): the question's items in order,
+    the groups they are in (an empty group has nothing to apply: only the editor lists it), the exam-wide items,
+    and the question's scoring, read in one query."""
+    used = ok(call(block(), "save_rubric_group", {"question_id": "q2", "label": "Rédaction", "pick_one": True}))["group"]
+    ok(call(block(), "save_rubric_group", {"question_id": "q2", "label": "Vide", "pick_one": False}))
+    first = new_item("q2", "Pas de justification", "-1")
+    second = new_item("q2", "Unité oubliée", "-0.5", group_id=used["id"])
+    anywhere = new_item("", "Soin", None)
+    new_item("q1", "Autre question", "1")
+    exam.refresh_from_db()
+    with django_assert_num_queries(1):
+        shown = rubrics.question_rubric(exam, "q2")
+    assert shown["scoring"] == "deductions"
+    assert [item["id"] for item in shown["items"]] == [first["id"], second["id"]]
+    assert [group["label"] for group in shown["groups"]] == ["Rédaction"]
+    assert [item["id"] for item in shown["exam_wide"]] == [anywhere["id"]]
+    full = rubrics.rubric(exam, "q2")["questions"]["q2"]
+    assert shown["items"] == full["items"] and len(full["groups"]) == 2

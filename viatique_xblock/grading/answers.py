@@ -174,12 +174,11 @@ def answer_json(exam, viewer, copy, question_row, lease=None, held_by=None, rema
         remaining = candidates(exam, viewer, question_id).count()
     from viatique_xblock.grading import rubrics  # rubrics builds on this module
     applied = rubrics.question_json(copy, question_id, points)
-    question_rubric = rubrics.rubric(exam, question_id)
     return {
         "copy": info,
         "question": {name: question_row[name] for name in ("id", "label", "path", "max", "step")},
         # the question's rubric: ``{"scoring", "groups", "items"}``, and the items usable on any question
-        "rubric": {**question_rubric["questions"][question_id], "exam_wide": question_rubric["exam_wide"]},
+        "rubric": rubrics.question_rubric(exam, question_id),
         "answer": {"state": row.state if row else Answer.OPEN,
                    "points": workspace._text(points.points) if points else None, "comment": comment,
                    "adjustment": applied["adjustment"], "items": applied["items"],

@@ -144,6 +144,24 @@ def rubric(exam, question_id=None):
     return {"questions": out, "exam_wide": exam_wide}
 
 
+def question_rubric(exam, question_id):
+    """What a grader's panel shows of one question's rubric, in one query: ``{"scoring", "groups", "items",
+    "exam_wide"}`` as :func:`rubric` gives them, but only the groups that hold items (an empty group has
+    nothing to apply; the editor reads :func:`rubric`)."""
+    leaf = workspace._leaves(exam)[question_id]
+    groups, items, exam_wide = {}, [], []
+    for item in _items(exam).filter(question_id__in=[question_id, ""]):
+        if item.question_id:
+            items.append(item_json(item))
+            if item.group_id:
+                groups[item.group_id] = item.group
+        else:
+            exam_wide.append(item_json(item))
+    ordered = sorted(groups.values(), key=lambda group: (group.position, group.pk))
+    return {"scoring": scheme_module.scoring(leaf), "groups": [group_json(group) for group in ordered],
+            "items": items, "exam_wide": exam_wide}
+
+
 def grading_started(exam):
     """Whether grading of ``exam`` started: a copy left ``ready``, or holds points."""
     return (Copy.objects.filter(exam=exam).exclude(grading_state=Grading.READY).exists()
@@ -315,13 +333,16 @@ def applied_sums(copy_pks):
     return sums
 
 
-def question_json(copy, question_id, row=None):
+def question_json(copy, question_id, row=MISSING):
     """``{question_id, points, adjustment, comment, items}`` of one question of a copy (``items``: the ids of
-    the items applied, in the rubric's order)."""
-    if row is None:
+    the items applied, in the rubric's order). ``row``: its :class:`QuestionPoints`, or None when the caller
+    read that it has none (an item applied always gives the question points, and removing the points removes
+    the items: a question without points has no item to read)."""
+    if row is MISSING:
         row = QuestionPoints.objects.filter(copy=copy, question_id=question_id).first()
-    items = list(AppliedItem.objects.filter(copy=copy, question_id=question_id)
-                 .order_by("item__position", "item_id").values_list("item__public_id", flat=True))
+    items = [] if row is None else list(
+        AppliedItem.objects.filter(copy=copy, question_id=question_id)
+        .order_by("item__position", "item_id").values_list("item__public_id", flat=True))
     return {"question_id": question_id, "points": _text(row.points) if row else None,
             "adjustment": _text(row.adjustment) if row else "0", "comment": row.comment if row else "",
             "items": items}
