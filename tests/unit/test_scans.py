@@ -608,14 +608,17 @@ def test_a_page_whose_image_is_not_made_yet_is_a_409_not_a_500(exam, ingest):
 
 
 def test_a_scan_is_cut_in_ranges_of_pages_per_task_and_its_last_ones_in_quarters():
-    """The ranges cover every page once, in order; the last PAGES_PER_TASK pages go in ranges of a quarter of
-    that, so that worker processes sharing the scan finish close together (a range of one page at least)."""
+    """The ranges cover every page once, in order; in a scan of more than two ranges, the last PAGES_PER_TASK
+    pages go in ranges of a quarter of that, so that worker processes sharing the scan finish close together
+    (a range of one page at least)."""
     assert batches.page_ranges(1000, 100) == [(start, start + 100) for start in range(0, 900, 100)] + [
         (900, 925), (925, 950), (950, 975), (975, 1000)]
-    assert batches.page_ranges(130, 100) == [(0, 30), (30, 55), (55, 80), (80, 105), (105, 130)]
+    assert batches.page_ranges(330, 100) == [(0, 100), (100, 200), (200, 230), (230, 255), (255, 280),
+                                             (280, 305), (305, 330)]
+    assert batches.page_ranges(130, 100) == [(0, 100), (100, 130)]  # two ranges: as they are
     assert batches.page_ranges(5, 2) == [(0, 2), (2, 3), (3, 4), (4, 5)]
     assert batches.page_ranges(0, 100) == []
-    for count, size in ((1, 1), (7, 3), (4000, 100), (99, 100)):
+    for count, size in ((1, 1), (7, 3), (4000, 100), (99, 100), (200, 100), (201, 100)):
         ranges = batches.page_ranges(count, size)
         assert [index for start, stop in ranges for index in range(start, stop)] == list(range(count))
         assert all(0 < stop - start <= size for start, stop in ranges)

@@ -34,8 +34,9 @@ SETTINGS = {
     "NAME_CROP_WIDTH": (600, "Width in pixels of the name area shown at the identification desk."),
     "PAGES_PER_TASK": (
         100,
-        "Pages processed by one Celery task; a large scan is spread over several tasks (and workers). Its last "
-        "PAGES_PER_TASK pages go in tasks of a quarter of that, so that the workers finish together.",
+        "Pages processed by one Celery task; a large scan is spread over several tasks (and workers). In a scan of "
+        "more than two tasks, its last PAGES_PER_TASK pages go in tasks of a quarter of that, so that the workers "
+        "finish together.",
     ),
     "UPLOAD_CHUNK_BYTES": (
         2 * 1024 * 1024,

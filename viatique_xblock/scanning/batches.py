@@ -141,13 +141,16 @@ TAIL_SHARE = 4
 def page_ranges(page_count, size=None):
     """``[(start, stop), ...]``: the ranges of pages a scan is processed in, one task each, in order.
 
-    ``PAGES_PER_TASK`` (``size``) pages each, but the last ``size`` pages in ranges of a quarter of that: the
-    worker processes sharing a scan take its ranges in turn, and when one takes the last long range the
-    others are in the middle of theirs; shorter ranges at the end let them all finish within a short range
-    of each other instead of leaving one to finish a long range alone while the others wait for the assembly.
+    ``PAGES_PER_TASK`` (``size``) pages each, but, in a scan of more than two ranges, the last ``size`` pages in
+    ranges of a quarter of that: the worker processes sharing a scan take its ranges in turn, and when one
+    takes the last long range the others are in the middle of theirs; shorter ranges at the end let them all
+    finish within a short range of each other instead of leaving one to finish a long range alone while the
+    others wait for the assembly.
     """
     size = size or conf.get("PAGES_PER_TASK")
-    tail = max(0, page_count - size)
+    if page_count <= 2 * size:  # one or two ranges: nothing to even out, and each range costs its own rows
+        return [(start, min(start + size, page_count)) for start in range(0, page_count, size)]
+    tail = page_count - size
     step = max(1, size // TAIL_SHARE)
     return ([(start, min(start + size, tail)) for start in range(0, tail, size)]
             + [(start, min(start + step, page_count)) for start in range(tail, page_count, step)])
