@@ -182,6 +182,27 @@ def test_applying_by_question_takes_the_answers_lease(exam):
     assert body["points"] == "2" and body["items"] == [item["id"]]
 
 
+def test_no_answer_removes_the_questions_rubric_items_and_gives_zero(exam):
+    """An answer marked "no answer" (by question) has 0 points and no rubric item left applied: the learner's
+    view lists none, and a later living edit of the item does not touch it."""
+    Exam.objects.filter(pk=exam.pk).update(grading_mode="by_question")
+    copy = helpers.make_copy(exam, "A001")
+    by_question = grader(grading_mode="by_question")
+    item = new_item("q2", "Unité oubliée", "-1", user_block=by_question)  # q2 is scored by deductions (max 6)
+    answer = ok(call(by_question, "next_answer", {"question_id": "q2"}))["answer"]
+    ok(call(by_question, "apply_rubric_item", {"copy_id": copy.public_id, "question_id": "q2", "item_id": item["id"],
+                                              "applied": True, "fencing": answer["lease"]["fencing"]}))
+    assert QuestionPoints.objects.get(copy=copy, question_id="q2").points == 5
+    opened = ok(call(by_question, "open_answer", {"copy_id": copy.public_id, "question_id": "q2"}))["answer"]
+    ok(call(by_question, "mark_no_answer", {"copy_id": copy.public_id, "question_id": "q2",
+                                           "fencing": opened["lease"]["fencing"],
+                                           "version": opened["draft"]["version"]}))
+    row = QuestionPoints.objects.get(copy=copy, question_id="q2")
+    assert (row.points, row.no_answer) == (0, True)
+    assert not AppliedItem.objects.filter(copy=copy).exists()
+    assert rubrics.applied_details(copy=copy) == {}
+
+
 # ------------------------------------------------------------------ living items
 
 def graded_with(exam, item, count, state=Grading.GRADED):

@@ -32,7 +32,7 @@ from viatique_xblock.errors import AccessDenied, InvalidRequest, ObjectNotFound,
 from viatique_xblock.grading import leases, workspace
 from viatique_xblock.i18n import N_
 from viatique_xblock.identity import anonymity
-from viatique_xblock.models import Answer, Copy, Draft, QuestionPoints
+from viatique_xblock.models import AppliedItem, Answer, Copy, Draft, QuestionPoints
 from viatique_xblock.platform import conf
 from viatique_xblock.scanning import splitting
 from viatique_xblock.states import Grading, GradingMode, IllegalTransition, check_grading_transition
@@ -432,6 +432,8 @@ def save_answer(exam, user, copy_id, question_id, fencing, version, points=None,
         draft = workspace._next_version(copy, user, version)
         if items is not None:
             _store_annotations(copy, question_id, items, user)
+        if no_answer:  # nothing to grade: its rubric items go with the points they gave (the learner sees 0)
+            AppliedItem.objects.filter(copy=copy, question_id=question_id).delete()
         changes, given = workspace._store_points(copy, {question_id: (value, comment)}, user, replace=False)
         if value is not None and (no_answer or _was_no_answer(changes, question_id, copy, value)):
             QuestionPoints.objects.filter(copy=copy, question_id=question_id).update(no_answer=bool(no_answer))
