@@ -57,14 +57,9 @@ def source(lms_gradebook):
                                             learner_name="Ghost Learner", learner_anonymous_id="anon-ghost")
     for username in ("learner_1", "learner_2", "learner_3"):
         lms_gradebook.learner(learners[username].anonymous_id, username)
-    assert call(instructor, "release_results", {})[0] == 200
-    learner = make_block("learner_1", "learner", usage=SOURCE, fields=demo_data.DEMO_SETTINGS,
-                         anonymous_id=learners["learner_1"].anonymous_id)
-    status, body = call(learner, "request_regrade", {"question_id": "q3", "message": "L'initialisation y est."})
-    assert status == 200, body
     workspace.add_bank_comment(exam, INSTRUCTOR, "Rédaction soignée", question_id="q4", points="0.5")
-    # the bank's comment is a rubric item: in a "pick one" group, applied to a graded copy (its points unchanged:
-    # the adjustment makes up the rest)
+    # the bank's comment is a rubric item: in a "pick one" group, applied to a graded copy before the results are
+    # released, as grading does (its points unchanged: the adjustment makes up the rest)
     item = RubricItem.objects.get(exam=exam, text="Rédaction soignée")
     item.group = RubricGroup.objects.create(exam=exam, question_id="q4", label="Forme", pick_one=True)
     item.save()
@@ -72,6 +67,11 @@ def source(lms_gradebook):
     AppliedItem.objects.create(copy=graded, question_id="q4", item=item, applied_by="staff_1")
     row = QuestionPoints.objects.get(copy=graded, question_id="q4")
     QuestionPoints.objects.filter(pk=row.pk).update(adjustment=row.points - item.points)
+    assert call(instructor, "release_results", {})[0] == 200
+    learner = make_block("learner_1", "learner", usage=SOURCE, fields=demo_data.DEMO_SETTINGS,
+                         anonymous_id=learners["learner_1"].anonymous_id)
+    status, body = call(learner, "request_regrade", {"question_id": "q3", "message": "L'initialisation y est."})
+    assert status == 200, body
     return Exam.objects.get(pk=exam.pk)
 
 
