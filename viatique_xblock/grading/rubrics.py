@@ -65,8 +65,8 @@ MAX_LABEL = 255
 AUDITED_COPIES = 100
 #: rows per statement of a re-scoring's bulk updates
 BULK = 500
-#: an argument not given
-MISSING = object()
+#: an argument not given (the grading domain's one sentinel, :data:`viatique_xblock.grading.answers.MISSING`)
+MISSING = answers.MISSING
 
 
 class StaleItem(ViatiqueError):
