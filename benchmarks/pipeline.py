@@ -10,7 +10,8 @@ Usage: ``python benchmarks/pipeline.py [--copies 35] [--pages-per-copy 4] [--pag
    ``--pages N`` makes an N-page scan (``--pages 2500`` for the memory check).
 2. Ingests it ``--repeat`` times, each time in a fresh subprocess on a fresh database (SQLite in
    a temporary ``VIATIQUE_VAR_DIR``, or a throwaway database on the server of ``--database-url``)
-   with the demo host's settings: ``exams.exam_for_usage``, then ``batches.validate_file`` and
+   with the demo host's settings, after the imports a Celery worker makes when it starts
+   (:func:`~viatique_xblock.platform.warmup.warm_up_worker`): ``exams.exam_for_usage``, then ``batches.validate_file`` and
    ``batches.create_batch(..., send=batches.run_locally)``, which processes every range of pages and
    assembles the copies in that process (validation, split, QR, page images, rows). The
    subprocess reports its own peak RSS (``ru_maxrss``): the worker's memory, not the generator's.
@@ -269,8 +270,10 @@ def _ingest(path, connection, exam_ref, profile, pages_per_copy):
     try:
         from viatique_xblock import exams
         from viatique_xblock.models import Copy, Page, ScanBatch
+        from viatique_xblock.platform import warmup
         from viatique_xblock.scanning import batches
 
+        warmup.warm_up_worker()  # what a Celery worker imports when it starts, before its first task
         exam = exams.exam_for_usage(USAGE_ID)
         if batches.exam_ref(exam) != exam_ref:
             raise SystemExit(f"the exam's reference is {batches.exam_ref(exam)}, the scan's {exam_ref}")

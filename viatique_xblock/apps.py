@@ -22,4 +22,7 @@ class ViatiqueConfig(AppConfig):
         from viatique_xblock.grading import leases  # noqa: F401  (ends a retired user's leases)
         from viatique_xblock.identity import retirement
 
+        from viatique_xblock.platform import warmup
+
         retirement.connect()  # the platform's retirement signals, where there are (the LMS)
+        warmup.connect_worker()  # a Celery worker imports what the tasks need when it starts

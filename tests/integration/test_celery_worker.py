@@ -108,6 +108,16 @@ def test_task_sent_while_the_worker_is_down_runs_when_it_starts(worker, queue_se
         store.delete(name)
 
 
+def test_the_worker_imports_what_the_tasks_need_when_it_starts(worker, queue_setting, broker_db):
+    worker.start()
+    assert eventually(lambda: "Viatique worker warm-up (milliseconds)" in worker.output(), timeout=30), \
+        worker.output()[-3000:]
+    line = next(line for line in worker.output().splitlines() if "Viatique worker warm-up (milliseconds)" in line)
+    # both steps done, nothing left to the first task
+    assert "'modules'" in line and "'platform'" in line, line
+    assert "Viatique worker warm-up: not readied" not in worker.output()
+
+
 def test_doctor_reports_a_worker_sharing_database_cache_and_storage(worker, queue_setting, broker_db):
     worker.start()
     report, error = doctor("--timeout", "60")

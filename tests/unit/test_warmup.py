@@ -1,7 +1,10 @@
-"""viatique_xblock.platform.warmup: what a web process readies at its start, and that it never stops it starting."""
+"""viatique_xblock.platform.warmup: what a web process and a Celery worker ready at their start, and that it
+never stops them starting."""
 import gc
 import os
 import sys
+
+import logging
 
 import pytest
 from celery import Celery
@@ -77,6 +80,24 @@ def test_an_unreachable_cache_is_reported_not_raised():
         assert "ConnectionError" in done["errors"]["cache"]
         assert {"modules", "celery", "database"} <= set(done)
     caches["default"].get("warm-up check")  # the regular cache still answers afterwards
+
+
+def test_worker_warm_up_imports_the_tasks_their_page_readers_and_monitoring():
+    done = warmup.warm_up_worker()
+    assert done["errors"] == {}
+    assert isinstance(done["modules"], float) and isinstance(done["platform"], float)
+    assert "database" not in done and "cache" not in done  # imports only: it runs before the pool forks
+    assert set(warmup.WORKER_MODULES) <= set(sys.modules)
+    assert {"viatique_xblock.tasks", "PIL.JpegImagePlugin", "zxingcpp", "edx_django_utils.monitoring"} <= set(sys.modules)
+
+
+def test_a_worker_warm_up_that_fails_is_reported_not_raised(monkeypatch, caplog):
+    monkeypatch.setattr(warmup, "WORKER_MODULES", (*warmup.WORKER_MODULES, "viatique_xblock.no_such_module"))
+    caplog.set_level(logging.WARNING, logger=warmup.__name__)
+    done = warmup.warm_up_worker()
+    assert "ModuleNotFoundError" in done["errors"]["modules"]
+    assert "platform" in done  # the other step still ran
+    assert any("left to the first task" in record.getMessage() for record in caplog.records)
 
 
 def test_freeze_keeps_start_up_objects_out_of_full_collections():

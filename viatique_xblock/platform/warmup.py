@@ -1,4 +1,5 @@
-"""Readying a web process at its start for Viatique's handlers, instead of on their first call.
+"""Readying a web process at its start for Viatique's handlers, and a Celery worker for its tasks,
+instead of on their first call.
 
 A fresh web worker otherwise pays, on the first handler call that needs them:
 
@@ -14,7 +15,15 @@ A fresh web worker otherwise pays, on the first handler call that needs them:
 
 Each worker's first graders waited for that. :func:`warm_up` does it once when the process starts;
 the demo host's WSGI module calls it (``demo/demo_host/wsgi.py``), and docs/operations.md says how
-an LMS deployment can. It never raises: what cannot be readied (Redis or the broker down) is
+an LMS deployment can.
+
+A Celery worker's first Viatique task paid its own share: the task modules, the image and code libraries
+that read a scan's pages (Pillow's JPEG decoder, zxing-cpp) and edx-django-utils' monitoring that
+wraps every range of pages: 50 ms on the reference machine in the demo host's worker (whose Celery
+app has loaded the tasks already), 120 ms in a process that had not, a tenth to a quarter of the
+ingestion of a 140-page scan. :func:`warm_up_worker` imports them when the worker starts, before its pool forks (the
+children inherit them); :func:`connect_worker` ties it to Celery's ``worker_init`` signal, in every
+host (the app's ``ready``). It never raises: what cannot be readied (Redis or the broker down) is
 logged and left to the first request, which reports it as it always did (503 ``lease_unavailable``
 for grading writes, a copy kept ``submitted`` for a render that could not be queued).
 
@@ -59,6 +68,41 @@ def warm_up(connect=True, celery_app=None):
     log.info("Viatique warm-up (milliseconds): %s", done)
     done["errors"] = errors
     return done
+
+
+#: what a Viatique task imports on its first call: the tasks, the PDF layer's readers of scanned pages and
+#: the libraries under them (Pillow's JPEG decoder and zxing-cpp are imported on a scan's first page)
+WORKER_MODULES = ("viatique_xblock.tasks", "viatique_xblock.pdf.decode", "viatique_xblock.pdf.pages",
+                  "viatique_xblock.pdf.jpeg", "PIL.Image", "PIL.JpegImagePlugin", "zxingcpp")
+
+
+def warm_up_worker():
+    """Import what Viatique's Celery tasks need, and edx-django-utils' monitoring with its APM backends
+    (every task sets attributes and spans). Imports only, no connection: it runs in the worker's main
+    process, before the pool forks. Never raises; returns ``{step: milliseconds, "errors": {...}}``."""
+    done, errors = {}, {}
+    _step(done, errors, "modules", lambda: [importlib.import_module(name) for name in WORKER_MODULES])
+    _step(done, errors, "platform", _platform)
+    if errors:
+        log.warning("Viatique worker warm-up: not readied (left to the first task): %s", errors)
+    log.info("Viatique worker warm-up (milliseconds): %s", done)
+    done["errors"] = errors
+    return done
+
+
+def connect_worker():
+    """Run :func:`warm_up_worker` when a Celery worker starts (its ``worker_init`` signal, sent in the
+    main process before the pool is made: prefork children inherit the imports, a solo pool runs there).
+    Nothing where Celery is not installed."""
+    try:
+        from celery import signals
+    except ImportError:
+        return
+    signals.worker_init.connect(_on_worker_init, weak=False, dispatch_uid="viatique-warm-up-worker")
+
+
+def _on_worker_init(**_kwargs):
+    warm_up_worker()
 
 
 def freeze_startup_objects():
