@@ -94,6 +94,10 @@ def test_a_question_added_after_release_is_confirmed_with_its_counts_and_learner
     assert learner_total(page, host) == shown_before
     stored_after = shell(host, COPY % "learner_1")
     assert stored_after["state"] == "reopened" and stored_after["published"] == stored["published"]
+    # regrade requests wait for the new grade, and the learner is told why (no form to send one)
+    regrade = learner_region(page).locator('[data-region="regrade"]')
+    expect(regrade.locator('[data-region="regrade-waits"]')).to_contain_text("change of the marking scheme")
+    expect(regrade.locator('[data-region="regrade-form"]')).to_have_count(0)
 
     # graded again for the new question: the new score is published, and shown
     graded = shell(host, GRADE % ("learner_1", new_question, "2"))
@@ -102,3 +106,4 @@ def test_a_question_added_after_release_is_confirmed_with_its_counts_and_learner
     assert float(graded["published"]) == new_total
     text, rows = learner_total(page, host)
     assert rows == 6 and text == f"Total: {new_total:g} / 22"
+    expect(learner_region(page).locator('[data-region="regrade-form"]')).to_have_count(1)

@@ -119,7 +119,7 @@ def test_regrade_window(released):
     status, body = ask("learner_2", regrade_window_days=0)
     assert status == 409 and body["error"] == "regrade_closed"
     assert results("learner_2", regrade_window_days=0)["regrade"] == {
-        "open": False, "closes_at": None, "open_questions": [], "requests": []}
+        "open": False, "waits_for_new_grade": False, "closes_at": None, "open_questions": [], "requests": []}
 
 
 def test_bad_requests_and_copies_that_cannot_be_regraded(released):

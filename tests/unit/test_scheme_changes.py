@@ -215,6 +215,30 @@ def test_a_question_added_reopens_the_graded_copies_for_it_and_nothing_changes_u
     assert not AuditEvent.objects.filter(action="results.score_withdrawn").exists()
 
 
+def test_a_copy_being_graded_again_takes_regrade_requests_once_its_new_grade_is_published(course):
+    def ask(index):
+        copy = course.copies[index]
+        learner = make_block(copy.learner_username, "learner", fields={**course.fields, "regrade_window_days": 14},
+                             anonymous_id=copy.learner_anonymous_id)
+        return call(learner, "request_regrade", {"question_id": "q2", "message": "Please look again."})
+
+    def regrade(index):
+        return learner_results.results(Exam.objects.get(pk=course.exam.pk), learner_of(course.copies[index]),
+                                       window_days=14)["regrade"]
+
+    course.confirmed(changed(with_q4))  # both released copies reopened for q4, their scores kept published
+    assert regrade(0)["open"] is False and regrade(0)["waits_for_new_grade"] is True
+    status, body = ask(0)
+    assert status == 409 and body["error"] == "regrade_closed"
+    assert "change of the marking scheme" in body["message"]
+    assert not course.copies[0].regrade_requests.exists()
+    # graded for the new question, its new score published: requests open again (the other copy still waits)
+    course.grade(course.copies[0], {"q2": "3.5", "q3": "4.25", "q4": "3"})
+    assert regrade(0)["open"] is True and regrade(0)["waits_for_new_grade"] is False
+    assert ask(0)[0] == 200
+    assert regrade(1)["waits_for_new_grade"] is True and ask(1)[0] == 409
+
+
 def test_a_question_removed_changes_the_totals_and_publishes_them_after_the_confirmation(course):
     scheme = changed(lambda scheme: scheme["questions"].pop())  # q3
     impact = course.impact(scheme)

@@ -145,9 +145,12 @@ def results(exam, learner, scale=None, window_days=0):
         shown["copy"] = info
     end = regrades.window_end(exam, window_days)
     requests = regrades.learner_requests(copy)
+    waiting = regrades.waits_for_new_grade(exam, copy)
     body.update({
         **shown,
-        "regrade": {"open": regrades.is_open(exam, window_days), "closes_at": end.isoformat() if end else None,
+        "regrade": {"open": regrades.is_open(exam, window_days) and not waiting,
+                    "waits_for_new_grade": waiting and regrades.is_open(exam, window_days),
+                    "closes_at": end.isoformat() if end else None,
                     "open_questions": sorted({item["question_id"] for item in requests if item["state"] == "open"}),
                     "requests": requests},
     })

@@ -2,7 +2,10 @@
 
 - :func:`request_regrade`: the learner, on their own graded copy, within the block's
   regrade window after release (``regrade_window_days``; 0: no regrades), for one
-  question of the scheme, with a message. One open request per question: the
+  question of the scheme, with a message. While a change of the marking scheme has the
+  copy graded or rendered again (its published score still shown, :func:`waits_for_new_grade`),
+  requests wait for the new grade: refused with a message that says so, and the learner's
+  view shows that message instead of the form. One open request per question: the
   ``open_question`` column holds the question id while the request is open (a unique
   index with the copy), NULL once answered.
 - :func:`open_requests`: what staff answer: instructors see every open request of the
@@ -61,6 +64,12 @@ def is_open(exam, window_days, now=None):
     return end is not None and (now or timezone.now()) < end
 
 
+def waits_for_new_grade(exam, copy):
+    """Whether ``copy``'s published score is shown while the copy is graded or rendered again (a change of
+    the marking scheme reopened it or changed its total): regrade requests wait for its new grade."""
+    return bool(exam.released_at) and copy.published_result is not None and copy.grading_state != Grading.GRADED
+
+
 def _text(raw, limit, name):
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidRequest(N_("Write a message."), field=name)
@@ -103,6 +112,9 @@ def learner_requests(copy):
 def request_regrade(exam, learner, window_days, question_id, message, client_ip=None, publish=None):
     """A learner asks for a regrade of one question of their own released, graded copy."""
     copy = own_copy(exam, learner)
+    if waits_for_new_grade(exam, copy):
+        raise RegradeClosed(N_("Your copy is being updated after a change of the marking scheme. You can ask for "
+                               "a regrade once its new grade is published."))
     if not exam.released_at or copy.grading_state != Grading.GRADED:
         raise RegradeClosed(N_("Regrade requests open once your graded copy is released."))
     if not window_days:

@@ -349,6 +349,9 @@ function ViatiqueLearner(runtime, element, args) {
         {date: new Date(regrade.closes_at).toLocaleString(args.lang || undefined)})}));
       body.appendChild(available.length ? regradeForm(available)
         : el('p', {'class': 'viatique-hint', text: _('Every question already has a request waiting for an answer.')}));
+    } else if (regrade.waits_for_new_grade) {
+      body.appendChild(el('p', {'class': 'viatique-hint', 'data-region': 'regrade-waits',
+        text: _('Your copy is being updated after a change of the marking scheme. You can ask for a regrade once its new grade is published.')}));
     } else {
       body.appendChild(el('p', {'class': 'viatique-hint', text: _('Regrade requests are closed for this exam.')}));
     }
