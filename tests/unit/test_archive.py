@@ -455,13 +455,18 @@ def test_a_copy_reopened_by_a_scheme_change_imports_with_the_state_its_learner_w
     path, manifest = export(source, tmp_path)
     kept = f"published/{Copy.objects.get(exam=source, learner_username='learner_2').pk}.pdf"
     assert [name for name in manifest["files"] if name.startswith("published/")] == [kept]
+    # the export's and the import's progress count it with the other stored files
+    stored = [name for name in manifest["files"] if not name.startswith("data/")]
+    assert archive.stored_file_count(source) == len(stored)
 
     target = target_exam()
     target_learners = {learner.username: learner for learner in roster(target.course_key)}
     users = {name: lms_gradebook.learner(target_learners[name].anonymous_id, f"{name}-target")
              for name in ("learner_1", "learner_2")}
-    report = archive.import_exam(target, str(path))
+    steps = []
+    report = archive.import_exam(target, str(path), progress=lambda done, total: steps.append((done, total)))
     assert report["published"] == {"sent": 3, "delivered": 2, "not_sent": 0}
+    assert steps[-1] == (len(stored), len(stored))
     target = Exam.objects.get(pk=target.pk)
 
     for name in ("learner_1", "learner_2", "learner_3"):
