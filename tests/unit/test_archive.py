@@ -17,15 +17,15 @@ import pytest
 
 from tests.harness import call, make_block
 from tests.lms_grades import lms_gradebook  # noqa: F401  (fixture)
-from viatique_xblock import demo_data, exams, question_layout
-from viatique_xblock.grading import copies as copy_list, workspace
+from viatique_xblock import demo_data, exams, question_layout, signals
+from viatique_xblock.grading import copies as copy_list, rendering, workspace
 from viatique_xblock.models import (
     AppliedItem, AuditEvent, Copy, Exam, Page, QuestionPoints, RegradeRequest, RubricGroup, RubricItem, ScanBatch,
 )
 from viatique_xblock.platform import storage
 from viatique_xblock.platform.compat import ViatiqueUser
 from viatique_xblock.reports import archive, exports
-from viatique_xblock.results import learner as learner_results
+from viatique_xblock.results import downloads, learner as learner_results, release
 from viatique_xblock.states import BatchState, Grading, Identity
 
 from demo_host.services import DemoRosterService
@@ -357,3 +357,212 @@ def test_values_round_trip_through_the_archive_helpers():
     assert archive._extension("weird.name/with no extension") == "bin"
     with pytest.raises(archive.CorruptArchive):
         archive._parse_time("yesterday")
+
+
+# ------------------------------------------------------------------ published states (a scheme changed after release)
+
+
+def with_exercise_5(exam):
+    """The exam's scheme with a question added (a change that reopens the released copies for it)."""
+    scheme = json.loads(json.dumps(exam.scheme))
+    scheme["questions"].append({"label": "Exercice 5 : algorithmique", "max": 4, "step": 0.5})
+    return scheme
+
+
+def reopened_by_scheme_change(exam):
+    """A question added to the released exam's scheme and confirmed as the Studio editor saves it: the graded
+    copies are reopened for it, their scores stay published. learner_2's copy is then graded for it and its PDF
+    rendered again, its new score not published yet: the PDF of its published score is kept aside.
+    Returns the exam."""
+    instructor = make_block(usage=SOURCE, fields=demo_data.DEMO_SETTINGS)
+    data = {"display_name": demo_data.DEMO_SETTINGS["display_name"], "pages_per_copy": "4", "grade_scale": "20",
+            "weight": "", "regrade_window_days": str(WINDOW), "anonymous_grading": True, "grading_mode": "by_copy",
+            "marking_scheme": with_exercise_5(exam)}
+    status, impact = call(instructor, "scheme_change_impact", data)
+    assert status == 200 and impact["needs_confirmation"], impact
+    status, body = call(instructor, "studio_submit", {**data, "scheme_change_token": impact["token"]})
+    assert status == 200, body
+    copy = Copy.objects.get(exam=exam, learner_username="learner_2")
+    assert copy.grading_state == Grading.REOPENED and copy.published_result is not None
+    copy.points.create(question_id="q7", points=Decimal("3"), adjustment=Decimal("3"), grader="staff_2")
+    Copy.objects.filter(pk=copy.pk).update(grading_state=Grading.SUBMITTED, total_points=copy.total_points + 3)
+    signals.copy_graded.disconnect(dispatch_uid="viatique.release.copy_graded")
+    try:
+        assert rendering.render_copy(copy.pk, scale=SCALE) == Grading.GRADED
+    finally:
+        signals.copy_graded.connect(release.publish_regraded, dispatch_uid="viatique.release.copy_graded")
+    copy.refresh_from_db()
+    assert copy.published_result["pdf"] == rendering.published_pdf_name(copy) != copy.graded_pdf_name
+    return Exam.objects.get(pk=exam.pk)
+
+
+def learner_of(exam, username):
+    learner = next(item for item in roster(exam.course_key) if item.username == username)
+    return ViatiqueUser(username, username, learner.name, learner.anonymous_id, "learner")
+
+
+def learner_pdf(exam, username):
+    """The bytes of the graded PDF the learner downloads."""
+    copy = Copy.objects.get(exam=exam, learner_username=username)
+    name, _download = downloads.graded_pdf(exam, learner_of(exam, username), copy.public_id)
+    with storage.get_storage().open(name, "rb") as handle:
+        return handle.read()
+
+
+def live_pdf(exam, username):
+    """The bytes of the copy's latest graded PDF (the one staff download)."""
+    copy = Copy.objects.get(exam=exam, learner_username=username)
+    with storage.get_storage().open(copy.graded_pdf_name, "rb") as handle:
+        return handle.read()
+
+
+def live_maximum(exam, username):
+    copy = Copy.objects.get(exam=exam, learner_username=username)
+    return learner_results.breakdown(exam, copy, SCALE)["copy"]["max"]
+
+
+def reworked(path, out, tables=None, drop=()):
+    """A copy of the archive with its JSON files ``tables`` (``{name: change(value) -> value}``) changed and the
+    files ``drop`` left out, its manifest made to match (intact files, rows as the test wants them)."""
+    with zipfile.ZipFile(path) as source:
+        manifest = json.loads(source.read("manifest.json"))
+        changed = {name: json.dumps(change(json.loads(source.read(name)))).encode()
+                   for name, change in (tables or {}).items()}
+        for name, data in changed.items():
+            manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        for name in drop:
+            manifest["files"].pop(name, None)
+        with zipfile.ZipFile(out, "w") as target:
+            for info in source.infolist():
+                if info.filename in drop:
+                    continue
+                data = json.dumps(manifest).encode() if info.filename == "manifest.json" else \
+                    changed.get(info.filename, source.read(info.filename))
+                target.writestr(info, data)
+    return out
+
+
+def test_a_copy_reopened_by_a_scheme_change_imports_with_the_state_its_learner_was_shown(source, tmp_path,
+                                                                                        lms_gradebook):
+    """The learner's view and graded PDF of an imported copy are the published ones of the source (the score the
+    gradebook holds), not the copy as it is being graded again."""
+    source = reopened_by_scheme_change(source)
+    published = {name: (learner_view(source, name), learner_pdf(source, name))
+                 for name in ("learner_1", "learner_2", "learner_3")}
+    # the source shows the published state: the maximum before the change, the PDF kept aside
+    assert published["learner_2"][0]["copy"]["max"] == "20" != live_maximum(source, "learner_2") == "24"
+    assert published["learner_2"][1] != live_pdf(source, "learner_2")
+    path, manifest = export(source, tmp_path)
+    kept = f"published/{Copy.objects.get(exam=source, learner_username='learner_2').pk}.pdf"
+    assert [name for name in manifest["files"] if name.startswith("published/")] == [kept]
+    # the export's and the import's progress count it with the other stored files
+    stored = [name for name in manifest["files"] if not name.startswith("data/")]
+    assert archive.stored_file_count(source) == len(stored)
+
+    target = target_exam()
+    target_learners = {learner.username: learner for learner in roster(target.course_key)}
+    users = {name: lms_gradebook.learner(target_learners[name].anonymous_id, f"{name}-target")
+             for name in ("learner_1", "learner_2")}
+    steps = []
+    report = archive.import_exam(target, str(path), progress=lambda done, total: steps.append((done, total)))
+    assert report["published"] == {"sent": 3, "delivered": 2, "not_sent": 0}
+    assert steps[-1] == (len(stored), len(stored))
+    target = Exam.objects.get(pk=target.pk)
+
+    for name in ("learner_1", "learner_2", "learner_3"):
+        assert learner_view(target, name) == published[name][0], name
+        assert learner_pdf(target, name) == published[name][1], name
+    # the imported copies are as they were: being graded again, or graded with their new PDF
+    assert live_maximum(target, "learner_2") == "24"
+    assert live_pdf(target, "learner_2") == live_pdf(source, "learner_2") != published["learner_2"][1]
+    mine = Copy.objects.get(exam=target, learner_username="learner_2")
+    assert mine.grading_state == Grading.GRADED and mine.published_result["pdf"] == rendering.published_pdf_name(mine)
+    assert mine.published_result["copy"]["id"] == mine.public_id
+    assert [page["id"] for page in mine.published_result["pages"]] == list(
+        mine.pages.filter(discarded=False).order_by("position", "id").values_list("public_id", flat=True))
+    reopened = Copy.objects.get(exam=target, learner_username="learner_1")
+    assert reopened.grading_state == Grading.REOPENED
+    assert reopened.published_result["pdf"] == reopened.graded_pdf_name
+    # the gradebook holds the published score, the one the learner sees, out of the maximum it was published with
+    source_copy = Copy.objects.get(exam=source, learner_username="learner_2")
+    assert mine.published_points == source_copy.published_points != mine.total_points
+    assert lms_gradebook.csm[(users["learner_2"].id, TARGET)] == {
+        "grade": float(source_copy.published_points), "max_grade": 20.0}
+
+    # once its new score is published, its learner sees it, with the new PDF
+    release.publish_regraded(sender=Copy, copy=mine)
+    assert learner_view(target, "learner_2")["copy"]["max"] == "24"
+    assert learner_pdf(target, "learner_2") == live_pdf(target, "learner_2")
+
+
+def test_an_archive_from_before_published_states_imports_the_copies_as_they_are(source, tmp_path):
+    source = reopened_by_scheme_change(source)
+    path, manifest = export(source, tmp_path)
+
+    def without_published_states(copies):
+        for row in copies:
+            del row["published_result"]
+        return copies
+
+    older = reworked(path, tmp_path / "older.zip", {"data/copies.json": without_published_states},
+                     drop=[name for name in manifest["files"] if name.startswith("published/")])
+    target = target_exam()
+    report = archive.import_exam(target, str(older))
+    assert report["counts"] == manifest["counts"] and report["published"]["sent"] == 3
+    target = Exam.objects.get(pk=target.pk)
+    # as before published states were carried: the learner sees the copy as it is, with its latest PDF
+    assert learner_view(target, "learner_2")["copy"]["max"] == "24"
+    assert learner_pdf(target, "learner_2") == live_pdf(target, "learner_2") == live_pdf(source, "learner_2")
+    assert learner_view(target, "learner_1")["copy"]["max"] == "24"
+
+
+def test_a_published_state_naming_what_the_archive_does_not_have_is_refused_and_leaves_nothing(source, tmp_path):
+    source = reopened_by_scheme_change(source)
+    path, manifest = export(source, tmp_path)
+    row_id = Copy.objects.get(exam=source, learner_username="learner_2").pk
+    kept = f"published/{row_id}.pdf"
+    target = target_exam()
+
+    def changed(update):
+        def change(copies):
+            for row in copies:
+                if row["id"] == row_id:
+                    update(row["published_result"])
+            return copies
+        return {"data/copies.json": change}
+
+    damaged = {
+        # the PDF kept aside is not in the archive
+        "no file": reworked(path, tmp_path / "no-file.zip", drop=[kept]),
+        # a file that is not the copy's own: another copy's, or a scan
+        "other file": reworked(path, tmp_path / "other-file.zip", changed(lambda result: result.update(
+            pdf=next(name for name in manifest["files"] if name.startswith("scans/"))))),
+        "other copy": reworked(path, tmp_path / "other-copy.zip", changed(lambda result: result.update(
+            pdf="published/987654321.pdf"))),
+        # a page the archive does not have
+        "no page": reworked(path, tmp_path / "no-page.zip", changed(
+            lambda result: result["pages"][0].update(id=987654321))),
+        "not a state": reworked(path, tmp_path / "not-a-state.zip", changed(lambda result: result.pop("copy"))),
+    }
+    messages = {}
+    for case, broken in damaged.items():
+        with pytest.raises(archive.CorruptArchive) as refused:
+            archive.import_exam(target, str(broken))
+        assert refused.value.code == "archive_corrupt", case
+        assert not Copy.objects.filter(exam=target).exists() and stored_under(target) == [], case
+        messages[case] = refused.value.message
+    assert kept in messages["no file"]
+
+    # a kept PDF whose size is not the manifest's is refused before it is read
+    grown = reworked(path, tmp_path / "grown.zip")
+    with zipfile.ZipFile(grown) as zipped:
+        entries = {info.filename: zipped.read(info.filename) for info in zipped.infolist()}
+    with zipfile.ZipFile(grown, "w") as zipped:
+        for name, data in entries.items():
+            zipped.writestr(name, data + b"\0" * 4096 if name == kept else data)
+    with pytest.raises(archive.CorruptArchive) as refused:
+        archive.import_exam(target, str(grown))
+    assert kept in refused.value.message and stored_under(target) == []
+
+    # the archive as exported imports
+    assert archive.import_exam(target, str(path))["counts"]["copies"] == 12

@@ -6,11 +6,13 @@
 The format is documented in ``docs/archive.md``: a ZIP holding ``manifest.json`` (format name, schema
 version, the archive's id, counts, and the SHA-256 and size of every other file), the rows as JSON
 under ``data/``, and the files as they are stored: the scans (``scans/``), the page images
-(``pages/``) and the graded PDFs (``graded/``). Rows name each other by the ids they had where they
-were exported; the import gives them new ones. Learners are mapped by username to the users of the
+(``pages/``), the graded PDFs (``graded/``) and the graded PDFs of published states kept aside while a
+copy is graded again (``published/``). Rows name each other by the ids they had where they were
+exported; the import gives them new ones. Learners are mapped by username to the users of the
 target platform (their anonymous ids are per course); a username the target does not know keeps its
 copy, listed in the import's report. Grades published where the exam came from are published again
-for the learners found.
+for the learners found, each with what its learner was shown (the copy's published state, with its PDF;
+from an archive made before these were kept: the copy as it is).
 
 The import refuses, with a stable code and nothing written: an archive that is not one
 (``archive_invalid``), of an unknown schema version (``archive_unsupported_version``), whose files do
@@ -36,6 +38,7 @@ from django.utils.dateparse import parse_datetime
 import viatique_xblock
 from viatique_xblock import audit, scheme as scheme_module
 from viatique_xblock.errors import ViatiqueError
+from viatique_xblock.grading import rendering
 from viatique_xblock.i18n import N_
 from viatique_xblock.models import (
     AppliedItem, Annotation, AuditEvent, Booklet, Copy, Exam, ExportJob, Page, QuestionPoints, RegradeRequest,
@@ -202,10 +205,14 @@ def _snapshot():
 
 
 def stored_file_count(exam):
-    """How many stored files (scans, page images, graded PDFs) the archive of ``exam`` would copy, at most."""
+    """How many stored files (scans, page images, graded PDFs, published PDFs kept aside) the archive of ``exam``
+    would copy, at most."""
+    kept = sum(1 for graded, published in Copy.objects.filter(exam=exam, published_result__isnull=False)
+               .values_list("graded_pdf_name", "published_result").iterator()
+               if isinstance(published, dict) and published.get("pdf") and published["pdf"] != graded)
     return (ScanBatch.objects.filter(exam=exam).exclude(file_name="").count()
             + Page.objects.filter(exam=exam).exclude(image_name="").count()
-            + Copy.objects.filter(exam=exam).exclude(graded_pdf_name="").count())
+            + Copy.objects.filter(exam=exam).exclude(graded_pdf_name="").count() + kept)
 
 
 def export_exam(exam, out_path, progress=None):
@@ -236,6 +243,35 @@ def export_exam(exam, out_path, progress=None):
             os.unlink(handle.name)
         raise
     return manifest
+
+
+def _archived_result(copy, graded_pdf, page_ids, stored):
+    """The copy's published state (:attr:`Copy.published_result`) as the archive holds it, or None: the copy and
+    its pages named by their rows' ``id`` (not by their public ids, which the import gives again), and ``pdf``
+    the archive's name of the PDF the learner downloads: the copy's ``graded/<id>.pdf`` when that is the one,
+    else the PDF kept aside for it (``published/<id>.pdf``, copied into the archive); null when there is none,
+    or when the storage does not have it (then listed in ``missing_files``). A page gone since is null."""
+    published = copy.published_result
+    if not isinstance(published, dict):
+        return None
+
+    def page(public_id):
+        return page_ids.get(public_id)
+
+    name = published.get("pdf") or ""
+    if not name:
+        pdf = None
+    elif name == copy.graded_pdf_name:
+        pdf = graded_pdf
+    else:
+        pdf = stored(f"published/{copy.pk}.pdf", name)
+    return {
+        **published,
+        "copy": {**(published.get("copy") or {}), "id": copy.pk},
+        "pages": [{**row, "id": page(row.get("id"))} for row in published.get("pages") or []],
+        "annotations": [{**row, "page_id": page(row.get("page_id"))} for row in published.get("annotations") or []],
+        "pdf": pdf,
+    }
 
 
 def _write_rows_and_files(exam, writer, missing):
@@ -270,7 +306,9 @@ def _write_rows_and_files(exam, writer, missing):
         "created_by": booklet.created_by, "created_at": _time(booklet.created_at),
     } for booklet in Booklet.objects.filter(exam=exam).order_by("pk")])
     rows = []
+    page_ids = dict(Page.objects.filter(exam=exam).values_list("public_id", "pk"))
     for copy in Copy.objects.filter(exam=exam).order_by("pk"):
+        graded_pdf = stored(f"graded/{copy.pk}.pdf", copy.graded_pdf_name)
         rows.append({
             "id": copy.pk, "anonymous_code": copy.anonymous_code, "booklet_number": copy.booklet_number,
             "source_batch": copy.source_batch_id, "source_group": copy.source_group,
@@ -283,7 +321,8 @@ def _write_rows_and_files(exam, writer, missing):
             "graded_at": _time(copy.graded_at), "created_at": _time(copy.created_at),
             "updated_at": _time(copy.updated_at),
             "missing_accepted": copy.missing_accepted, "on_hold": copy.on_hold, "hold_note": copy.hold_note,
-            "graded_pdf": stored(f"graded/{copy.pk}.pdf", copy.graded_pdf_name),
+            "graded_pdf": graded_pdf,
+            "published_result": _archived_result(copy, graded_pdf, page_ids, stored),
         })
     table("copies", rows)
     rows = []
@@ -372,9 +411,18 @@ class _Reader:
         if not isinstance(expected, dict):
             raise CorruptArchive(N_("The archive's manifest does not list the file {name}."), name=name[:200])
         try:
-            return self.zip.getinfo(name), expected
+            info = self.zip.getinfo(name)
         except KeyError as exc:
             raise CorruptArchive(N_("The file {name} is missing from the archive."), name=name[:200]) from exc
+        if info.file_size != expected.get("bytes"):
+            # not read at all: a file larger than the manifest says is never written out
+            raise self._mismatch(name)
+        return info, expected
+
+    def check(self, name):
+        """Refuse (``archive_corrupt``) a file the manifest does not list or the ZIP does not hold, or whose
+        size is not the manifest's, without reading it."""
+        self._entry(name)
 
     def _mismatch(self, name):
         return CorruptArchive(N_("The file {name} does not match its checksum: the archive is damaged."),
@@ -450,6 +498,11 @@ class _Files:
         if self.progress:
             self.progress()
         return saved
+
+    def skip(self):
+        """A file of the archive that is not stored (the published PDF of a learner not found here)."""
+        if self.progress:
+            self.progress()
 
     def remove(self):
         store = storage.get_storage()
@@ -740,13 +793,56 @@ def _write(exam, tables, learners, files):
     ) for row in _rows(tables, "audit_events", {"action"})])
     counts["audit_events"] = len(tables["audit_events"])
 
-    published = _publish(exam, copy_rows, copies)
+    results = {row["id"]: _imported_result(row, copies, pages, files.reader) for row in copy_rows
+               if row.get("published_result") is not None}
+    published = _publish(exam, copy_rows, copies, results, files)
     return counts, published
 
 
-def _publish(exam, copy_rows, copies):
-    """Send again the scores that were published where the exam came from, for the learners found here;
-    returns ``{"sent", "delivered", "not_sent"}`` (not sent: the learner is not known here)."""
+def _imported_result(row, copies, pages, reader):
+    """The published state of the copy ``row`` (``published_result``, see :func:`_archived_result`) with the
+    target's public ids of the copy and its pages, and ``pdf`` still the archive's name; refused
+    (:class:`CorruptArchive`, nothing stored yet) when it is not as the format says: a copy or page the archive
+    does not have, a PDF that is neither the copy's ``graded_pdf`` nor its ``published/<id>.pdf``, or a file
+    the archive does not hold."""
+    result = row["published_result"]
+    if not isinstance(result, dict) or not isinstance(result.get("copy"), dict) or not all(
+            isinstance(result.get(key), list) and all(isinstance(item, dict) for item in result[key])
+            for key in ("questions", "pages", "annotations")):
+        raise CorruptArchive(N_("The archive's data/{name}.json is not as the format says."), name="copies")
+    if not {"total", "max"} <= result["copy"].keys():
+        raise CorruptArchive(N_("The archive's data/{name}.json is not as the format says."), name="copies")
+    for key in ("total", "max"):
+        _parse_number(result["copy"][key])  # the learner's view writes them on the grade scale
+    if result["copy"].get("id") != row["id"]:
+        raise CorruptArchive(N_("The archive's data/{name}.json names a row that does not exist."), name="copies")
+
+    def page(key):
+        found = _ref(pages, key, "copies")
+        return found.public_id if found else None
+
+    pdf = result.get("pdf")
+    if pdf is not None and pdf != row.get("graded_pdf"):
+        if pdf != f"published/{row['id']}.pdf":
+            raise CorruptArchive(N_("The archive's data/{name}.json names a file that is not its own."),
+                                 name="copies")
+        reader.check(pdf)
+    # the keys a snapshot has (learner.snapshot), no other: the learner's view is made of them (and no grader's
+    # name: a snapshot keeps none)
+    shown = {key: value for key, value in result["copy"].items() if key != "grader"}
+    return {
+        "copy": {**shown, "id": copies[row["id"]].public_id}, "questions": result["questions"],
+        "pages": [{**item, "id": page(item.get("id"))} for item in result["pages"]],
+        "annotations": [{**item, "page_id": page(item.get("page_id"))} for item in result["annotations"]],
+        "pdf": pdf,
+    }
+
+
+def _publish(exam, copy_rows, copies, results, files):
+    """Send again the scores that were published where the exam came from, for the learners found here, each
+    with the state its learner was shown (``results``: :func:`_imported_result` by row id; an archive made
+    before these were kept: the copy as it is); returns ``{"sent", "delivered", "not_sent"}`` (not sent: the
+    learner is not known here)."""
     counts = {"sent": 0, "delivered": 0, "not_sent": 0}
     if not exam.released_at:
         return counts
@@ -756,10 +852,23 @@ def _publish(exam, copy_rows, copies):
         if points is None:
             continue
         copy = copies[row["id"]]
+        result = results.get(row["id"])
+        kept = result["pdf"] if result and result["pdf"] and result["pdf"] != row.get("graded_pdf") else None
         if not copy.learner_anonymous_id:
+            if kept:
+                files.skip()
             counts["not_sent"] += 1
             continue
-        counts["delivered"] += release.publish_copy(exam, copy, possible, points=points)
+        if result is not None:
+            pdf = ""
+            if kept:
+                pdf = files.put(kept, rendering.published_pdf_name(copy))
+            elif result["pdf"]:
+                pdf = copy.graded_pdf_name
+            copy.published_result = {**result, "pdf": pdf}
+        # out of the maximum it was published with (the scheme's may have changed since)
+        published_max = _parse_number(result["copy"]["max"]) if result is not None else None
+        counts["delivered"] += release.publish_copy(exam, copy, published_max or possible, points=points)
         counts["sent"] += 1
     return counts
 
