@@ -210,3 +210,32 @@ def test_a_draft_whose_item_someone_else_changed_or_deleted_is_kept_and_said(fre
     finally:
         context.close()
     assert stored(host, usage)["items"] == [["Method", "1.5", None], ["Figure", "0.5", None], ["Units", "1", None]]
+
+
+def test_a_typed_group_label_stays_and_saving_it_renames_the_group(fresh_demo_host, chromium, browser_errors):
+    host = fresh_demo_host
+    usage = setup_exam(host, 2, {"max": 3, "step": 0.5})["usage"]
+    make_rubric(host, usage, [{"question_id": "q1", "group": "Result", "items": [["Exact", "1"]]}])
+    context, page = new_page(chromium, browser_errors, VIEWPORT, timeout_ms=15_000)
+    try:
+        editor, _table = open_editor(page, host, usage)
+        said = editor.locator("[data-region='rubric-editor-status']")
+        groups = editor.get_by_role("group", name="Groups")
+        label = groups.get_by_role("textbox", name="Label of group 1")
+        expect(label).to_have_value("Result")
+        label.fill("Result (one of them)")
+
+        away_and_back(page, editor)
+        expect(label).to_have_value("Result (one of them)")
+        expect(groups.locator("li[data-unsaved='true'] [data-region='rubric-unsaved']")).to_have_text("Not saved")
+        assert page.evaluate(ASKS_BEFORE_LEAVING) is True
+
+        # saved: the group itself is renamed (no second group)
+        groups.get_by_role("button", name="Save group 1").click()
+        expect(said).to_have_text("Group saved: Result (one of them).")
+        expect(groups.locator("[data-region='rubric-unsaved']")).to_have_count(0)
+        expect(groups.get_by_role("textbox", name="Label of group 2")).to_have_count(0)
+        assert page.evaluate(ASKS_BEFORE_LEAVING) is False
+    finally:
+        context.close()
+    assert stored(host, usage) == {"items": [["Exact", "1", "Result (one of them)"]], "groups": ["Result (one of them)"]}
