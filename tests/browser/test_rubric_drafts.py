@@ -4,7 +4,9 @@ Showing the Grading screen again reads the rubric again (so another instructor's
 build the editor again from it, dropping what was typed and not saved. Now what is typed (an item's text,
 points or group, a new item, a new group) stays as typed, marked "Not saved", across screens and questions,
 while items without a draft show the server's version; a draft whose item someone else changed or deleted is
-kept and said in the status region (aria-live); leaving the page with drafts asks first (beforeunload).
+kept and said in the status region (aria-live); leaving the page with drafts asks first (beforeunload). The
+changes of "someone else" are made through the rubrics API (grading/rubrics.py), as instructor_2. When the
+block's setting no longer lets the user change the rubric, the drafts are listed as text and said.
 """
 import re
 
@@ -31,6 +33,18 @@ if %(delete)r:
     rubrics.delete_item(exam, user, item.public_id)
 else:
     rubrics.edit_item(exam, user, item.public_id, item.version, **%(change)r)
+print("null")
+"""
+
+#: another instructor deletes a group
+DELETE_GROUP = """
+from viatique_xblock.grading import rubrics
+from viatique_xblock.models import Exam, RubricGroup
+from viatique_xblock.platform import compat
+exam = Exam.objects.get(usage_key=%(usage)r)
+group = RubricGroup.objects.get(exam=exam, label=%(label)r)
+rubrics.delete_group(exam, compat.ViatiqueUser(user_id="instructor_2", username="instructor_2",
+                     full_name="Instructor Two", anonymous_id="", role="instructor"), group.public_id)
 print("null")
 """
 
@@ -212,10 +226,11 @@ def test_a_draft_whose_item_someone_else_changed_or_deleted_is_kept_and_said(fre
     assert stored(host, usage)["items"] == [["Method", "1.5", None], ["Figure", "0.5", None], ["Units", "1", None]]
 
 
-def test_a_typed_group_label_stays_and_saving_it_renames_the_group(fresh_demo_host, chromium, browser_errors):
+def test_typed_group_labels_stay_and_saving_renames_the_group_or_adds_a_deleted_one_again(fresh_demo_host, chromium, browser_errors):
     host = fresh_demo_host
     usage = setup_exam(host, 2, {"max": 3, "step": 0.5})["usage"]
-    make_rubric(host, usage, [{"question_id": "q1", "group": "Result", "items": [["Exact", "1"]]}])
+    make_rubric(host, usage, [{"question_id": "q1", "group": "Result", "items": [["Exact", "1"]]},
+                              {"question_id": "q1", "group": "Style", "items": [["Neat", "0.5"]]}])
     context, page = new_page(chromium, browser_errors, VIEWPORT, timeout_ms=15_000)
     try:
         editor, _table = open_editor(page, host, usage)
@@ -224,18 +239,68 @@ def test_a_typed_group_label_stays_and_saving_it_renames_the_group(fresh_demo_ho
         label = groups.get_by_role("textbox", name="Label of group 1")
         expect(label).to_have_value("Result")
         label.fill("Result (one of them)")
+        groups.get_by_role("textbox", name="Label of group 2").fill("Style, layout")
+        shell(host, DELETE_GROUP % {"usage": usage, "label": "Style"})  # another instructor
 
         away_and_back(page, editor)
         expect(label).to_have_value("Result (one of them)")
-        expect(groups.locator("li[data-unsaved='true'] [data-region='rubric-unsaved']")).to_have_text("Not saved")
+        expect(groups.locator("li[data-unsaved='true'] [data-region='rubric-unsaved']")).to_have_text(
+            ["Not saved", "Deleted by someone else, not saved"])
+        expect(said).to_have_text('The group "Style" was deleted by someone else meanwhile. What you typed in it is '
+                                  'kept at the end of the groups: add it again or discard it.')
+        expect(groups.get_by_role("textbox", name="Label of deleted group 1")).to_have_value("Style, layout")
         assert page.evaluate(ASKS_BEFORE_LEAVING) is True
 
         # saved: the group itself is renamed (no second group)
         groups.get_by_role("button", name="Save group 1").click()
         expect(said).to_have_text("Group saved: Result (one of them).")
-        expect(groups.locator("[data-region='rubric-unsaved']")).to_have_count(0)
         expect(groups.get_by_role("textbox", name="Label of group 2")).to_have_count(0)
+        # the deleted one added again, as typed
+        groups.get_by_role("button", name="Add it again (deleted group 1)").click()
+        expect(said).to_have_text("Group saved: Style, layout.")
+        expect(groups.get_by_role("textbox", name="Label of group 2")).to_have_value("Style, layout")
+        expect(groups.locator("[data-region='rubric-unsaved']")).to_have_count(0)
         assert page.evaluate(ASKS_BEFORE_LEAVING) is False
     finally:
         context.close()
-    assert stored(host, usage) == {"items": [["Exact", "1", "Result (one of them)"]], "groups": ["Result (one of them)"]}
+    assert stored(host, usage) == {"items": [["Exact", "1", "Result (one of them)"], ["Neat", "0.5", None]],
+                                   "groups": ["Result (one of them)", "Style, layout"]}
+
+
+#: the block's "Who may change rubric items": instructors until grading started
+NOBODY_AFTER_GRADING = """
+from viatique_xblock.platform import compat
+compat.write_block_settings(%r, {"rubric_editors": "nobody_after_grading"})
+print("null")
+"""
+
+
+def test_drafts_left_when_the_rubric_can_no_longer_be_changed_are_listed_and_said(fresh_demo_host, chromium,
+                                                                                   browser_errors):
+    from .test_rubrics import APPLY_SCRIPT
+
+    host = fresh_demo_host
+    usage = setup_exam(host, 2, {"max": 3, "step": 0.5})["usage"]
+    make_rubric(host, usage, [{"question_id": "q1", "items": [["Method", "1"]]}])
+    shell(host, NOBODY_AFTER_GRADING % usage)
+    context, page = new_page(chromium, browser_errors, VIEWPORT, timeout_ms=15_000)
+    try:
+        editor, table = open_editor(page, host, usage)
+        table.get_by_role("textbox", name="Text of item 1").fill("Method, explained")
+        new_item = editor.get_by_role("group", name="New item")
+        new_item.get_by_role("textbox", name="Text (shown to the learner)").fill("Sign error")
+        new_item.get_by_role("textbox", name="Points (+ or −)").fill("-0.5")
+        # grading starts (an item applied to a copy): the setting now keeps everyone from changing the rubric
+        shell(host, APPLY_SCRIPT % {"usage": usage, "text": "Method", "codes": ["Q0000"]})
+
+        away_and_back(page, editor)
+        said = editor.locator("[data-region='rubric-editor-status']")
+        expect(said).to_have_text("You can no longer change this rubric, so what you typed could not be saved. "
+                                  "It is listed here: copy what you need before leaving the page.")
+        typed = editor.locator("[data-region='rubric-unsaved-list'] li")
+        expect(typed).to_have_text(['Item "Method, explained" (1)', 'New item of Question 1: "Sign error" (-0.5)'])
+        expect(editor.get_by_role("table")).to_have_count(0)
+        assert page.evaluate(ASKS_BEFORE_LEAVING) is True
+        assert_accessible(page, ".viatique-block", "(drafts listed, the rubric locked)")
+    finally:
+        context.close()
