@@ -355,6 +355,7 @@ from viatique_xblock.scheme import plain_number
 items = RubricItem.objects.filter(exam__usage_key=%(usage)r, question_id="q1").select_related("group")
 print(json.dumps({"items": [[item.text, item.group.label if item.group else None]
                             for item in items.order_by("position", "id")],
+                  "points": [str(plain_number(item.points)) for item in items.order_by("position", "id")],
                   "groups": list(RubricGroup.objects.filter(exam__usage_key=%(usage)r)
                                  .values_list("label", "pick_one")),
                   "totals": {copy.anonymous_code: None if copy.total_points is None else str(plain_number(copy.total_points))
@@ -435,20 +436,28 @@ def test_the_instructor_reorders_groups_and_deletes_items_with_the_number_of_cop
         assert_accessible(page, ".viatique-block", "(the rubric editor with a group)")
 
         # an edit made from an older view of the item (another instructor changed it meanwhile): refused, the
-        # rubric read again, and said
+        # rubric read again, what was typed kept (not saved) beside their version, and said; saved again
         shell(host, STALE_SCRIPT % {"usage": usage})
         table.get_by_role("textbox", name="Points of item 2").fill("1")
         with page.expect_response(re.compile(r"/edit_rubric_item/")) as stale:
             table.get_by_role("button", name="Save item 2").click()
         assert stale.value.status == 409
-        expect(said).to_have_text("Someone else changed this item meanwhile: the rubric was read again. "
-                                  "Make your change again.")
+        expect(said).to_have_text('"Figure" was saved by someone else meanwhile. What you typed in it is kept, '
+                                  'not saved: their version is shown beside it.')
         expect(table.get_by_role("textbox", name="Text of item 2")).to_have_value("Figure, labelled")
-        expect(table.get_by_role("textbox", name="Points of item 2")).to_have_value("0.5")
+        expect(table.get_by_role("textbox", name="Points of item 2")).to_have_value("1")
+        expect(table.locator("[data-region='rubric-theirs']")).to_have_text(
+            'Saved by someone else as: "Figure, labelled" (+0.5).')
+        with page.expect_response(re.compile(r"/edit_rubric_item/")) as again:
+            table.get_by_role("button", name="Save item 2").click()
+        assert again.value.status == 200
+        expect(said).to_have_text("Item saved.")
+        expect(table.locator("[data-region='rubric-unsaved']")).to_have_count(0)
     finally:
         context.close()
     state = shell(host, RUBRIC_STATE % {"usage": usage})
     assert state["items"] == [["Method", None], ["Figure, labelled", "Result"]], state
+    assert state["points"] == ["1", "1"], state
     assert state["groups"] == [["Result", True]], state
     # the three copies lost "Units" (0.5): re-scored to 0
     assert state["totals"] == {"Q0000": "0", "Q0001": "0", "Q0002": "0"}, state

@@ -10,6 +10,14 @@
  * item asks for a confirmation stating the number of copies (delete_rubric_item with that number; 409
  * confirmation_needed when it changed meanwhile: asked again with the new one). An edit from an older view of
  * the item is refused (409 stale_item): the rubric is read again. Everything is told in one status region.
+ *
+ * Nothing typed is lost: what is typed in a field and not saved yet (an item's text, points or group, a group's
+ * label or "pick one", a new item, a new group) is a draft kept apart from the rubric read from the server, so
+ * reading the rubric again (the Grading screen shown again, another question chosen, after a save) shows the
+ * drafts as they were ("Not saved" on their row, "Undo" to drop them) and the server's version of everything
+ * else. A draft whose item or group someone else changed meanwhile keeps what was typed, with their version
+ * beside it; one whose item or group someone else deleted stays in the list, to add again or discard; both are
+ * said in the status region. Leaving the page with drafts asks for a confirmation (beforeunload).
  */
 function ViatiqueRubricEditor(runtime, element, args) {
   'use strict';
@@ -35,6 +43,11 @@ function ViatiqueRubricEditor(runtime, element, args) {
   var questionId = null;
   var pollTimer = null;
   var pending = null;      // the confirmation on screen: {run, cancel, back}
+  // what was typed and not saved yet. items / groups: id -> {base (the item or group as last read), fields
+  // ({name: typed value}, only those differing from base), changed (someone else saved it meanwhile), gone
+  // (someone else deleted it: fields hold every value)}; newItem / newGroup: question id -> the form's values
+  var drafts = {items: {}, groups: {}, newItem: {}, newGroup: {}};
+  var notices = [];        // what a reading of the rubric found about the drafts, said with the next message
 
   function button(action, text, onclick, attrs) {
     return el('button', Object.assign({type: 'button', 'class': 'viatique-button', 'data-action': action,
@@ -65,8 +78,16 @@ function ViatiqueRubricEditor(runtime, element, args) {
 
   function say(text, isError) {
     messages.textContent = '';
-    messages.appendChild(el('p', {'class': isError ? 'viatique-message viatique-error' : 'viatique-message', text: text}));
+    if (text) {
+      messages.appendChild(el('p', {'class': isError ? 'viatique-message viatique-error' : 'viatique-message', text: text}));
+    }
+    notices.splice(0).forEach(function (notice) {
+      messages.appendChild(el('p', {'class': 'viatique-message viatique-error', 'data-region': 'rubric-draft-notice',
+        text: notice}));
+    });
   }
+
+  function sayNotices() { if (notices.length) { say(''); } }
 
   function name(id) { return id ? (names[id] || id) : _('Any question'); }
 
@@ -80,12 +101,138 @@ function ViatiqueRubricEditor(runtime, element, args) {
     return rubricLib.load(call).then(function (loaded) {
       if (!loaded) { return; }
       rubric = loaded;
-      if (!rubric.can_edit) { region.hidden = true; region.textContent = ''; built = false; return; }
+      if (!rubric.can_edit) {
+        if (built && hasDrafts()) { return locked(); }
+        region.hidden = true; region.textContent = ''; built = false; return;
+      }
       build();
       region.hidden = false;
+      questionSelect.disabled = false;
+      reconcile();
       fillSelect();
       render();
     });
+  }
+
+  /* ------------------------------------------------------------- drafts */
+
+  function pointsText(points) { return points === null || points === undefined || points === '' ? '' : formatNumber(points); }
+  function itemValues(item) {
+    return {text: item.text || '', points: pointsText(item.points), group: item.group_id ? String(item.group_id) : ''};
+  }
+  function groupValues(group) { return {label: group.label || '', pick_one: !!group.pick_one}; }
+
+  function hasDrafts() {
+    return ['items', 'groups', 'newItem', 'newGroup'].some(function (kind) { return Object.keys(drafts[kind]).length > 0; });
+  }
+
+  /* The values typed in the fields of ``base`` (an item or a group, valuesOf giving its values as shown): kept
+   * in ``store`` as its draft when any differs, else its draft dropped. Returns the draft or null. */
+  function record(store, base, typed, valuesOf) {
+    var draft = store[base.id] || {base: base, fields: {}};
+    var was = valuesOf(draft.base);
+    draft.fields = {};
+    Object.keys(typed).forEach(function (name) {
+      if (draft.gone || typed[name] !== was[name]) { draft.fields[name] = typed[name]; }
+    });
+    if (Object.keys(draft.fields).length) { store[base.id] = draft; } else { delete store[base.id]; }
+    return store[base.id] || null;
+  }
+
+  /* A form's values kept as the draft of ``key`` in ``store`` (dropped when all are empty). */
+  function recordForm(store, key, values) {
+    var empty = Object.keys(values).every(function (name) { return !values[name]; });
+    if (empty) { delete store[key]; } else { store[key] = values; }
+  }
+
+  /* The rubric just read, compared with the drafts: a draft whose item or group is gone is kept (to add again
+   * or discard), one whose item or group someone else changed keeps what was typed, with theirs beside it;
+   * both told (notices). Typed values equal to the server's are no longer drafts. */
+  function reconcile() {
+    var items = {};
+    var groups = {};
+    Object.keys(rubric.questions).forEach(function (id) {
+      (rubric.questions[id].items || []).forEach(function (item) { items[item.id] = item; });
+      (rubric.questions[id].groups || []).forEach(function (group) { groups[group.id] = group; });
+    });
+    (rubric.shared || []).forEach(function (item) { items[item.id] = item; });
+    compare(drafts.items, items, itemValues, function (item) { return item.text; },
+      _('"{text}" was deleted by someone else meanwhile. What you typed in it is kept at the end of its list: ' +
+        'add it again or discard it.'),
+      _('"{text}" was saved by someone else meanwhile. What you typed in it is kept, not saved: their version ' +
+        'is shown beside it.'));
+    compare(drafts.groups, groups, groupValues, function (group) { return group.label || _('(no label)'); },
+      _('The group "{text}" was deleted by someone else meanwhile. What you typed in it is kept at the end of ' +
+        'the groups: add it again or discard it.'),
+      _('The group "{text}" was saved by someone else meanwhile. What you typed in it is kept, not saved: ' +
+        'their version is shown beside it.'));
+  }
+
+  function compare(store, found, valuesOf, nameOf, goneText, changedText) {
+    Object.keys(store).forEach(function (id) {
+      var draft = store[id];
+      if (draft.gone) { return; }
+      var now = found[id];
+      if (!now) {
+        draft.gone = true;
+        draft.fields = Object.assign(valuesOf(draft.base), draft.fields);
+        notices.push(fmt(goneText, {text: nameOf(draft.base)}));
+        return;
+      }
+      var was = valuesOf(draft.base);
+      var is = valuesOf(now);
+      var changed = Object.keys(is).some(function (name) { return is[name] !== was[name]; });
+      var known = nameOf(draft.base);  // as the user last saw it
+      draft.base = now;
+      Object.keys(draft.fields).forEach(function (name) {
+        if (draft.fields[name] === is[name]) { delete draft.fields[name]; }
+      });
+      if (!Object.keys(draft.fields).length) { delete store[id]; return; }
+      if (changed) {
+        draft.changed = true;
+        notices.push(fmt(changedText, {text: known}));
+      }
+    });
+  }
+
+  /* A successful save of ``base`` with the values ``sent`` (as typed when it was sent): its draft is dropped,
+   * unless more was typed meanwhile (then it is a draft against ``savedAs``, the item or group as saved). */
+  function saved(store, base, sent, savedAs, valuesOf) {
+    var draft = store[base.id];
+    if (!draft) { return; }
+    var now = Object.assign({}, valuesOf(draft.base), draft.fields);
+    var same = Object.keys(sent).every(function (name) { return now[name] === sent[name]; });
+    if (same || !savedAs) { delete store[base.id]; return; }
+    draft.base = savedAs;
+    draft.changed = false;
+  }
+
+  /* The rubric can no longer be changed by this user (the block's setting) while drafts are open: they are
+   * shown as text, to be kept elsewhere, and said. */
+  function locked() {
+    questionSelect.disabled = true;
+    body.textContent = '';
+    var list = el('ul', {'data-region': 'rubric-unsaved-list'});
+    Object.keys(drafts.items).forEach(function (id) {
+      var draft = drafts.items[id];
+      var values = Object.assign(itemValues(draft.base), draft.fields);
+      list.appendChild(el('li', {text: fmt(_('Item "{text}" ({points})'), {text: values.text, points: values.points || _('no points')})}));
+    });
+    Object.keys(drafts.newItem).forEach(function (id) {
+      var values = drafts.newItem[id];
+      list.appendChild(el('li', {text: fmt(_('New item of {question}: "{text}" ({points})'),
+        {question: name(id), text: values.text, points: values.points || _('no points')})}));
+    });
+    Object.keys(drafts.groups).forEach(function (id) {
+      var draft = drafts.groups[id];
+      list.appendChild(el('li', {text: fmt(_('Group "{label}"'), {label: Object.assign(groupValues(draft.base), draft.fields).label})}));
+    });
+    Object.keys(drafts.newGroup).forEach(function (id) {
+      list.appendChild(el('li', {text: fmt(_('New group of {question}: "{label}"'), {question: name(id), label: drafts.newGroup[id].label})}));
+    });
+    body.appendChild(list);
+    say(_('You can no longer change this rubric, so what you typed could not be saved. It is listed here: ' +
+      'copy what you need before leaving the page.'), true);
   }
 
   function fillSelect() {
@@ -109,10 +256,15 @@ function ViatiqueRubricEditor(runtime, element, args) {
   /* ------------------------------------------------------------- showing */
 
   function render() {
+    var active = document.activeElement;
+    var activeId = active && active.id && body.contains(active) ? active.id : null;
     body.textContent = '';
     var data = current();
     var groups = (data.groups || []).slice().sort(function (a, b) { return a.position - b.position; });
     var items = rubricLib.ordered({groups: groups, items: data.items || []}, []).map(function (row) { return row.item; });
+    var gone = Object.keys(drafts.items).map(function (id) { return drafts.items[id]; }).filter(function (draft) {
+      return draft.gone && (draft.base.question_id || '') === (questionId || '');
+    });
     if (questionId) {
       body.appendChild(el('p', {'class': 'viatique-hint', 'data-region': 'rubric-scoring',
         text: data.scoring === 'deductions' ? _('Scoring: deductions from the question\'s maximum.')
@@ -124,12 +276,17 @@ function ViatiqueRubricEditor(runtime, element, args) {
         el('th', {scope: 'col', text: _('Text')}), el('th', {scope: 'col', text: _('Points')}),
         el('th', {scope: 'col', text: _('Group')}), el('th', {scope: 'col', text: _('Actions')})
       ])]),
-      el('tbody', {}, items.map(function (item, index) { return itemRow(item, index, items, groups); }))
+      el('tbody', {}, items.map(function (item, index) { return itemRow(item, index, items, groups); })
+        .concat(gone.map(function (draft, index) { return goneItemRow(draft, index, groups); })))
     ]);
-    body.appendChild(items.length ? table : el('p', {'class': 'viatique-hint', 'data-region': 'rubric-empty',
+    body.appendChild(items.length || gone.length ? table : el('p', {'class': 'viatique-hint', 'data-region': 'rubric-empty',
       text: _('No rubric item yet.')}));
     body.appendChild(newItemForm(groups));
     if (questionId) { body.appendChild(groupsPart(groups)); }
+    if (activeId) {
+      var again = body.querySelector('#' + CSS.escape(activeId));
+      if (again) { again.focus(); }
+    }
   }
 
   function groupSelect(id, value, groups, label) {
@@ -141,15 +298,33 @@ function ViatiqueRubricEditor(runtime, element, args) {
     return select;
   }
 
+  /* "Not saved" and, for a draft someone else saved meanwhile, their version, in ``box``; ``undo`` while a
+   * draft is there (no control is left hidden in the page). */
+  function showDraft(box, row, draft, theirs, undo) {
+    box.textContent = '';
+    if (draft) { row.setAttribute('data-unsaved', 'true'); } else { row.removeAttribute('data-unsaved'); }
+    if (!draft) { return; }
+    box.appendChild(el('span', {'class': 'viatique-badge viatique-warning', 'data-region': 'rubric-unsaved',
+      text: _('Not saved')}));
+    if (draft.changed) {
+      box.appendChild(el('span', {'class': 'viatique-hint', 'data-region': 'rubric-theirs', text: ' ' + theirs}));
+    }
+    box.appendChild(document.createTextNode(' '));
+    box.appendChild(undo);
+  }
+
   function itemRow(item, index, items, groups) {
     var base = idPrefix + '-item-' + item.id;
     var number = index + 1;
-    var text = el('input', {type: 'text', id: base + '-text', value: item.text, 'data-field': 'rubric-item-text',
+    var draft = drafts.items[item.id];
+    var shown = Object.assign(itemValues(item), draft ? draft.fields : {});
+    var text = el('input', {type: 'text', id: base + '-text', value: shown.text, 'data-field': 'rubric-item-text',
       'aria-label': fmt(_('Text of item {number}'), {number: number})});
     var points = el('input', {type: 'text', inputmode: 'decimal', id: base + '-points', 'class': 'viatique-number',
-      value: item.points === null || item.points === undefined ? '' : formatNumber(item.points),
-      'data-field': 'rubric-item-points', 'aria-label': fmt(_('Points of item {number}'), {number: number})});
-    var group = groupSelect(base + '-group', item.group_id, groups, fmt(_('Group of item {number}'), {number: number}));
+      value: shown.points, 'data-field': 'rubric-item-points',
+      'aria-label': fmt(_('Points of item {number}'), {number: number})});
+    var group = groupSelect(base + '-group', shown.group, groups, fmt(_('Group of item {number}'), {number: number}));
+    var typed = function () { return {text: text.value, points: points.value, group: group.value}; };
     var saveButton = button('save-rubric-item', _('Save'), function () {
       var change = {text: text.value.trim()};
       var value = points.value.trim() ? rubricLib.parseSigned(points.value) : null;
@@ -162,7 +337,7 @@ function ViatiqueRubricEditor(runtime, element, args) {
       if (!change.text) { text.focus(); return say(_('Type the text of the item first.'), true); }
       change.points = value === null ? null : String(value);
       change.group_id = group.value || null;
-      editItem(item, change, saveButton);
+      editItem(item, change, saveButton, typed());
     }, {'aria-label': fmt(_('Save item {number}'), {number: number})});
     var up = button('move-rubric-item-up', _('Up'), function () { move(item, items, -1, up); },
       {'aria-label': fmt(_('Move item {number} up'), {number: number}), disabled: index === 0});
@@ -170,35 +345,103 @@ function ViatiqueRubricEditor(runtime, element, args) {
       {'aria-label': fmt(_('Move item {number} down'), {number: number}), disabled: index === items.length - 1});
     var remove = button('delete-rubric-item', _('Delete'), function () { deleteItem(item, remove); },
       {'aria-label': fmt(_('Delete item {number}'), {number: number})});
-    return el('tr', {'data-item': item.id}, [
+    var undo = button('undo-rubric-item', _('Undo'), function () {
+      delete drafts.items[item.id];
+      render();
+      var field = body.querySelector('#' + CSS.escape(text.id));
+      if (field) { field.focus(); }
+      say(fmt(_('Changes undone: {text}.'), {text: item.text}));
+    }, {'aria-label': fmt(_('Undo the changes to item {number}'), {number: number})});
+    var box = el('span', {'class': 'viatique-rubric-draft', 'data-region': 'rubric-draft'});
+    var row = el('tr', {'data-item': item.id}, [
       el('td', {}, [text]), el('td', {}, [points]), el('td', {}, [group]),
-      el('td', {}, [el('div', {'class': 'viatique-buttons'}, [saveButton, up, down, remove])])
+      el('td', {}, [el('div', {'class': 'viatique-buttons'}, [saveButton, up, down, remove, box])])
     ]);
+    var theirs = fmt(_('Saved by someone else as: "{text}" ({points}).'), {text: item.text, points: signed(item.points)});
+    var sync = function () { showDraft(box, row, record(drafts.items, item, typed(), itemValues), theirs, undo); };
+    text.addEventListener('input', sync);
+    points.addEventListener('input', sync);
+    group.addEventListener('change', sync);
+    showDraft(box, row, draft || null, theirs, undo);
+    return row;
+  }
+
+  /* A draft whose item someone else deleted: what was typed, to add again (a new item) or discard. */
+  function goneItemRow(draft, index, groups) {
+    var base = idPrefix + '-gone-item-' + draft.base.id;
+    var number = index + 1;
+    var text = el('input', {type: 'text', id: base + '-text', value: draft.fields.text, 'data-field': 'rubric-item-text',
+      'aria-label': fmt(_('Text of deleted item {number}'), {number: number})});
+    var points = el('input', {type: 'text', inputmode: 'decimal', id: base + '-points', 'class': 'viatique-number',
+      value: draft.fields.points, 'data-field': 'rubric-item-points',
+      'aria-label': fmt(_('Points of deleted item {number}'), {number: number})});
+    var group = groupSelect(base + '-group', draft.fields.group, groups,
+      fmt(_('Group of deleted item {number}'), {number: number}));
+    var keep = function () { draft.fields = {text: text.value, points: points.value, group: group.value}; };
+    text.addEventListener('input', keep);
+    points.addEventListener('input', keep);
+    group.addEventListener('change', keep);
+    var again = button('add-rubric-item-again', _('Add it again'), function () {
+      keep();
+      createItem(draft.base.question_id || '', text, points, group, function () { delete drafts.items[draft.base.id]; });
+    }, {'aria-label': fmt(_('Add it again (deleted item {number})'), {number: number})});
+    var discard = button('discard-rubric-item', _('Discard'), function () {
+      delete drafts.items[draft.base.id];
+      render();
+      questionSelect.focus();
+      say(fmt(_('What you typed in the deleted item "{text}" was discarded.'), {text: draft.base.text}));
+    }, {'aria-label': fmt(_('Discard deleted item {number}'), {number: number})});
+    return el('tr', {'data-gone-item': draft.base.id, 'data-unsaved': 'true'}, [
+      el('td', {}, [text]), el('td', {}, [points]), el('td', {}, [group]),
+      el('td', {}, [el('div', {'class': 'viatique-buttons'}, [
+        el('span', {'class': 'viatique-badge viatique-warning', 'data-region': 'rubric-unsaved',
+          text: _('Deleted by someone else, not saved')}), again, discard])])
+    ]);
+  }
+
+  /* Creates an item of ``question`` from the fields ``text``, ``points``, ``group``; ``done`` after it is
+   * created (before the rubric is read again). */
+  function createItem(question, text, points, group, done) {
+    var value = points.value.trim() ? rubricLib.parseSigned(points.value) : null;
+    if (!text.value.trim()) { text.focus(); return say(_('Type the text of the item first.'), true); }
+    if (isNaN(value) || (value === null && question)) {
+      points.focus();
+      return say(fmt(_('Type the points of the item, for example {example}.'), {example: '-' + formatNumber(1)}), true);
+    }
+    var payload = {question_id: question, text: text.value.trim(), points: value === null ? null : String(value)};
+    if (group.value) { payload.group_id = group.value; }
+    call('create_rubric_item', payload).then(function (result) {
+      if (!result.ok) { return say(failure(result), true); }
+      var item = result.body.item || result.body;
+      done();
+      load().then(function () {
+        say(fmt(_('Item added: {text} ({points}).'), {text: item.text, points: signed(item.points)}));
+        var field = body.querySelector('[data-field="rubric-new-text"]');
+        if (field) { field.focus(); }
+      });
+    });
   }
 
   function newItemForm(groups) {
     var base = idPrefix + '-new-item';
-    var text = el('input', {type: 'text', id: base + '-text', 'data-field': 'rubric-new-text'});
+    var question = questionId || '';
+    var draft = drafts.newItem[question] || {};
+    var text = el('input', {type: 'text', id: base + '-text', 'data-field': 'rubric-new-text', value: draft.text || null});
     var points = el('input', {type: 'text', inputmode: 'decimal', id: base + '-points', 'class': 'viatique-number',
-      'data-field': 'rubric-new-points'});
-    var group = groupSelect(base + '-group', '', groups, _('Group of the new item'));
+      'data-field': 'rubric-new-points', value: draft.points || null});
+    var group = groupSelect(base + '-group', draft.group || '', groups, _('Group of the new item'));
+    var typed = function () { return {text: text.value, points: points.value, group: group.value}; };
+    var keep = function () { recordForm(drafts.newItem, question, typed()); };
+    text.addEventListener('input', keep);
+    points.addEventListener('input', keep);
+    group.addEventListener('change', keep);
     var add = button('create-rubric-item', _('Add the item'), function () {
-      var value = rubricLib.parseSigned(points.value);
-      if (!text.value.trim()) { text.focus(); return say(_('Type the text of the item first.'), true); }
-      if (isNaN(value)) {
-        points.focus();
-        return say(fmt(_('Type the points of the item, for example {example}.'), {example: '-' + formatNumber(1)}), true);
-      }
-      var payload = {question_id: questionId, text: text.value.trim(), points: String(value)};
-      if (group.value) { payload.group_id = group.value; }
-      call('create_rubric_item', payload).then(function (result) {
-        if (!result.ok) { return say(failure(result), true); }
-        var item = result.body.item || result.body;
-        load().then(function () {
-          say(fmt(_('Item added: {text} ({points}).'), {text: item.text, points: signed(item.points)}));
-          var field = body.querySelector('[data-field="rubric-new-text"]');
-          if (field) { field.focus(); }
-        });
+      var sent = typed();
+      createItem(question, text, points, group, function () {
+        var now = drafts.newItem[question] || {};
+        if (now.text === sent.text && now.points === sent.points && (now.group || '') === sent.group) {
+          delete drafts.newItem[question];
+        }
       });
     });
     return el('fieldset', {'class': 'viatique-rubric-new', 'data-region': 'rubric-new'}, [
@@ -213,24 +456,81 @@ function ViatiqueRubricEditor(runtime, element, args) {
     var list = el('ul', {'class': 'viatique-rubric-groups', 'data-region': 'rubric-groups'});
     groups.forEach(function (group, index) {
       var base = idPrefix + '-group-' + group.id;
-      var label = el('input', {type: 'text', id: base + '-label', value: group.label || '',
+      var draft = drafts.groups[group.id];
+      var shown = Object.assign(groupValues(group), draft ? draft.fields : {});
+      var label = el('input', {type: 'text', id: base + '-label', value: shown.label,
         'data-field': 'rubric-group-label', 'aria-label': fmt(_('Label of group {number}'), {number: index + 1})});
       var pickOne = el('input', {type: 'checkbox', id: base + '-pick-one', 'data-field': 'rubric-group-pick-one'});
-      pickOne.checked = !!group.pick_one;
-      list.appendChild(el('li', {'data-group': group.id}, [
+      pickOne.checked = shown.pick_one;
+      var typed = function () { return {label: label.value, pick_one: pickOne.checked}; };
+      var undo = button('undo-rubric-group', _('Undo'), function () {
+        delete drafts.groups[group.id];
+        render();
+        var field = body.querySelector('#' + CSS.escape(label.id));
+        if (field) { field.focus(); }
+        say(fmt(_('Changes undone: {text}.'), {text: group.label || _('(no label)')}));
+      }, {'aria-label': fmt(_('Undo the changes to group {number}'), {number: index + 1})});
+      var box = el('span', {'class': 'viatique-rubric-draft', 'data-region': 'rubric-draft'});
+      var row = el('li', {'data-group': group.id}, [
         label,
         el('span', {'class': 'viatique-check'}, [pickOne, el('label', {'for': pickOne.id,
           text: fmt(_('Pick one (group {number})'), {number: index + 1})})]),
         button('save-rubric-group', _('Save'), function () {
-          saveGroup({id: group.id, question_id: questionId, label: label.value.trim(), pick_one: pickOne.checked,
-            position: group.position});
+          saveGroup({group_id: group.id, question_id: questionId, label: label.value.trim(), pick_one: pickOne.checked,
+            position: group.position}, group, typed());
         }, {'aria-label': fmt(_('Save group {number}'), {number: index + 1})}),
         button('delete-rubric-group', _('Delete'), function () { deleteGroup(group); },
-          {'aria-label': fmt(_('Delete group {number}'), {number: index + 1})})
+          {'aria-label': fmt(_('Delete group {number}'), {number: index + 1})}),
+        box
+      ]);
+      var theirs = fmt(_('Saved by someone else as: "{label}"{pick}.'),
+        {label: group.label || _('(no label)'), pick: group.pick_one ? ' (' + _('Pick one') + ')' : ''});
+      var sync = function () { showDraft(box, row, record(drafts.groups, group, typed(), groupValues), theirs, undo); };
+      label.addEventListener('input', sync);
+      pickOne.addEventListener('change', sync);
+      showDraft(box, row, draft || null, theirs, undo);
+      list.appendChild(row);
+    });
+    Object.keys(drafts.groups).map(function (id) { return drafts.groups[id]; }).filter(function (draft) {
+      return draft.gone && draft.base.question_id === questionId;
+    }).forEach(function (draft, index) {
+      var base = idPrefix + '-gone-group-' + draft.base.id;
+      var label = el('input', {type: 'text', id: base + '-label', value: draft.fields.label,
+        'data-field': 'rubric-group-label', 'aria-label': fmt(_('Label of deleted group {number}'), {number: index + 1})});
+      var pickOne = el('input', {type: 'checkbox', id: base + '-pick-one', 'data-field': 'rubric-group-pick-one'});
+      pickOne.checked = !!draft.fields.pick_one;
+      var keep = function () { draft.fields = {label: label.value, pick_one: pickOne.checked}; };
+      label.addEventListener('input', keep);
+      pickOne.addEventListener('change', keep);
+      list.appendChild(el('li', {'data-gone-group': draft.base.id, 'data-unsaved': 'true'}, [
+        label,
+        el('span', {'class': 'viatique-check'}, [pickOne, el('label', {'for': pickOne.id,
+          text: fmt(_('Pick one (deleted group {number})'), {number: index + 1})})]),
+        el('span', {'class': 'viatique-badge viatique-warning', 'data-region': 'rubric-unsaved',
+          text: _('Deleted by someone else, not saved')}),
+        button('add-rubric-group-again', _('Add it again'), function () {
+          keep();
+          if (!label.value.trim()) { label.focus(); return say(_('Type the label of the group first.'), true); }
+          saveGroup({question_id: questionId, label: label.value.trim(), pick_one: pickOne.checked,
+            position: groups.length}, draft.base, null);
+        }, {'aria-label': fmt(_('Add it again (deleted group {number})'), {number: index + 1})}),
+        button('discard-rubric-group', _('Discard'), function () {
+          delete drafts.groups[draft.base.id];
+          render();
+          questionSelect.focus();
+          say(fmt(_('What you typed in the deleted group "{text}" was discarded.'), {text: draft.base.label}));
+        }, {'aria-label': fmt(_('Discard deleted group {number}'), {number: index + 1})})
       ]));
     });
-    var newLabel = el('input', {type: 'text', id: idPrefix + '-new-group', 'data-field': 'rubric-new-group'});
+    var newDraft = drafts.newGroup[questionId] || {};
+    var newLabel = el('input', {type: 'text', id: idPrefix + '-new-group', 'data-field': 'rubric-new-group',
+      value: newDraft.label || null});
     var newPick = el('input', {type: 'checkbox', id: idPrefix + '-new-group-pick-one'});
+    newPick.checked = !!newDraft.pick_one;
+    var question = questionId;
+    var keepNew = function () { recordForm(drafts.newGroup, question, {label: newLabel.value, pick_one: newPick.checked}); };
+    newLabel.addEventListener('input', keepNew);
+    newPick.addEventListener('change', keepNew);
     return el('fieldset', {'class': 'viatique-rubric-group-editor', 'data-region': 'rubric-group-editor'}, [
       el('legend', {text: _('Groups')}),
       el('p', {'class': 'viatique-hint', text: _('A "pick one" group allows one of its items per copy.')}),
@@ -240,7 +540,7 @@ function ViatiqueRubricEditor(runtime, element, args) {
       button('create-rubric-group', _('Add the group'), function () {
         if (!newLabel.value.trim()) { newLabel.focus(); return say(_('Type the label of the group first.'), true); }
         saveGroup({question_id: questionId, label: newLabel.value.trim(), pick_one: newPick.checked,
-          position: groups.length});
+          position: groups.length}, null, {label: newLabel.value, pick_one: newPick.checked});
       })
     ]);
   }
@@ -277,24 +577,25 @@ function ViatiqueRubricEditor(runtime, element, args) {
     });
   }
 
-  function editItem(item, change, back) {
+  function editItem(item, change, back, sent) {
     // only a change of the points or the text re-scores (a group or a position does not)
     var rescores = change.points !== (item.points === null || item.points === undefined ? null : String(parseFloat(item.points))) ||
       change.text !== item.text;
     usage(item).then(function (used) {
       if (!used) { return; }
-      var send = function () { sendEdit(item, change, back); };
+      var send = function () { sendEdit(item, change, back, sent); };
       if (!used.copies || !rescores) { return send(); }
       ask(fmt(_('Save this item? It re-scores {usage}: their points change at once, and the released scores ' +
         'are published again.'), {usage: usageText(used)}), send, back);
     });
   }
 
-  function sendEdit(item, change, back) {
+  function sendEdit(item, change, back, sent) {
     var payload = Object.assign({item_id: item.id, version: item.version}, change);
     call('edit_rubric_item', payload).then(function (result) {
       if (!result.ok) { return refused(result); }
       var rescore = result.body.rescore;
+      saved(drafts.items, item, sent, result.body.item, itemValues);
       load().then(function () {
         var row = body.querySelector('tr[data-item="' + item.id + '"] [data-action="save-rubric-item"]');
         if (row) { row.focus(); } else if (back && back.isConnected) { back.focus(); }
@@ -353,6 +654,7 @@ function ViatiqueRubricEditor(runtime, element, args) {
         return refused(result);
       }
       var rescore = result.body.rescore;
+      delete drafts.items[item.id];  // deleted on purpose, after a confirmation
       load().then(function () {
         questionSelect.focus();
         say(fmt(_('Item deleted: {text}.'), {text: item.text}));
@@ -361,16 +663,26 @@ function ViatiqueRubricEditor(runtime, element, args) {
     });
   }
 
-  function saveGroup(group) {
-    call('save_rubric_group', group).then(function (result) {
+  /* ``payload`` sent to save_rubric_group; ``group``: the group it changes (or the deleted group it adds
+   * again, ``sent`` null), null for a new one; ``sent``: the fields as typed, to drop their draft once saved. */
+  function saveGroup(payload, group, sent) {
+    var question = questionId;
+    call('save_rubric_group', payload).then(function (result) {
       if (!result.ok) { return refused(result); }
-      load().then(function () { say(fmt(_('Group saved: {label}.'), {label: group.label})); });
+      if (group && sent) { saved(drafts.groups, group, sent, result.body.group, groupValues); }
+      else if (group) { delete drafts.groups[group.id]; }
+      else {
+        var now = drafts.newGroup[question] || {label: '', pick_one: false};
+        if (now.label === sent.label && !!now.pick_one === sent.pick_one) { delete drafts.newGroup[question]; }
+      }
+      load().then(function () { say(fmt(_('Group saved: {label}.'), {label: payload.label})); });
     });
   }
 
   function deleteGroup(group) {
     call('delete_rubric_group', {group_id: group.id}).then(function (result) {
       if (!result.ok) { return refused(result); }
+      delete drafts.groups[group.id];
       load().then(function () {
         questionSelect.focus();
         say(fmt(_('Group deleted: {label}. Its items are kept, without a group.'), {label: group.label}));
@@ -381,7 +693,9 @@ function ViatiqueRubricEditor(runtime, element, args) {
   function refused(result) {
     if (result.body && result.body.error === 'stale_item') {
       return load().then(function () {
-        say(_('Someone else changed this item meanwhile: the rubric was read again. Make your change again.'), true);
+        // the notices of the reading (what was typed, kept beside their version) say it, or this
+        say(notices.length ? '' : _('Someone else changed this item meanwhile: the rubric was read again. What ' +
+          'you typed is kept, not saved: check it and save again.'), true);
       });
     }
     say(failure(result), true);
@@ -443,7 +757,15 @@ function ViatiqueRubricEditor(runtime, element, args) {
     });
     return load();
   });
+  // the Grading screen shown again: the rubric read again (others' saves appear), the drafts kept
   common.rootElement(element).addEventListener('viatique:screen-shown', function (event) {
-    if (event.detail && event.detail.screen === 'grading' && rubric && rubric.can_edit) { load(); }
+    if (event.detail && event.detail.screen === 'grading' && rubric && (rubric.can_edit || hasDrafts())) { load().then(sayNotices); }
+  });
+  // leaving the page with drafts asks first (the browser's own question; only while there are drafts)
+  window.addEventListener('beforeunload', function (event) {
+    if (!region.isConnected || !hasDrafts()) { return undefined; }
+    event.preventDefault();
+    event.returnValue = '';
+    return '';
   });
 }
