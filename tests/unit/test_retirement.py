@@ -22,7 +22,7 @@ from tests.lms_grades import exam_in_course, lms_gradebook  # noqa: F401  (fixtu
 from tests.lms_retirement import lms_retirement, retired_username_of  # noqa: F401  (fixture)
 from viatique_xblock import audit, demo_data
 from viatique_xblock.grading import leases
-from viatique_xblock.identity import anonymity, retirement
+from viatique_xblock.identity import anonymity, desk, retirement
 from viatique_xblock.models import (
     AppliedItem, Annotation, AuditEvent, Booklet, Copy, LockoutRecord, Page, QuestionPoints, RegradeRequest,
     RubricItem, RubricRescore, UploadSession,
@@ -86,6 +86,10 @@ def course(lms_retirement):
     me = ViatiqueUser(user.id, USERNAME, NAME, LEARNERS[0].anonymous_id, "learner")
     for _attempt in range(5):
         lockout.count_failure(me, "203.0.113.7", exam.course_key, exam=exam, reason="probe")
+    # an anonymous copy held at the identification desk, its note naming her (read on a cover, not matched yet)
+    waiting = Copy.objects.filter(exam=exam, identity_state="unidentified").first()
+    assert waiting is not None
+    desk.hold(exam, str(waiting.public_id), note="Chloé Dubois ? Pas encore dans la liste.", actor="instructor_1")
     # an upload named after the learner, refused
     UploadSession.objects.create(exam=exam, created_by="instructor_1", file_name="copie DUBOIS_Chloe.pdf",
                                  size_bytes=10, chunk_bytes=10, state="refused")
@@ -222,7 +226,9 @@ def test_the_command_does_the_same_and_a_second_run_changes_nothing(course, caps
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["changed"] and report["retired_username"] == retired
     assert report["files"] == {"graded_pdfs_blanked": 1, "page_images_blanked": 1, "scan_pages_blanked": 1}
-    assert report["rows"]["copies_of_the_learner"] == 1 and report["rows"]["audit_events"] == 3
+    # the audit events that named her, the hold's among them (its note)
+    assert report["rows"]["copies_of_the_learner"] == 1 and report["rows"]["audit_events"] == 4
+    assert report["rows"]["hold_notes"] == 1
     assert rows_holding(TRACES) == []
     assert blank(name_area_pixels(read(Page.objects.get(copy=copy, position=1).image_name), exam))
     [event] = AuditEvent.objects.filter(action="identity.user_retired")

@@ -343,6 +343,13 @@ def _retire_rows(eraser, username, retired, emails, learner_copy_ids, report):
                 model.objects.filter(pk=row.pk).update(**{column: renamed[:255]})
                 report.count("file_names", 1)
                 report.exams.add(row.exam_id)
+    # the notes of copies held at the identification desk (a name read on a cover: anybody's copy)
+    for copy in Copy.objects.filter(eraser.search("hold_note")).only("pk", "exam_id", "hold_note"):
+        note = eraser.text(copy.hold_note)
+        if note != copy.hold_note:
+            Copy.objects.filter(pk=copy.pk).update(hold_note=note[:255])
+            report.count("hold_notes", 1)
+            report.exams.add(copy.exam_id)
     # lockouts
     locked = LockoutRecord.objects.filter(kind="user", subject=username)
     report.count("lockouts", locked.update(subject=retired))
