@@ -18,7 +18,7 @@ with the retired username wherever they are stored:
   drafts, rubric items (the comment bank) and the items they applied, answers to regrade requests, uploads and scan batches, ZIP exports;
 - everywhere: audit events (the actor, and every text of the details that holds the name or
   username; the client address of the events they made is dropped), lockout records, the file
-  names of uploaded scans, and the grading leases they hold (``signals.user_retired``, which
+  names of uploaded scans, the notes of copies held at the identification desk, and the grading leases they hold (``signals.user_retired``, which
   the grading stage receives).
 
 The name the learner wrote by hand on their cover goes too: the cover's name area is painted
