@@ -15,17 +15,18 @@ A fresh web worker otherwise pays, on the first handler call that needs them:
 
 Each worker's first graders waited for that. :func:`warm_up` does it once when the process starts;
 the demo host's WSGI module calls it (``demo/demo_host/wsgi.py``), and docs/operations.md says how
-an LMS deployment can.
+an LMS deployment can. It never raises: what cannot be readied (Redis or the broker down) is
+logged and left to the first request, which reports it as it always did (503 ``lease_unavailable``
+for grading writes, a copy kept ``submitted`` for a render that could not be queued).
 
 A Celery worker's first Viatique task paid its own share: the task modules, the image and code libraries
 that read a scan's pages (Pillow's JPEG decoder, zxing-cpp) and edx-django-utils' monitoring that
 wraps every range of pages: 50 ms on the reference machine in the demo host's worker (whose Celery
 app has loaded the tasks already), 120 ms in a process that had not, a tenth to a quarter of the
-ingestion of a 140-page scan. :func:`warm_up_worker` imports them when the worker starts, before its pool forks (the
-children inherit them); :func:`connect_worker` ties it to Celery's ``worker_init`` signal, in every
-host (the app's ``ready``). It never raises: what cannot be readied (Redis or the broker down) is
-logged and left to the first request, which reports it as it always did (503 ``lease_unavailable``
-for grading writes, a copy kept ``submitted`` for a render that could not be queued).
+ingestion of a 140-page scan. :func:`warm_up_worker` imports them when the worker starts, before its
+pool forks (the children inherit them); :func:`connect_worker` ties it to Celery's ``worker_init``
+signal, in every host (the app's ``ready``). It opens no connection and never raises: an import that
+fails is logged and left to the first task.
 
 :func:`freeze_startup_objects` then moves everything loaded so far out of the garbage collector's
 way (:func:`gc.freeze`): a full collection of a Django worker walks its 150,000 start-up objects
