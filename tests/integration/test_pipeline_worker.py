@@ -1,5 +1,6 @@
 """The scan pipeline on a real Celery worker: an upload becomes copies, and a worker killed in
-the middle of a batch leaves, once a worker runs again, every page once and every copy once."""
+the middle of a batch leaves, once a worker runs again (and, for a message Redis's transport lost with
+the killed worker, once viatique_recover has run), every page once and every copy once."""
 import io
 import json
 import re
@@ -14,6 +15,7 @@ from viatique_xblock.models import Copy, Page, ScanBatch
 from viatique_xblock.pdf import synthetic
 from viatique_xblock.scanning import batches, booklets
 from viatique_xblock.states import BatchState, UploadState
+from viatique_xblock.workers import recovery
 
 from .conftest import RUN_TAG, Worker, celery_configured, redis_url, reserved_redis_db, scratch_dir, wait_for
 
@@ -82,6 +84,20 @@ def test_an_upload_is_assembled_validated_and_split_by_the_worker(worker):
     assert upside_down.rotation == 180 and upside_down.position == 2
 
 
+#: how long the restarted worker has to finish the batch from the messages the broker gives back
+REDELIVERY_SECONDS = 45
+
+
+def finishes(condition, seconds):
+    """Whether ``condition()`` holds within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_duplicates(worker):
     exam = make_block().get_exam()
     data, _numbers = class_scan(exam, copies=30)
@@ -99,7 +115,16 @@ def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_dup
     # it would after a crash and a supervisor's restart.
     time.sleep(TRANSPORT_OPTIONS["visibility_timeout"] + 1)
     worker.start()
-    wait_for(lambda: ScanBatch.objects.get(pk=batch.pk).state == BatchState.DONE, 90, worker)
+    done = lambda: ScanBatch.objects.get(pk=batch.pk).state == BatchState.DONE  # noqa: E731
+    if not finishes(done, REDELIVERY_SECONDS):
+        # Redis's transport loses a message when the worker dies between taking it from the queue (BRPOP)
+        # and recording it as unacknowledged: nothing gives it back. What stands for it, the batch left
+        # "processing", is what viatique_recover (every 15 minutes in production) queues again: the ranges
+        # whose pages are missing, once. Run here as that cron would, the batch's last step counting as old.
+        report = recovery.recover(stuck_after=0)
+        assert report["requeued"]["batches"] == [batch.pk], report
+        print(f"[pipeline worker] a message lost with the killed worker: recovery queued batch {batch.pk} again")
+    wait_for(done, 90, worker)
     assert Page.objects.filter(batch=batch).count() == 120
     assert Copy.objects.filter(exam=exam).count() == 30
     for copy in Copy.objects.filter(exam=exam):
