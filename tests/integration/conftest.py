@@ -194,6 +194,16 @@ def stop_process_group(process, timeout=30):
         process.wait(timeout=10)
 
 
+def eventually(condition, timeout=15):
+    """Whether ``condition()`` becomes true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def wait_for(condition, timeout, worker):
     """Poll ``condition`` until it holds; past ``timeout`` seconds fail with the end of ``worker``'s log."""
     deadline = time.monotonic() + timeout

@@ -21,8 +21,8 @@ from django.test import override_settings
 from viatique_xblock.platform import conf, queue, storage
 from viatique_xblock.workers.health import health_report
 
-from .conftest import (REDIS_HOST, REDIS_PORT, RUN_TAG, Worker, celery_configured, redis_url, reserved_redis_db,
-                       scratch_dir)
+from .conftest import (REDIS_HOST, REDIS_PORT, RUN_TAG, Worker, celery_configured, eventually, redis_url,
+                       reserved_redis_db, scratch_dir)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -53,16 +53,6 @@ def worker(broker_db):
 def queue_setting():
     with override_settings(VIATIQUE={**settings.VIATIQUE, "CELERY_QUEUE": QUEUE}):
         yield QUEUE
-
-
-def eventually(condition, timeout=15):
-    """Whether ``condition()`` becomes true within ``timeout`` seconds (for steps that follow a result)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def doctor(*args):

@@ -17,7 +17,8 @@ from viatique_xblock.scanning import batches, booklets
 from viatique_xblock.states import BatchState, UploadState
 from viatique_xblock.workers import recovery
 
-from .conftest import RUN_TAG, Worker, celery_configured, redis_url, reserved_redis_db, scratch_dir, wait_for
+from .conftest import (RUN_TAG, Worker, celery_configured, eventually, redis_url, reserved_redis_db, scratch_dir,
+                       wait_for)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -88,16 +89,6 @@ def test_an_upload_is_assembled_validated_and_split_by_the_worker(worker):
 REDELIVERY_SECONDS = 45
 
 
-def finishes(condition, seconds):
-    """Whether ``condition()`` holds within ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_duplicates(worker):
     exam = make_block().get_exam()
     data, _numbers = class_scan(exam, copies=30)
@@ -116,7 +107,7 @@ def test_a_worker_killed_mid_batch_finishes_the_batch_once_restarted_without_dup
     time.sleep(TRANSPORT_OPTIONS["visibility_timeout"] + 1)
     worker.start()
     done = lambda: ScanBatch.objects.get(pk=batch.pk).state == BatchState.DONE  # noqa: E731
-    if not finishes(done, REDELIVERY_SECONDS):
+    if not eventually(done, REDELIVERY_SECONDS):
         # Redis's transport loses a message when the worker dies between taking it from the queue (BRPOP)
         # and recording it as unacknowledged: nothing gives it back. What stands for it, the batch left
         # "processing", is what viatique_recover (every 15 minutes in production) queues again: the ranges
