@@ -8,6 +8,7 @@ kept and said in the status region (aria-live); leaving the page with drafts ask
 changes of "someone else" are made through the rubrics API (grading/rubrics.py), as instructor_2. When the
 block's setting no longer lets the user change the rubric, the drafts are listed as text and said.
 """
+import contextlib
 import re
 
 import pytest
@@ -93,14 +94,26 @@ def open_editor(page, host, usage):
     return editor, editor.get_by_role("table", name="Rubric items of Question 1")
 
 
-def test_typed_rubric_edits_stay_when_the_grading_screen_is_shown_again(fresh_demo_host, chromium, browser_errors):
-    host = fresh_demo_host
+@contextlib.contextmanager
+def rubric_editor(host, chromium, browser_errors, rubric, script=None):
+    """An exam of two copies with ``rubric`` (see make_rubric) and, when given, the shell ``script`` run on its
+    usage key; its rubric editor open on question 1 in a new page: ``(page, usage, editor, items table)``."""
     usage = setup_exam(host, 2, {"max": 3, "step": 0.5})["usage"]
-    make_rubric(host, usage, [{"question_id": "q1", "items": [["Method", "1"], ["Units", "0.5"], ["Figure", "0.5"]]},
-                              {"question_id": "q1", "group": "Result", "items": [["Exact", "1"]]}])
+    make_rubric(host, usage, rubric)
+    if script:
+        shell(host, script % usage)
     context, page = new_page(chromium, browser_errors, VIEWPORT, timeout_ms=15_000)
     try:
-        editor, table = open_editor(page, host, usage)
+        yield (page, usage, *open_editor(page, host, usage))
+    finally:
+        context.close()
+
+
+def test_typed_rubric_edits_stay_when_the_grading_screen_is_shown_again(fresh_demo_host, chromium, browser_errors):
+    host = fresh_demo_host
+    rubric = [{"question_id": "q1", "items": [["Method", "1"], ["Units", "0.5"], ["Figure", "0.5"]]},
+              {"question_id": "q1", "group": "Result", "items": [["Exact", "1"]]}]
+    with rubric_editor(host, chromium, browser_errors, rubric) as (page, usage, editor, table):
         said = editor.locator("[data-region='rubric-editor-status']")
         text_1 = table.get_by_role("textbox", name="Text of item 1")
         expect(text_1).to_have_value("Method")
@@ -172,19 +185,14 @@ def test_typed_rubric_edits_stay_when_the_grading_screen_is_shown_again(fresh_de
         groups.get_by_label("New group").fill("")
         expect(unsaved).to_have_count(0)
         assert page.evaluate(ASKS_BEFORE_LEAVING) is False
-    finally:
-        context.close()
     assert stored(host, usage)["items"][0] == ["Method, explained", "1", None]
 
 
 def test_a_draft_whose_item_someone_else_changed_or_deleted_is_kept_and_said(fresh_demo_host, chromium,
                                                                               browser_errors):
     host = fresh_demo_host
-    usage = setup_exam(host, 2, {"max": 3, "step": 0.5})["usage"]
-    make_rubric(host, usage, [{"question_id": "q1", "items": [["Method", "1"], ["Units", "0.5"], ["Figure", "0.5"]]}])
-    context, page = new_page(chromium, browser_errors, VIEWPORT, timeout_ms=15_000)
-    try:
-        editor, table = open_editor(page, host, usage)
+    rubric = [{"question_id": "q1", "items": [["Method", "1"], ["Units", "0.5"], ["Figure", "0.5"]]}]
+    with rubric_editor(host, chromium, browser_errors, rubric) as (page, usage, editor, table):
         said = editor.locator("[data-region='rubric-editor-status']")
         table.get_by_role("textbox", name="Points of item 1").fill("1.5")
         table.get_by_role("textbox", name="Points of item 2").fill("1")
@@ -221,19 +229,14 @@ def test_a_draft_whose_item_someone_else_changed_or_deleted_is_kept_and_said(fre
         expect(said).to_have_text("Item saved.")
         expect(table.locator("[data-region='rubric-unsaved']")).to_have_count(0)
         assert page.evaluate(ASKS_BEFORE_LEAVING) is False
-    finally:
-        context.close()
     assert stored(host, usage)["items"] == [["Method", "1.5", None], ["Figure", "0.5", None], ["Units", "1", None]]
 
 
 def test_typed_group_labels_stay_and_saving_renames_the_group_or_adds_a_deleted_one_again(fresh_demo_host, chromium, browser_errors):
     host = fresh_demo_host
-    usage = setup_exam(host, 2, {"max": 3, "step": 0.5})["usage"]
-    make_rubric(host, usage, [{"question_id": "q1", "group": "Result", "items": [["Exact", "1"]]},
-                              {"question_id": "q1", "group": "Style", "items": [["Neat", "0.5"]]}])
-    context, page = new_page(chromium, browser_errors, VIEWPORT, timeout_ms=15_000)
-    try:
-        editor, _table = open_editor(page, host, usage)
+    rubric = [{"question_id": "q1", "group": "Result", "items": [["Exact", "1"]]},
+              {"question_id": "q1", "group": "Style", "items": [["Neat", "0.5"]]}]
+    with rubric_editor(host, chromium, browser_errors, rubric) as (page, usage, editor, _table):
         said = editor.locator("[data-region='rubric-editor-status']")
         groups = editor.get_by_role("group", name="Groups")
         label = groups.get_by_role("textbox", name="Label of group 1")
@@ -261,8 +264,6 @@ def test_typed_group_labels_stay_and_saving_renames_the_group_or_adds_a_deleted_
         expect(groups.get_by_role("textbox", name="Label of group 2")).to_have_value("Style, layout")
         expect(groups.locator("[data-region='rubric-unsaved']")).to_have_count(0)
         assert page.evaluate(ASKS_BEFORE_LEAVING) is False
-    finally:
-        context.close()
     assert stored(host, usage) == {"items": [["Exact", "1", "Result (one of them)"], ["Neat", "0.5", None]],
                                    "groups": ["Result (one of them)", "Style, layout"]}
 
@@ -280,12 +281,9 @@ def test_drafts_left_when_the_rubric_can_no_longer_be_changed_are_listed_and_sai
     from .test_rubrics import APPLY_SCRIPT
 
     host = fresh_demo_host
-    usage = setup_exam(host, 2, {"max": 3, "step": 0.5})["usage"]
-    make_rubric(host, usage, [{"question_id": "q1", "items": [["Method", "1"]]}])
-    shell(host, NOBODY_AFTER_GRADING % usage)
-    context, page = new_page(chromium, browser_errors, VIEWPORT, timeout_ms=15_000)
-    try:
-        editor, table = open_editor(page, host, usage)
+    rubric = [{"question_id": "q1", "items": [["Method", "1"]]}]
+    with rubric_editor(host, chromium, browser_errors, rubric, script=NOBODY_AFTER_GRADING) as (
+            page, usage, editor, table):
         table.get_by_role("textbox", name="Text of item 1").fill("Method, explained")
         new_item = editor.get_by_role("group", name="New item")
         new_item.get_by_role("textbox", name="Text (shown to the learner)").fill("Sign error")
@@ -302,5 +300,3 @@ def test_drafts_left_when_the_rubric_can_no_longer_be_changed_are_listed_and_sai
         expect(editor.get_by_role("table")).to_have_count(0)
         assert page.evaluate(ASKS_BEFORE_LEAVING) is True
         assert_accessible(page, ".viatique-block", "(drafts listed, the rubric locked)")
-    finally:
-        context.close()
